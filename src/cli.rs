@@ -1,0 +1,118 @@
+//! Every command and flag, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "oauth-audit",
+    version,
+    about = "Audit OAuth integration code for the 3-step fix pattern: HTML guard, token persistence, historical sync (and rollback)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan code and report findings and per-integration coverage.
+    Scan(ScanArgs),
+    /// List the rules: code, slug, step, severity, fixable.
+    Rules(RulesArgs),
+    /// Explain a rule: what, why, before/after, how to fix, how to suppress.
+    Explain {
+        /// A rule code (OA001) or slug (unguarded-json).
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Findings with code frames, then a coverage summary.
+    Text,
+    /// The oauth-audit/report@1 JSON report.
+    Json,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Fail on findings of severity error.
+    Error,
+    /// Fail on findings of severity warning or error.
+    Warning,
+    /// Never fail because of findings (coverage can still fail).
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing text to a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders to scan (default: the current folder). Paths in reports are
+    /// relative to the folder, or to the deepest folder common to several.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Configuration file (default: the first oauth-audit.toml from the scan root upward).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Run only this rule (code or slug); repeatable.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+
+    /// Report only this integration; repeatable.
+    #[arg(long = "integration", value_name = "NAME")]
+    pub integrations: Vec<String>,
+
+    /// Exit 1 when a finding of this severity or above remains.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Exit 1 when the percentage of complete integrations is below PCT.
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<f64>,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+
+    /// Also scan test files (tests/, test_*.py, *_test.py, conftest.py).
+    #[arg(long)]
+    pub include_tests: bool,
+
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print timing and memory figures to standard error.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,286 @@
+//! Configuration: the defaults in `rules/defaults.toml`, extended by `oauth-audit.toml`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The defaults, compiled into the binary so it runs from anywhere.
+pub const DEFAULTS: &str = include_str!("../rules/defaults.toml");
+pub const DEFAULTS_NAME: &str = "rules/defaults.toml";
+pub const CONFIG_FILE_NAME: &str = "oauth-audit.toml";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid { path: String, line: usize, column: usize, message: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    guards: GuardsSection,
+    #[serde(default)]
+    http: HttpSection,
+    #[serde(default)]
+    providers: ProvidersSection,
+    #[serde(default)]
+    integrations: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    scan: ScanSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardsSection {
+    #[serde(default)]
+    returning: Vec<String>,
+    #[serde(default)]
+    raising: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    #[serde(default)]
+    modules: Vec<String>,
+    #[serde(default)]
+    client_constructors: Vec<String>,
+    #[serde(default)]
+    client_names: Vec<String>,
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default)]
+    response_names: Vec<String>,
+    #[serde(default)]
+    response_suffixes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvidersSection {
+    #[serde(default)]
+    known: Vec<String>,
+    #[serde(default)]
+    aliases: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanSection {
+    max_file_size: Option<u64>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// Guard helpers recognised by OA001.
+#[derive(Debug, Clone, Default)]
+pub struct Guards {
+    pub returning: Vec<String>,
+    pub raising: Vec<String>,
+}
+
+/// What an HTTP client and a response look like in code.
+#[derive(Debug, Clone, Default)]
+pub struct Http {
+    pub modules: Vec<String>,
+    pub client_constructors: Vec<String>,
+    pub client_names: Vec<String>,
+    pub methods: Vec<String>,
+    pub response_names: Vec<String>,
+    pub response_suffixes: Vec<String>,
+}
+
+/// A provider assigned explicitly to the files matching some globs.
+#[derive(Debug, Clone)]
+pub struct ExplicitIntegration {
+    pub name: String,
+    pub globs: GlobSet,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub guards: Guards,
+    pub http: Http,
+    pub known_providers: Vec<String>,
+    pub provider_aliases: BTreeMap<String, Vec<String>>,
+    pub explicit_integrations: Vec<ExplicitIntegration>,
+    pub max_file_size: u64,
+    pub exclude: GlobSet,
+    /// The files read, in order (the defaults first).
+    pub sources: Vec<String>,
+}
+
+impl Config {
+    /// The shipped defaults alone.
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Config::build(&[(DEFAULTS_NAME.to_string(), DEFAULTS.to_string())])
+    }
+
+    /// The defaults extended by the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ConfigError::Read { path: path.display().to_string(), message: error.to_string() })?;
+        Config::build(&[(DEFAULTS_NAME.to_string(), DEFAULTS.to_string()), (path.display().to_string(), text)])
+    }
+
+    /// `--config` when given, else the first `oauth-audit.toml` from `root` upward, else the defaults.
+    pub fn resolve(explicit: Option<&Path>, root: &Path) -> Result<Config, ConfigError> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        match find_config_file(root) {
+            Some(path) => Config::load(&path),
+            None => Config::defaults(),
+        }
+    }
+
+    fn build(files: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut guards = Guards::default();
+        let mut http = Http::default();
+        let mut known_providers = Vec::new();
+        let mut provider_aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut integrations: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        let mut max_file_size = 2_000_000;
+        let mut exclude = Vec::new();
+        for (path, text) in files {
+            let file: ConfigFile = toml::from_str(text).map_err(|error| invalid(path, text, error.span(), error.message()))?;
+            extend(&mut guards.returning, file.guards.returning);
+            extend(&mut guards.raising, file.guards.raising);
+            extend(&mut http.modules, file.http.modules);
+            extend(&mut http.client_constructors, file.http.client_constructors);
+            extend(&mut http.client_names, file.http.client_names);
+            extend(&mut http.methods, file.http.methods);
+            extend(&mut http.response_names, file.http.response_names);
+            extend(&mut http.response_suffixes, file.http.response_suffixes);
+            let known: Vec<String> = file.providers.known.iter().map(|name| normalize_provider(name)).collect();
+            extend(&mut known_providers, known);
+            for (provider, aliases) in file.providers.aliases {
+                let provider = normalize_provider(&provider);
+                extend(
+                    provider_aliases.entry(provider.clone()).or_default(),
+                    aliases.iter().map(|alias| normalize_provider(alias)).collect(),
+                );
+                extend(&mut known_providers, vec![provider]);
+            }
+            for (provider, globs) in file.integrations {
+                let provider = normalize_provider(&provider);
+                for glob in &globs {
+                    if let Err(error) = Glob::new(glob) {
+                        return Err(invalid(
+                            path,
+                            text,
+                            find_span(text, glob),
+                            &format!("invalid glob {glob:?} for integration {provider:?}: {error}"),
+                        ));
+                    }
+                }
+                let entry = integrations.entry(provider.clone()).or_insert_with(|| (path.clone(), Vec::new()));
+                extend(&mut entry.1, globs);
+                extend(&mut known_providers, vec![provider]);
+            }
+            if let Some(size) = file.scan.max_file_size {
+                max_file_size = size;
+            }
+            for glob in &file.scan.exclude {
+                if let Err(error) = Glob::new(glob) {
+                    return Err(invalid(path, text, find_span(text, glob), &format!("invalid exclude glob {glob:?}: {error}")));
+                }
+            }
+            extend(&mut exclude, file.scan.exclude);
+        }
+        let mut explicit_integrations = Vec::new();
+        for (name, (_, globs)) in integrations {
+            explicit_integrations.push(ExplicitIntegration { name, globs: glob_set(&globs) });
+        }
+        Ok(Config {
+            guards,
+            http,
+            known_providers,
+            provider_aliases,
+            explicit_integrations,
+            max_file_size,
+            exclude: glob_set(&exclude),
+            sources: files.iter().map(|(path, _)| path.clone()).collect(),
+        })
+    }
+}
+
+/// Provider names are compared lower-case with `_` between words.
+pub fn normalize_provider(name: &str) -> String {
+    name.trim().to_lowercase().replace(['-', ' ', '.'], "_")
+}
+
+fn extend(target: &mut Vec<String>, values: Vec<String>) {
+    for value in values {
+        if !target.contains(&value) {
+            target.push(value);
+        }
+    }
+}
+
+fn glob_set(globs: &[String]) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        // Validated while reading the file.
+        if let Ok(glob) = Glob::new(glob) {
+            builder.add(glob);
+        }
+    }
+    builder.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+fn find_span(text: &str, needle: &str) -> Option<std::ops::Range<usize>> {
+    text.find(needle).map(|start| start..start + needle.len())
+}
+
+fn invalid(path: &str, text: &str, span: Option<std::ops::Range<usize>>, message: &str) -> ConfigError {
+    let offset = span.map(|span| span.start).unwrap_or(0).min(text.len());
+    let before = text.get(..offset).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|tail| tail.chars().count()).unwrap_or(0) + 1;
+    ConfigError::Invalid { path: path.to_string(), line, column, message: message.trim().replace('\n', " ") }
+}
+
+/// The first `oauth-audit.toml` in `root` or one of its ancestors.
+pub fn find_config_file(root: &Path) -> Option<PathBuf> {
+    let start = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    start.ancestors().map(|folder| folder.join(CONFIG_FILE_NAME)).find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let config = Config::defaults().expect("defaults parse");
+        assert!(config.guards.returning.contains(&"check_html_response".to_string()));
+        assert!(config.known_providers.contains(&"notion".to_string()));
+        assert_eq!(config.max_file_size, 2_000_000);
+    }
+
+    #[test]
+    fn user_file_extends_defaults() {
+        let user = "[guards]\nraising = [\"ensure_json\"]\n[integrations]\nacme-crm = [\"legacy/*.py\"]\n";
+        let config = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
+        assert!(config.guards.returning.contains(&"check_html_response".to_string()));
+        assert_eq!(config.guards.raising, vec!["ensure_json".to_string()]);
+        assert!(config.known_providers.contains(&"acme_crm".to_string()));
+        assert!(config.explicit_integrations[0].globs.is_match("legacy/a.py"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_problem() {
+        let user = "[guards]\nreturning = [\"a\"]\nunknown_key = 1\n";
+        let error = Config::build(&[("x/oauth-audit.toml".into(), user.into())]).expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.starts_with("x/oauth-audit.toml:3:1: "), "{text}");
+        assert!(text.contains("unknown_key"), "{text}");
+    }
+}

@@ -1,0 +1,263 @@
+//! Finding the files to scan: a parallel walk (the `ignore` crate) that honours
+//! `.gitignore` (inside or outside a git repository), skips hidden files, dependency and
+//! build folders, virtualenvs and, unless asked, test files; then reading each file, with
+//! files too large, binary or not UTF-8 listed as skipped with the reason.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::{DirEntry, WalkBuilder, WalkState};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::facts::Language;
+use crate::source::SourceFile;
+
+/// Folders never scanned: dependencies, build output, caches, virtualenvs.
+const SKIPPED_FOLDERS: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "jspm_packages",
+    "__pycache__",
+    "site-packages",
+    "dist-packages",
+    ".venv",
+    "venv",
+    ".env",
+    "env",
+    "virtualenv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "build",
+    "dist",
+    "target",
+    "out",
+    ".next",
+    ".nuxt",
+    ".svelte-kit",
+    ".turbo",
+    "coverage",
+    "htmlcov",
+    ".git",
+    ".hg",
+    ".svn",
+    ".eggs",
+];
+
+/// Folders holding tests.
+const TEST_FOLDERS: &[&str] = &["tests", "test", "__tests__", "testing"];
+
+/// Bytes inspected for a NUL byte to call a file binary.
+const BINARY_PROBE: usize = 8192;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscoverOptions {
+    pub paths: Vec<PathBuf>,
+    pub include_tests: bool,
+    pub threads: usize,
+}
+
+pub struct Discovery {
+    /// The folder paths in reports are relative to.
+    pub root: PathBuf,
+    /// Readable source files, sorted by relative path.
+    pub files: Vec<SourceFile>,
+    /// Files that were found but not scanned, sorted by path.
+    pub skipped: Vec<Skipped>,
+    /// A PATH argument that does not exist (the only fatal discovery error).
+    pub missing: Vec<PathBuf>,
+}
+
+/// The language a file's extension says, for the languages with a frontend.
+pub fn language_of(path: &Path) -> Option<Language> {
+    match path.extension()?.to_str()? {
+        "py" => Some(Language::Python),
+        _ => None,
+    }
+}
+
+/// True for test files: in a tests folder, `test_*.py`, `*_test.py`, `conftest.py`.
+pub fn is_test_file(relative_path: &str) -> bool {
+    let mut segments: Vec<&str> = relative_path.split('/').collect();
+    let Some(file_name) = segments.pop() else {
+        return false;
+    };
+    if segments.iter().any(|segment| TEST_FOLDERS.contains(segment)) {
+        return true;
+    }
+    let stem = file_name.rsplit_once('.').map(|(stem, _)| stem).unwrap_or(file_name);
+    stem == "conftest" || stem.starts_with("test_") || stem.ends_with("_test") || stem.ends_with("_tests")
+}
+
+/// The folder reports are relative to: the one PATH when it is a folder, its parent when it
+/// is a file, and the deepest common folder of several.
+pub fn scan_root(paths: &[PathBuf]) -> PathBuf {
+    let folders: Vec<PathBuf> = paths
+        .iter()
+        .map(|path| {
+            let absolute = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if absolute.is_file() { absolute.parent().map(Path::to_path_buf).unwrap_or(absolute) } else { absolute }
+        })
+        .collect();
+    let Some(first) = folders.first() else {
+        return PathBuf::from(".");
+    };
+    let mut common = first.clone();
+    for folder in &folders[1..] {
+        while !folder.starts_with(&common) {
+            if !common.pop() {
+                break;
+            }
+        }
+    }
+    common
+}
+
+fn relative_to(root: &Path, path: &Path) -> String {
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let relative = absolute.strip_prefix(root).unwrap_or(&absolute);
+    relative.components().map(|component| component.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+fn is_virtualenv(path: &Path) -> bool {
+    path.join("pyvenv.cfg").is_file()
+}
+
+pub fn discover(options: &DiscoverOptions, config: &Config) -> Discovery {
+    let root = scan_root(&options.paths);
+    let mut missing = Vec::new();
+    let found: Mutex<Vec<(PathBuf, bool)>> = Mutex::new(Vec::new());
+    let walk_errors: Mutex<Vec<Skipped>> = Mutex::new(Vec::new());
+    for path in &options.paths {
+        if !path.exists() {
+            missing.push(path.clone());
+            continue;
+        }
+        if path.is_file() {
+            // A file named on the command line is scanned whatever its name says.
+            found.lock().map(|mut found| found.push((path.clone(), true))).ok();
+            continue;
+        }
+        let walker = WalkBuilder::new(path)
+            .hidden(true)
+            .git_ignore(true)
+            .git_global(false)
+            .git_exclude(true)
+            .require_git(false)
+            .ignore(true)
+            .parents(true)
+            .threads(options.threads.max(1))
+            .filter_entry(|entry: &DirEntry| {
+                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+                if !is_dir || entry.depth() == 0 {
+                    return true;
+                }
+                let name = entry.file_name().to_string_lossy();
+                !SKIPPED_FOLDERS.contains(&name.as_ref()) && !is_virtualenv(entry.path())
+            })
+            .build_parallel();
+        walker.run(|| {
+            Box::new(|result| {
+                match result {
+                    Ok(entry) => {
+                        if entry.file_type().is_some_and(|kind| kind.is_file()) && language_of(entry.path()).is_some() {
+                            found.lock().map(|mut found| found.push((entry.into_path(), false))).ok();
+                        }
+                    }
+                    Err(error) => {
+                        let file = match &error {
+                            ignore::Error::WithPath { path, .. } => path.display().to_string(),
+                            _ => String::from("?"),
+                        };
+                        walk_errors.lock().map(|mut errors| errors.push(Skipped { file, reason: format!("cannot walk: {error}") })).ok();
+                    }
+                }
+                WalkState::Continue
+            })
+        });
+    }
+    let found = found.into_inner().unwrap_or_default();
+    let mut skipped = walk_errors.into_inner().unwrap_or_default();
+    for error in &mut skipped {
+        if error.file != "?" {
+            error.file = relative_to(&root, Path::new(&error.file));
+        }
+    }
+    let mut candidates: Vec<(String, PathBuf)> = found
+        .into_iter()
+        .filter_map(|(path, explicit)| {
+            let relative = relative_to(&root, &path);
+            let excluded = config.exclude.is_match(&relative) || (!explicit && !options.include_tests && is_test_file(&relative));
+            (!excluded).then_some((relative, path))
+        })
+        .collect();
+    candidates.sort();
+    candidates.dedup_by(|a, b| a.0 == b.0);
+    let max_size = config.max_file_size;
+    let read: Vec<Result<SourceFile, Skipped>> =
+        candidates.into_par_iter().map(|(relative, path)| read_source(relative, path, max_size)).collect();
+    let mut files = Vec::new();
+    for outcome in read {
+        match outcome {
+            Ok(file) => files.push(file),
+            Err(skip) => skipped.push(skip),
+        }
+    }
+    skipped.sort();
+    Discovery { root, files, skipped, missing }
+}
+
+fn read_source(relative: String, path: PathBuf, max_size: u64) -> Result<SourceFile, Skipped> {
+    let skip = |reason: String| Skipped { file: relative.clone(), reason };
+    let Some(language) = language_of(&path) else {
+        return Err(skip("no frontend for this file type".into()));
+    };
+    let metadata = std::fs::metadata(&path).map_err(|error| skip(format!("cannot read: {error}")))?;
+    if metadata.len() > max_size {
+        return Err(skip(format!("file is {} bytes, over the {} byte limit (scan.max_file_size)", metadata.len(), max_size)));
+    }
+    let bytes = std::fs::read(&path).map_err(|error| skip(format!("cannot read: {error}")))?;
+    if bytes.len() as u64 > max_size {
+        return Err(skip(format!("file is {} bytes, over the {} byte limit (scan.max_file_size)", bytes.len(), max_size)));
+    }
+    let probe = &bytes[..bytes.len().min(BINARY_PROBE)];
+    if memchr::memchr(0, probe).is_some() {
+        return Err(skip("binary file (contains NUL bytes)".into()));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            return Err(skip(format!("not valid UTF-8 (invalid byte at offset {offset})")));
+        }
+    };
+    // A byte order mark is not code; positions stay correct because tree-sitter sees the
+    // same text (the BOM is three bytes on the first line, before any code).
+    Ok(SourceFile::new(relative, path, language, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_files() {
+        assert!(is_test_file("tests/test_notion.py"));
+        assert!(is_test_file("backend/tests/helpers.py"));
+        assert!(is_test_file("backend/conftest.py"));
+        assert!(is_test_file("backend/integrations/zoom_service_test.py"));
+        assert!(is_test_file("test_x.py"));
+        assert!(!is_test_file("backend/integrations/latest_service.py"));
+        assert!(!is_test_file("backend/contest/attest.py"));
+    }
+}

@@ -1,0 +1,477 @@
+//! The language-neutral facts a frontend extracts from one file.
+//!
+//! Frontends turn syntax into this small statement/expression model; rules read only these
+//! types. The model keeps what the rules of the 3-step pattern need: functions with their
+//! parameters and decorators (route handlers), statements with their control structure
+//! (try/except regions with caught types, `if` branches that leave, `with` blocks), calls
+//! with receivers and arguments, assignments (to names and to attributes), imports, and
+//! comments (suppressions). Anything else is kept as `Other` with its children, so a call
+//! nested in an unmodelled expression is still seen.
+
+use serde::Serialize;
+
+/// A position in a file: 0-based line, 0-based byte column within the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Point {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A byte range in a file with its start and end points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Span {
+    pub start_byte: usize,
+    pub end_byte: usize,
+    pub start: Point,
+    pub end: Point,
+}
+
+impl Span {
+    pub fn contains(&self, other: &Span) -> bool {
+        self.start_byte <= other.start_byte && other.end_byte <= self.end_byte
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Python,
+    TypeScript,
+    Rust,
+}
+
+impl Language {
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::TypeScript => "typescript",
+            Language::Rust => "rust",
+        }
+    }
+}
+
+/// Everything a frontend knows about one file.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    pub language: Language,
+    /// Functions and methods, nested ones included. Index 0 is the module body itself
+    /// (name `<module>`), so module-level statements are analysed like any other body.
+    pub functions: Vec<Function>,
+    pub classes: Vec<Class>,
+    pub imports: Vec<Import>,
+    pub comments: Vec<Comment>,
+    /// Number of syntax error regions the parser recovered from.
+    pub syntax_errors: usize,
+    /// Location of the first syntax error, when there is one.
+    pub first_syntax_error: Option<Span>,
+}
+
+impl FileFacts {
+    pub fn module(&self) -> Option<&Function> {
+        self.functions.first()
+    }
+
+    pub fn function(&self, id: FunctionId) -> Option<&Function> {
+        self.functions.get(id.0)
+    }
+
+    /// Methods of `class_name` and module-level functions named `name`, methods first.
+    pub fn find_function(&self, class_name: Option<&str>, name: &str) -> Option<&Function> {
+        if let Some(class_name) = class_name {
+            let method = self.functions.iter().find(|function| function.name == name && function.class.as_deref() == Some(class_name));
+            if method.is_some() {
+                return method;
+            }
+        }
+        self.functions.iter().find(|function| function.name == name && function.class.is_none() && function.parent == Some(FunctionId(0)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FunctionId(pub usize);
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub id: FunctionId,
+    pub name: String,
+    /// The class this function is a method of.
+    pub class: Option<String>,
+    /// The enclosing function (the module for top-level definitions); `None` for the module.
+    pub parent: Option<FunctionId>,
+    pub span: Span,
+    pub name_span: Span,
+    pub is_async: bool,
+    pub params: Vec<Param>,
+    pub decorators: Vec<Expr>,
+    pub body: Block,
+}
+
+impl Function {
+    pub fn is_module(&self) -> bool {
+        self.parent.is_none()
+    }
+
+    /// `Class.method` or `function`, the name reports show.
+    pub fn qualified_name(&self) -> String {
+        match &self.class {
+            Some(class) => format!("{class}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|param| param.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    /// The annotation as written (`Request`, `httpx.Response`), whitespace removed.
+    pub annotation: Option<String>,
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub name: String,
+    pub bases: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The module imported from (`core.oauth_utils`, `httpx`); relative imports keep their dots.
+    pub module: String,
+    /// The imported name for `from m import name`, `None` for `import m`.
+    pub name: Option<String>,
+    /// The name bound in this file.
+    pub alias: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    pub statements: Vec<Stmt>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    pub span: Span,
+    pub kind: StmtKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum StmtKind {
+    /// `a = b`, `a, b = c`, `self.x = y`, `x: T = y`, `x += y` (with `augmented`).
+    Assign {
+        targets: Vec<Expr>,
+        value: Expr,
+        augmented: bool,
+    },
+    Expr(Expr),
+    If {
+        condition: Expr,
+        then_block: Block,
+        else_block: Option<Block>,
+    },
+    Try {
+        body: Block,
+        handlers: Vec<Handler>,
+        else_block: Option<Block>,
+        finally_block: Option<Block>,
+    },
+    With {
+        items: Vec<WithItem>,
+        body: Block,
+        is_async: bool,
+    },
+    /// `for target in iter:` (`iter` set) or `while condition:` (`condition` set).
+    Loop {
+        targets: Vec<Expr>,
+        iter: Option<Expr>,
+        condition: Option<Expr>,
+        body: Block,
+        else_block: Option<Block>,
+    },
+    Return(Option<Expr>),
+    /// `raise` (bare, `None`), `raise X`, `raise X from e` (`cause`).
+    Raise {
+        exception: Option<Expr>,
+        cause: Option<Expr>,
+    },
+    Break,
+    Continue,
+    /// A nested function or method definition.
+    FunctionDef(FunctionId),
+    ClassDef {
+        name: String,
+        body: Block,
+    },
+    /// Statements the rules need nothing from, with the expressions they hold.
+    Other(Vec<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Handler {
+    /// Caught types as dotted names (`httpx.HTTPError`); empty for a bare `except:`.
+    pub types: Vec<String>,
+    pub name: Option<String>,
+    pub body: Block,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct WithItem {
+    pub context: Expr,
+    pub binding: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub span: Span,
+    pub kind: ExprKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoolOp {
+    And,
+    Or,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Name(String),
+    Attribute {
+        object: Box<Expr>,
+        name: String,
+    },
+    Call(Call),
+    Await(Box<Expr>),
+    Subscript {
+        object: Box<Expr>,
+        index: Box<Expr>,
+    },
+    /// A string literal's content without quotes or prefixes (f-strings keep their text).
+    String(String),
+    Number(String),
+    /// `None`, `True`, `False`, `null`, ...
+    Constant(String),
+    /// `a < b in c`: operands and the operators between them (`==`, `not in`, `is not`, ...).
+    Compare {
+        operands: Vec<Expr>,
+        operators: Vec<String>,
+    },
+    Bool {
+        op: BoolOp,
+        operands: Vec<Expr>,
+    },
+    Not(Box<Expr>),
+    /// `a if c else b`
+    Conditional {
+        condition: Box<Expr>,
+        then_value: Box<Expr>,
+        else_value: Box<Expr>,
+    },
+    Lambda {
+        body: Box<Expr>,
+    },
+    /// List/set/dict comprehensions and generator expressions: the parts, in source order.
+    Comprehension(Vec<Expr>),
+    /// Tuples, lists, sets (and target patterns `a, b`).
+    Sequence(Vec<Expr>),
+    Dict(Vec<(Option<Expr>, Expr)>),
+    /// Anything else, with the sub-expressions it holds.
+    Other(Vec<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub callee: Box<Expr>,
+    pub args: Vec<Expr>,
+    pub keywords: Vec<(String, Expr)>,
+    /// `*args` / `**kwargs` in the call.
+    pub has_splat: bool,
+}
+
+impl Call {
+    pub fn has_no_arguments(&self) -> bool {
+        self.args.is_empty() && self.keywords.is_empty() && !self.has_splat
+    }
+}
+
+impl Expr {
+    /// The dotted path of a name or attribute chain (`self.client.post`), `None` otherwise.
+    pub fn dotted(&self) -> Option<String> {
+        match &self.kind {
+            ExprKind::Name(name) => Some(name.clone()),
+            ExprKind::Attribute { object, name } => object.dotted().map(|base| format!("{base}.{name}")),
+            _ => None,
+        }
+    }
+
+    /// This expression with `await` and parentheses removed.
+    pub fn unawaited(&self) -> &Expr {
+        match &self.kind {
+            ExprKind::Await(inner) => inner.unawaited(),
+            _ => self,
+        }
+    }
+
+    pub fn as_call(&self) -> Option<&Call> {
+        match &self.kind {
+            ExprKind::Call(call) => Some(call),
+            _ => None,
+        }
+    }
+
+    pub fn as_name(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::Name(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The direct sub-expressions, in source order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Name(_) | ExprKind::String(_) | ExprKind::Number(_) | ExprKind::Constant(_) => Vec::new(),
+            ExprKind::Attribute { object, .. } => vec![object],
+            ExprKind::Call(call) => {
+                let mut children: Vec<&Expr> = vec![&call.callee];
+                children.extend(call.args.iter());
+                children.extend(call.keywords.iter().map(|(_, value)| value));
+                children
+            }
+            ExprKind::Await(inner) | ExprKind::Not(inner) => vec![inner],
+            ExprKind::Subscript { object, index } => vec![object, index],
+            ExprKind::Compare { operands, .. } | ExprKind::Bool { operands, .. } => operands.iter().collect(),
+            ExprKind::Conditional { condition, then_value, else_value } => vec![condition, then_value, else_value],
+            ExprKind::Lambda { body } => vec![body],
+            ExprKind::Comprehension(parts) | ExprKind::Sequence(parts) | ExprKind::Other(parts) => parts.iter().collect(),
+            ExprKind::Dict(entries) => {
+                let mut children = Vec::new();
+                for (key, value) in entries {
+                    if let Some(key) = key {
+                        children.push(key);
+                    }
+                    children.push(value);
+                }
+                children
+            }
+        }
+    }
+
+    /// Visits this expression and every sub-expression, depth first, in source order.
+    pub fn walk<'a>(&'a self, visit: &mut dyn FnMut(&'a Expr)) {
+        visit(self);
+        for child in self.children() {
+            child.walk(visit);
+        }
+    }
+
+    /// True when any sub-expression satisfies `predicate`.
+    pub fn any(&self, predicate: &dyn Fn(&Expr) -> bool) -> bool {
+        if predicate(self) {
+            return true;
+        }
+        self.children().into_iter().any(|child| child.any(predicate))
+    }
+
+    /// Names bound when this expression is an assignment target (`a`, `a, b`, `(a, *b)`).
+    pub fn bound_names(&self) -> Vec<&str> {
+        match &self.kind {
+            ExprKind::Name(name) => vec![name.as_str()],
+            ExprKind::Sequence(parts) | ExprKind::Other(parts) => parts.iter().flat_map(|part| part.bound_names()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Stmt {
+    /// The blocks directly nested in this statement.
+    pub fn blocks(&self) -> Vec<&Block> {
+        match &self.kind {
+            StmtKind::If { then_block, else_block, .. } => {
+                let mut blocks = vec![then_block];
+                blocks.extend(else_block.iter());
+                blocks
+            }
+            StmtKind::Try { body, handlers, else_block, finally_block } => {
+                let mut blocks = vec![body];
+                blocks.extend(handlers.iter().map(|handler| &handler.body));
+                blocks.extend(else_block.iter());
+                blocks.extend(finally_block.iter());
+                blocks
+            }
+            StmtKind::With { body, .. } => vec![body],
+            StmtKind::Loop { body, else_block, .. } => {
+                let mut blocks = vec![body];
+                blocks.extend(else_block.iter());
+                blocks
+            }
+            StmtKind::ClassDef { body, .. } => vec![body],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The expressions this statement holds directly (not those of nested blocks).
+    pub fn expressions(&self) -> Vec<&Expr> {
+        match &self.kind {
+            StmtKind::Assign { targets, value, .. } => {
+                let mut expressions: Vec<&Expr> = targets.iter().collect();
+                expressions.push(value);
+                expressions
+            }
+            StmtKind::Expr(expr) => vec![expr],
+            StmtKind::If { condition, .. } => vec![condition],
+            StmtKind::With { items, .. } => {
+                let mut expressions = Vec::new();
+                for item in items {
+                    expressions.push(&item.context);
+                    expressions.extend(item.binding.iter());
+                }
+                expressions
+            }
+            StmtKind::Loop { targets, iter, condition, .. } => {
+                let mut expressions: Vec<&Expr> = targets.iter().collect();
+                expressions.extend(iter.iter());
+                expressions.extend(condition.iter());
+                expressions
+            }
+            StmtKind::Return(value) => value.iter().collect(),
+            StmtKind::Raise { exception, cause } => exception.iter().chain(cause.iter()).collect(),
+            StmtKind::Other(expressions) => expressions.iter().collect(),
+            StmtKind::Try { .. } | StmtKind::Break | StmtKind::Continue | StmtKind::FunctionDef(_) | StmtKind::ClassDef { .. } => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// True when control never falls through the end of this statement.
+    pub fn leaves(&self) -> bool {
+        match &self.kind {
+            StmtKind::Return(_) | StmtKind::Raise { .. } | StmtKind::Break | StmtKind::Continue => true,
+            StmtKind::If { then_block, else_block: Some(else_block), .. } => then_block.leaves() && else_block.leaves(),
+            StmtKind::Try { body, handlers, finally_block, .. } => {
+                finally_block.as_ref().is_some_and(Block::leaves) || (body.leaves() && handlers.iter().all(|handler| handler.body.leaves()))
+            }
+            StmtKind::With { body, .. } => body.leaves(),
+            _ => false,
+        }
+    }
+}
+
+impl Block {
+    /// True when the block's last statement never falls through.
+    pub fn leaves(&self) -> bool {
+        self.statements.iter().any(Stmt::leaves)
+    }
+}

@@ -1,0 +1,698 @@
+//! Python frontend: tree-sitter-python syntax to [`FileFacts`].
+//!
+//! Total on any input: error regions are recovered (their statements are still read), deep
+//! nesting is cut off at [`MAX_DEPTH`] instead of overflowing the stack, and a parse that
+//! runs past the time limit yields an error instead of hanging a worker.
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tree_sitter::{Node, ParseOptions, Parser, Tree};
+
+use crate::facts::*;
+use crate::lang::FrontendError;
+
+/// Expressions or statements nested deeper than this are kept as opaque `Other` nodes.
+const MAX_DEPTH: usize = 200;
+
+/// A parse that takes longer than this is abandoned (a pathological or generated file).
+const PARSE_TIME_LIMIT: Duration = Duration::from_secs(20);
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Parses Python source with a per-thread parser, bounded in time.
+pub fn parse(text: &str) -> Result<Tree, FrontendError> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            parser.set_language(&tree_sitter_python::LANGUAGE.into()).map_err(|error| FrontendError::Grammar(error.to_string()))?;
+            *slot = Some(parser);
+        }
+        let Some(parser) = slot.as_mut() else {
+            return Err(FrontendError::Grammar("parser unavailable".into()));
+        };
+        let started = Instant::now();
+        let mut progress = |_: &tree_sitter::ParseState| {
+            if started.elapsed() > PARSE_TIME_LIMIT { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        };
+        let bytes = text.as_bytes();
+        let mut input = |offset: usize, _: tree_sitter::Point| bytes.get(offset..).unwrap_or(&[]);
+        let options = ParseOptions::new().progress_callback(&mut progress);
+        let tree = parser.parse_with_options(&mut input, None, Some(options));
+        // A cancelled parse leaves state behind that would leak into the next file.
+        parser.reset();
+        tree.ok_or(FrontendError::ParseTimeout(PARSE_TIME_LIMIT.as_secs()))
+    })
+}
+
+/// Reads the facts of one Python file.
+pub fn extract(text: &str) -> Result<FileFacts, FrontendError> {
+    let tree = parse(text)?;
+    Ok(facts_from_tree(&tree, text))
+}
+
+fn facts_from_tree(tree: &Tree, text: &str) -> FileFacts {
+    let root = tree.root_node();
+    let mut converter = Converter {
+        source: text.as_bytes(),
+        functions: Vec::new(),
+        classes: Vec::new(),
+        imports: Vec::new(),
+        current_class: None,
+        function_stack: Vec::new(),
+        depth: 0,
+    };
+    let module_id = converter.reserve_function("<module>".into(), None, root, root, false);
+    let body = converter.block_from_children(root);
+    converter.functions[module_id.0].body = body;
+    let (comments, syntax_errors, first_syntax_error) = scan_tree(root, text.as_bytes());
+    FileFacts {
+        language: Language::Python,
+        functions: converter.functions,
+        classes: converter.classes,
+        imports: converter.imports,
+        comments,
+        syntax_errors,
+        first_syntax_error,
+    }
+}
+
+/// Comments and syntax errors, by an iterative walk over the whole tree.
+fn scan_tree(root: Node, source: &[u8]) -> (Vec<Comment>, usize, Option<Span>) {
+    let mut comments = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if node.kind() == "comment" {
+            comments.push(Comment { text: node.utf8_text(source).unwrap_or("").to_string(), span: span_of(node) });
+        }
+        if node.is_error() || node.is_missing() {
+            errors += 1;
+            if first_error.is_none() {
+                first_error = Some(span_of(node));
+            }
+        }
+        let descend = node.has_error() || node.child_count() > 0;
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return (comments, errors, first_error);
+            }
+        }
+    }
+}
+
+pub(crate) fn span_of(node: Node) -> Span {
+    let start = node.start_position();
+    let end = node.end_position();
+    Span {
+        start_byte: node.start_byte(),
+        end_byte: node.end_byte(),
+        start: Point { line: start.row, column: start.column },
+        end: Point { line: end.row, column: end.column },
+    }
+}
+
+struct Converter<'a> {
+    source: &'a [u8],
+    functions: Vec<Function>,
+    classes: Vec<Class>,
+    imports: Vec<Import>,
+    current_class: Option<String>,
+    /// Functions being converted, innermost last.
+    function_stack: Vec<FunctionId>,
+    depth: usize,
+}
+
+fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).filter(|child| child.kind() != "comment").collect()
+}
+
+impl<'a> Converter<'a> {
+    fn text(&self, node: Node) -> String {
+        node.utf8_text(self.source).unwrap_or("").to_string()
+    }
+
+    fn reserve_function(&mut self, name: String, parent: Option<FunctionId>, node: Node, name_node: Node, is_async: bool) -> FunctionId {
+        let id = FunctionId(self.functions.len());
+        self.functions.push(Function {
+            id,
+            name,
+            class: None,
+            parent,
+            span: span_of(node),
+            name_span: span_of(name_node),
+            is_async,
+            params: Vec::new(),
+            decorators: Vec::new(),
+            body: Block::default(),
+        });
+        id
+    }
+
+    // ----- statements -------------------------------------------------------------------
+
+    fn block_from_children(&mut self, node: Node) -> Block {
+        let mut statements = Vec::new();
+        for child in named_children(node) {
+            self.statement_into(child, &mut statements);
+        }
+        Block { statements }
+    }
+
+    fn block_field(&mut self, node: Node, field: &str) -> Block {
+        match node.child_by_field_name(field) {
+            Some(block) => self.block_from_children(block),
+            None => Block::default(),
+        }
+    }
+
+    /// The first `block` child (clauses whose body has no field name in the grammar).
+    fn block_child(&mut self, node: Node) -> Block {
+        match named_children(node).into_iter().find(|child| child.kind() == "block") {
+            Some(block) => self.block_from_children(block),
+            None => Block::default(),
+        }
+    }
+
+    fn statement_into(&mut self, node: Node, out: &mut Vec<Stmt>) {
+        if self.depth > MAX_DEPTH {
+            out.push(Stmt { span: span_of(node), kind: StmtKind::Other(Vec::new()) });
+            return;
+        }
+        self.depth += 1;
+        match node.kind() {
+            // Recovered statements inside an error region are still statements.
+            "ERROR" | "block" => {
+                for child in named_children(node) {
+                    self.statement_into(child, out);
+                }
+            }
+            kind if is_expression_kind(kind) => {
+                let expr = self.expr(node);
+                out.push(Stmt { span: span_of(node), kind: StmtKind::Expr(expr) });
+            }
+            _ => {
+                let stmt = self.statement(node);
+                out.push(stmt);
+            }
+        }
+        self.depth -= 1;
+    }
+
+    fn statement(&mut self, node: Node) -> Stmt {
+        let span = span_of(node);
+        let kind = match node.kind() {
+            "expression_statement" => self.expression_statement(node),
+            "if_statement" => self.if_statement(node),
+            "try_statement" => self.try_statement(node),
+            "with_statement" => self.with_statement(node),
+            "for_statement" => {
+                let targets = node.child_by_field_name("left").map(|left| vec![self.expr(left)]).unwrap_or_default();
+                let iter = node.child_by_field_name("right").map(|right| self.expr(right));
+                let body = self.block_field(node, "body");
+                let else_block = node.child_by_field_name("alternative").map(|alternative| self.clause_body(alternative));
+                StmtKind::Loop { targets, iter, condition: None, body, else_block }
+            }
+            "while_statement" => {
+                let condition = node.child_by_field_name("condition").map(|condition| self.expr(condition));
+                let body = self.block_field(node, "body");
+                let else_block = node.child_by_field_name("alternative").map(|alternative| self.clause_body(alternative));
+                StmtKind::Loop { targets: Vec::new(), iter: None, condition, body, else_block }
+            }
+            "return_statement" => StmtKind::Return(named_children(node).first().map(|value| self.expr(*value))),
+            "raise_statement" => {
+                let cause = node.child_by_field_name("cause").map(|cause| self.expr(cause));
+                let cause_id = node.child_by_field_name("cause").map(|cause| cause.id());
+                let exception =
+                    named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
+                StmtKind::Raise { exception, cause }
+            }
+            "break_statement" => StmtKind::Break,
+            "continue_statement" => StmtKind::Continue,
+            "function_definition" => StmtKind::FunctionDef(self.function_definition(node, Vec::new())),
+            "class_definition" => self.class_definition(node, Vec::new()),
+            "decorated_definition" => self.decorated_definition(node),
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                self.import(node);
+                StmtKind::Other(Vec::new())
+            }
+            _ => {
+                // Statements without rule-relevant structure (assert, del, global, match, ...):
+                // keep their expressions so calls inside them are still seen.
+                let mut expressions = Vec::new();
+                for child in named_children(node) {
+                    if child.kind() == "block" {
+                        continue;
+                    }
+                    expressions.push(self.expr(child));
+                }
+                StmtKind::Other(expressions)
+            }
+        };
+        Stmt { span, kind }
+    }
+
+    fn clause_body(&mut self, clause: Node) -> Block {
+        match clause.child_by_field_name("body") {
+            Some(body) => self.block_from_children(body),
+            None => self.block_child(clause),
+        }
+    }
+
+    fn expression_statement(&mut self, node: Node) -> StmtKind {
+        let children = named_children(node);
+        if let [single] = children.as_slice() {
+            match single.kind() {
+                "assignment" => return self.assignment(*single, false),
+                "augmented_assignment" => return self.assignment(*single, true),
+                _ => return StmtKind::Expr(self.expr(*single)),
+            }
+        }
+        let parts = children.into_iter().map(|child| self.expr(child)).collect();
+        StmtKind::Expr(Expr { span: span_of(node), kind: ExprKind::Sequence(parts) })
+    }
+
+    fn assignment(&mut self, node: Node, augmented: bool) -> StmtKind {
+        let mut targets = Vec::new();
+        let mut current = node;
+        // `a = b = value` nests assignments on the right.
+        loop {
+            if let Some(left) = current.child_by_field_name("left") {
+                targets.push(self.expr(left));
+            }
+            match current.child_by_field_name("right") {
+                Some(right) if right.kind() == "assignment" => current = right,
+                Some(right) => {
+                    let value = self.expr(right);
+                    return StmtKind::Assign { targets, value, augmented };
+                }
+                None => {
+                    // An annotation without a value (`x: int`) binds nothing useful.
+                    return StmtKind::Other(targets);
+                }
+            }
+        }
+    }
+
+    fn if_statement(&mut self, node: Node) -> StmtKind {
+        let condition = self.expr_field(node, "condition");
+        let then_block = self.block_field(node, "consequence");
+        let mut cursor = node.walk();
+        let alternatives: Vec<Node> = node.children_by_field_name("alternative", &mut cursor).collect();
+        let else_block = self.else_chain(&alternatives);
+        StmtKind::If { condition, then_block, else_block }
+    }
+
+    /// `elif` clauses become nested `if` statements in the else branch.
+    fn else_chain(&mut self, alternatives: &[Node]) -> Option<Block> {
+        let (first, rest) = alternatives.split_first()?;
+        match first.kind() {
+            "elif_clause" => {
+                let condition = self.expr_field(*first, "condition");
+                let then_block = self.block_field(*first, "consequence");
+                let else_block = self.else_chain(rest);
+                let stmt = Stmt { span: span_of(*first), kind: StmtKind::If { condition, then_block, else_block } };
+                Some(Block { statements: vec![stmt] })
+            }
+            _ => Some(self.clause_body(*first)),
+        }
+    }
+
+    fn try_statement(&mut self, node: Node) -> StmtKind {
+        let body = self.block_field(node, "body");
+        let mut handlers = Vec::new();
+        let mut else_block = None;
+        let mut finally_block = None;
+        for child in named_children(node) {
+            match child.kind() {
+                "except_clause" | "except_group_clause" => handlers.push(self.handler(child)),
+                "else_clause" => else_block = Some(self.clause_body(child)),
+                "finally_clause" => finally_block = Some(self.block_child(child)),
+                _ => {}
+            }
+        }
+        StmtKind::Try { body, handlers, else_block, finally_block }
+    }
+
+    fn handler(&mut self, node: Node) -> Handler {
+        let value = node.child_by_field_name("value").or_else(|| named_children(node).into_iter().find(|child| child.kind() != "block"));
+        let mut types = Vec::new();
+        let mut name = None;
+        if let Some(value) = value {
+            let type_node = if value.kind() == "as_pattern" {
+                name = value.child_by_field_name("alias").map(|alias| self.text(alias).trim().to_string());
+                named_children(value).into_iter().next()
+            } else {
+                Some(value)
+            };
+            if let Some(type_node) = type_node {
+                let type_expr = self.expr(type_node);
+                match &type_expr.kind {
+                    ExprKind::Sequence(parts) => types.extend(parts.iter().map(|part| part.dotted().unwrap_or_else(|| "?".into()))),
+                    _ => types.push(type_expr.dotted().unwrap_or_else(|| "?".into())),
+                }
+            }
+        }
+        let body = self.block_child(node);
+        Handler { types, name, body, span: span_of(node) }
+    }
+
+    fn with_statement(&mut self, node: Node) -> StmtKind {
+        let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
+        let mut items = Vec::new();
+        for clause in named_children(node).into_iter().filter(|child| child.kind() == "with_clause") {
+            for item in named_children(clause).into_iter().filter(|child| child.kind() == "with_item") {
+                let Some(value) = item.child_by_field_name("value") else { continue };
+                if value.kind() == "as_pattern" {
+                    let context = named_children(value).into_iter().next().map(|context| self.expr(context));
+                    let binding = value
+                        .child_by_field_name("alias")
+                        .and_then(|alias| named_children(alias).into_iter().next().or(Some(alias)))
+                        .map(|alias| self.expr(alias));
+                    if let Some(context) = context {
+                        items.push(WithItem { context, binding });
+                    }
+                } else {
+                    items.push(WithItem { context: self.expr(value), binding: None });
+                }
+            }
+        }
+        let body = self.block_field(node, "body");
+        StmtKind::With { items, body, is_async }
+    }
+
+    fn decorated_definition(&mut self, node: Node) -> StmtKind {
+        let mut decorators = Vec::new();
+        for child in named_children(node).into_iter().filter(|child| child.kind() == "decorator") {
+            if let Some(expression) = named_children(child).into_iter().next() {
+                decorators.push(self.expr(expression));
+            }
+        }
+        match node.child_by_field_name("definition") {
+            Some(definition) if definition.kind() == "function_definition" => {
+                StmtKind::FunctionDef(self.function_definition(definition, decorators))
+            }
+            Some(definition) if definition.kind() == "class_definition" => self.class_definition(definition, decorators),
+            _ => StmtKind::Other(decorators),
+        }
+    }
+
+    fn function_definition(&mut self, node: Node, decorators: Vec<Expr>) -> FunctionId {
+        let name_node = node.child_by_field_name("name").unwrap_or(node);
+        let name = self.text(name_node);
+        let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
+        let parent = self.function_stack.last().copied().unwrap_or(FunctionId(0));
+        let id = self.reserve_function(name, Some(parent), node, name_node, is_async);
+        let params = node.child_by_field_name("parameters").map(|parameters| self.parameters(parameters)).unwrap_or_default();
+        // A class's methods belong to it; functions nested in a method do not.
+        let class = self.current_class.take();
+        self.function_stack.push(id);
+        let body = self.block_field(node, "body");
+        self.function_stack.pop();
+        self.current_class = class.clone();
+        if let Some(function) = self.functions.get_mut(id.0) {
+            function.class = class;
+            function.params = params;
+            function.decorators = decorators;
+            function.body = body;
+        }
+        id
+    }
+
+    fn class_definition(&mut self, node: Node, _decorators: Vec<Expr>) -> StmtKind {
+        let name = node.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
+        let bases = node
+            .child_by_field_name("superclasses")
+            .map(|superclasses| named_children(superclasses).into_iter().map(|base| self.expr(base)).collect())
+            .unwrap_or_default();
+        self.classes.push(Class { name: name.clone(), bases, span: span_of(node) });
+        let outer = self.current_class.replace(name.clone());
+        let body = self.block_field(node, "body");
+        self.current_class = outer;
+        StmtKind::ClassDef { name, body }
+    }
+
+    fn parameters(&mut self, node: Node) -> Vec<Param> {
+        let mut params = Vec::new();
+        for child in named_children(node) {
+            let span = span_of(child);
+            let (name_node, annotation, default) = match child.kind() {
+                "identifier" => (Some(child), None, None),
+                "typed_parameter" => {
+                    let name = named_children(child)
+                        .into_iter()
+                        .find(|part| matches!(part.kind(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
+                    (name, child.child_by_field_name("type"), None)
+                }
+                "default_parameter" | "typed_default_parameter" => {
+                    (child.child_by_field_name("name"), child.child_by_field_name("type"), child.child_by_field_name("value"))
+                }
+                "list_splat_pattern" | "dictionary_splat_pattern" => (named_children(child).into_iter().next(), None, None),
+                _ => (None, None, None),
+            };
+            let Some(mut name_node) = name_node else { continue };
+            if matches!(name_node.kind(), "list_splat_pattern" | "dictionary_splat_pattern") {
+                match named_children(name_node).into_iter().next() {
+                    Some(inner) => name_node = inner,
+                    None => continue,
+                }
+            }
+            params.push(Param {
+                name: self.text(name_node),
+                annotation: annotation.map(|annotation| self.text(annotation).split_whitespace().collect()),
+                default: default.map(|default| self.expr(default)),
+                span,
+            });
+        }
+        params
+    }
+
+    fn import(&mut self, node: Node) {
+        let span = span_of(node);
+        match node.kind() {
+            "import_statement" => {
+                let mut cursor = node.walk();
+                let names: Vec<Node> = node.children_by_field_name("name", &mut cursor).collect();
+                for name in names {
+                    let (module, alias) = self.imported_name(name);
+                    self.imports.push(Import { module: module.clone(), name: None, alias: alias.unwrap_or(module), span });
+                }
+            }
+            "import_from_statement" => {
+                let module = node.child_by_field_name("module_name").map(|module| self.text(module)).unwrap_or_default();
+                let mut cursor = node.walk();
+                let names: Vec<Node> = node.children_by_field_name("name", &mut cursor).collect();
+                if names.is_empty() && named_children(node).iter().any(|child| child.kind() == "wildcard_import") {
+                    self.imports.push(Import { module, name: Some("*".into()), alias: "*".into(), span });
+                    return;
+                }
+                for name in names {
+                    let (imported, alias) = self.imported_name(name);
+                    self.imports.push(Import {
+                        module: module.clone(),
+                        name: Some(imported.clone()),
+                        alias: alias.unwrap_or(imported),
+                        span,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn imported_name(&self, node: Node) -> (String, Option<String>) {
+        if node.kind() == "aliased_import" {
+            let name = node.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
+            let alias = node.child_by_field_name("alias").map(|alias| self.text(alias));
+            (name, alias)
+        } else {
+            (self.text(node), None)
+        }
+    }
+
+    // ----- expressions ------------------------------------------------------------------
+
+    fn expr_field(&mut self, node: Node, field: &str) -> Expr {
+        match node.child_by_field_name(field) {
+            Some(child) => self.expr(child),
+            None => Expr { span: span_of(node), kind: ExprKind::Other(Vec::new()) },
+        }
+    }
+
+    fn exprs(&mut self, nodes: Vec<Node>) -> Vec<Expr> {
+        nodes.into_iter().map(|node| self.expr(node)).collect()
+    }
+
+    fn expr(&mut self, node: Node) -> Expr {
+        let span = span_of(node);
+        if self.depth > MAX_DEPTH {
+            return Expr { span, kind: ExprKind::Other(Vec::new()) };
+        }
+        self.depth += 1;
+        let kind = self.expr_kind(node);
+        self.depth -= 1;
+        Expr { span, kind }
+    }
+
+    fn expr_kind(&mut self, node: Node) -> ExprKind {
+        match node.kind() {
+            "identifier" | "as_pattern_target" => match named_children(node).into_iter().next() {
+                Some(inner) if node.kind() == "as_pattern_target" => self.expr(inner).kind,
+                _ => ExprKind::Name(self.text(node)),
+            },
+            "attribute" => {
+                let object = self.expr_field(node, "object");
+                let name = node.child_by_field_name("attribute").map(|attribute| self.text(attribute)).unwrap_or_default();
+                ExprKind::Attribute { object: Box::new(object), name }
+            }
+            "call" => self.call(node),
+            "await" => match named_children(node).into_iter().next() {
+                Some(inner) => ExprKind::Await(Box::new(self.expr(inner))),
+                None => ExprKind::Other(Vec::new()),
+            },
+            "parenthesized_expression" => match named_children(node).into_iter().next() {
+                Some(inner) => self.expr(inner).kind,
+                None => ExprKind::Sequence(Vec::new()),
+            },
+            "subscript" => {
+                let object = self.expr_field(node, "value");
+                let mut cursor = node.walk();
+                let indices: Vec<Node> = node.children_by_field_name("subscript", &mut cursor).collect();
+                let mut indices = self.exprs(indices);
+                let index =
+                    if indices.len() == 1 { indices.remove(0) } else { Expr { span: span_of(node), kind: ExprKind::Sequence(indices) } };
+                ExprKind::Subscript { object: Box::new(object), index: Box::new(index) }
+            }
+            "string" | "concatenated_string" => ExprKind::String(self.string_content(node)),
+            "integer" | "float" => ExprKind::Number(self.text(node)),
+            "true" | "false" | "none" | "ellipsis" => ExprKind::Constant(self.text(node)),
+            "comparison_operator" => {
+                let operands = self.exprs(named_children(node));
+                let mut cursor = node.walk();
+                let operators = node.children_by_field_name("operators", &mut cursor).map(|operator| operator.kind().to_string()).collect();
+                ExprKind::Compare { operands, operators }
+            }
+            "boolean_operator" => {
+                let op = match node.child_by_field_name("operator").map(|operator| operator.kind()) {
+                    Some("or") => BoolOp::Or,
+                    _ => BoolOp::And,
+                };
+                let mut operands = Vec::new();
+                for side in ["left", "right"] {
+                    let Some(child) = node.child_by_field_name(side) else { continue };
+                    let operand = self.expr(child);
+                    match operand.kind {
+                        ExprKind::Bool { op: inner_op, operands: inner } if inner_op == op => operands.extend(inner),
+                        _ => operands.push(operand),
+                    }
+                }
+                ExprKind::Bool { op, operands }
+            }
+            "not_operator" => ExprKind::Not(Box::new(self.expr_field(node, "argument"))),
+            "conditional_expression" => {
+                let mut parts = self.exprs(named_children(node));
+                if parts.len() == 3 {
+                    let else_value = parts.pop().map(Box::new);
+                    let condition = parts.pop().map(Box::new);
+                    let then_value = parts.pop().map(Box::new);
+                    if let (Some(then_value), Some(condition), Some(else_value)) = (then_value, condition, else_value) {
+                        return ExprKind::Conditional { condition, then_value, else_value };
+                    }
+                }
+                ExprKind::Other(parts)
+            }
+            "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, "body")) },
+            "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
+                ExprKind::Comprehension(self.exprs(named_children(node)))
+            }
+            "tuple" | "list" | "set" | "pattern_list" | "expression_list" | "tuple_pattern" | "list_pattern" => {
+                ExprKind::Sequence(self.exprs(named_children(node)))
+            }
+            "dictionary" => {
+                let mut entries = Vec::new();
+                for child in named_children(node) {
+                    if child.kind() == "pair" {
+                        let key = child.child_by_field_name("key").map(|key| self.expr(key));
+                        let value = self.expr_field(child, "value");
+                        entries.push((key, value));
+                    } else {
+                        entries.push((None, self.expr(child)));
+                    }
+                }
+                ExprKind::Dict(entries)
+            }
+            _ => ExprKind::Other(self.exprs(named_children(node))),
+        }
+    }
+
+    fn call(&mut self, node: Node) -> ExprKind {
+        let callee = self.expr_field(node, "function");
+        let mut args = Vec::new();
+        let mut keywords = Vec::new();
+        let mut has_splat = false;
+        if let Some(arguments) = node.child_by_field_name("arguments") {
+            if arguments.kind() == "generator_expression" {
+                args.push(self.expr(arguments));
+            } else {
+                for argument in named_children(arguments) {
+                    match argument.kind() {
+                        "keyword_argument" => {
+                            let name = argument.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
+                            let value = self.expr_field(argument, "value");
+                            keywords.push((name, value));
+                        }
+                        "list_splat" | "dictionary_splat" => {
+                            has_splat = true;
+                            args.push(self.expr(argument));
+                        }
+                        _ => args.push(self.expr(argument)),
+                    }
+                }
+            }
+        }
+        ExprKind::Call(Call { callee: Box::new(callee), args, keywords, has_splat })
+    }
+
+    fn string_content(&self, node: Node) -> String {
+        let mut content = String::new();
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            match child.kind() {
+                "string_content" | "escape_sequence" => content.push_str(&self.text(child)),
+                "string" => content.push_str(&self.string_content(child)),
+                "interpolation" => {
+                    content.push('{');
+                    content.push_str(&self.text(child).trim_start_matches('{').trim_end_matches('}').to_string());
+                    content.push('}');
+                }
+                _ => {}
+            }
+        }
+        content
+    }
+}
+
+fn is_expression_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "identifier" | "attribute" | "call" | "await" | "string" | "concatenated_string" | "parenthesized_expression" | "subscript"
+    )
+}
+
+/// Parses and discards the tree: the floor the benchmark compares full analysis against.
+pub fn parse_only(text: &str) -> bool {
+    parse(text).is_ok()
+}

@@ -1,0 +1,16 @@
+//! oauth-audit: audits OAuth integration code for the 3-step fix pattern.
+
+pub mod cli;
+pub mod config;
+pub mod coverage;
+pub mod discover;
+pub mod facts;
+pub mod index;
+pub mod integrations;
+pub mod lang;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod scan;
+pub mod source;
+pub mod suppress;

@@ -1,0 +1,17 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use oauth_audit::cli::Cli;
+use oauth_audit::run::{Outcome, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("oauth-audit: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The report of one scan (the `oauth-audit/report@1` contract) and its renderings.
+
+pub mod github;
+pub mod json;
+pub mod sarif;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::discover::Skipped;
+use crate::rules::{Confidence, Severity};
+
+pub const SCHEMA: &str = "oauth-audit/report@1";
+pub const TOOL_NAME: &str = "oauth-audit";
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The steps of the pattern, in report order.
+pub const STEPS: [&str; 4] = ["html_guard", "token_persistence", "historical_sync", "rollback"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub tool: Tool,
+    pub summary: Summary,
+    pub integrations: Vec<Integration>,
+    pub findings: Vec<ReportFinding>,
+    pub skipped: Vec<Skipped>,
+    pub delta: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub done: usize,
+    pub total: usize,
+}
+
+impl Step {
+    pub fn is_full(&self) -> bool {
+        self.done == self.total
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub files_scanned: usize,
+    pub files_skipped: usize,
+    pub integrations: usize,
+    pub complete: usize,
+    pub percent_complete: f64,
+    pub steps: BTreeMap<&'static str, Step>,
+    pub findings: FindingCounts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingCounts {
+    pub total: usize,
+    pub suppressed: usize,
+    pub by_rule: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Integration {
+    pub name: String,
+    pub status: Status,
+    pub files: Vec<String>,
+    pub callbacks: Vec<Callback>,
+    pub steps: BTreeMap<&'static str, Step>,
+    pub findings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Complete,
+    Partial,
+    NotStarted,
+    NoCallback,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Partial => "partial",
+            Status::NotStarted => "not-started",
+            Status::NoCallback => "no-callback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Callback {
+    pub file: String,
+    pub line: usize,
+    pub function: String,
+    pub persists: bool,
+    pub persisted_in: Option<String>,
+    pub syncs: bool,
+    pub returns_tokens: bool,
+    pub validates_state: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportFinding {
+    pub fingerprint: String,
+    pub rule: &'static str,
+    pub code: &'static str,
+    pub severity: Severity,
+    pub confidence: Option<Confidence>,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub integration: Option<String>,
+    pub function: Option<String>,
+    pub message: String,
+    pub fixable: bool,
+}

@@ -1,0 +1,90 @@
+//! The rules: one file each, documented by its module comment (what `explain` prints).
+
+pub mod unguarded_json;
+
+use serde::Serialize;
+
+use crate::facts::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+}
+
+#[derive(Debug)]
+pub struct RuleInfo {
+    pub code: &'static str,
+    pub slug: &'static str,
+    /// The step of the pattern the rule measures (`html_guard`), if any.
+    pub step: Option<&'static str>,
+    pub severity: Severity,
+    pub fixable: bool,
+    /// One line for `rules` and for SARIF's short description.
+    pub title: &'static str,
+    /// The source of the rule's file; its module comment is the documentation.
+    source: &'static str,
+}
+
+impl RuleInfo {
+    /// The rule's documentation: its module comment, without the comment markers.
+    pub fn documentation(&self) -> String {
+        let mut lines = Vec::new();
+        for line in self.source.lines() {
+            let Some(rest) = line.strip_prefix("//!") else { break };
+            lines.push(rest.strip_prefix(' ').unwrap_or(rest));
+        }
+        lines.join("\n").trim().to_string() + "\n"
+    }
+
+    pub fn matches(&self, id: &str) -> bool {
+        self.code.eq_ignore_ascii_case(id) || self.slug.eq_ignore_ascii_case(id)
+    }
+}
+
+/// Every rule this build implements, in code order.
+pub static RULES: &[RuleInfo] = &[RuleInfo {
+    code: "OA001",
+    slug: "unguarded-json",
+    step: Some("html_guard"),
+    severity: Severity::Error,
+    fixable: true,
+    title: "`.json()` on a provider response without a guard against an HTML error page",
+    source: include_str!("unguarded_json.rs"),
+}];
+
+pub fn find_rule(id: &str) -> Option<&'static RuleInfo> {
+    RULES.iter().find(|rule| rule.matches(id))
+}
+
+/// A defect at one place in one file.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static RuleInfo,
+    pub file_index: usize,
+    pub span: Span,
+    /// The enclosing function's qualified name (`Class.method`), `None` at module level.
+    pub function: Option<String>,
+    pub message: String,
+    pub confidence: Option<Confidence>,
+    pub fixable: bool,
+}

@@ -1,0 +1,1014 @@
+//! ## unguarded-json (OA001)
+//!
+//! ### What it does
+//! Finds zero-argument `.json()` calls on HTTP responses from a provider that are not
+//! guarded against an HTML (or other non-JSON) body.
+//!
+//! ### Why is this bad?
+//! A proxy, a login wall or a provider outage answers `200 text/html`. `.json()` then raises
+//! a decode error deep in the OAuth flow and the user sees a crash instead of the provider's
+//! message. `raise_for_status()`, `status_code == 200` and `res.ok` do not help: a `200` HTML
+//! page passes all three.
+//!
+//! A call is guarded when, on every path from the response to the call, one of these holds:
+//! a configured guard helper is called on that response and its result is acted on
+//! (`is_html, err = check_html_response(response)` then `if is_html: raise ...`), or a
+//! configured raising helper is called on it; the response's content type is checked and
+//! the other branch leaves (raise/return); the call sits in a `try` whose first handler
+//! that catches the decode error of that client (`json.JSONDecodeError`, `ValueError`,
+//! `Exception`, bare `except`, `requests.RequestException` for requests, aiohttp's
+//! `ContentTypeError`; not `httpx.HTTPError`) turns it into a clear error or a return rather
+//! than re-raising it; or the response comes from a wrapper that checks the content type
+//! before returning it. Incoming requests (`await request.json()`) and pydantic models are
+//! not responses. Confidence is `high` when the response comes from a known client call
+//! (directly or through a wrapper that returns the raw response) and `medium` when only
+//! its name (`response`, `resp`, `r`, `*_response`) says it is one.
+//!
+//! ### Example
+//! ```python
+//! response = await self.client.post(token_url, data=data)
+//! response.raise_for_status()
+//! token_data = response.json()
+//! ```
+//!
+//! ### Use instead
+//! ```python
+//! response = await self.client.post(token_url, data=data)
+//! response.raise_for_status()
+//! is_html, html_error = check_html_response(response)
+//! if is_html:
+//!     raise HTTPException(status_code=400, detail=html_error or "Provider returned an error page")
+//! token_data = response.json()
+//! ```
+//!
+//! ### How to suppress
+//! `# oauth-audit: ignore[unguarded-json] -- reason` on the line or the line above.
+//!
+//! ### Fix safety
+//! `oauth-audit fix` inserts the guard before the statement holding the call, at its
+//! indentation, and the import if missing. Calls inside a lambda, a comprehension, a
+//! condition or a chained expression are not fixable automatically.
+
+use crate::config::Config;
+use crate::facts::*;
+use crate::index::Project;
+use crate::rules::{Confidence, Finding, RULES};
+
+/// How deep wrapper functions are followed (`_post_with_retry` -> `_send` -> client).
+const MAX_WRAPPER_DEPTH: usize = 3;
+
+/// The HTTP client library a response comes from, which decides the exceptions that its
+/// `.json()` raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    Requests,
+    Httpx,
+    Aiohttp,
+    Unknown,
+}
+
+impl Library {
+    fn from_module(module: &str) -> Library {
+        match module.split('.').next().unwrap_or("") {
+            "requests" | "niquests" => Library::Requests,
+            "httpx" => Library::Httpx,
+            "aiohttp" => Library::Aiohttp,
+            _ => Library::Unknown,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Library::Requests => "requests",
+            Library::Httpx => "httpx",
+            Library::Aiohttp => "aiohttp",
+            Library::Unknown => "this client's",
+        }
+    }
+}
+
+/// How a `.json()` site is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardKind {
+    Helper,
+    ContentType,
+    Try,
+    Wrapper,
+}
+
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Guarded(GuardKind),
+    Unguarded { hints: Vec<String> },
+}
+
+/// One `.json()` call on a response, guarded or not: the sites of the `html_guard` step.
+#[derive(Debug, Clone)]
+pub struct JsonSite {
+    pub file_index: usize,
+    pub span: Span,
+    pub function: Option<String>,
+    pub receiver: String,
+    pub origin: String,
+    pub confidence: Confidence,
+    pub verdict: Verdict,
+    pub fixable: bool,
+}
+
+impl JsonSite {
+    pub fn is_guarded(&self) -> bool {
+        matches!(self.verdict, Verdict::Guarded(_))
+    }
+
+    pub fn finding(&self) -> Option<Finding> {
+        let Verdict::Unguarded { hints } = &self.verdict else {
+            return None;
+        };
+        let mut message = format!("`{}.json()` parses {} with no guard against an HTML error page", self.receiver, self.origin);
+        for hint in hints {
+            message.push_str("; ");
+            message.push_str(hint);
+        }
+        Some(Finding {
+            rule: &RULES[0],
+            file_index: self.file_index,
+            span: self.span,
+            function: self.function.clone(),
+            message,
+            confidence: Some(self.confidence),
+            fixable: self.fixable,
+        })
+    }
+}
+
+/// Cheap test on the raw text: a file without `.json(` has no site.
+pub fn may_have_sites(text: &str) -> bool {
+    memchr::memmem::find(text.as_bytes(), b".json(").is_some()
+}
+
+/// Every `.json()` site on a response in one file.
+pub fn check_file(project: &Project, config: &Config, file_index: usize) -> Vec<JsonSite> {
+    let Some(facts) = project.facts(file_index) else {
+        return Vec::new();
+    };
+    let mut sites = Vec::new();
+    for function in &facts.functions {
+        let context = FunctionContext::new(project, config, file_index, facts, function, 0);
+        context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
+            if let Some(site) = context.evaluate_site(path, expr_context, call, call_expr) {
+                sites.push(site);
+            }
+        });
+    }
+    sites.sort_by_key(|site| site.span.start_byte);
+    sites
+}
+
+/// A statement on the way from a function's body to a site, with the block holding it.
+#[derive(Clone, Copy)]
+struct Frame<'f> {
+    block: &'f Block,
+    index: usize,
+}
+
+impl<'f> Frame<'f> {
+    fn stmt(&self) -> Option<&'f Stmt> {
+        self.block.statements.get(self.index)
+    }
+
+    /// The statements that run before this one in its block.
+    fn preceding(&self) -> &'f [Stmt] {
+        self.block.statements.get(..self.index).unwrap_or(&[])
+    }
+}
+
+/// Where in an expression a site sits.
+#[derive(Clone, Default)]
+struct ExprContext<'f> {
+    /// Conditions of `a if cond else b` expressions the site is a branch of.
+    conditions: Vec<&'f Expr>,
+    /// Inside a lambda or a comprehension.
+    in_closure: bool,
+    /// Names bound by enclosing comprehensions.
+    comprehension_names: Vec<String>,
+}
+
+/// What a receiver is and where it came from.
+#[derive(Debug, Clone)]
+struct Origin {
+    kind: OriginKind,
+    library: Library,
+    /// Byte offset of the binding; guards must come after it.
+    position: usize,
+    description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OriginKind {
+    /// A request sent by a client (directly or through a wrapper returning the raw response).
+    Client,
+    /// A wrapper that checks the response before returning it.
+    GuardWrapper,
+    /// Only the name says response.
+    Named,
+    /// Not an outgoing response (an incoming request, a model, anything else).
+    NotResponse,
+}
+
+struct FunctionContext<'p> {
+    project: &'p Project,
+    config: &'p Config,
+    file_index: usize,
+    facts: &'p FileFacts,
+    function: &'p Function,
+    file_library: Library,
+    depth: usize,
+}
+
+type SiteCallback<'a, 'f> = dyn FnMut(&[Frame<'f>], &ExprContext<'f>, &'f Call, &'f Expr) + 'a;
+
+impl<'p> FunctionContext<'p> {
+    fn new(
+        project: &'p Project,
+        config: &'p Config,
+        file_index: usize,
+        facts: &'p FileFacts,
+        function: &'p Function,
+        depth: usize,
+    ) -> Self {
+        let mut libraries: Vec<Library> = facts
+            .imports
+            .iter()
+            .map(|import| Library::from_module(&import.module))
+            .filter(|library| *library != Library::Unknown)
+            .collect();
+        libraries.dedup();
+        let file_library = match libraries.as_slice() {
+            [single] => *single,
+            _ => Library::Unknown,
+        };
+        FunctionContext { project, config, file_index, facts, function, file_library, depth }
+    }
+
+    // ----- walking ----------------------------------------------------------------------
+
+    fn walk_block(&self, block: &'p Block, path: &mut Vec<Frame<'p>>, on_site: &mut SiteCallback<'_, 'p>) {
+        for (index, stmt) in block.statements.iter().enumerate() {
+            if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
+                continue;
+            }
+            path.push(Frame { block, index });
+            for expr in stmt.expressions() {
+                self.walk_expr(expr, path, &ExprContext::default(), on_site);
+            }
+            for nested in stmt.blocks() {
+                self.walk_block(nested, path, on_site);
+            }
+            path.pop();
+        }
+    }
+
+    fn walk_expr(&self, expr: &'p Expr, path: &[Frame<'p>], context: &ExprContext<'p>, on_site: &mut SiteCallback<'_, 'p>) {
+        match &expr.kind {
+            ExprKind::Call(call) => {
+                if is_json_call(call) {
+                    on_site(path, context, call, expr);
+                }
+                for child in expr.children() {
+                    self.walk_expr(child, path, context, on_site);
+                }
+            }
+            ExprKind::Conditional { condition, then_value, else_value } => {
+                self.walk_expr(condition, path, context, on_site);
+                let mut branch = context.clone();
+                branch.conditions.push(condition);
+                self.walk_expr(then_value, path, &branch, on_site);
+                self.walk_expr(else_value, path, &branch, on_site);
+            }
+            ExprKind::Lambda { body } => {
+                let mut inner = context.clone();
+                inner.in_closure = true;
+                self.walk_expr(body, path, &inner, on_site);
+            }
+            ExprKind::Comprehension(parts) => {
+                let mut inner = context.clone();
+                inner.in_closure = true;
+                for part in parts.iter().skip(1) {
+                    // `for x in xs` clauses are kept as `Other([target, iterable])`.
+                    if let ExprKind::Other(clause) = &part.kind
+                        && let [target, _] = clause.as_slice()
+                    {
+                        inner.comprehension_names.extend(target.bound_names().into_iter().map(String::from));
+                    }
+                }
+                for part in parts {
+                    self.walk_expr(part, path, &inner, on_site);
+                }
+            }
+            _ => {
+                for child in expr.children() {
+                    self.walk_expr(child, path, context, on_site);
+                }
+            }
+        }
+    }
+
+    // ----- sites ------------------------------------------------------------------------
+
+    fn evaluate_site(&self, path: &[Frame<'p>], context: &ExprContext<'p>, call: &'p Call, call_expr: &'p Expr) -> Option<JsonSite> {
+        let ExprKind::Attribute { object: receiver, .. } = &call.callee.kind else {
+            return None;
+        };
+        let site_start = call_expr.span.start_byte;
+        let origin = self.origin_of(receiver, site_start, context)?;
+        let confidence = match origin.kind {
+            OriginKind::Client | OriginKind::GuardWrapper => Confidence::High,
+            OriginKind::Named => Confidence::Medium,
+            OriginKind::NotResponse => return None,
+        };
+        let verdict = if origin.kind == OriginKind::GuardWrapper {
+            Verdict::Guarded(GuardKind::Wrapper)
+        } else {
+            self.guard_verdict(receiver, &origin, path, context, call_expr.span, true)
+        };
+        let in_condition = path.last().and_then(Frame::stmt).is_some_and(|stmt| match &stmt.kind {
+            StmtKind::If { condition, .. } => condition.span.contains(&call_expr.span),
+            StmtKind::Loop { condition: Some(condition), .. } => condition.span.contains(&call_expr.span),
+            _ => false,
+        });
+        let chained = matches!(receiver.unawaited().kind, ExprKind::Call(_));
+        Some(JsonSite {
+            file_index: self.file_index,
+            span: call_expr.span,
+            function: (!self.function.is_module()).then(|| self.function.qualified_name()),
+            receiver: receiver_text(receiver),
+            origin: origin.description,
+            confidence,
+            verdict,
+            fixable: !(context.in_closure || in_condition || chained || !context.conditions.is_empty()),
+        })
+    }
+
+    // ----- origins ----------------------------------------------------------------------
+
+    fn origin_of(&self, receiver: &'p Expr, before: usize, context: &ExprContext) -> Option<Origin> {
+        let expr = receiver.unawaited();
+        match &expr.kind {
+            ExprKind::Call(call) => {
+                let origin = self.classify_call(call, before);
+                match origin.kind {
+                    OriginKind::Named => None,
+                    _ => Some(origin),
+                }
+            }
+            ExprKind::Name(name) => {
+                if context.comprehension_names.iter().any(|bound| bound == name) {
+                    return Some(self.named_origin(name, 0));
+                }
+                Some(self.origin_of_name(name, before, 0))
+            }
+            ExprKind::Attribute { name, .. } => {
+                if self.is_response_name(name) {
+                    Some(Origin {
+                        kind: OriginKind::Named,
+                        library: self.file_library,
+                        position: 0,
+                        description: format!("a value named `{name}`"),
+                    })
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn named_origin(&self, name: &str, position: usize) -> Origin {
+        let kind = if self.is_response_name(name) { OriginKind::Named } else { OriginKind::NotResponse };
+        Origin { kind, library: self.file_library, position, description: format!("a value named `{name}`") }
+    }
+
+    fn not_response(&self) -> Origin {
+        Origin { kind: OriginKind::NotResponse, library: Library::Unknown, position: 0, description: String::new() }
+    }
+
+    /// Where the value of `name` at byte `before` comes from.
+    fn origin_of_name(&self, name: &str, before: usize, hops: usize) -> Origin {
+        match self.binding_of(name, before) {
+            Some(Binding::Value(value, position)) => {
+                let origin = match &value.unawaited().kind {
+                    ExprKind::Call(call) => self.classify_call(call, position),
+                    ExprKind::Name(other) if hops < 4 && other != name => self.origin_of_name(other, position, hops + 1),
+                    _ => Origin { kind: OriginKind::Named, library: self.file_library, position, description: String::new() },
+                };
+                match origin.kind {
+                    // An unclassified value: only the variable's name can say response.
+                    OriginKind::Named => self.named_origin(name, position),
+                    _ => Origin { position, ..origin },
+                }
+            }
+            Some(Binding::Opaque(position)) => self.named_origin(name, position),
+            None => match self.function.param(name) {
+                Some(param) => {
+                    let annotation = param.annotation.as_deref().unwrap_or("");
+                    if is_incoming_request_type(annotation) { self.not_response() } else { self.named_origin(name, 0) }
+                }
+                None => self.named_origin(name, 0),
+            },
+        }
+    }
+
+    /// The last binding of `name` before byte `before` in this function.
+    fn binding_of(&self, name: &str, before: usize) -> Option<Binding<'p>> {
+        let mut found = None;
+        collect_bindings(&self.function.body, name, before, &mut found);
+        found
+    }
+
+    fn is_response_name(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        let lower = lower.trim_start_matches('_');
+        self.config.http.response_names.iter().any(|candidate| candidate == lower)
+            || self.config.http.response_suffixes.iter().any(|suffix| lower.ends_with(suffix.as_str()))
+    }
+
+    /// What a call returns: a client response, a (guarding or raw) wrapper's response,
+    /// something else, or unknown (`Named`).
+    fn classify_call(&self, call: &'p Call, position: usize) -> Origin {
+        let callee = call.callee.unawaited();
+        let unknown = Origin { kind: OriginKind::Named, library: self.file_library, position, description: String::new() };
+        match &callee.kind {
+            ExprKind::Attribute { object, name: method } => {
+                let dotted = callee.dotted().unwrap_or_else(|| format!("….{method}"));
+                if self.config.http.methods.iter().any(|candidate| candidate == method) {
+                    if let Some(library) = self.client_library(object, position) {
+                        return Origin {
+                            kind: OriginKind::Client,
+                            library,
+                            position,
+                            description: format!("the response of `{dotted}()`"),
+                        };
+                    }
+                }
+                if let ExprKind::Name(receiver) = &object.kind {
+                    if receiver == "self" || receiver == "cls" {
+                        let class = self.function.class.as_deref();
+                        if let Some(method_function) = class.and_then(|class| self.facts.find_function(Some(class), method)) {
+                            return self.wrapper_origin(self.file_index, method_function, &dotted, position).unwrap_or(unknown);
+                        }
+                    } else if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *receiver && import.name.is_none())
+                    {
+                        // `http_utils.post_with_retry(...)` on an imported module of the tree.
+                        if let Some(target) = self.project.resolve_module(self.file_index, &import.module)
+                            && let Some(function) = self.project.facts(target).and_then(|facts| facts.find_function(None, method))
+                        {
+                            return self.wrapper_origin(target, function, &dotted, position).unwrap_or(unknown);
+                        }
+                    }
+                }
+                if is_constructor_name(method) {
+                    return self.not_response();
+                }
+                unknown
+            }
+            ExprKind::Name(name) => {
+                if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *name) {
+                    let library = Library::from_module(&import.module);
+                    let imported = import.name.as_deref().unwrap_or("");
+                    if library != Library::Unknown && self.config.http.methods.iter().any(|method| method == imported) {
+                        return Origin { kind: OriginKind::Client, library, position, description: format!("the response of `{name}()`") };
+                    }
+                    if let Some((target, function)) = self.project.resolve_imported_function(self.file_index, name) {
+                        return self.wrapper_origin(target, function, name, position).unwrap_or(unknown);
+                    }
+                } else if let Some(function) = self.facts.find_function(None, name) {
+                    return self.wrapper_origin(self.file_index, function, name, position).unwrap_or(unknown);
+                }
+                if is_constructor_name(name) {
+                    return self.not_response();
+                }
+                unknown
+            }
+            _ => unknown,
+        }
+    }
+
+    /// The library of the client `object` when it is one: an HTTP module, a client name, a
+    /// variable or attribute bound to a client constructor, or a constructor call.
+    fn client_library(&self, object: &'p Expr, before: usize) -> Option<Library> {
+        let http = &self.config.http;
+        match &object.unawaited().kind {
+            ExprKind::Name(name) => {
+                if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *name && import.name.is_none()) {
+                    if http.modules.iter().any(|module| *module == import.module) {
+                        return Some(Library::from_module(&import.module));
+                    }
+                }
+                if http.modules.iter().any(|module| module == name) && self.facts.imports.iter().all(|import| import.alias != *name) {
+                    return Some(Library::from_module(name));
+                }
+                match self.binding_of(name, before) {
+                    Some(Binding::Value(value, _)) => {
+                        if let Some(library) = self.constructor_library(value) {
+                            return Some(library);
+                        }
+                    }
+                    Some(Binding::Opaque(_)) | None => {}
+                }
+                if let Some(annotation) = self.function.param(name).and_then(|param| param.annotation.as_deref()) {
+                    if let Some(library) = client_annotation_library(annotation) {
+                        return Some(library);
+                    }
+                }
+                self.is_client_name(name).then_some(self.file_library)
+            }
+            ExprKind::Attribute { object: owner, name } => {
+                if owner.as_name() == Some("self") {
+                    if let Some(library) = self.self_attribute_library(name) {
+                        return Some(library);
+                    }
+                }
+                self.is_client_name(name).then_some(self.file_library)
+            }
+            ExprKind::Call(_) => self.constructor_library(object),
+            _ => None,
+        }
+    }
+
+    fn is_client_name(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        self.config.http.client_names.iter().any(|candidate| *candidate == lower)
+    }
+
+    /// The library of a client constructor call (`httpx.AsyncClient(...)`).
+    fn constructor_library(&self, value: &Expr) -> Option<Library> {
+        let call = value.unawaited().as_call()?;
+        let dotted = call.callee.dotted()?;
+        let constructors = &self.config.http.client_constructors;
+        if !constructors.iter().any(|constructor| *constructor == dotted) {
+            return None;
+        }
+        match dotted.split_once('.') {
+            Some((module, _)) => {
+                let module =
+                    self.facts.imports.iter().find(|import| import.alias == module).map(|import| import.module.as_str()).unwrap_or(module);
+                Some(Library::from_module(module))
+            }
+            None => {
+                let import = self.facts.imports.iter().find(|import| import.alias == dotted);
+                Some(import.map(|import| Library::from_module(&import.module)).unwrap_or(self.file_library))
+            }
+        }
+    }
+
+    /// The library of `self.<attribute>` when a method of the class assigns it a client.
+    fn self_attribute_library(&self, attribute: &str) -> Option<Library> {
+        let class = self.function.class.as_deref()?;
+        let target = format!("self.{attribute}");
+        for method in self.facts.functions.iter().filter(|function| function.class.as_deref() == Some(class)) {
+            let mut found = None;
+            visit_statements(&method.body, &mut |stmt| {
+                if let StmtKind::Assign { targets, value, .. } = &stmt.kind {
+                    if targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str())) {
+                        if let Some(library) = self.constructor_library(value) {
+                            found = Some(library);
+                        }
+                    }
+                }
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// When `function` returns a response: a raw one (`Client`) or a checked one.
+    fn wrapper_origin(&self, file_index: usize, function: &'p Function, called: &str, position: usize) -> Option<Origin> {
+        if self.depth >= MAX_WRAPPER_DEPTH || std::ptr::eq(function, self.function) {
+            return None;
+        }
+        let facts = self.project.facts(file_index)?;
+        let inner = FunctionContext::new(self.project, self.config, file_index, facts, function, self.depth + 1);
+        let summary = inner.summarize_returns()?;
+        let (kind, description) = if summary.all_guarded {
+            (OriginKind::GuardWrapper, format!("the response of `{called}()`, which checks it"))
+        } else {
+            (OriginKind::Client, format!("the raw response returned by `{called}()`"))
+        };
+        Some(Origin { kind, library: summary.library, position, description })
+    }
+
+    /// Whether this function returns a response, and whether every such return is guarded.
+    fn summarize_returns(&self) -> Option<ReturnSummary> {
+        let mut summary: Option<ReturnSummary> = None;
+        let mut returns: Vec<(Vec<Frame<'p>>, &'p Stmt)> = Vec::new();
+        collect_returns(&self.function.body, &mut Vec::new(), &mut returns);
+        for (path, stmt) in returns {
+            let StmtKind::Return(Some(value)) = &stmt.kind else { continue };
+            let Some(origin) = self.origin_of(value, stmt.span.start_byte, &ExprContext::default()) else { continue };
+            let guarded = match origin.kind {
+                OriginKind::GuardWrapper => true,
+                OriginKind::Client | OriginKind::Named => {
+                    matches!(self.guard_verdict(value, &origin, &path, &ExprContext::default(), stmt.span, false), Verdict::Guarded(_))
+                }
+                OriginKind::NotResponse => continue,
+            };
+            // A returned parameter only makes a wrapper when it is checked first.
+            if origin.kind == OriginKind::Named && !guarded {
+                continue;
+            }
+            let entry = summary.get_or_insert(ReturnSummary { all_guarded: true, library: origin.library });
+            entry.all_guarded &= guarded;
+            if entry.library == Library::Unknown {
+                entry.library = origin.library;
+            }
+        }
+        summary
+    }
+
+    // ----- guards -----------------------------------------------------------------------
+
+    /// Whether the site of `receiver` at `site` is guarded on every path from its origin.
+    /// `with_try`: whether an enclosing `try` counts (not for a wrapper's `return`).
+    fn guard_verdict(
+        &self,
+        receiver: &Expr,
+        origin: &Origin,
+        path: &[Frame<'p>],
+        context: &ExprContext,
+        site: Span,
+        with_try: bool,
+    ) -> Verdict {
+        let mut hints = Vec::new();
+        let target = receiver.unawaited().dotted();
+        if let Some(target) = target.as_deref() {
+            for condition in &context.conditions {
+                if self.checks_content_type(condition, target, origin, path, &mut hints) {
+                    return Verdict::Guarded(GuardKind::ContentType);
+                }
+            }
+        }
+        for (depth, frame) in path.iter().enumerate().rev() {
+            let Some(stmt) = frame.stmt() else { continue };
+            let innermost = depth + 1 == path.len();
+            if !innermost {
+                match &stmt.kind {
+                    StmtKind::If { condition, then_block, else_block } if target.is_some() => {
+                        let in_branch =
+                            block_contains(then_block, &site) || else_block.as_ref().is_some_and(|block| block_contains(block, &site));
+                        if in_branch && let Some(target) = target.as_deref() {
+                            if self.checks_content_type(condition, target, origin, path, &mut hints) {
+                                return Verdict::Guarded(GuardKind::ContentType);
+                            }
+                            if self.checks_helper_result(condition, target, origin, path) {
+                                return Verdict::Guarded(GuardKind::Helper);
+                            }
+                        }
+                    }
+                    StmtKind::Try { body, handlers, .. } if with_try && block_contains(body, &site) => {
+                        match self.try_verdict(handlers, origin.library) {
+                            TryVerdict::Guards => return Verdict::Guarded(GuardKind::Try),
+                            TryVerdict::Reraises(types) => hints.push(format!("the `except {types}` handler re-raises it")),
+                            TryVerdict::DoesNotCatch(types) => {
+                                if !types.is_empty() {
+                                    hints.push(format!("`except {types}` does not catch the JSON decode error"));
+                                }
+                            }
+                        }
+                        // An inner try that re-raises or does not catch passes the error on
+                        // to the enclosing ones, which may still guard it.
+                    }
+                    _ => {}
+                }
+            }
+            let Some(target) = target.as_deref() else { continue };
+            for preceding in frame.preceding() {
+                if preceding.span.start_byte < origin.position {
+                    continue;
+                }
+                if let Some(kind) = self.dominating_guard(preceding, target, origin, path, &mut hints) {
+                    return Verdict::Guarded(kind);
+                }
+            }
+        }
+        Verdict::Unguarded { hints }
+    }
+
+    /// A statement that runs before the site and guards `target` when it does.
+    fn dominating_guard(
+        &self,
+        stmt: &Stmt,
+        target: &str,
+        origin: &Origin,
+        path: &[Frame<'p>],
+        hints: &mut Vec<String>,
+    ) -> Option<GuardKind> {
+        match &stmt.kind {
+            StmtKind::If { condition, then_block, else_block } => {
+                let leaves = then_block.leaves() || else_block.as_ref().is_some_and(Block::leaves);
+                if !leaves {
+                    return None;
+                }
+                if self.checks_content_type(condition, target, origin, path, hints) {
+                    return Some(GuardKind::ContentType);
+                }
+                if self.checks_helper_result(condition, target, origin, path) {
+                    return Some(GuardKind::Helper);
+                }
+                None
+            }
+            StmtKind::Expr(expr) | StmtKind::Assign { value: expr, .. } => {
+                let call = expr.unawaited().as_call()?;
+                let helper = call.callee.dotted()?;
+                let helper_name = helper.rsplit('.').next().unwrap_or(&helper);
+                if !call_mentions(call, target) {
+                    return None;
+                }
+                if self.config.guards.raising.iter().any(|name| name == helper_name) {
+                    return Some(GuardKind::Helper);
+                }
+                if matches!(stmt.kind, StmtKind::Expr(_)) && self.config.guards.returning.iter().any(|name| name == helper_name) {
+                    hints.push(format!("the result of `{helper_name}({target})` is ignored"));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// A condition that reads the content type of `target` (directly or through a
+    /// variable assigned from it before the site).
+    fn checks_content_type(&self, condition: &Expr, target: &str, origin: &Origin, path: &[Frame<'p>], hints: &mut Vec<String>) -> bool {
+        if self.reads_content_type(condition, target, origin.library, hints) {
+            return true;
+        }
+        // `ct = response.headers.get("content-type", "")` then `if "json" not in ct:`.
+        let mut mentioned = Vec::new();
+        condition.walk(&mut |expr| {
+            if let ExprKind::Name(name) = &expr.kind {
+                mentioned.push(name.as_str());
+            }
+        });
+        for frame in path {
+            for stmt in frame.preceding() {
+                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+                    && targets.iter().flat_map(|assigned| assigned.bound_names()).any(|name| mentioned.contains(&name))
+                    && self.reads_content_type(value, target, origin.library, hints)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn reads_content_type(&self, expr: &Expr, target: &str, library: Library, hints: &mut Vec<String>) -> bool {
+        let headers = format!("{target}.headers");
+        let reads_headers = expr.any(&|part| part.dotted().as_deref() == Some(headers.as_str()));
+        let names_content_type =
+            expr.any(&|part| matches!(&part.kind, ExprKind::String(text) if text.eq_ignore_ascii_case("content-type")));
+        if reads_headers && names_content_type {
+            return true;
+        }
+        let attribute = format!("{target}.content_type");
+        if expr.any(&|part| part.dotted().as_deref() == Some(attribute.as_str())) {
+            // Only aiohttp responses have `.content_type`; on httpx and requests the check
+            // raises AttributeError or reads a mock, and guards nothing.
+            match library {
+                Library::Aiohttp | Library::Unknown => return true,
+                Library::Requests | Library::Httpx => {
+                    hints.push(format!("`{attribute}` does not exist on {} responses, so that check guards nothing", library.name()));
+                }
+            }
+        }
+        false
+    }
+
+    /// A condition on the result of a returning guard helper called on `target`:
+    /// `if check_html_response(r)[0]:` or `is_html, err = check_html_response(r)` … `if is_html:`.
+    fn checks_helper_result(&self, condition: &Expr, target: &str, origin: &Origin, path: &[Frame<'p>]) -> bool {
+        let is_helper_call = |expr: &Expr| {
+            expr.unawaited().as_call().is_some_and(|call| {
+                let name = call.callee.dotted().unwrap_or_default();
+                let name = name.rsplit('.').next().unwrap_or("");
+                (self.config.guards.returning.iter().any(|helper| helper == name)
+                    || self.config.guards.raising.iter().any(|helper| helper == name))
+                    && call_mentions(call, target)
+            })
+        };
+        if condition.any(&|expr| is_helper_call(expr)) {
+            return true;
+        }
+        let mut mentioned = Vec::new();
+        condition.walk(&mut |expr| {
+            if let ExprKind::Name(name) = &expr.kind {
+                mentioned.push(name.clone());
+            }
+        });
+        path.iter().flat_map(|frame| frame.preceding()).any(|stmt| match &stmt.kind {
+            StmtKind::Assign { targets, value, .. } => {
+                stmt.span.start_byte >= origin.position
+                    && is_helper_call(value)
+                    && targets
+                        .iter()
+                        .flat_map(|assigned| assigned.bound_names())
+                        .any(|name| mentioned.iter().any(|mentioned| mentioned == name))
+            }
+            _ => false,
+        })
+    }
+
+    fn try_verdict(&self, handlers: &[Handler], library: Library) -> TryVerdict {
+        let not_catching: Vec<String> = handlers.iter().flat_map(|handler| handler.types.iter().cloned()).collect();
+        for handler in handlers {
+            if !catches_decode_error(&handler.types, library) {
+                continue;
+            }
+            let types = if handler.types.is_empty() { String::new() } else { handler.types.join(", ") };
+            if reraises(handler) {
+                return TryVerdict::Reraises(types);
+            }
+            return TryVerdict::Guards;
+        }
+        TryVerdict::DoesNotCatch(not_catching.join(", "))
+    }
+}
+
+enum TryVerdict {
+    Guards,
+    Reraises(String),
+    DoesNotCatch(String),
+}
+
+struct ReturnSummary {
+    all_guarded: bool,
+    library: Library,
+}
+
+enum Binding<'f> {
+    /// `name = value` (or a `with value as name`).
+    Value(&'f Expr, usize),
+    /// Bound by something whose value is unknown (a loop, a tuple unpacking).
+    Opaque(usize),
+}
+
+fn is_json_call(call: &Call) -> bool {
+    matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "json") && call.has_no_arguments()
+}
+
+/// Capitalised callees build objects (`TokenResponse(**data)`, a pydantic model).
+fn is_constructor_name(name: &str) -> bool {
+    name.chars().next().is_some_and(char::is_uppercase)
+}
+
+fn is_incoming_request_type(annotation: &str) -> bool {
+    let last = annotation.rsplit('.').next().unwrap_or(annotation);
+    matches!(last, "Request" | "HttpRequest" | "WebSocket" | "BaseRequest")
+}
+
+fn client_annotation_library(annotation: &str) -> Option<Library> {
+    let last = annotation.rsplit('.').next().unwrap_or(annotation);
+    match last {
+        "AsyncClient" | "Client" if annotation.starts_with("httpx") || last == "AsyncClient" => Some(Library::Httpx),
+        "ClientSession" => Some(Library::Aiohttp),
+        "Session" if annotation.starts_with("requests") => Some(Library::Requests),
+        _ => None,
+    }
+}
+
+fn receiver_text(receiver: &Expr) -> String {
+    match receiver.unawaited().dotted() {
+        Some(dotted) => dotted,
+        None => match &receiver.unawaited().kind {
+            ExprKind::Call(call) => format!("{}(…)", call.callee.dotted().unwrap_or_else(|| "…".into())),
+            _ => "…".into(),
+        },
+    }
+}
+
+/// True when one of the call's arguments is `target` (`check_html_response(response)`).
+fn call_mentions(call: &Call, target: &str) -> bool {
+    call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| arg.unawaited().dotted().as_deref() == Some(target))
+}
+
+fn catches_decode_error(types: &[String], library: Library) -> bool {
+    if types.is_empty() {
+        return true;
+    }
+    types.iter().any(|caught| {
+        let last = caught.rsplit('.').next().unwrap_or(caught);
+        let module = caught.split('.').next().unwrap_or("");
+        match last {
+            "Exception" | "BaseException" | "ValueError" | "JSONDecodeError" => true,
+            "RequestException" | "InvalidJSONError" => {
+                matches!(library, Library::Requests | Library::Unknown) && (module == last || module == "requests")
+            }
+            "ContentTypeError" | "ClientResponseError" | "ClientError" => {
+                matches!(library, Library::Aiohttp | Library::Unknown) && (module == last || module == "aiohttp")
+            }
+            _ => false,
+        }
+    })
+}
+
+/// A handler that re-raises what it caught (`raise`, `raise e`) anywhere in its body.
+fn reraises(handler: &Handler) -> bool {
+    let mut found = false;
+    visit_statements(&handler.body, &mut |stmt| {
+        if let StmtKind::Raise { exception, cause: None } = &stmt.kind {
+            match exception {
+                None => found = true,
+                Some(exception) => {
+                    if let (Some(name), Some(caught)) = (exception.as_name(), handler.name.as_deref())
+                        && name == caught
+                    {
+                        found = true;
+                    }
+                }
+            }
+        }
+    });
+    found
+}
+
+/// Visits every statement of a block and its nested blocks (not nested functions).
+fn visit_statements<'f>(block: &'f Block, visit: &mut dyn FnMut(&'f Stmt)) {
+    for stmt in &block.statements {
+        if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
+            continue;
+        }
+        visit(stmt);
+        for nested in stmt.blocks() {
+            visit_statements(nested, visit);
+        }
+    }
+}
+
+fn block_contains(block: &Block, span: &Span) -> bool {
+    block.statements.iter().any(|stmt| stmt.span.contains(span))
+}
+
+fn collect_returns<'f>(block: &'f Block, path: &mut Vec<Frame<'f>>, out: &mut Vec<(Vec<Frame<'f>>, &'f Stmt)>) {
+    for (index, stmt) in block.statements.iter().enumerate() {
+        if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
+            continue;
+        }
+        path.push(Frame { block, index });
+        if matches!(stmt.kind, StmtKind::Return(Some(_))) {
+            out.push((path.clone(), stmt));
+        }
+        for nested in stmt.blocks() {
+            collect_returns(nested, path, out);
+        }
+        path.pop();
+    }
+}
+
+/// The last binding of `name` that starts before `before`, in source order.
+fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut Option<Binding<'f>>) {
+    for stmt in &block.statements {
+        if stmt.span.start_byte >= before {
+            return;
+        }
+        match &stmt.kind {
+            StmtKind::FunctionDef(_) => continue,
+            StmtKind::Assign { targets, value, augmented: false } => {
+                for target in targets {
+                    match &target.kind {
+                        ExprKind::Name(bound) if bound == name => *found = Some(Binding::Value(value, stmt.span.start_byte)),
+                        _ if target.bound_names().contains(&name) => *found = Some(Binding::Opaque(stmt.span.start_byte)),
+                        _ => {}
+                    }
+                }
+            }
+            StmtKind::With { items, .. } => {
+                for item in items {
+                    if let Some(binding) = &item.binding {
+                        if binding.as_name() == Some(name) {
+                            *found = Some(Binding::Value(&item.context, stmt.span.start_byte));
+                        } else if binding.bound_names().contains(&name) {
+                            *found = Some(Binding::Opaque(stmt.span.start_byte));
+                        }
+                    }
+                }
+            }
+            StmtKind::Loop { targets, .. } => {
+                if targets.iter().any(|target| target.bound_names().contains(&name)) {
+                    *found = Some(Binding::Opaque(stmt.span.start_byte));
+                }
+            }
+            _ => {}
+        }
+        if let StmtKind::Try { handlers, .. } = &stmt.kind {
+            for handler in handlers {
+                if handler.name.as_deref() == Some(name) && handler.span.start_byte < before {
+                    *found = Some(Binding::Opaque(handler.span.start_byte));
+                }
+            }
+        }
+        for nested in stmt.blocks() {
+            collect_bindings(nested, name, before, found);
+        }
+    }
+}

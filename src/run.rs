@@ -1,0 +1,146 @@
+//! The commands, from parsed arguments to an exit status.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{ColorChoice, Command, FailOn, Format, RulesArgs, ScanArgs};
+use crate::config::Config;
+use crate::discover;
+use crate::report::{github, json, sarif, text};
+use crate::rules::{RULES, Severity, find_rule};
+use crate::scan::{self, ScanOptions};
+
+/// What the process exits with: 0 clean, 1 findings or thresholds breached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Clean,
+    Failed,
+}
+
+pub fn run(command: Command) -> Result<Outcome> {
+    match command {
+        Command::Scan(args) => run_scan(args),
+        Command::Rules(args) => {
+            print!("{}", rules_listing(&args));
+            Ok(Outcome::Clean)
+        }
+        Command::Explain { id } => {
+            let Some(rule) = find_rule(&id) else {
+                bail!("unknown rule {id:?}; known rules: {}", known_rules());
+            };
+            print!("{}", rule.documentation());
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+fn known_rules() -> String {
+    RULES.iter().map(|rule| format!("{} ({})", rule.code, rule.slug)).collect::<Vec<_>>().join(", ")
+}
+
+fn rules_listing(args: &RulesArgs) -> String {
+    if args.json {
+        let rules: Vec<serde_json::Value> = RULES
+            .iter()
+            .map(|rule| serde_json::json!({"code": rule.code, "slug": rule.slug, "step": rule.step, "severity": rule.severity, "fixable": rule.fixable, "title": rule.title}))
+            .collect();
+        return serde_json::to_string_pretty(&rules).unwrap_or_default() + "\n";
+    }
+    let mut out = format!("{:6}  {:16}  {:11}  {:8}  {:7}  {}\n", "code", "slug", "step", "severity", "fixable", "title");
+    for rule in RULES {
+        out.push_str(&format!(
+            "{:6}  {:16}  {:11}  {:8}  {:7}  {}\n",
+            rule.code,
+            rule.slug,
+            rule.step.unwrap_or("-"),
+            rule.severity.name(),
+            if rule.fixable { "yes" } else { "no" },
+            rule.title
+        ));
+    }
+    out
+}
+
+fn run_scan(args: ScanArgs) -> Result<Outcome> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let mut rules = Vec::new();
+    for id in &args.rules {
+        match find_rule(id) {
+            Some(rule) => rules.push(rule),
+            None => bail!("unknown rule {id:?} in --rule; known rules: {}", known_rules()),
+        }
+    }
+    if let Some(minimum) = args.min_coverage
+        && !(0.0..=100.0).contains(&minimum)
+    {
+        bail!("--min-coverage must be between 0 and 100, not {minimum}");
+    }
+    let root = discover::scan_root(&paths);
+    let config = Config::resolve(args.config.as_deref(), &root)?;
+    let integrations = args.integrations.iter().map(|name| crate::config::normalize_provider(name)).collect();
+    let options = ScanOptions { paths, include_tests: args.include_tests, jobs: args.jobs, rules, integrations };
+    let outcome = scan::scan(&options, &config)?;
+    let report = &outcome.report;
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        }
+    };
+    let rendered = match args.format {
+        Format::Text => text::render(report, &outcome.project, &outcome.syntax_warnings, color),
+        Format::Json => json::render(report),
+        Format::Sarif => sarif::render(report, &outcome.root),
+        Format::Github => github::render(report),
+    };
+    match &args.output {
+        Some(path) => write_output(path, &rendered)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(rendered.as_bytes()).context("cannot write to standard output")?;
+        }
+    }
+    if args.stats {
+        let stats = &outcome.stats;
+        eprintln!(
+            "stats: files={} bytes={} parsed={} elapsed_ms={} peak_rss_kb={}",
+            stats.files,
+            stats.bytes,
+            stats.parsed,
+            stats.elapsed.as_millis(),
+            scan::peak_rss_kib().map(|kib| kib.to_string()).unwrap_or_else(|| "unknown".into())
+        );
+    }
+    let threshold = match args.fail_on {
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Never => None,
+    };
+    let failing_findings = threshold.is_some_and(|threshold| report.findings.iter().any(|finding| finding.severity <= threshold));
+    let below_coverage = args.min_coverage.is_some_and(|minimum| report.summary.percent_complete < minimum);
+    if below_coverage {
+        eprintln!(
+            "oauth-audit: coverage {:.1}% is below --min-coverage {:.1}%",
+            report.summary.percent_complete,
+            args.min_coverage.unwrap_or(0.0)
+        );
+    }
+    Ok(if failing_findings || below_coverage { Outcome::Failed } else { Outcome::Clean })
+}
+
+/// Writes through a temporary file in the same folder, so a reader never sees half a report.
+fn write_output(path: &Path, text: &str) -> Result<()> {
+    // A device or pipe (`/dev/null`, `/dev/stdout`) is written to, never replaced.
+    if path.exists() && !path.is_file() {
+        return std::fs::write(path, text).with_context(|| format!("{}: cannot write the report", path.display()));
+    }
+    let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|name| name.to_string_lossy().to_string()).unwrap_or_else(|| "report".into());
+    let temporary = folder.join(format!(".{file_name}.oauth-audit.tmp"));
+    std::fs::write(&temporary, text).with_context(|| format!("{}: cannot write the report", path.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("{}: cannot write the report", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The scan pipeline: discover -> parse (on demand) -> rules -> suppressions ->
+//! integrations -> coverage -> report.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::coverage::{self, CoverageInput, StepItem};
+use crate::discover::{self, DiscoverOptions, Skipped};
+use crate::facts::Span;
+use crate::index::Project;
+use crate::integrations;
+use crate::report::{Report, ReportFinding, SCHEMA, TOOL_NAME, TOOL_VERSION, Tool};
+use crate::rules::{Finding, RULES, RuleInfo, unguarded_json};
+use crate::suppress::Suppressions;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub paths: Vec<PathBuf>,
+    pub include_tests: bool,
+    /// Worker threads; 0 for one per core.
+    pub jobs: usize,
+    /// Rules to run; empty for all.
+    pub rules: Vec<&'static RuleInfo>,
+    /// Integrations to report; empty for all.
+    pub integrations: Vec<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error("{0}: no such file or folder")]
+    MissingPath(String),
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+/// A file that parsed with recovered syntax errors: analysed as far as it parsed.
+#[derive(Debug, Clone)]
+pub struct SyntaxWarning {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub regions: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub files: usize,
+    pub bytes: usize,
+    pub parsed: usize,
+    pub elapsed: Duration,
+}
+
+pub struct ScanOutcome {
+    pub root: PathBuf,
+    pub report: Report,
+    pub project: Project,
+    pub syntax_warnings: Vec<SyntaxWarning>,
+    pub stats: Stats,
+}
+
+pub fn scan(options: &ScanOptions, config: &Config) -> Result<ScanOutcome, ScanError> {
+    let started = Instant::now();
+    let threads = if options.jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(1) } else { options.jobs };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        // Deeply nested code recurses in the frontend; give workers room.
+        .stack_size(16 * 1024 * 1024)
+        .build()
+        .map_err(|error| ScanError::Threads(error.to_string()))?;
+    pool.install(|| scan_in_pool(options, config, threads, started))
+}
+
+fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started: Instant) -> Result<ScanOutcome, ScanError> {
+    let discovery =
+        discover::discover(&DiscoverOptions { paths: options.paths.clone(), include_tests: options.include_tests, threads }, config);
+    if let Some(missing) = discovery.missing.first() {
+        return Err(ScanError::MissingPath(missing.display().to_string()));
+    }
+    let root = discovery.root.clone();
+    let mut skipped = discovery.skipped;
+    let project = Project::new(discovery.files);
+    let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
+
+    // Largest files first, so one big file does not become a single-threaded tail.
+    let mut order: Vec<usize> = (0..project.files.len()).collect();
+    order.sort_by_key(|index| std::cmp::Reverse(project.files[*index].text.len()));
+    let run_oa001 = selected(&RULES[0]);
+    let mut sites: Vec<unguarded_json::JsonSite> = order
+        .par_iter()
+        .filter(|index| run_oa001 && unguarded_json::may_have_sites(&project.files[**index].text))
+        .flat_map_iter(|index| unguarded_json::check_file(&project, config, *index))
+        .collect();
+    sites.sort_by(|a, b| (a.file_index, a.span.start_byte).cmp(&(b.file_index, b.span.start_byte)));
+
+    let assignments = integrations::assign(&project, config);
+
+    // Files the frontend could not parse at all are skipped; recovered errors are warnings.
+    let mut syntax_warnings = Vec::new();
+    let mut unparsed = vec![false; project.files.len()];
+    let mut parsed = 0;
+    for (index, file) in project.files.iter().enumerate() {
+        if !project.is_parsed(index) {
+            continue;
+        }
+        parsed += 1;
+        match project.parse_result(index) {
+            Some(Err(error)) => {
+                unparsed[index] = true;
+                skipped.push(Skipped { file: file.relative_path.clone(), reason: format!("cannot parse: {error}") });
+            }
+            Some(Ok(facts)) if facts.syntax_errors > 0 => {
+                let at = facts.first_syntax_error.unwrap_or_default();
+                syntax_warnings.push(SyntaxWarning {
+                    file: file.relative_path.clone(),
+                    line: at.start.line + 1,
+                    column: file.character_column(at.start.line, at.start.column),
+                    regions: facts.syntax_errors,
+                });
+            }
+            _ => {}
+        }
+    }
+    skipped.sort();
+
+    let mut suppressions: BTreeMap<usize, Suppressions> = BTreeMap::new();
+    let mut findings = Vec::new();
+    let mut suppressed = 0;
+    let mut items = Vec::new();
+    let wanted = |integration: &Option<String>| {
+        options.integrations.is_empty() || integration.as_ref().is_some_and(|name| options.integrations.contains(name))
+    };
+    for site in &sites {
+        let integration = assignments.get(site.file_index).cloned().flatten();
+        if !wanted(&integration) {
+            continue;
+        }
+        let mut done = site.is_guarded();
+        if let Some(finding) = site.finding() {
+            let file_suppressions = suppressions.entry(site.file_index).or_insert_with(|| {
+                project.facts(site.file_index).map(|facts| Suppressions::from_comments(&facts.comments)).unwrap_or_default()
+            });
+            if file_suppressions.covers(finding.rule, finding.span.start.line) {
+                suppressed += 1;
+                // An accepted site needs no more work: it counts as done.
+                done = true;
+            } else {
+                findings.push(finding);
+            }
+        }
+        items.push(StepItem { step: "html_guard", integration, done });
+    }
+
+    let report_findings = to_report_findings(&project, &assignments, &findings);
+    let files: Vec<(String, Option<String>)> = project
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !unparsed[*index])
+        .map(|(index, file)| (file.relative_path.clone(), assignments.get(index).cloned().flatten()))
+        .filter(|(_, integration)| wanted(integration))
+        .collect();
+    let (integrations, summary) = coverage::compute(&CoverageInput {
+        files: &files,
+        items: &items,
+        findings: &report_findings,
+        suppressed,
+        files_skipped: skipped.len(),
+    });
+    let stats = Stats {
+        files: project.files.len(),
+        bytes: project.files.iter().map(|file| file.text.len()).sum(),
+        parsed,
+        elapsed: started.elapsed(),
+    };
+    let report = Report {
+        schema: SCHEMA,
+        tool: Tool { name: TOOL_NAME, version: TOOL_VERSION },
+        summary,
+        integrations,
+        findings: report_findings,
+        skipped,
+        delta: None,
+    };
+    Ok(ScanOutcome { root, report, project, syntax_warnings, stats })
+}
+
+fn to_report_findings(project: &Project, assignments: &[Option<String>], findings: &[Finding]) -> Vec<ReportFinding> {
+    let mut out: Vec<ReportFinding> = Vec::new();
+    let mut occurrences: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ordered: Vec<&Finding> = findings.iter().collect();
+    ordered.sort_by(|a, b| {
+        let path = |finding: &Finding| project.files.get(finding.file_index).map(|file| file.relative_path.clone()).unwrap_or_default();
+        (path(a), a.span.start_byte, a.rule.code).cmp(&(path(b), b.span.start_byte, b.rule.code))
+    });
+    for finding in ordered {
+        let Some(file) = project.files.get(finding.file_index) else { continue };
+        let Span { start, end, .. } = finding.span;
+        let snippet = normalized_snippet(file.line(start.line));
+        let key = format!("{}\0{}\0{}\0{}", finding.rule.slug, file.relative_path, finding.function.as_deref().unwrap_or(""), snippet);
+        let occurrence = occurrences.entry(key.clone()).or_default();
+        let fingerprint = fingerprint(&format!("{key}\0{occurrence}"));
+        *occurrence += 1;
+        out.push(ReportFinding {
+            fingerprint,
+            rule: finding.rule.slug,
+            code: finding.rule.code,
+            severity: finding.rule.severity,
+            confidence: finding.confidence,
+            file: file.relative_path.clone(),
+            line: start.line + 1,
+            column: file.character_column(start.line, start.column),
+            end_line: end.line + 1,
+            end_column: file.character_column(end.line, end.column),
+            integration: assignments.get(finding.file_index).cloned().flatten(),
+            function: finding.function.clone(),
+            message: finding.message.clone(),
+            fixable: finding.fixable,
+        });
+    }
+    out
+}
+
+/// A line with its whitespace collapsed, so re-indenting or moving code keeps fingerprints.
+fn normalized_snippet(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn fingerprint(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Peak resident memory of this process in KiB (Linux), for `--stats` and benchmarks.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

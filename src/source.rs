@@ -1,0 +1,71 @@
+//! A source file's text and the mapping between byte offsets and line/column positions.
+
+use std::path::PathBuf;
+
+use crate::facts::Language;
+
+/// One file read from disk, with its path relative to the scan root.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path relative to the scan root, with `/` separators (what reports show).
+    pub relative_path: String,
+    /// Path on disk.
+    pub path: PathBuf,
+    pub language: Language,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    pub fn new(relative_path: String, path: PathBuf, language: Language, text: String) -> SourceFile {
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|index| index + 1));
+        SourceFile { relative_path, path, language, text, line_starts }
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The text of a 0-based line without its line ending; empty past the end.
+    pub fn line(&self, line: usize) -> &str {
+        let Some(&start) = self.line_starts.get(line) else {
+            return "";
+        };
+        let end = self.line_starts.get(line + 1).copied().unwrap_or(self.text.len());
+        let raw = self.text.get(start..end).unwrap_or("");
+        raw.trim_end_matches(['\n', '\r'])
+    }
+
+    /// 1-based character column of a 0-based byte column on a 0-based line.
+    pub fn character_column(&self, line: usize, byte_column: usize) -> usize {
+        let text = self.line(line);
+        let mut end = byte_column.min(text.len());
+        while end > 0 && !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].chars().count() + 1
+    }
+
+    /// The source text of a byte range, empty when the range is not valid in this file.
+    pub fn slice(&self, start_byte: usize, end_byte: usize) -> &str {
+        self.text.get(start_byte..end_byte).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_character_columns() {
+        let file = SourceFile::new("a.py".into(), "a.py".into(), Language::Python, "x = 1\r\né = r.json()\n".into());
+        assert_eq!(file.line(0), "x = 1");
+        assert_eq!(file.line(1), "é = r.json()");
+        assert_eq!(file.line(7), "");
+        // `r` is at byte 5 of line 1 (é is two bytes) and at character 5 (1-based).
+        assert_eq!(file.character_column(1, 5), 5);
+        assert_eq!(file.character_column(1, 0), 1);
+        assert_eq!(file.line_count(), 3);
+    }
+}

@@ -1,0 +1,79 @@
+//! Inline suppressions: `# oauth-audit: ignore[unguarded-json] -- reason` (or `//`) on the
+//! line of a finding or the line above; a bare `ignore` suppresses every rule there.
+
+use std::collections::BTreeMap;
+
+use crate::facts::Comment;
+use crate::rules::RuleInfo;
+
+const MARKER: &str = "oauth-audit:";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Suppression {
+    All,
+    Rules(Vec<String>),
+}
+
+/// Suppressions by 0-based line.
+#[derive(Debug, Default)]
+pub struct Suppressions {
+    by_line: BTreeMap<usize, Suppression>,
+}
+
+impl Suppressions {
+    pub fn from_comments(comments: &[Comment]) -> Suppressions {
+        let mut by_line = BTreeMap::new();
+        for comment in comments {
+            if let Some(suppression) = parse(&comment.text) {
+                by_line.insert(comment.span.start.line, suppression);
+            }
+        }
+        Suppressions { by_line }
+    }
+
+    /// True when a finding of `rule` on 0-based `line` is suppressed.
+    pub fn covers(&self, rule: &RuleInfo, line: usize) -> bool {
+        let above = line.checked_sub(1);
+        [Some(line), above].into_iter().flatten().any(|line| match self.by_line.get(&line) {
+            Some(Suppression::All) => true,
+            Some(Suppression::Rules(ids)) => ids.iter().any(|id| rule.matches(id)),
+            None => false,
+        })
+    }
+}
+
+/// Reads one comment: `# oauth-audit: ignore`, `// oauth-audit: ignore[a, OA002] -- why`.
+pub fn parse(comment: &str) -> Option<Suppression> {
+    let start = comment.find(MARKER)?;
+    let rest = comment[start + MARKER.len()..].trim_start();
+    let rest = rest.strip_prefix("ignore")?;
+    let rest = rest.trim_start();
+    if let Some(list) = rest.strip_prefix('[') {
+        let end = list.find(']')?;
+        let ids: Vec<String> = list[..end].split(',').map(|id| id.trim().to_string()).filter(|id| !id.is_empty()).collect();
+        return Some(if ids.is_empty() { Suppression::All } else { Suppression::Rules(ids) });
+    }
+    // `ignore` must be a whole word: `ignored` is not a suppression.
+    match rest.chars().next() {
+        None => Some(Suppression::All),
+        Some(c) if c.is_whitespace() || c == '-' => Some(Suppression::All),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        assert_eq!(parse("# oauth-audit: ignore"), Some(Suppression::All));
+        assert_eq!(parse("# oauth-audit: ignore -- provider always JSON"), Some(Suppression::All));
+        assert_eq!(
+            parse("// oauth-audit: ignore[unguarded-json, OA002] -- why"),
+            Some(Suppression::Rules(vec!["unguarded-json".into(), "OA002".into()]))
+        );
+        assert_eq!(parse("# oauth-audit: ignored"), None);
+        assert_eq!(parse("# nothing here"), None);
+    }
+}
