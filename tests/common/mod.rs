@@ -1,0 +1,94 @@
+//! Shared helpers for the end-to-end tests: the built binary, fixture paths, and the
+//! `# expect:` markers the fixtures carry on every `.json()` line.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+pub fn schema(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+pub fn oauth_audit() -> Command {
+    let mut command = Command::cargo_bin("oauth-audit").expect("the oauth-audit binary is built");
+    command.env_remove("NO_COLOR");
+    command
+}
+
+/// Runs the binary and returns its output, whatever the exit status.
+pub fn run(args: &[&str]) -> Output {
+    oauth_audit().args(args).output().expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+pub fn json_report(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["scan"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let output = run(&all);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "exit {:?}: {}", output.status.code(), stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("the JSON report parses")
+}
+
+/// What a fixture line's `# expect:` marker says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// `# expect: OA001 high|medium`
+    Finding(String),
+    /// `# expect: ok`
+    Ok,
+    /// `# expect: suppressed`
+    Suppressed,
+    /// `# expect: OA001 test`: a site in a test file.
+    TestSite,
+}
+
+/// Every marker under `root`, by (relative path, 1-based line).
+pub fn markers(root: &Path) -> BTreeMap<(String, usize), Expect> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).expect("fixture folder reads") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|extension| extension.to_str()) != Some("py") {
+                continue;
+            }
+            let relative = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(&path).expect("fixture is UTF-8");
+            for (index, line) in text.lines().enumerate() {
+                let Some((_, marker)) = line.rsplit_once("# expect: ") else { continue };
+                let expect = match marker.trim() {
+                    "OA001 high" => Expect::Finding("high".into()),
+                    "OA001 medium" => Expect::Finding("medium".into()),
+                    "ok" => Expect::Ok,
+                    "suppressed" => Expect::Suppressed,
+                    "OA001 test" => Expect::TestSite,
+                    other => panic!("{relative}:{}: unknown marker {other:?}", index + 1),
+                };
+                found.insert((relative.clone(), index + 1), expect);
+            }
+        }
+    }
+    found
+}

@@ -1,0 +1,98 @@
+//! Every `# expect:` marker in the Python fixture holds: each expected OA001 site is
+//! reported at its line with its confidence, and nothing else is.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Expect, fixture, json_report, markers};
+
+fn findings_by_line(report: &serde_json::Value) -> BTreeMap<(String, usize), String> {
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .filter(|finding| finding["code"] == "OA001")
+        .map(|finding| {
+            let key = (finding["file"].as_str().expect("file").to_string(), finding["line"].as_u64().expect("line") as usize);
+            (key, finding["confidence"].as_str().expect("confidence").to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_expected_oa001_verdict_holds() {
+    let root = fixture("python-fastapi");
+    let expected = markers(&root);
+    let expected_findings: BTreeMap<(String, usize), String> = expected
+        .iter()
+        .filter_map(|(key, expect)| match expect {
+            Expect::Finding(confidence) => Some((key.clone(), confidence.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(expected_findings.len() >= 25, "the fixture carries its expected sites");
+    let report = json_report(&[root.to_str().expect("path")]);
+    let found = findings_by_line(&report);
+
+    let missing: Vec<_> = expected_findings.iter().filter(|(key, confidence)| found.get(*key) != Some(confidence)).collect();
+    let unexpected: Vec<_> = found.iter().filter(|(key, _)| !expected_findings.contains_key(*key)).collect();
+    assert!(missing.is_empty(), "expected but not reported (or wrong confidence): {missing:#?}\nreported: {found:#?}");
+    assert!(unexpected.is_empty(), "reported but not expected: {unexpected:#?}");
+
+    let suppressed = expected.values().filter(|expect| **expect == Expect::Suppressed).count();
+    assert_eq!(report["summary"]["findings"]["suppressed"], suppressed as u64);
+    // Every site is a site of the html_guard step: reported, suppressed or guarded.
+    let oks = expected.values().filter(|expect| **expect == Expect::Ok).count();
+    let total = report["summary"]["steps"]["html_guard"]["total"].as_u64().expect("total") as usize;
+    assert!(total >= expected_findings.len() + suppressed, "steps count every site");
+    assert!(total <= expected_findings.len() + suppressed + oks, "a site is never counted twice");
+}
+
+#[test]
+fn test_files_are_excluded_by_default_and_found_with_include_tests() {
+    let root = fixture("python-fastapi");
+    let expected = markers(&root);
+    let test_sites: Vec<&(String, usize)> =
+        expected.iter().filter(|(_, expect)| **expect == Expect::TestSite).map(|(key, _)| key).collect();
+    assert!(!test_sites.is_empty());
+    let path = root.to_str().expect("path");
+
+    let default = findings_by_line(&json_report(&[path]));
+    for site in &test_sites {
+        assert!(!default.contains_key(*site), "{site:?} is in a test file and excluded by default");
+    }
+    let with_tests = findings_by_line(&json_report(&[path, "--include-tests"]));
+    for site in &test_sites {
+        assert!(with_tests.contains_key(*site), "{site:?} is reported with --include-tests");
+    }
+}
+
+#[test]
+fn integrations_are_grouped_by_name_prefix_folder_and_config() {
+    let report = json_report(&[fixture("python-fastapi").to_str().expect("path")]);
+    let integrations: BTreeMap<String, Vec<String>> = report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .map(|integration| {
+            let files =
+                integration["files"].as_array().expect("files").iter().map(|file| file.as_str().expect("file").to_string()).collect();
+            (integration["name"].as_str().expect("name").to_string(), files)
+        })
+        .collect();
+    let has = |name: &str, file: &str| integrations.get(name).is_some_and(|files| files.iter().any(|candidate| candidate == file));
+    // File name.
+    assert!(has("zoom", "backend/integrations/auth_handler_zoom.py"));
+    assert!(has("google_calendar", "backend/integrations/google_calendar_service.py"));
+    // Router prefix: a file whose name names no provider.
+    assert!(has("slack", "backend/api/routes/integrations/integration_oauth_routes.py"));
+    assert!(has("zoom", "backend/api/routes/meetings.py"));
+    // Folder.
+    assert!(has("intercom", "backend/connectors/intercom/client.py"));
+    // The config's [integrations] table.
+    assert!(has("calendly", "backend/legacy/cal_sched.py"));
+    // Shared code belongs to no integration.
+    assert!(!integrations.values().flatten().any(|file| file.starts_with("backend/core/")));
+    assert!(integrations.len() >= 8, "{integrations:#?}");
+}
