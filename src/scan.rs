@@ -96,7 +96,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         .filter(|index| run_oa001 && unguarded_json::may_have_sites(&project.files[**index].text))
         .flat_map_iter(|index| unguarded_json::check_file(&project, config, *index))
         .collect();
-    sites.sort_by(|a, b| (a.file_index, a.span.start_byte).cmp(&(b.file_index, b.span.start_byte)));
+    sites.sort_by_key(|a| (a.file_index, a.span.start_byte));
 
     let assignments = integrations::assign(&project, config);
 

@@ -675,7 +675,7 @@ impl<'a> Converter<'a> {
                 "string" => content.push_str(&self.string_content(child)),
                 "interpolation" => {
                     content.push('{');
-                    content.push_str(&self.text(child).trim_start_matches('{').trim_end_matches('}').to_string());
+                    content.push_str(self.text(child).trim_start_matches('{').trim_end_matches('}'));
                     content.push('}');
                 }
                 _ => {}

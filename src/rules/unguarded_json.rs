@@ -440,15 +440,10 @@ impl<'p> FunctionContext<'p> {
         match &callee.kind {
             ExprKind::Attribute { object, name: method } => {
                 let dotted = callee.dotted().unwrap_or_else(|| format!("….{method}"));
-                if self.config.http.methods.iter().any(|candidate| candidate == method) {
-                    if let Some(library) = self.client_library(object, position) {
-                        return Origin {
-                            kind: OriginKind::Client,
-                            library,
-                            position,
-                            description: format!("the response of `{dotted}()`"),
-                        };
-                    }
+                if self.config.http.methods.iter().any(|candidate| candidate == method)
+                    && let Some(library) = self.client_library(object, position)
+                {
+                    return Origin { kind: OriginKind::Client, library, position, description: format!("the response of `{dotted}()`") };
                 }
                 if let ExprKind::Name(receiver) = &object.kind {
                     if receiver == "self" || receiver == "cls" {
@@ -499,10 +494,10 @@ impl<'p> FunctionContext<'p> {
         let http = &self.config.http;
         match &object.unawaited().kind {
             ExprKind::Name(name) => {
-                if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *name && import.name.is_none()) {
-                    if http.modules.iter().any(|module| *module == import.module) {
-                        return Some(Library::from_module(&import.module));
-                    }
+                if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *name && import.name.is_none())
+                    && http.modules.contains(&import.module)
+                {
+                    return Some(Library::from_module(&import.module));
                 }
                 if http.modules.iter().any(|module| module == name) && self.facts.imports.iter().all(|import| import.alias != *name) {
                     return Some(Library::from_module(name));
@@ -515,18 +510,18 @@ impl<'p> FunctionContext<'p> {
                     }
                     Some(Binding::Opaque(_)) | None => {}
                 }
-                if let Some(annotation) = self.function.param(name).and_then(|param| param.annotation.as_deref()) {
-                    if let Some(library) = client_annotation_library(annotation) {
-                        return Some(library);
-                    }
+                if let Some(annotation) = self.function.param(name).and_then(|param| param.annotation.as_deref())
+                    && let Some(library) = client_annotation_library(annotation)
+                {
+                    return Some(library);
                 }
                 self.is_client_name(name).then_some(self.file_library)
             }
             ExprKind::Attribute { object: owner, name } => {
-                if owner.as_name() == Some("self") {
-                    if let Some(library) = self.self_attribute_library(name) {
-                        return Some(library);
-                    }
+                if owner.as_name() == Some("self")
+                    && let Some(library) = self.self_attribute_library(name)
+                {
+                    return Some(library);
                 }
                 self.is_client_name(name).then_some(self.file_library)
             }
@@ -537,7 +532,7 @@ impl<'p> FunctionContext<'p> {
 
     fn is_client_name(&self, name: &str) -> bool {
         let lower = name.to_lowercase();
-        self.config.http.client_names.iter().any(|candidate| *candidate == lower)
+        self.config.http.client_names.contains(&lower)
     }
 
     /// The library of a client constructor call (`httpx.AsyncClient(...)`).
@@ -545,7 +540,7 @@ impl<'p> FunctionContext<'p> {
         let call = value.unawaited().as_call()?;
         let dotted = call.callee.dotted()?;
         let constructors = &self.config.http.client_constructors;
-        if !constructors.iter().any(|constructor| *constructor == dotted) {
+        if !constructors.contains(&dotted) {
             return None;
         }
         match dotted.split_once('.') {
@@ -568,12 +563,11 @@ impl<'p> FunctionContext<'p> {
         for method in self.facts.functions.iter().filter(|function| function.class.as_deref() == Some(class)) {
             let mut found = None;
             visit_statements(&method.body, &mut |stmt| {
-                if let StmtKind::Assign { targets, value, .. } = &stmt.kind {
-                    if targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str())) {
-                        if let Some(library) = self.constructor_library(value) {
-                            found = Some(library);
-                        }
-                    }
+                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+                    && targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str()))
+                    && let Some(library) = self.constructor_library(value)
+                {
+                    found = Some(library);
                 }
             });
             if found.is_some() {
@@ -993,10 +987,8 @@ fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut
                     }
                 }
             }
-            StmtKind::Loop { targets, .. } => {
-                if targets.iter().any(|target| target.bound_names().contains(&name)) {
-                    *found = Some(Binding::Opaque(stmt.span.start_byte));
-                }
+            StmtKind::Loop { targets, .. } if targets.iter().any(|target| target.bound_names().contains(&name)) => {
+                *found = Some(Binding::Opaque(stmt.span.start_byte));
             }
             _ => {}
         }
