@@ -79,6 +79,20 @@ impl Project {
         found
     }
 
+    /// The file a name bound to a module refers to: `import app.http as h`, or
+    /// `from app import http as h` (a submodule).
+    pub fn resolve_module_alias(&self, from_index: usize, alias: &str) -> Option<usize> {
+        let facts = self.facts(from_index)?;
+        let import = facts.imports.iter().find(|import| import.alias == alias)?;
+        match &import.name {
+            None => self.resolve_module(from_index, &import.module),
+            Some(name) => {
+                let separator = if import.module.ends_with('.') { "" } else { "." };
+                self.resolve_module(from_index, &format!("{}{separator}{name}", import.module))
+            }
+        }
+    }
+
     /// The function an imported name refers to: `from core.http import post_with_retry`.
     pub fn resolve_imported_function(&self, from_index: usize, name: &str) -> Option<(usize, &Function)> {
         let facts = self.facts(from_index)?;

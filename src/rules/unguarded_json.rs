@@ -451,15 +451,15 @@ impl<'p> FunctionContext<'p> {
                         if let Some(method_function) = class.and_then(|class| self.facts.find_function(Some(class), method)) {
                             return self.wrapper_origin(self.file_index, method_function, &dotted, position).unwrap_or(unknown);
                         }
-                    } else if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *receiver && import.name.is_none())
-                    {
-                        // `http_utils.post_with_retry(...)` on an imported module of the tree.
-                        if let Some(target) = self.project.resolve_module(self.file_index, &import.module)
-                            && let Some(function) = self.project.facts(target).and_then(|facts| facts.find_function(None, method))
-                        {
-                            return self.wrapper_origin(target, function, &dotted, position).unwrap_or(unknown);
-                        }
                     }
+                }
+                // `http_utils.post_with_retry(...)` or `app.core.http.post_with_retry(...)`
+                // on a module of the tree.
+                if let Some(module) = object.dotted().filter(|module| module != "self" && module != "cls")
+                    && let Some(target) = self.project.resolve_module_alias(self.file_index, &module)
+                    && let Some(function) = self.project.facts(target).and_then(|facts| facts.find_function(None, method))
+                {
+                    return self.wrapper_origin(target, function, &dotted, position).unwrap_or(unknown);
                 }
                 if is_constructor_name(method) {
                     return self.not_response();
