@@ -87,3 +87,17 @@ fn wrappers_in_other_files_decide_origin_and_guard() {
     }
     assert_eq!(report["summary"]["steps"]["html_guard"], serde_json::json!({"done": 2, "total": 5}));
 }
+
+#[test]
+fn a_response_bound_by_async_with_is_a_known_client_call() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let code = "async def fetch(session, url):\n    async with session.get(url) as resp:\n        return resp.json()\n\n\
+async def fetch_guarded(session, url):\n    async with session.get(url) as resp:\n        try:\n            return resp.json()\n        except aiohttp.ContentTypeError:\n            return None\n";
+    std::fs::write(folder.path().join("slack_client.py"), code).expect("write");
+    let report = json_report(&[folder.path().to_str().expect("path")]);
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["line"], 3);
+    assert_eq!(findings[0]["confidence"], "high");
+    assert_eq!(report["summary"]["steps"]["html_guard"], serde_json::json!({"done": 1, "total": 2}));
+}

@@ -397,7 +397,18 @@ impl<'p> FunctionContext<'p> {
         match self.binding_of(name, before) {
             Some(Binding::Value(value, position)) => {
                 let origin = match &value.unawaited().kind {
-                    ExprKind::Call(call) => self.classify_call(call, position),
+                    ExprKind::Call(call) => {
+                        let origin = self.classify_call(call, position);
+                        if origin.kind == OriginKind::Named && self.is_with_binding(name, position) && self.is_http_method_call(call) {
+                            // `async with session.get(url) as resp:`: only aiohttp-style clients
+                            // return responses as context managers.
+                            let library = if self.file_library == Library::Unknown { Library::Aiohttp } else { self.file_library };
+                            let callee = call.callee.dotted().unwrap_or_else(|| "…".into());
+                            Origin { kind: OriginKind::Client, library, position, description: format!("the response of `{callee}()`") }
+                        } else {
+                            origin
+                        }
+                    }
                     ExprKind::Name(other) if hops < 4 && other != name => self.origin_of_name(other, position, hops + 1),
                     _ => Origin { kind: OriginKind::Named, library: self.file_library, position, description: String::new() },
                 };
@@ -416,6 +427,23 @@ impl<'p> FunctionContext<'p> {
                 None => self.named_origin(name, 0),
             },
         }
+    }
+
+    /// True when `name` is bound at `position` by a `with ... as name` item.
+    fn is_with_binding(&self, name: &str, position: usize) -> bool {
+        let mut found = false;
+        visit_statements(&self.function.body, &mut |stmt| {
+            if stmt.span.start_byte == position
+                && let StmtKind::With { items, .. } = &stmt.kind
+            {
+                found |= items.iter().any(|item| item.binding.as_ref().and_then(|binding| binding.as_name()) == Some(name));
+            }
+        });
+        found
+    }
+
+    fn is_http_method_call(&self, call: &Call) -> bool {
+        matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if self.config.http.methods.contains(name))
     }
 
     /// The last binding of `name` before byte `before` in this function.
