@@ -42,6 +42,8 @@ struct GuardsSection {
     returning: Vec<String>,
     #[serde(default)]
     raising: Vec<String>,
+    #[serde(default)]
+    no_return: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +85,8 @@ struct ScanSection {
 pub struct Guards {
     pub returning: Vec<String>,
     pub raising: Vec<String>,
+    /// Calls that never return (`abort(400)`): a branch ending in one leaves.
+    pub no_return: Vec<String>,
 }
 
 /// What an HTTP client and a response look like in code.
@@ -114,6 +118,9 @@ pub struct Config {
     pub exclude: GlobSet,
     /// The files read, in order (the defaults first).
     pub sources: Vec<String>,
+    /// The folder of an `oauth-audit.toml` found from the scan root upward: its globs are
+    /// relative to it. `None` for the defaults and `--config` (globs relative to the root).
+    pub glob_base: Option<PathBuf>,
 }
 
 impl Config {
@@ -135,8 +142,27 @@ impl Config {
             return Config::load(path);
         }
         match find_config_file(root) {
-            Some(path) => Config::load(&path),
+            Some(path) => {
+                let mut config = Config::load(&path)?;
+                config.glob_base = path.parent().map(Path::to_path_buf);
+                Ok(config)
+            }
             None => Config::defaults(),
+        }
+    }
+
+    /// The path config globs match for a file at `relative` under the scan `root`.
+    pub fn glob_path(&self, root: &Path, relative: &str) -> String {
+        let Some(base) = &self.glob_base else {
+            return relative.to_string();
+        };
+        match root.strip_prefix(base) {
+            Ok(prefix) if !prefix.as_os_str().is_empty() => {
+                let prefix: Vec<String> =
+                    prefix.components().map(|component| component.as_os_str().to_string_lossy().to_string()).collect();
+                format!("{}/{relative}", prefix.join("/"))
+            }
+            _ => relative.to_string(),
         }
     }
 
@@ -152,6 +178,7 @@ impl Config {
             let file: ConfigFile = toml::from_str(text).map_err(|error| invalid(path, text, error.span(), error.message()))?;
             extend(&mut guards.returning, file.guards.returning);
             extend(&mut guards.raising, file.guards.raising);
+            extend(&mut guards.no_return, file.guards.no_return);
             extend(&mut http.modules, file.http.modules);
             extend(&mut http.client_constructors, file.http.client_constructors);
             extend(&mut http.client_names, file.http.client_names);
@@ -207,6 +234,7 @@ impl Config {
             max_file_size,
             exclude: glob_set(&exclude),
             sources: files.iter().map(|(path, _)| path.clone()).collect(),
+            glob_base: None,
         })
     }
 }

@@ -197,7 +197,8 @@ pub fn discover(options: &DiscoverOptions, config: &Config) -> Discovery {
         .into_iter()
         .filter_map(|(path, explicit)| {
             let relative = relative_to(&root, &path);
-            let excluded = config.exclude.is_match(&relative) || (!explicit && !options.include_tests && is_test_file(&relative));
+            let excluded = config.exclude.is_match(config.glob_path(&root, &relative))
+                || (!explicit && !options.include_tests && is_test_file(&relative));
             (!excluded).then_some((relative, path))
         })
         .collect();

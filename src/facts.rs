@@ -259,8 +259,14 @@ pub enum ExprKind {
         object: Box<Expr>,
         index: Box<Expr>,
     },
-    /// A string literal's content without quotes or prefixes (f-strings keep their text).
+    /// A string literal's content without quotes or prefixes.
     String(String),
+    /// An f-string or template literal: its text (interpolations as `{...}`) and the
+    /// interpolated expressions.
+    Interpolated {
+        text: String,
+        parts: Vec<Expr>,
+    },
     Number(String),
     /// `None`, `True`, `False`, `null`, ...
     Constant(String),
@@ -355,7 +361,9 @@ impl Expr {
             ExprKind::Compare { operands, .. } | ExprKind::Bool { operands, .. } => operands.iter().collect(),
             ExprKind::Conditional { condition, then_value, else_value } => vec![condition, then_value, else_value],
             ExprKind::Lambda { body } => vec![body],
-            ExprKind::Comprehension(parts) | ExprKind::Sequence(parts) | ExprKind::Other(parts) => parts.iter().collect(),
+            ExprKind::Comprehension(parts) | ExprKind::Sequence(parts) | ExprKind::Other(parts) | ExprKind::Interpolated { parts, .. } => {
+                parts.iter().collect()
+            }
             ExprKind::Dict(entries) => {
                 let mut children = Vec::new();
                 for (key, value) in entries {

@@ -93,6 +93,45 @@ impl Project {
         }
     }
 
+    /// The method `method` of class `class` defined in file `file_index`, or inherited from
+    /// a base class in the same file or imported from another file of the tree, following
+    /// at most `depth` levels of bases.
+    pub fn find_method(&self, file_index: usize, class: &str, method: &str, depth: usize) -> Option<(usize, &Function)> {
+        let facts = self.facts(file_index)?;
+        if let Some(function) = facts.functions.iter().find(|function| function.name == method && function.class.as_deref() == Some(class))
+        {
+            return Some((file_index, function));
+        }
+        if depth == 0 {
+            return None;
+        }
+        let definition = facts.classes.iter().find(|candidate| candidate.name == class)?;
+        for base in &definition.bases {
+            let Some(dotted) = base.dotted() else { continue };
+            if dotted != class
+                && facts.classes.iter().any(|candidate| candidate.name == dotted)
+                && let Some(found) = self.find_method(file_index, &dotted, method, depth - 1)
+            {
+                return Some(found);
+            }
+            // `from app.base import BaseService` or `base.BaseService`.
+            let (target, name) = match dotted.rsplit_once('.') {
+                Some((module, name)) => (self.resolve_module_alias(file_index, module), name.to_string()),
+                None => {
+                    let import = facts.imports.iter().find(|import| import.alias == dotted && import.name.is_some());
+                    let target = import.and_then(|import| self.resolve_module(file_index, &import.module));
+                    (target, import.and_then(|import| import.name.clone()).unwrap_or(dotted.clone()))
+                }
+            };
+            if let Some(target) = target
+                && let Some(found) = self.find_method(target, &name, method, depth - 1)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+
     /// The function an imported name refers to: `from core.http import post_with_retry`.
     pub fn resolve_imported_function(&self, from_index: usize, name: &str) -> Option<(usize, &Function)> {
         let facts = self.facts(from_index)?;

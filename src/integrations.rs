@@ -7,6 +7,8 @@
 //! (`connectors/intercom/client.py`); the last meaningful segment of its router prefix
 //! (an unknown provider); or none.
 
+use std::path::Path;
+
 use crate::config::{Config, normalize_provider};
 use crate::facts::{ExprKind, FileFacts, StmtKind};
 use crate::index::Project;
@@ -35,6 +37,9 @@ const GENERIC_SEGMENTS: &[&str] = &[
     "internal",
     "public",
 ];
+
+/// Route path segments that name an OAuth callback.
+const CALLBACK_SEGMENTS: &[&str] = &["callback", "oauth2callback", "oauth_callback", "oauth-callback"];
 
 /// Router constructors and the keyword holding their prefix.
 const ROUTERS: &[(&str, &str)] = &[("APIRouter", "prefix"), ("Blueprint", "url_prefix")];
@@ -126,20 +131,51 @@ pub fn router_prefixes(facts: &FileFacts) -> Vec<String> {
     prefixes
 }
 
-fn may_declare_router(text: &str) -> bool {
-    ROUTERS.iter().any(|(name, _)| text.contains(name))
+/// Paths of route decorators (`@router.get("/acme/callback")`) in a file.
+pub fn route_paths(facts: &FileFacts) -> Vec<String> {
+    let mut paths = Vec::new();
+    for function in &facts.functions {
+        for decorator in &function.decorators {
+            if let ExprKind::Call(call) = &decorator.kind
+                && let Some(first) = call.args.first()
+                && let ExprKind::String(path) = &first.kind
+                && path.starts_with('/')
+            {
+                paths.push(path.clone());
+            }
+        }
+    }
+    paths
+}
+
+/// The segment before `/callback` in a route path: the provider of an unknown integration.
+fn provider_before_callback(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+    let position = segments.iter().position(|segment| CALLBACK_SEGMENTS.contains(&segment.to_lowercase().as_str()))?;
+    segments[..position]
+        .iter()
+        .rev()
+        .find(|segment| {
+            !segment.starts_with('{') && !segment.starts_with('<') && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
+        })
+        .map(|segment| normalize_provider(segment))
+}
+
+fn may_declare_routes(text: &str) -> bool {
+    ROUTERS.iter().any(|(name, _)| text.contains(name)) || text.contains("callback")
 }
 
 /// The integration of every file of the project, by file index.
-pub fn assign(project: &Project, config: &Config) -> Vec<Option<String>> {
+pub fn assign(project: &Project, config: &Config, root: &Path) -> Vec<Option<String>> {
     let matcher = ProviderMatcher::new(config);
-    (0..project.files.len()).map(|index| assign_file(project, config, &matcher, index)).collect()
+    (0..project.files.len()).map(|index| assign_file(project, config, root, &matcher, index)).collect()
 }
 
-fn assign_file(project: &Project, config: &Config, matcher: &ProviderMatcher, index: usize) -> Option<String> {
+fn assign_file(project: &Project, config: &Config, root: &Path, matcher: &ProviderMatcher, index: usize) -> Option<String> {
     let file = project.files.get(index)?;
     let path = file.relative_path.as_str();
-    if let Some(explicit) = config.explicit_integrations.iter().find(|explicit| explicit.globs.is_match(path)) {
+    let glob_path = config.glob_path(root, path);
+    if let Some(explicit) = config.explicit_integrations.iter().find(|explicit| explicit.globs.is_match(&glob_path)) {
         return Some(explicit.name.clone());
     }
     let mut segments: Vec<&str> = path.split('/').collect();
@@ -148,7 +184,8 @@ fn assign_file(project: &Project, config: &Config, matcher: &ProviderMatcher, in
     if let Some(provider) = matcher.provider_in(stem) {
         return Some(provider);
     }
-    let prefixes = if may_declare_router(&file.text) { project.facts(index).map(router_prefixes).unwrap_or_default() } else { Vec::new() };
+    let facts = if may_declare_routes(&file.text) { project.facts(index) } else { None };
+    let prefixes = facts.map(router_prefixes).unwrap_or_default();
     for prefix in &prefixes {
         if let Some(provider) = prefix.split('/').find_map(|segment| matcher.provider_in(segment)) {
             return Some(provider);
@@ -159,7 +196,7 @@ fn assign_file(project: &Project, config: &Config, matcher: &ProviderMatcher, in
             return Some(provider);
         }
     }
-    prefixes.iter().find_map(|prefix| {
+    let inferred_from_prefix = prefixes.iter().find_map(|prefix| {
         prefix
             .split('/')
             .rev()
@@ -168,12 +205,22 @@ fn assign_file(project: &Project, config: &Config, matcher: &ProviderMatcher, in
                 !segment.is_empty() && !segment.starts_with('{') && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
             })
             .map(normalize_provider)
-    })
+    });
+    // `@router.get("/acme/callback")`: the segment before `/callback` names the provider.
+    inferred_from_prefix.or_else(|| facts.map(route_paths).unwrap_or_default().iter().find_map(|path| provider_before_callback(path)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callback_paths() {
+        assert_eq!(provider_before_callback("/acme/callback").as_deref(), Some("acme"));
+        assert_eq!(provider_before_callback("/api/v1/integrations/acme-crm/oauth/callback").as_deref(), Some("acme_crm"));
+        assert_eq!(provider_before_callback("/{provider}/callback"), None);
+        assert_eq!(provider_before_callback("/api/acme/token"), None);
+    }
 
     #[test]
     fn words() {

@@ -98,7 +98,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         .collect();
     sites.sort_by_key(|a| (a.file_index, a.span.start_byte));
 
-    let assignments = integrations::assign(&project, config);
+    let assignments = integrations::assign(&project, config, &root);
 
     // Files the frontend could not parse at all are skipped; recovered errors are warnings.
     let mut syntax_warnings = Vec::new();
@@ -143,7 +143,12 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         let mut done = site.is_guarded();
         if let Some(finding) = site.finding() {
             let file_suppressions = suppressions.entry(site.file_index).or_insert_with(|| {
-                project.facts(site.file_index).map(|facts| Suppressions::from_comments(&facts.comments)).unwrap_or_default()
+                let file = project.files.get(site.file_index);
+                project
+                    .facts(site.file_index)
+                    .zip(file)
+                    .map(|(facts, file)| Suppressions::from_comments(&facts.comments, file))
+                    .unwrap_or_default()
             });
             if file_suppressions.covers(finding.rule, finding.span.start.line) {
                 suppressed += 1;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::facts::Comment;
 use crate::rules::RuleInfo;
+use crate::source::SourceFile;
 
 const MARKER: &str = "oauth-audit:";
 
@@ -17,28 +18,38 @@ pub enum Suppression {
 /// Suppressions by 0-based line.
 #[derive(Debug, Default)]
 pub struct Suppressions {
-    by_line: BTreeMap<usize, Suppression>,
+    /// A comment at the end of a line of code covers that line.
+    trailing: BTreeMap<usize, Suppression>,
+    /// A comment alone on its line covers that line and the next.
+    standalone: BTreeMap<usize, Suppression>,
 }
 
 impl Suppressions {
-    pub fn from_comments(comments: &[Comment]) -> Suppressions {
-        let mut by_line = BTreeMap::new();
+    pub fn from_comments(comments: &[Comment], file: &SourceFile) -> Suppressions {
+        let mut suppressions = Suppressions::default();
         for comment in comments {
-            if let Some(suppression) = parse(&comment.text) {
-                by_line.insert(comment.span.start.line, suppression);
+            let Some(suppression) = parse(&comment.text) else { continue };
+            let line = comment.span.start.line;
+            let before = file.line(line).get(..comment.span.start.column).unwrap_or("");
+            if before.trim().is_empty() {
+                suppressions.standalone.insert(line, suppression);
+            } else {
+                suppressions.trailing.insert(line, suppression);
             }
         }
-        Suppressions { by_line }
+        suppressions
     }
 
     /// True when a finding of `rule` on 0-based `line` is suppressed.
     pub fn covers(&self, rule: &RuleInfo, line: usize) -> bool {
-        let above = line.checked_sub(1);
-        [Some(line), above].into_iter().flatten().any(|line| match self.by_line.get(&line) {
+        let applies = |suppression: Option<&Suppression>| match suppression {
             Some(Suppression::All) => true,
             Some(Suppression::Rules(ids)) => ids.iter().any(|id| rule.matches(id)),
             None => false,
-        })
+        };
+        applies(self.trailing.get(&line))
+            || applies(self.standalone.get(&line))
+            || line.checked_sub(1).is_some_and(|above| applies(self.standalone.get(&above)))
     }
 }
 

@@ -245,6 +245,7 @@ impl<'a> Converter<'a> {
             "function_definition" => StmtKind::FunctionDef(self.function_definition(node, Vec::new())),
             "class_definition" => self.class_definition(node, Vec::new()),
             "decorated_definition" => self.decorated_definition(node),
+            "match_statement" => self.match_statement(node),
             "import_statement" | "import_from_statement" | "future_import_statement" => {
                 self.import(node);
                 StmtKind::Other(Vec::new())
@@ -328,6 +329,33 @@ impl<'a> Converter<'a> {
                 Some(Block { statements: vec![stmt] })
             }
             _ => Some(self.clause_body(*first)),
+        }
+    }
+
+    /// `match subject: case p if g: ...` becomes an `if`/`else` chain whose conditions hold
+    /// the subject, pattern and guard, so every case body is analysed.
+    fn match_statement(&mut self, node: Node) -> StmtKind {
+        let subject = self.expr_field(node, "subject");
+        let cases: Vec<Node> = node
+            .child_by_field_name("body")
+            .map(|body| named_children(body).into_iter().filter(|child| child.kind() == "case_clause").collect())
+            .unwrap_or_default();
+        let mut chain: Option<Block> = None;
+        for case in cases.into_iter().rev() {
+            let mut condition_parts = vec![subject.clone()];
+            for child in named_children(case) {
+                if child.kind() != "block" {
+                    condition_parts.push(self.expr(child));
+                }
+            }
+            let then_block = self.block_field(case, "consequence");
+            let condition = Expr { span: span_of(case), kind: ExprKind::Other(condition_parts) };
+            let stmt = Stmt { span: span_of(case), kind: StmtKind::If { condition, then_block, else_block: chain.take() } };
+            chain = Some(Block { statements: vec![stmt] });
+        }
+        match chain.and_then(|mut block| block.statements.pop()) {
+            Some(stmt) => stmt.kind,
+            None => StmtKind::Other(vec![subject]),
         }
     }
 
@@ -537,6 +565,12 @@ impl<'a> Converter<'a> {
     }
 
     fn expr(&mut self, node: Node) -> Expr {
+        // `(x)` is `x`, with the span of `x` (where a finding must point).
+        if node.kind() == "parenthesized_expression"
+            && let [inner] = named_children(node).as_slice()
+        {
+            return self.expr(*inner);
+        }
         let span = span_of(node);
         if self.depth > MAX_DEPTH {
             return Expr { span, kind: ExprKind::Other(Vec::new()) };
@@ -576,7 +610,11 @@ impl<'a> Converter<'a> {
                     if indices.len() == 1 { indices.remove(0) } else { Expr { span: span_of(node), kind: ExprKind::Sequence(indices) } };
                 ExprKind::Subscript { object: Box::new(object), index: Box::new(index) }
             }
-            "string" | "concatenated_string" => ExprKind::String(self.string_content(node)),
+            "string" | "concatenated_string" => {
+                let mut parts = Vec::new();
+                let text = self.string_content(node, &mut parts);
+                if parts.is_empty() { ExprKind::String(text) } else { ExprKind::Interpolated { text, parts } }
+            }
             "integer" | "float" => ExprKind::Number(self.text(node)),
             "true" | "false" | "none" | "ellipsis" => ExprKind::Constant(self.text(node)),
             "comparison_operator" => {
@@ -666,17 +704,22 @@ impl<'a> Converter<'a> {
         ExprKind::Call(Call { callee: Box::new(callee), args, keywords, has_splat })
     }
 
-    fn string_content(&self, node: Node) -> String {
+    /// The text of a string; expressions interpolated in an f-string go to `parts`.
+    fn string_content(&mut self, node: Node, parts: &mut Vec<Expr>) -> String {
         let mut content = String::new();
         let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
+        let children: Vec<Node> = node.children(&mut cursor).collect();
+        for child in children {
             match child.kind() {
                 "string_content" | "escape_sequence" => content.push_str(&self.text(child)),
-                "string" => content.push_str(&self.string_content(child)),
+                "string" => content.push_str(&self.string_content(child, parts)),
                 "interpolation" => {
                     content.push('{');
                     content.push_str(self.text(child).trim_start_matches('{').trim_end_matches('}'));
                     content.push('}');
+                    if let Some(expression) = child.child_by_field_name("expression") {
+                        parts.push(self.expr(expression));
+                    }
                 }
                 _ => {}
             }

@@ -185,8 +185,9 @@ impl<'f> Frame<'f> {
 /// Where in an expression a site sits.
 #[derive(Clone, Default)]
 struct ExprContext<'f> {
-    /// Conditions of `a if cond else b` expressions the site is a branch of.
-    conditions: Vec<&'f Expr>,
+    /// Conditions of `a if cond else b` expressions the site is a branch of, with
+    /// whether the site is in the `a` (then) branch.
+    conditions: Vec<(&'f Expr, bool)>,
     /// Inside a lambda or a comprehension.
     in_closure: bool,
     /// Names bound by enclosing comprehensions.
@@ -280,10 +281,12 @@ impl<'p> FunctionContext<'p> {
             }
             ExprKind::Conditional { condition, then_value, else_value } => {
                 self.walk_expr(condition, path, context, on_site);
-                let mut branch = context.clone();
-                branch.conditions.push(condition);
-                self.walk_expr(then_value, path, &branch, on_site);
-                self.walk_expr(else_value, path, &branch, on_site);
+                let mut then_branch = context.clone();
+                then_branch.conditions.push((condition, true));
+                self.walk_expr(then_value, path, &then_branch, on_site);
+                let mut else_branch = context.clone();
+                else_branch.conditions.push((condition, false));
+                self.walk_expr(else_value, path, &else_branch, on_site);
             }
             ExprKind::Lambda { body } => {
                 let mut inner = context.clone();
@@ -357,6 +360,12 @@ impl<'p> FunctionContext<'p> {
             ExprKind::Call(call) => {
                 let origin = self.classify_call(call, before);
                 match origin.kind {
+                    // `api.post(url).json()` on something not known as a client: the method
+                    // name alone says request.
+                    OriginKind::Named if self.is_http_method_call(call) => {
+                        let callee = call.callee.dotted().unwrap_or_else(|| "…".into());
+                        Some(Origin { description: format!("the result of `{callee}()`"), ..origin })
+                    }
                     OriginKind::Named => None,
                     _ => Some(origin),
                 }
@@ -476,9 +485,14 @@ impl<'p> FunctionContext<'p> {
                 if let ExprKind::Name(receiver) = &object.kind {
                     if receiver == "self" || receiver == "cls" {
                         let class = self.function.class.as_deref();
-                        if let Some(method_function) = class.and_then(|class| self.facts.find_function(Some(class), method)) {
-                            return self.wrapper_origin(self.file_index, method_function, &dotted, position).unwrap_or(unknown);
+                        if let Some((file_index, method_function)) =
+                            class.and_then(|class| self.project.find_method(self.file_index, class, method, MAX_WRAPPER_DEPTH))
+                        {
+                            return self.wrapper_origin(file_index, method_function, &dotted, position).unwrap_or(unknown);
                         }
+                    } else if is_constructor_name(receiver) && self.project.resolve_module_alias(self.file_index, receiver).is_none() {
+                        // `TokenResponse.parse_obj(data)`: a class method builds a model.
+                        return self.not_response();
                     }
                 }
                 // `http_utils.post_with_retry(...)` or `app.core.http.post_with_retry(...)`
@@ -536,7 +550,19 @@ impl<'p> FunctionContext<'p> {
                             return Some(library);
                         }
                     }
-                    Some(Binding::Opaque(_)) | None => {}
+                    Some(Binding::Opaque(_)) => {}
+                    None => {
+                        // `session = requests.Session()` at module level.
+                        if let Some(module) = self.facts.module().filter(|module| !std::ptr::eq(*module, self.function)) {
+                            let mut found = None;
+                            collect_bindings(&module.body, name, usize::MAX, &mut found);
+                            if let Some(Binding::Value(value, _)) = found
+                                && let Some(library) = self.constructor_library(value)
+                            {
+                                return Some(library);
+                            }
+                        }
+                    }
                 }
                 if let Some(annotation) = self.function.param(name).and_then(|param| param.annotation.as_deref())
                     && let Some(library) = client_annotation_library(annotation)
@@ -565,6 +591,14 @@ impl<'p> FunctionContext<'p> {
 
     /// The library of a client constructor call (`httpx.AsyncClient(...)`).
     fn constructor_library(&self, value: &Expr) -> Option<Library> {
+        // `client or httpx.AsyncClient()`, `a if c else httpx.Client()`.
+        match &value.kind {
+            ExprKind::Bool { operands, .. } => return operands.iter().find_map(|operand| self.constructor_library(operand)),
+            ExprKind::Conditional { then_value, else_value, .. } => {
+                return self.constructor_library(then_value).or_else(|| self.constructor_library(else_value));
+            }
+            _ => {}
+        }
         let call = value.unawaited().as_call()?;
         let dotted = call.callee.dotted()?;
         let constructors = &self.config.http.client_constructors;
@@ -584,22 +618,44 @@ impl<'p> FunctionContext<'p> {
         }
     }
 
-    /// The library of `self.<attribute>` when a method of the class assigns it a client.
+    /// The library of `self.<attribute>` when the class (or a base class in this file)
+    /// binds it to a client: `self.client = httpx.AsyncClient()` in a method, or
+    /// `client = httpx.AsyncClient()` in the class body.
     fn self_attribute_library(&self, attribute: &str) -> Option<Library> {
-        let class = self.function.class.as_deref()?;
+        let mut classes = vec![self.function.class.clone()?];
         let target = format!("self.{attribute}");
-        for method in self.facts.functions.iter().filter(|function| function.class.as_deref() == Some(class)) {
+        let mut visited = 0;
+        while let Some(class) = classes.pop() {
+            visited += 1;
+            if visited > MAX_WRAPPER_DEPTH + 1 {
+                break;
+            }
             let mut found = None;
-            visit_statements(&method.body, &mut |stmt| {
-                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
-                    && targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str()))
-                    && let Some(library) = self.constructor_library(value)
-                {
-                    found = Some(library);
-                }
-            });
+            for function in &self.facts.functions {
+                let is_method = function.class.as_deref() == Some(class.as_str());
+                visit_statements(&function.body, &mut |stmt| match &stmt.kind {
+                    StmtKind::Assign { targets, value, .. }
+                        if is_method && targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str())) =>
+                    {
+                        found = found.or(self.constructor_library(value));
+                    }
+                    StmtKind::ClassDef { name, body } if *name == class => {
+                        for inner in &body.statements {
+                            if let StmtKind::Assign { targets, value, .. } = &inner.kind
+                                && targets.iter().any(|assigned| assigned.as_name() == Some(attribute))
+                            {
+                                found = found.or(self.constructor_library(value));
+                            }
+                        }
+                    }
+                    _ => {}
+                });
+            }
             if found.is_some() {
                 return found;
+            }
+            if let Some(definition) = self.facts.classes.iter().find(|candidate| candidate.name == class) {
+                classes.extend(definition.bases.iter().filter_map(Expr::dotted));
             }
         }
         None
@@ -664,9 +720,15 @@ impl<'p> FunctionContext<'p> {
     ) -> Verdict {
         let mut hints = Vec::new();
         let target = receiver.unawaited().dotted();
-        if let Some(target) = target.as_deref() {
-            for condition in &context.conditions {
-                if self.checks_content_type(condition, target, origin, path, &mut hints) {
+        let check = target.as_deref().map(|target| Check { target, origin, before: site.start_byte });
+        if let Some(check) = &check {
+            for (condition, in_then) in &context.conditions {
+                let guarded = if *in_then {
+                    self.implies_json(condition, check, &mut hints)
+                } else {
+                    self.non_json_implies(condition, check, &mut hints)
+                };
+                if guarded {
                     return Verdict::Guarded(GuardKind::ContentType);
                 }
             }
@@ -676,40 +738,42 @@ impl<'p> FunctionContext<'p> {
             let innermost = depth + 1 == path.len();
             if !innermost {
                 match &stmt.kind {
-                    StmtKind::If { condition, then_block, else_block } if target.is_some() => {
-                        let in_branch =
-                            block_contains(then_block, &site) || else_block.as_ref().is_some_and(|block| block_contains(block, &site));
-                        if in_branch && let Some(target) = target.as_deref() {
-                            if self.checks_content_type(condition, target, origin, path, &mut hints) {
+                    StmtKind::If { condition, then_block, else_block } => {
+                        if let Some(check) = &check {
+                            let in_then = block_contains(then_block, &site);
+                            let in_else = else_block.as_ref().is_some_and(|block| block_contains(block, &site));
+                            if (in_then && self.implies_json(condition, check, &mut hints))
+                                || (in_else && self.non_json_implies(condition, check, &mut hints))
+                            {
                                 return Verdict::Guarded(GuardKind::ContentType);
                             }
-                            if self.checks_helper_result(condition, target, origin, path) {
+                            if (in_then || in_else) && self.checks_helper_result(condition, check) {
                                 return Verdict::Guarded(GuardKind::Helper);
                             }
                         }
                     }
                     StmtKind::Try { body, handlers, .. } if with_try && block_contains(body, &site) => {
+                        // An inner try that re-raises or does not catch passes the error on
+                        // to the enclosing ones, which may still guard it.
                         match self.try_verdict(handlers, origin.library) {
                             TryVerdict::Guards => return Verdict::Guarded(GuardKind::Try),
                             TryVerdict::Reraises(types) => hints.push(format!("the `except {types}` handler re-raises it")),
+                            TryVerdict::Swallows(types) => {
+                                hints.push(format!("the `except {types}` handler swallows it and carries on without the data"))
+                            }
                             TryVerdict::DoesNotCatch(types) => {
                                 if !types.is_empty() {
                                     hints.push(format!("`except {types}` does not catch the JSON decode error"));
                                 }
                             }
                         }
-                        // An inner try that re-raises or does not catch passes the error on
-                        // to the enclosing ones, which may still guard it.
                     }
                     _ => {}
                 }
             }
-            let Some(target) = target.as_deref() else { continue };
+            let Some(check) = &check else { continue };
             for preceding in frame.preceding() {
-                if preceding.span.start_byte < origin.position {
-                    continue;
-                }
-                if let Some(kind) = self.dominating_guard(preceding, target, origin, path, &mut hints) {
+                if let Some(kind) = self.guard_in(preceding, check, &mut hints) {
                     return Verdict::Guarded(kind);
                 }
             }
@@ -717,41 +781,49 @@ impl<'p> FunctionContext<'p> {
         Verdict::Unguarded { hints }
     }
 
-    /// A statement that runs before the site and guards `target` when it does.
-    fn dominating_guard(
-        &self,
-        stmt: &Stmt,
-        target: &str,
-        origin: &Origin,
-        path: &[Frame<'p>],
-        hints: &mut Vec<String>,
-    ) -> Option<GuardKind> {
+    /// A guard that a statement running before the site applies to the target, looking
+    /// into the blocks that always run to their end before the site: `with` bodies, `try`
+    /// bodies whose handlers all leave, and the branch of an `if` whose other branch leaves.
+    fn guard_in(&self, stmt: &Stmt, check: &Check, hints: &mut Vec<String>) -> Option<GuardKind> {
+        let inner = |block: &Block, hints: &mut Vec<String>| block.statements.iter().find_map(|inner| self.guard_in(inner, check, hints));
         match &stmt.kind {
+            StmtKind::With { body, .. } => inner(body, hints),
+            StmtKind::Try { body, handlers, .. } if handlers.iter().all(|handler| self.block_leaves(&handler.body)) => inner(body, hints),
             StmtKind::If { condition, then_block, else_block } => {
-                let leaves = then_block.leaves() || else_block.as_ref().is_some_and(Block::leaves);
-                if !leaves {
-                    return None;
+                let then_leaves = self.block_leaves(then_block);
+                let else_leaves = else_block.as_ref().is_some_and(|block| self.block_leaves(block));
+                if stmt.span.start_byte >= check.origin.position {
+                    // Leaving when the condition holds needs "not JSON => condition";
+                    // leaving when it does not needs "condition => JSON".
+                    if (then_leaves && self.non_json_implies(condition, check, hints))
+                        || (else_leaves && self.implies_json(condition, check, hints))
+                    {
+                        return Some(GuardKind::ContentType);
+                    }
+                    if (then_leaves || else_leaves) && self.checks_helper_result(condition, check) {
+                        return Some(GuardKind::Helper);
+                    }
                 }
-                if self.checks_content_type(condition, target, origin, path, hints) {
-                    return Some(GuardKind::ContentType);
+                if then_leaves && let Some(else_block) = else_block {
+                    return inner(else_block, hints);
                 }
-                if self.checks_helper_result(condition, target, origin, path) {
-                    return Some(GuardKind::Helper);
+                if else_leaves {
+                    return inner(then_block, hints);
                 }
                 None
             }
-            StmtKind::Expr(expr) | StmtKind::Assign { value: expr, .. } => {
+            StmtKind::Expr(expr) | StmtKind::Assign { value: expr, .. } if stmt.span.start_byte >= check.origin.position => {
                 let call = expr.unawaited().as_call()?;
                 let helper = call.callee.dotted()?;
                 let helper_name = helper.rsplit('.').next().unwrap_or(&helper);
-                if !call_mentions(call, target) {
+                if !call_mentions(call, check.target) {
                     return None;
                 }
                 if self.config.guards.raising.iter().any(|name| name == helper_name) {
                     return Some(GuardKind::Helper);
                 }
                 if matches!(stmt.kind, StmtKind::Expr(_)) && self.config.guards.returning.iter().any(|name| name == helper_name) {
-                    hints.push(format!("the result of `{helper_name}({target})` is ignored"));
+                    hints.push(format!("the result of `{helper_name}({})` is ignored", check.target));
                 }
                 None
             }
@@ -759,64 +831,157 @@ impl<'p> FunctionContext<'p> {
         }
     }
 
-    /// A condition that reads the content type of `target` (directly or through a
-    /// variable assigned from it before the site).
-    fn checks_content_type(&self, condition: &Expr, target: &str, origin: &Origin, path: &[Frame<'p>], hints: &mut Vec<String>) -> bool {
-        if self.reads_content_type(condition, target, origin.library, hints) {
-            return true;
-        }
-        // `ct = response.headers.get("content-type", "")` then `if "json" not in ct:`.
-        let mut mentioned = Vec::new();
-        condition.walk(&mut |expr| {
-            if let ExprKind::Name(name) = &expr.kind {
-                mentioned.push(name.as_str());
-            }
-        });
-        for frame in path {
-            for stmt in frame.preceding() {
-                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
-                    && targets.iter().flat_map(|assigned| assigned.bound_names()).any(|name| mentioned.contains(&name))
-                    && self.reads_content_type(value, target, origin.library, hints)
-                {
-                    return true;
-                }
-            }
-        }
-        false
+    /// True when control never falls through the end of the block: it ends in a
+    /// return/raise/break/continue, or a call that does not return (`abort(400)`).
+    fn block_leaves(&self, block: &Block) -> bool {
+        block.leaves() || block.statements.iter().any(|stmt| self.is_no_return_call(stmt))
     }
 
-    fn reads_content_type(&self, expr: &Expr, target: &str, library: Library, hints: &mut Vec<String>) -> bool {
-        let headers = format!("{target}.headers");
+    fn is_no_return_call(&self, stmt: &Stmt) -> bool {
+        let StmtKind::Expr(expr) = &stmt.kind else { return false };
+        let Some(callee) = expr.unawaited().as_call().and_then(|call| call.callee.dotted()) else { return false };
+        let last = callee.rsplit('.').next().unwrap_or(&callee);
+        self.config.guards.no_return.iter().any(|name| *name == callee || (!name.contains('.') && name == last))
+    }
+
+    /// "The condition holds => the body is JSON": a positive content-type test, possibly
+    /// in a conjunction.
+    fn implies_json(&self, condition: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
+        match &condition.kind {
+            ExprKind::Not(inner) => self.non_json_implies(inner, check, hints),
+            ExprKind::Bool { op: BoolOp::And, operands } => operands.iter().any(|operand| self.implies_json(operand, check, hints)),
+            ExprKind::Bool { op: BoolOp::Or, operands } => operands.iter().all(|operand| self.implies_json(operand, check, hints)),
+            _ => self.content_type_test(condition, check, hints) == Some(Polarity::Json),
+        }
+    }
+
+    /// "The body is not JSON => the condition holds": a negative content-type test,
+    /// possibly in a disjunction.
+    fn non_json_implies(&self, condition: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
+        match &condition.kind {
+            ExprKind::Not(inner) => self.implies_json(inner, check, hints),
+            ExprKind::Bool { op: BoolOp::Or, operands } => operands.iter().any(|operand| self.non_json_implies(operand, check, hints)),
+            ExprKind::Bool { op: BoolOp::And, operands } => operands.iter().all(|operand| self.non_json_implies(operand, check, hints)),
+            _ => self.content_type_test(condition, check, hints) == Some(Polarity::NotJson),
+        }
+    }
+
+    /// What a single test on the target's content type says when it holds:
+    /// `"json" in ct` (JSON), `"application/json" not in ct` (not JSON),
+    /// `ct.startswith("application/json")`, `ct != "application/json"`, `"text/html" in ct`.
+    fn content_type_test(&self, test: &Expr, check: &Check, hints: &mut Vec<String>) -> Option<Polarity> {
+        let literal_polarity = |text: &str| {
+            let lower = text.to_lowercase();
+            if lower.contains("json") {
+                Some(Polarity::Json)
+            } else if lower.contains("html") || lower.starts_with("text/") {
+                Some(Polarity::NotJson)
+            } else {
+                None
+            }
+        };
+        match &test.kind {
+            ExprKind::Compare { operands, operators } if operators.len() == 1 && operands.len() == 2 => {
+                let (left, right) = (&operands[0], &operands[1]);
+                let (literal, other) = match (&left.kind, &right.kind) {
+                    (ExprKind::String(text), _) => (text, right),
+                    (_, ExprKind::String(text)) => (text, left),
+                    _ => return None,
+                };
+                if !self.reads_content_type(other, check, hints) {
+                    return None;
+                }
+                let polarity = literal_polarity(literal)?;
+                let negated = matches!(operators[0].as_str(), "not in" | "!=" | "is not");
+                let holds = match operators[0].as_str() {
+                    "in" | "not in" | "==" | "!=" => true,
+                    _ => return None,
+                };
+                holds.then_some(if negated { polarity.negate() } else { polarity })
+            }
+            ExprKind::Call(call) => {
+                if !call.args.iter().chain(std::iter::once(call.callee.as_ref())).any(|part| self.reads_content_type(part, check, hints)) {
+                    return None;
+                }
+                // `ct.startswith("application/json")`, `is_json_content_type(ct)`.
+                let literal = call.args.iter().find_map(|arg| match &arg.kind {
+                    ExprKind::String(text) => Some(text.clone()),
+                    _ => None,
+                });
+                match literal {
+                    Some(text) => literal_polarity(&text),
+                    None => {
+                        let name = call.callee.dotted().unwrap_or_default().to_lowercase();
+                        if name.contains("json") {
+                            Some(Polarity::Json)
+                        } else if name.contains("html") {
+                            Some(Polarity::NotJson)
+                        } else {
+                            None
+                        }
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An expression that reads the target's content type: `r.headers.get("content-type")`,
+    /// `r.headers["Content-Type"].lower()`, aiohttp's `r.content_type`, or a variable
+    /// assigned from one of those before the test.
+    fn reads_content_type(&self, expr: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
+        let headers = format!("{}.headers", check.target);
         let reads_headers = expr.any(&|part| part.dotted().as_deref() == Some(headers.as_str()));
         let names_content_type =
             expr.any(&|part| matches!(&part.kind, ExprKind::String(text) if text.eq_ignore_ascii_case("content-type")));
         if reads_headers && names_content_type {
             return true;
         }
-        let attribute = format!("{target}.content_type");
+        let attribute = format!("{}.content_type", check.target);
         if expr.any(&|part| part.dotted().as_deref() == Some(attribute.as_str())) {
             // Only aiohttp responses have `.content_type`; on httpx and requests the check
             // raises AttributeError or reads a mock, and guards nothing.
-            match library {
+            match check.origin.library {
                 Library::Aiohttp | Library::Unknown => return true,
                 Library::Requests | Library::Httpx => {
-                    hints.push(format!("`{attribute}` does not exist on {} responses, so that check guards nothing", library.name()));
+                    let hint =
+                        format!("`{attribute}` does not exist on {} responses, so that check guards nothing", check.origin.library.name());
+                    if !hints.contains(&hint) {
+                        hints.push(hint);
+                    }
+                    return false;
                 }
             }
         }
-        false
+        // `ct = response.headers.get("content-type", "")` then a test on `ct`.
+        let mut names = Vec::new();
+        expr.walk(&mut |part| {
+            if let ExprKind::Name(name) = &part.kind {
+                names.push(name.clone());
+            }
+        });
+        names.iter().any(|name| match self.binding_of(name, check.before) {
+            Some(Binding::Value(value, position)) if position >= check.origin.position => {
+                let aliased = Check { before: position, ..*check };
+                value.any(&|part| part.dotted().as_deref() == Some(headers.as_str()))
+                    && value.any(&|part| matches!(&part.kind, ExprKind::String(text) if text.eq_ignore_ascii_case("content-type")))
+                    || (value.any(&|part| part.dotted().as_deref() == Some(attribute.as_str()))
+                        && matches!(aliased.origin.library, Library::Aiohttp | Library::Unknown))
+            }
+            _ => false,
+        })
     }
 
-    /// A condition on the result of a returning guard helper called on `target`:
+    /// A condition on the result of a guard helper called on the target:
     /// `if check_html_response(r)[0]:` or `is_html, err = check_html_response(r)` … `if is_html:`.
-    fn checks_helper_result(&self, condition: &Expr, target: &str, origin: &Origin, path: &[Frame<'p>]) -> bool {
+    fn checks_helper_result(&self, condition: &Expr, check: &Check) -> bool {
         let is_helper_call = |expr: &Expr| {
             expr.unawaited().as_call().is_some_and(|call| {
                 let name = call.callee.dotted().unwrap_or_default();
                 let name = name.rsplit('.').next().unwrap_or("");
                 (self.config.guards.returning.iter().any(|helper| helper == name)
                     || self.config.guards.raising.iter().any(|helper| helper == name))
-                    && call_mentions(call, target)
+                    && call_mentions(call, check.target)
             })
         };
         if condition.any(&|expr| is_helper_call(expr)) {
@@ -828,16 +993,19 @@ impl<'p> FunctionContext<'p> {
                 mentioned.push(name.clone());
             }
         });
-        path.iter().flat_map(|frame| frame.preceding()).any(|stmt| match &stmt.kind {
-            StmtKind::Assign { targets, value, .. } => {
-                stmt.span.start_byte >= origin.position
+        mentioned.iter().any(|name| {
+            let mut bound_by_helper = false;
+            visit_statements(&self.function.body, &mut |stmt| {
+                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+                    && stmt.span.start_byte >= check.origin.position
+                    && stmt.span.end_byte <= check.before
                     && is_helper_call(value)
-                    && targets
-                        .iter()
-                        .flat_map(|assigned| assigned.bound_names())
-                        .any(|name| mentioned.iter().any(|mentioned| mentioned == name))
-            }
-            _ => false,
+                    && targets.iter().flat_map(|assigned| assigned.bound_names()).any(|bound| bound == name)
+                {
+                    bound_by_helper = true;
+                }
+            });
+            bound_by_helper
         })
     }
 
@@ -848,8 +1016,14 @@ impl<'p> FunctionContext<'p> {
                 continue;
             }
             let types = if handler.types.is_empty() { String::new() } else { handler.types.join(", ") };
-            if reraises(handler) {
+            if reraises(handler, library) {
                 return TryVerdict::Reraises(types);
+            }
+            // Logging and falling through leaves the data unbound: the crash moves a line
+            // down. A handler guards when it leaves or assigns a fallback.
+            let assigns = handler.body.statements.iter().any(|stmt| matches!(stmt.kind, StmtKind::Assign { .. }));
+            if !self.block_leaves(&handler.body) && !assigns {
+                return TryVerdict::Swallows(if types.is_empty() { "…".into() } else { types });
             }
             return TryVerdict::Guards;
         }
@@ -857,9 +1031,33 @@ impl<'p> FunctionContext<'p> {
     }
 }
 
+/// The site being checked: the response expression, where it came from, where the call is.
+#[derive(Clone, Copy)]
+struct Check<'c> {
+    target: &'c str,
+    origin: &'c Origin,
+    before: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Polarity {
+    Json,
+    NotJson,
+}
+
+impl Polarity {
+    fn negate(self) -> Polarity {
+        match self {
+            Polarity::Json => Polarity::NotJson,
+            Polarity::NotJson => Polarity::Json,
+        }
+    }
+}
+
 enum TryVerdict {
     Guards,
     Reraises(String),
+    Swallows(String),
     DoesNotCatch(String),
 }
 
@@ -922,7 +1120,10 @@ fn catches_decode_error(types: &[String], library: Library) -> bool {
         let last = caught.rsplit('.').next().unwrap_or(caught);
         let module = caught.split('.').next().unwrap_or("");
         match last {
-            "Exception" | "BaseException" | "ValueError" | "JSONDecodeError" => true,
+            "Exception" | "BaseException" => true,
+            // aiohttp's `.json()` raises ContentTypeError (a ClientResponseError) on an HTML
+            // body, which is no ValueError.
+            "ValueError" | "JSONDecodeError" => library != Library::Aiohttp,
             "RequestException" | "InvalidJSONError" => {
                 matches!(library, Library::Requests | Library::Unknown) && (module == last || module == "requests")
             }
@@ -934,24 +1135,42 @@ fn catches_decode_error(types: &[String], library: Library) -> bool {
     })
 }
 
-/// A handler that re-raises what it caught (`raise`, `raise e`) anywhere in its body.
-fn reraises(handler: &Handler) -> bool {
-    let mut found = false;
-    visit_statements(&handler.body, &mut |stmt| {
-        if let StmtKind::Raise { exception, cause: None } = &stmt.kind {
-            match exception {
-                None => found = true,
-                Some(exception) => {
-                    if let (Some(name), Some(caught)) = (exception.as_name(), handler.name.as_deref())
-                        && name == caught
-                    {
-                        found = true;
-                    }
-                }
+/// A handler that re-raises what it caught (`raise`, `raise e`, `raise e from None`),
+/// except under `if isinstance(e, T):` for a `T` that is not the decode error (the
+/// `except Exception: if isinstance(e, HTTPException): raise` idiom).
+fn reraises(handler: &Handler, library: Library) -> bool {
+    fn visit(block: &Block, handler: &Handler, library: Library) -> bool {
+        block.statements.iter().any(|stmt| match &stmt.kind {
+            StmtKind::Raise { exception: None, .. } => true,
+            StmtKind::Raise { exception: Some(exception), .. } => {
+                exception.as_name().is_some_and(|name| handler.name.as_deref() == Some(name))
             }
-        }
-    });
-    found
+            StmtKind::If { condition, else_block, .. } if isinstance_of_other_types(condition, handler, library) => {
+                // The then-branch re-raises only errors that are not the decode error.
+                else_block.as_ref().is_some_and(|block| visit(block, handler, library))
+            }
+            StmtKind::FunctionDef(_) => false,
+            _ => stmt.blocks().into_iter().any(|block| visit(block, handler, library)),
+        })
+    }
+    visit(&handler.body, handler, library)
+}
+
+/// `isinstance(e, HTTPException)` on the caught name, for types that are not the decode error.
+fn isinstance_of_other_types(condition: &Expr, handler: &Handler, library: Library) -> bool {
+    let Some(call) = condition.as_call() else { return false };
+    if call.callee.dotted().as_deref() != Some("isinstance") {
+        return false;
+    }
+    let [subject, types] = call.args.as_slice() else { return false };
+    if subject.as_name().is_none() || subject.as_name() != handler.name.as_deref() {
+        return false;
+    }
+    let names: Vec<String> = match &types.kind {
+        ExprKind::Sequence(parts) => parts.iter().filter_map(Expr::dotted).collect(),
+        _ => types.dotted().into_iter().collect(),
+    };
+    !names.is_empty() && !catches_decode_error(&names, library)
 }
 
 /// Visits every statement of a block and its nested blocks (not nested functions).
@@ -995,7 +1214,8 @@ fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut
         }
         match &stmt.kind {
             StmtKind::FunctionDef(_) => continue,
-            StmtKind::Assign { targets, value, augmented: false } => {
+            // `response = response.json()`: the assignment holding the call binds after it.
+            StmtKind::Assign { targets, value, augmented: false } if stmt.span.end_byte <= before => {
                 for target in targets {
                     match &target.kind {
                         ExprKind::Name(bound) if bound == name => *found = Some(Binding::Value(value, stmt.span.start_byte)),
