@@ -58,18 +58,16 @@ pub fn parse(comment: &str) -> Option<Suppression> {
     let start = comment.find(MARKER)?;
     let rest = comment[start + MARKER.len()..].trim_start();
     let rest = rest.strip_prefix("ignore")?;
-    let rest = rest.trim_start();
-    if let Some(list) = rest.strip_prefix('[') {
+    // `ignore` must be a whole word: `ignored` is not a suppression.
+    if rest.chars().next().is_some_and(|c| !(c.is_whitespace() || c == '-' || c == '[')) {
+        return None;
+    }
+    if let Some(list) = rest.trim_start().strip_prefix('[') {
         let end = list.find(']')?;
         let ids: Vec<String> = list[..end].split(',').map(|id| id.trim().to_string()).filter(|id| !id.is_empty()).collect();
         return Some(if ids.is_empty() { Suppression::All } else { Suppression::Rules(ids) });
     }
-    // `ignore` must be a whole word: `ignored` is not a suppression.
-    match rest.chars().next() {
-        None => Some(Suppression::All),
-        Some(c) if c.is_whitespace() || c == '-' => Some(Suppression::All),
-        Some(_) => None,
-    }
+    Some(Suppression::All)
 }
 
 #[cfg(test)]
@@ -85,6 +83,8 @@ mod tests {
             Some(Suppression::Rules(vec!["unguarded-json".into(), "OA002".into()]))
         );
         assert_eq!(parse("# oauth-audit: ignored"), None);
+        assert_eq!(parse("# oauth-audit: ignore  # another comment"), Some(Suppression::All));
+        assert_eq!(parse("#oauth-audit:ignore[OA001]"), Some(Suppression::Rules(vec!["OA001".into()])));
         assert_eq!(parse("# nothing here"), None);
     }
 }

@@ -881,6 +881,13 @@ impl<'p> FunctionContext<'p> {
             }
         };
         match &test.kind {
+            // `is_html = ct.startswith("text/html")` ... `if is_html:`.
+            ExprKind::Name(name) => match self.binding_of(name, check.before) {
+                Some(Binding::Value(value, position)) if position >= check.origin.position && !matches!(value.kind, ExprKind::Name(_)) => {
+                    self.content_type_test(value, check, hints)
+                }
+                _ => None,
+            },
             ExprKind::Compare { operands, operators } if operators.len() == 1 && operands.len() == 2 => {
                 let (left, right) = (&operands[0], &operands[1]);
                 let (literal, other) = match (&left.kind, &right.kind) {
