@@ -1,1 +1,997 @@
-fn main() {}
+//! End-to-end scan benchmark (`cargo bench --bench scan`).
+//!
+//! 1. Generates, deterministically, a large synthetic FastAPI code base from the fixture files
+//!    in `fixtures/python-fastapi/` into `target/bench-tree/` (kept between runs; regenerated
+//!    when missing or when its parameters or the fixtures change, see `.generated`).
+//! 2. Runs the release binary on it the way a user would (default exclusions, so test files
+//!    are left out), best wall time of three runs.
+//! 3. Measures the parse-only floor in this process: read and parse with tree-sitter, in
+//!    parallel on every core, every `.py` file of the tree and then only the files the scan
+//!    considers, best of three each.
+//! 4. Prints a table comparing the three.
+//!
+//! `BENCH_FILES` (default 5000) and `BENCH_MB` (default 50, in 10^6 bytes) set the size of the
+//! tree: `BENCH_FILES=300 BENCH_MB=3 cargo bench --bench scan` is a quick smoke run.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use oauth_audit::discover::is_test_file;
+use oauth_audit::lang::python::{parse, parse_only};
+use oauth_audit::scan::peak_rss_kib;
+use rayon::prelude::*;
+
+/// Bump when the generator changes, so old trees are regenerated.
+const GENERATOR_VERSION: u32 = 2;
+const SEED: u64 = 0x0a17_2026_5eed_0001;
+const RUNS: usize = 3;
+const MEGABYTE: f64 = 1_000_000.0;
+/// Share of the files that are test files (in `tests/` folders, `test_*.py`, `*_test.py`).
+const TEST_SHARE: f64 = 0.15;
+/// Chance that an ordinary (not test, not `__init__`) file calls `.json(`; with the test and
+/// `__init__` files this leaves about 55 % of the tree without `.json(`.
+const JSON_SHARE: f64 = 0.44;
+/// Chance that a test file calls `.json(`.
+const TEST_JSON_SHARE: f64 = 0.6;
+/// About this many files per service folder (`svc_0042/`).
+const FILES_PER_SERVICE: usize = 60;
+/// `__init__.py` files per service folder.
+const PACKAGE_FOLDERS: &[&str] = &["backend", "backend/integrations", "backend/core"];
+/// Providers that are not in the fixtures: some known to the tool, most invented.
+const EXTRA_PROVIDERS: &[&str] = &[
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "wayne",
+    "stark",
+    "wonka",
+    "cyberdyne",
+    "tyrell",
+    "soylent",
+    "vandelay",
+    "oscorp",
+    "aperture",
+    "gringotts",
+    "pied_piper",
+    "dunder_mifflin",
+    "massive_dynamic",
+    "black_mesa",
+    "nakatomi",
+    "asana",
+    "dropbox",
+    "github",
+    "jira",
+    "linear",
+    "shopify",
+    "stripe",
+    "xero",
+    "zendesk",
+    "pipedrive",
+];
+/// Words for utility modules and test helpers (none is a folder the scan skips).
+const WORDS: &[&str] = &[
+    "retry",
+    "pagination",
+    "crypto",
+    "dates",
+    "cache",
+    "rate_limit",
+    "serializers",
+    "validators",
+    "signals",
+    "tasks",
+    "metrics",
+    "audit",
+    "permissions",
+    "settings",
+    "session",
+    "feature_flags",
+    "money",
+    "timezones",
+    "emails",
+    "storage",
+];
+
+fn main() {
+    let files = env_number("BENCH_FILES", 5000.0) as usize;
+    let megabytes = env_number("BENCH_MB", 50.0);
+    assert!(files >= 10, "BENCH_FILES must be at least 10");
+    assert!(megabytes > 0.0, "BENCH_MB must be positive");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let binary = Path::new(env!("CARGO_BIN_EXE_oauth-audit"));
+    let tree = manifest.join("target").join("bench-tree");
+
+    let corpus = Corpus::load(&manifest.join("fixtures").join("python-fastapi"));
+    let parameters = format!(
+        "oauth-audit bench tree: generator={GENERATOR_VERSION} files={files} mb={megabytes} seed={SEED:#x} fixtures={:016x}",
+        corpus.digest
+    );
+    ensure_tree(&tree, &parameters, &corpus, files, (megabytes * MEGABYTE) as usize);
+
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    let report = std::env::temp_dir().join(format!("oauth-audit-bench-{}.json", std::process::id()));
+    let mut scans = Vec::new();
+    for run in 1..=RUNS {
+        let scan = run_scan(binary, &tree, &report);
+        eprintln!("scan run {run}/{RUNS}: {:.3} s, CPU {:.2} s", scan.wall.as_secs_f64(), scan.cpu);
+        scans.push(scan);
+    }
+    let _ = std::fs::remove_file(&report);
+    let Some(scan) = scans.into_iter().min_by_key(|scan| scan.wall) else { unreachable!("RUNS > 0") };
+
+    let inventory = Inventory::take(&tree);
+    let scanned: Vec<TreeFile> = inventory.files.iter().filter(|file| !file.test).cloned().collect();
+    let floor_all = best_floor("all files", &inventory.files);
+    let floor_scanned = best_floor("scanned files", &scanned);
+    let bench_rss_kib = peak_rss_kib();
+
+    print_table(&Table { inventory: &inventory, scanned: &scanned, scan: &scan, floor_all, floor_scanned, bench_rss_kib, load_average });
+}
+
+fn env_number(name: &str, default: f64) -> f64 {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
+        _ => default,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Randomness: xorshift64*, seeded, so the tree is the same on every machine.
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..bound` (`bound` > 0).
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn chance(&mut self, probability: f64) -> bool {
+        self.unit() < probability
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The fixtures, cut into top-level definitions.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Routes,
+    Service,
+    Auth,
+    Core,
+    Test,
+}
+
+/// One top-level `def`/`class` (with its decorators and any statements after it).
+struct Segment {
+    text: String,
+    /// The name it defines, renamed with a numeric suffix in generated files.
+    name: Option<String>,
+    json: bool,
+    /// The fixture provider it was written for, replaced by the generated file's provider.
+    provider: Option<String>,
+}
+
+struct Fixture {
+    /// Docstring, imports and module-level setup before the first definition.
+    preamble: String,
+    segments: Vec<usize>,
+    provider: Option<String>,
+    role: Role,
+}
+
+struct Corpus {
+    fixtures: Vec<Fixture>,
+    segments: Vec<Segment>,
+    providers: Vec<String>,
+    /// FNV-1a over the fixture paths and contents: a change regenerates the tree.
+    digest: u64,
+}
+
+impl Corpus {
+    fn load(folder: &Path) -> Corpus {
+        let mut paths = Vec::new();
+        list_python_files(folder, folder, &mut paths);
+        assert!(!paths.is_empty(), "{}: no .py fixtures", folder.display());
+        let mut digest = Fnv::new();
+        let mut sources = Vec::new();
+        for (path, relative) in paths {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            digest.write(relative.as_bytes());
+            digest.write(text.as_bytes());
+            sources.push((relative, text));
+        }
+        let mut known: Vec<String> = sources.iter().filter_map(|(relative, _)| fixture_provider(relative)).collect();
+        known.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        known.dedup();
+        let mut fixtures = Vec::new();
+        let mut segments = Vec::new();
+        for (relative, text) in sources {
+            // Files such as `tests/test_notion.py` name their provider only in the file name.
+            let stem = relative.rsplit('/').next().unwrap_or(&relative);
+            let provider = fixture_provider(&relative).or_else(|| known.iter().find(|name| stem.contains(name.as_str())).cloned());
+            let (preamble, mut pieces) = split_top_level(&text);
+            // Some fixtures are broken on purpose; copied into thousands of files that would
+            // be a tree of garbage, so only definitions that parse cleanly are used.
+            pieces.retain(|piece| parses_cleanly(piece));
+            if pieces.is_empty() || !parses_cleanly(&preamble) {
+                continue; // an empty `__init__.py` (generated separately) or a broken module
+            }
+            let mut indices = Vec::new();
+            for piece in pieces {
+                indices.push(segments.len());
+                segments.push(Segment {
+                    json: piece.contains(".json("),
+                    name: defined_name(&piece),
+                    text: piece,
+                    provider: provider.clone(),
+                });
+            }
+            fixtures.push(Fixture { preamble, segments: indices, provider, role: role_of(&relative) });
+        }
+        let mut providers = known;
+        providers.extend(EXTRA_PROVIDERS.iter().map(|name| name.to_string()));
+        providers.sort();
+        providers.dedup();
+        for role in [Role::Routes, Role::Service, Role::Auth, Role::Core, Role::Test] {
+            assert!(fixtures.iter().any(|fixture| fixture.role == role), "no {role:?} fixture");
+        }
+        Corpus { fixtures, segments, providers, digest: digest.0 }
+    }
+
+    /// Segments of the fixtures with this role (tests) or any other role (code), by `.json(`.
+    fn pool(&self, test: bool, json: bool) -> Vec<usize> {
+        let pool: Vec<usize> = self
+            .fixtures
+            .iter()
+            .filter(|fixture| (fixture.role == Role::Test) == test)
+            .flat_map(|fixture| fixture.segments.iter().copied())
+            .filter(|index| self.segments[*index].json == json)
+            .collect();
+        assert!(!pool.is_empty(), "no fixture segment with test={test} json={json}");
+        pool
+    }
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = (self.0 ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// Every `.py` file under `folder` as (path, path relative to `root` with `/`), sorted.
+fn list_python_files(root: &Path, folder: &Path, out: &mut Vec<(PathBuf, String)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))
+        .map(|entry| entry.unwrap_or_else(|error| panic!("{}: {error}", folder.display())))
+        .collect();
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        if kind.is_dir() {
+            list_python_files(root, &path, out);
+        } else if kind.is_file() && path.extension().is_some_and(|extension| extension == "py") {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            let relative = relative.components().map(|part| part.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            out.push((path, relative));
+        }
+    }
+}
+
+/// The provider a fixture file was written for: `integrations/hubspot_service.py`,
+/// `auth_handler_zoom.py`, `connectors/intercom/client.py`.
+fn fixture_provider(relative: &str) -> Option<String> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let file = parts.last()?;
+    let stem = file.strip_suffix(".py").unwrap_or(file);
+    if let Some(index) = parts.iter().position(|part| *part == "connectors")
+        && index + 2 < parts.len()
+    {
+        return Some(parts[index + 1].to_string());
+    }
+    if !parts.contains(&"integrations") {
+        return None;
+    }
+    let mut name = stem.strip_prefix("auth_handler_").unwrap_or(stem);
+    for suffix in ["_test", "_routes", "_service", "_enhanced"] {
+        name = name.strip_suffix(suffix).unwrap_or(name);
+    }
+    let generic = name.is_empty() || name.contains("integration") || name.contains("oauth") || name == "__init__";
+    (!generic).then(|| name.to_string())
+}
+
+fn role_of(relative: &str) -> Role {
+    let stem = relative.rsplit('/').next().unwrap_or(relative);
+    if is_test_file(relative) {
+        Role::Test
+    } else if stem.starts_with("auth_handler_") {
+        Role::Auth
+    } else if relative.contains("routes") {
+        Role::Routes
+    } else if relative.contains("integrations/") || relative.contains("connectors/") {
+        Role::Service
+    } else {
+        Role::Core
+    }
+}
+
+/// Splits a module into its preamble and its top-level definitions. A definition starts at a
+/// column-0 `def`, `async def`, `class` or at the first of its decorators, and runs until the
+/// next one (module-level statements after it stay with it).
+fn split_top_level(text: &str) -> (String, Vec<String>) {
+    let mut preamble = String::new();
+    let mut segments: Vec<String> = Vec::new();
+    let mut decorated = false;
+    for line in text.split_inclusive('\n') {
+        let is_definition = ["def ", "async def ", "class "].iter().any(|keyword| line.starts_with(keyword));
+        let starts = if line.starts_with('@') {
+            !std::mem::replace(&mut decorated, true)
+        } else if is_definition {
+            !std::mem::replace(&mut decorated, false)
+        } else {
+            false
+        };
+        if starts {
+            segments.push(String::new());
+        }
+        match segments.last_mut() {
+            Some(segment) => segment.push_str(line),
+            None => preamble.push_str(line),
+        }
+    }
+    let segments = segments
+        .into_iter()
+        .map(|segment| {
+            let mut segment = segment.trim_end().to_string();
+            segment.push('\n');
+            segment
+        })
+        .collect();
+    (preamble.trim_end().to_string() + "\n", segments)
+}
+
+fn parses_cleanly(text: &str) -> bool {
+    parse(text).is_ok_and(|tree| !tree.root_node().has_error())
+}
+
+fn defined_name(segment: &str) -> Option<String> {
+    segment.lines().find_map(|line| {
+        let rest = ["async def ", "def ", "class "].iter().find_map(|keyword| line.strip_prefix(keyword))?;
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        (!name.is_empty()).then_some(name)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Rewriting: provider names and identifiers.
+
+/// Replaces a provider's spellings (`google_calendar`, `GOOGLE_CALENDAR`, `GoogleCalendar`,
+/// `googlecalendar`) by the same spelling of another provider.
+fn replace_provider(text: &str, from: &str, to: &str) -> String {
+    if from == to {
+        return text.to_string();
+    }
+    let joined_from = from.replace('_', "");
+    let mut forms: Vec<(&str, String, String)> = vec![(from, to.to_string(), to.to_ascii_uppercase())];
+    if joined_from != from {
+        forms.push((&joined_from, to.replace('_', ""), to.replace('_', "").to_ascii_uppercase()));
+    }
+    let camel: String = to
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut at = 0;
+    'scan: while at < bytes.len() {
+        for (form, lower, upper) in &forms {
+            let Some(candidate) = bytes.get(at..at + form.len()) else { continue };
+            if candidate.eq_ignore_ascii_case(form.as_bytes()) {
+                let replacement = if candidate.iter().all(|byte| !byte.is_ascii_uppercase()) {
+                    lower
+                } else if candidate.iter().all(|byte| !byte.is_ascii_lowercase()) {
+                    upper
+                } else {
+                    &camel
+                };
+                out.extend_from_slice(replacement.as_bytes());
+                at += form.len();
+                continue 'scan;
+            }
+        }
+        out.push(bytes[at]);
+        at += 1;
+    }
+    // Only ASCII runs were replaced by ASCII, so the text is still UTF-8.
+    String::from_utf8(out).expect("replacing ASCII by ASCII keeps UTF-8")
+}
+
+/// Renames whole identifiers (also inside strings and comments, which is harmless).
+fn rename_identifiers(text: &str, names: &HashMap<String, String>) -> String {
+    if names.is_empty() {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        if is_word(bytes[at]) {
+            while at < bytes.len() && is_word(bytes[at]) {
+                at += 1;
+            }
+            let word = &text[start..at];
+            out.push_str(names.get(word).map(String::as_str).unwrap_or(word));
+        } else {
+            while at < bytes.len() && !is_word(bytes[at]) {
+                at += 1;
+            }
+            out.push_str(&text[start..at]);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// The generated tree.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `__init__.py`: empty or a docstring.
+    Package,
+    Test {
+        json: bool,
+    },
+    /// A few hundred KB: a single-thread tail unless scheduled first.
+    Big,
+    Code {
+        json: bool,
+    },
+}
+
+/// Where a kind of file lives (`{p}` a provider, `{w}` a word) and which fixtures it starts from.
+fn templates(kind: Kind) -> &'static [(&'static str, Role)] {
+    match kind {
+        Kind::Package => &[],
+        Kind::Test { .. } => &[
+            ("tests/test_{p}.py", Role::Test),
+            ("tests/integrations/test_{p}_service.py", Role::Test),
+            ("tests/api/test_{p}_routes.py", Role::Test),
+            ("tests/{p}/conftest.py", Role::Test),
+            ("backend/integrations/{p}_service_test.py", Role::Test),
+            ("backend/tests/test_{w}.py", Role::Test),
+        ],
+        Kind::Big => &[
+            ("backend/legacy/{p}_sync_all.py", Role::Service),
+            ("backend/integrations/generated/{p}_api_client.py", Role::Service),
+            ("backend/api/routes/integrations/{p}_routes.py", Role::Routes),
+        ],
+        Kind::Code { json: true } => &[
+            ("backend/integrations/{p}_service.py", Role::Service),
+            ("backend/integrations/auth_handler_{p}.py", Role::Auth),
+            ("backend/api/routes/integrations/{p}_routes.py", Role::Routes),
+            ("backend/connectors/{p}/client.py", Role::Service),
+            ("backend/connectors/{p}/routes.py", Role::Routes),
+            ("backend/integrations/{p}/{p}_client.py", Role::Service),
+            ("backend/workers/sync/{p}_sync.py", Role::Service),
+            ("backend/core/http_{w}.py", Role::Core),
+        ],
+        Kind::Code { json: false } => &[
+            ("backend/models/{p}_models.py", Role::Core),
+            ("backend/schemas/{p}_schemas.py", Role::Core),
+            ("backend/core/{w}.py", Role::Core),
+            ("backend/utils/{w}.py", Role::Core),
+            ("backend/integrations/{p}/models.py", Role::Core),
+            ("backend/integrations/{p}_service.py", Role::Service),
+            ("backend/api/routes/integrations/{p}_routes.py", Role::Routes),
+        ],
+    }
+}
+
+struct Planned {
+    path: String,
+    kind: Kind,
+    role: Role,
+    provider: String,
+    size: usize,
+}
+
+/// Kinds, paths and target sizes of every file, then their contents, written under `tree`.
+fn generate(tree: &Path, corpus: &Corpus, files: usize, budget: usize) {
+    let mut rng = Rng::new(SEED);
+    let services = files.div_ceil(FILES_PER_SERVICE).max(1);
+    let big_files = (files / 200).max(1);
+    // Big files take at most a fifth of the budget.
+    let big_cap = budget / 5 / big_files;
+    let big_stride = files / big_files;
+
+    let mut plan: Vec<Planned> = Vec::with_capacity(files);
+    let mut used: HashSet<String> = HashSet::new();
+    let mut service_providers: Vec<Vec<String>> = Vec::new();
+    for _ in 0..services {
+        let mut chosen: Vec<String> = Vec::new();
+        let wanted = 8 + rng.below(7);
+        while chosen.len() < wanted.min(corpus.providers.len()) {
+            let provider = rng.pick(&corpus.providers);
+            if !chosen.contains(provider) {
+                chosen.push(provider.clone());
+            }
+        }
+        service_providers.push(chosen);
+    }
+    // Selection sampling: close to TEST_SHARE of the files whatever their number.
+    let mut test_left = ((files as f64) * TEST_SHARE).round() as usize;
+    let mut service = usize::MAX;
+    let mut position = 0;
+    for index in 0..files {
+        if index * services / files == service {
+            position += 1;
+        } else {
+            service = index * services / files;
+            position = 0;
+        }
+        let folder = format!("svc_{service:04}");
+        let providers = &service_providers[service];
+        let provider = rng.pick(providers).clone();
+        if let Some(package) = PACKAGE_FOLDERS.get(position) {
+            let path = format!("{folder}/{package}/__init__.py");
+            used.insert(path.clone());
+            plan.push(Planned { path, kind: Kind::Package, role: Role::Core, provider, size: 0 });
+            continue;
+        }
+        let remaining = files - index;
+        let kind = if index % big_stride == big_stride / 2 {
+            Kind::Big
+        } else if rng.below(remaining) < test_left {
+            test_left -= 1;
+            Kind::Test { json: rng.chance(TEST_JSON_SHARE) }
+        } else {
+            Kind::Code { json: rng.chance(JSON_SHARE) }
+        };
+        let (template, role) = *rng.pick(templates(kind));
+        let word = *rng.pick(WORDS);
+        let relative = template.replace("{p}", &provider).replace("{w}", word);
+        let path = unique_path(&mut used, &folder, &relative);
+        let test = is_test_file(path.split_once('/').map(|(_, rest)| rest).unwrap_or(&path));
+        assert_eq!(test, matches!(kind, Kind::Test { .. }), "{path}: test file classification");
+        plan.push(Planned { path, kind, role, provider, size: 0 });
+    }
+
+    // Sizes: log-normal weights share what the big and package files leave of the budget.
+    let mut big_total = 0;
+    let mut weights = vec![0.0; plan.len()];
+    for (planned, weight) in plan.iter_mut().zip(&mut weights) {
+        match planned.kind {
+            Kind::Package => {}
+            Kind::Big => {
+                planned.size = (200_000 + rng.below(300_000)).min(big_cap.max(20_000));
+                big_total += planned.size;
+            }
+            Kind::Test { .. } | Kind::Code { .. } => {
+                let normal = ((0..4).map(|_| rng.unit()).sum::<f64>() - 2.0) * 3f64.sqrt();
+                *weight = (0.9 * normal).exp();
+            }
+        }
+    }
+    let rest = budget.saturating_sub(big_total) as f64;
+    let weight_total: f64 = weights.iter().sum();
+    for (planned, weight) in plan.iter_mut().zip(&weights) {
+        if *weight > 0.0 {
+            planned.size = ((rest * weight / weight_total) as usize).clamp(400, 150_000);
+        }
+    }
+
+    let pools = Pools {
+        code_json: corpus.pool(false, true),
+        code_plain: corpus.pool(false, false),
+        test_json: corpus.pool(true, true),
+        test_plain: corpus.pool(true, false),
+    };
+    for (id, planned) in plan.iter().enumerate() {
+        let text = file_text(corpus, &pools, &mut rng, id, planned);
+        let path = tree.join(&planned.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("{}: {error}", parent.display()));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    }
+    // The scan reads the config at its root, as a user's repository would have it.
+    std::fs::write(tree.join("oauth-audit.toml"), "[guards]\nraising = [\"ensure_json_response\"]\n")
+        .unwrap_or_else(|error| panic!("{}: {error}", tree.display()));
+}
+
+/// `folder/relative`, or with a `v2/`, `v3/`... folder before the file name when taken (the
+/// file name is kept so test files stay test files).
+fn unique_path(used: &mut HashSet<String>, folder: &str, relative: &str) -> String {
+    let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+    for version in 1.. {
+        let path = match version {
+            1 => format!("{folder}/{relative}"),
+            _ => format!("{folder}/{parent}/v{version}/{name}"),
+        };
+        if used.insert(path.clone()) {
+            return path;
+        }
+    }
+    unreachable!("an unused path always exists")
+}
+
+struct Pools {
+    code_json: Vec<usize>,
+    code_plain: Vec<usize>,
+    test_json: Vec<usize>,
+    test_plain: Vec<usize>,
+}
+
+/// One file: the preamble and definitions of a fixture of the right role, then definitions
+/// drawn from the pools until the target size; provider names replaced by the file's
+/// provider and every defined name suffixed with the file's number (repeats get a second
+/// number), so no two files are alike.
+fn file_text(corpus: &Corpus, pools: &Pools, rng: &mut Rng, id: usize, planned: &Planned) -> String {
+    let (json, test) = match planned.kind {
+        Kind::Package => {
+            return if rng.chance(0.5) { String::new() } else { format!("\"\"\"The {} package.\"\"\"\n", planned.provider) };
+        }
+        Kind::Test { json } => (json, true),
+        Kind::Big => (true, false),
+        Kind::Code { json } => (json, false),
+    };
+    let candidates: Vec<&Fixture> = corpus
+        .fixtures
+        .iter()
+        .filter(|fixture| fixture.role == planned.role && !fixture.preamble.contains(".json("))
+        .filter(|fixture| !json || fixture.segments.iter().any(|index| corpus.segments[*index].json))
+        .collect();
+    let primary = if candidates.is_empty() {
+        corpus.fixtures.iter().find(|fixture| fixture.role == planned.role).expect("every role has a fixture")
+    } else {
+        *rng.pick(&candidates)
+    };
+    let (json_pool, plain_pool) = if test { (&pools.test_json, &pools.test_plain) } else { (&pools.code_json, &pools.code_plain) };
+
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut size = primary.preamble.len();
+    for index in &primary.segments {
+        if size >= planned.size {
+            break;
+        }
+        let segment = &corpus.segments[*index];
+        if json || !segment.json {
+            chosen.push(*index);
+            size += segment.text.len() + 2;
+        }
+    }
+    while size < planned.size {
+        let pool = if json && rng.chance(0.5) { json_pool } else { plain_pool };
+        let index = *rng.pick(pool);
+        chosen.push(index);
+        size += corpus.segments[index].text.len() + 2;
+    }
+    if json && !chosen.iter().any(|index| corpus.segments[*index].json) {
+        chosen.push(*rng.pick(json_pool));
+    }
+
+    let mut text = match &primary.provider {
+        Some(from) => replace_provider(&primary.preamble, from, &planned.provider),
+        None => primary.preamble.clone(),
+    };
+    let mut renames: HashMap<String, String> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for index in chosen {
+        let segment = &corpus.segments[index];
+        let replace = |text: &str| match &segment.provider {
+            Some(from) => replace_provider(text, from, &planned.provider),
+            None => text.to_string(),
+        };
+        let mut piece = replace(&segment.text);
+        if let Some(name) = segment.name.as_deref().map(replace) {
+            // Two fixtures' `HubSpotService` and `NotionService` may both become `AcmeService`.
+            let repeat = seen.entry(name.clone()).or_insert(0);
+            *repeat += 1;
+            if *repeat == 1 {
+                renames.insert(name.clone(), format!("{name}_{id}"));
+            } else {
+                let local = HashMap::from([(name.clone(), format!("{name}_{id}_{repeat}"))]);
+                piece = rename_identifiers(&piece, &local);
+            }
+        }
+        text.push_str("\n\n");
+        text.push_str(&piece);
+    }
+    let text = rename_identifiers(&text, &renames);
+    debug_assert_eq!(json, text.contains(".json("));
+    text
+}
+
+/// Generates the tree unless `.generated` records the same parameters.
+fn ensure_tree(tree: &Path, parameters: &str, corpus: &Corpus, files: usize, budget: usize) {
+    let marker = tree.join(".generated");
+    if std::fs::read_to_string(&marker).is_ok_and(|recorded| recorded.trim() == parameters) {
+        eprintln!("using {} ({parameters})", tree.display());
+        return;
+    }
+    if tree.exists() {
+        std::fs::remove_dir_all(tree).unwrap_or_else(|error| panic!("{}: {error}", tree.display()));
+    }
+    let started = Instant::now();
+    eprintln!("generating {} ({parameters})", tree.display());
+    generate(tree, corpus, files, budget);
+    std::fs::write(&marker, format!("{parameters}\n")).unwrap_or_else(|error| panic!("{}: {error}", marker.display()));
+    eprintln!("generated in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------------------
+// Measuring.
+
+struct ScanRun {
+    wall: Duration,
+    /// User + system CPU time of the scan process.
+    cpu: f64,
+    files: u64,
+    bytes: u64,
+    parsed: u64,
+    elapsed_ms: u64,
+    peak_rss_kib: Option<u64>,
+}
+
+fn run_scan(binary: &Path, tree: &Path, report: &Path) -> ScanRun {
+    let cpu_before = cpu_seconds().children;
+    let started = Instant::now();
+    let output = Command::new(binary)
+        .arg("scan")
+        .arg(tree)
+        .args(["--format", "json", "--output"])
+        .arg(report)
+        .args(["--stats", "--fail-on", "never"])
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
+    let wall = started.elapsed();
+    let cpu = cpu_seconds().children - cpu_before;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "oauth-audit scan exited with {}:\n{stderr}", output.status);
+    let Some(line) = stderr.lines().find_map(|line| line.strip_prefix("stats: ")) else {
+        panic!("no `stats:` line in the scan's standard error:\n{stderr}");
+    };
+    let fields: HashMap<&str, &str> = line.split_whitespace().filter_map(|field| field.split_once('=')).collect();
+    let number = |key: &str| -> u64 {
+        let value = fields.get(key).unwrap_or_else(|| panic!("no {key}= in {line:?}"));
+        value.parse().unwrap_or_else(|_| panic!("{key}={value:?} in {line:?} is not a number"))
+    };
+    ScanRun {
+        wall,
+        cpu,
+        files: number("files"),
+        bytes: number("bytes"),
+        parsed: number("parsed"),
+        elapsed_ms: number("elapsed_ms"),
+        peak_rss_kib: fields.get("peak_rss_kb").and_then(|value| value.parse().ok()),
+    }
+}
+
+struct CpuTime {
+    /// This process.
+    own: f64,
+    /// Its children that have been waited for.
+    children: f64,
+}
+
+/// User + system CPU seconds from `/proc/self/stat` (in USER_HZ, 100 per second on Linux);
+/// CPU time well under wall time × cores means the work was serial or the machine was busy.
+fn cpu_seconds() -> CpuTime {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name in parentheses, from field 3 (state) on.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().map(|field| field.parse().unwrap_or(0.0)).collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| fields.get(index).copied().unwrap_or(0.0) / 100.0;
+    CpuTime { own: ticks(11) + ticks(12), children: ticks(13) + ticks(14) }
+}
+
+#[derive(Clone)]
+struct TreeFile {
+    path: PathBuf,
+    bytes: u64,
+    test: bool,
+}
+
+struct Inventory {
+    /// Every `.py` file, largest first (so the floor, like the scan, never ends on a big file).
+    files: Vec<TreeFile>,
+    test_files: usize,
+    test_bytes: u64,
+    without_json: usize,
+}
+
+impl Inventory {
+    fn take(tree: &Path) -> Inventory {
+        let mut listed = Vec::new();
+        list_python_files(tree, tree, &mut listed);
+        let files: Vec<(TreeFile, bool)> = listed
+            .into_par_iter()
+            .map(|(path, relative)| {
+                let text = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+                let json = memchr::memmem::find(&text, b".json(").is_some();
+                (TreeFile { path, bytes: text.len() as u64, test: is_test_file(&relative) }, json)
+            })
+            .collect();
+        let without_json = files.iter().filter(|(_, json)| !json).count();
+        let mut files: Vec<TreeFile> = files.into_iter().map(|(file, _)| file).collect();
+        files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+        let test_files = files.iter().filter(|file| file.test).count();
+        let test_bytes = files.iter().filter(|file| file.test).map(|file| file.bytes).sum();
+        Inventory { files, test_files, test_bytes, without_json }
+    }
+}
+
+struct Floor {
+    wall: Duration,
+    /// User + system CPU time of this process during the best run.
+    cpu: f64,
+    files: usize,
+    bytes: u64,
+}
+
+/// Reads and parses every file, in parallel on the global rayon pool; best of [`RUNS`].
+fn best_floor(label: &str, files: &[TreeFile]) -> Floor {
+    let mut best = (Duration::MAX, 0.0);
+    for run in 1..=RUNS {
+        let cpu_before = cpu_seconds().own;
+        let started = Instant::now();
+        let failed = files
+            .par_iter()
+            .filter(|file| {
+                let text = std::fs::read_to_string(&file.path).unwrap_or_else(|error| panic!("{}: {error}", file.path.display()));
+                !parse_only(&text)
+            })
+            .count();
+        let wall = started.elapsed();
+        let cpu = cpu_seconds().own - cpu_before;
+        assert_eq!(failed, 0, "{failed} files did not parse");
+        eprintln!("parse-only floor, {label}, run {run}/{RUNS}: {:.3} s, CPU {cpu:.2} s", wall.as_secs_f64());
+        if wall < best.0 {
+            best = (wall, cpu);
+        }
+    }
+    Floor { wall: best.0, cpu: best.1, files: files.len(), bytes: files.iter().map(|file| file.bytes).sum() }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reporting.
+
+struct Table<'a> {
+    inventory: &'a Inventory,
+    scanned: &'a [TreeFile],
+    scan: &'a ScanRun,
+    floor_all: Floor,
+    floor_scanned: Floor,
+    bench_rss_kib: Option<u64>,
+    /// `/proc/loadavg`'s one-minute figure before the runs: other work skews the timings.
+    load_average: String,
+}
+
+fn print_table(table: &Table) {
+    let inventory = table.inventory;
+    let scan = table.scan;
+    let tree_files = inventory.files.len();
+    let tree_bytes: u64 = inventory.files.iter().map(|file| file.bytes).sum();
+    let scanned_bytes: u64 = table.scanned.iter().map(|file| file.bytes).sum();
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let megabytes = |bytes: u64| bytes as f64 / MEGABYTE;
+    let rate = |files: usize, bytes: u64, wall: Duration| {
+        let seconds = wall.as_secs_f64();
+        format!("{} files/s, {:.1} MB/s", thousands((files as f64 / seconds) as u64), megabytes(bytes) / seconds)
+    };
+    let cpu = |cpu: f64, wall: Duration| format!("CPU {cpu:.1} s ({:.2} cores)", cpu / wall.as_secs_f64());
+    let rss = |kib: Option<u64>| kib.map(|kib| format!("{:.0} MB", kib as f64 * 1024.0 / MEGABYTE)).unwrap_or_else(|| "unknown".into());
+
+    println!();
+    println!(
+        "tree: {} files, {:.1} MB ({} test files, {:.1} MB), {} files without .json(",
+        thousands(tree_files as u64),
+        megabytes(tree_bytes),
+        thousands(inventory.test_files as u64),
+        megabytes(inventory.test_bytes),
+        thousands(inventory.without_json as u64),
+    );
+    println!("machine: {threads} cores, load average {} before the runs; best of {RUNS} runs each", table.load_average);
+    let scan_label = format!("scan (default exclusions, {threads} threads):");
+    println!(
+        "{scan_label:<38} {:>7.3} s  -> {} (whole tree), {}, peak RSS {}",
+        scan.wall.as_secs_f64(),
+        rate(tree_files, tree_bytes, scan.wall),
+        cpu(scan.cpu, scan.wall),
+        rss(scan.peak_rss_kib),
+    );
+    println!(
+        "{:<38} scanned {} files ({:.1} MB), parsed {}, in-process {:.3} s",
+        "",
+        thousands(scan.files),
+        megabytes(scan.bytes),
+        thousands(scan.parsed),
+        scan.elapsed_ms as f64 / 1000.0,
+    );
+    for (label, floor) in
+        [("parse-only floor, all files:", &table.floor_all), ("parse-only floor, scanned files only:", &table.floor_scanned)]
+    {
+        println!(
+            "{label:<38} {:>7.3} s  -> {} ({} files, {:.1} MB), {}",
+            floor.wall.as_secs_f64(),
+            rate(floor.files, floor.bytes, floor.wall),
+            thousands(floor.files as u64),
+            megabytes(floor.bytes),
+            cpu(floor.cpu, floor.wall),
+        );
+    }
+    let seconds = scan.wall.as_secs_f64();
+    println!(
+        "ratio scan / floor(all): {:.2}   ratio scan / floor(scanned): {:.2}",
+        seconds / table.floor_all.wall.as_secs_f64(),
+        seconds / table.floor_scanned.wall.as_secs_f64(),
+    );
+    println!("bench process peak RSS after the floors: {}", rss(table.bench_rss_kib));
+    if scan.files != table.scanned.len() as u64 || scan.bytes != scanned_bytes {
+        println!(
+            "note: the scan read {} files ({} bytes) but the tree has {} non-test files ({} bytes)",
+            thousands(scan.files),
+            thousands(scan.bytes),
+            thousands(table.scanned.len() as u64),
+            thousands(scanned_bytes),
+        );
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
