@@ -1,6 +1,11 @@
-//! The scanned tree as a whole: every readable source file, its facts parsed on demand,
-//! and resolution of imported names to the files and functions that define them.
+//! The scanned tree as a whole: every readable source file, and resolution of imported
+//! names, modules and base classes to the files and functions that define them.
+//!
+//! A file's own analysis parses it and drops its facts when done; only files that
+//! resolution reaches from another file (wrapper modules, base classes) are parsed into the
+//! cache here and kept, so memory follows the links between files, not the size of the tree.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::facts::{FileFacts, Function, Language};
@@ -9,29 +14,39 @@ use crate::source::SourceFile;
 
 pub struct Project {
     pub files: Vec<SourceFile>,
-    facts: Vec<OnceLock<Result<FileFacts, FrontendError>>>,
+    /// Facts of files reached by resolution, parsed on first use.
+    resolved: Vec<OnceLock<Result<FileFacts, FrontendError>>>,
+    /// File indices by file name (`http.py`), to find modules without scanning every path.
+    by_file_name: HashMap<String, Vec<usize>>,
 }
 
 impl Project {
     pub fn new(files: Vec<SourceFile>) -> Project {
-        let facts = files.iter().map(|_| OnceLock::new()).collect();
-        Project { files, facts }
+        let resolved = files.iter().map(|_| OnceLock::new()).collect();
+        let mut by_file_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, file) in files.iter().enumerate() {
+            let name = file.relative_path.rsplit('/').next().unwrap_or(&file.relative_path);
+            by_file_name.entry(name.to_string()).or_default().push(index);
+        }
+        Project { files, resolved, by_file_name }
     }
 
-    /// The facts of file `index`, parsing it the first time they are asked for.
-    pub fn facts(&self, index: usize) -> Option<&FileFacts> {
-        self.parse_result(index)?.as_ref().ok()
-    }
-
-    pub fn parse_result(&self, index: usize) -> Option<&Result<FileFacts, FrontendError>> {
+    /// Parses file `index` for its own analysis, without caching, unless resolution has
+    /// already cached it. `outline`: declarations only, no function bodies.
+    pub fn parse(&self, index: usize, outline: bool) -> Option<Result<CowFacts<'_>, String>> {
         let file = self.files.get(index)?;
-        let slot = self.facts.get(index)?;
-        Some(slot.get_or_init(|| lang::extract(file.language, &file.text)))
+        if let Some(Ok(facts)) = self.resolved.get(index).and_then(OnceLock::get) {
+            return Some(Ok(CowFacts::Cached(facts)));
+        }
+        let parsed = if outline { lang::extract_outline(file.language, &file.text) } else { lang::extract(file.language, &file.text) };
+        Some(parsed.map(CowFacts::Owned).map_err(|error| error.to_string()))
     }
 
-    /// True when the file has been parsed (by a rule or by resolution).
-    pub fn is_parsed(&self, index: usize) -> bool {
-        self.facts.get(index).is_some_and(|slot| slot.get().is_some())
+    /// The facts of file `index` for resolution from another file: parsed once and kept.
+    pub fn facts(&self, index: usize) -> Option<&FileFacts> {
+        let file = self.files.get(index)?;
+        let slot = self.resolved.get(index)?;
+        slot.get_or_init(|| lang::extract(file.language, &file.text)).as_ref().ok()
     }
 
     /// The file a module path (`core.http`, `.http`, `..core.http`) imported from the file
@@ -42,47 +57,48 @@ impl Project {
             return None;
         }
         let dots = module.chars().take_while(|c| *c == '.').count();
-        let rest = &module[dots..];
-        let relative: String = rest.replace('.', "/");
-        let candidates: Vec<String> = if dots > 0 {
+        let relative: String = module[dots..].replace('.', "/");
+        if dots > 0 {
             let mut folder: Vec<&str> = from.relative_path.split('/').collect();
             folder.pop();
             for _ in 1..dots {
-                folder.pop();
+                folder.pop()?;
             }
             let base = folder.join("/");
             let joined = |tail: &str| if base.is_empty() { tail.to_string() } else { format!("{base}/{tail}") };
-            if relative.is_empty() {
+            let candidates = if relative.is_empty() {
                 vec![joined("__init__.py")]
             } else {
                 vec![joined(&format!("{relative}.py")), joined(&format!("{relative}/__init__.py"))]
-            }
-        } else {
-            vec![format!("{relative}.py"), format!("{relative}/__init__.py")]
-        };
+            };
+            return candidates.iter().find_map(|candidate| self.exact(candidate));
+        }
+        // `core.http` is `core/http.py` or `core/http/__init__.py` at the root or below a
+        // source folder (`backend/core/http.py`): unique or unresolved.
         let mut found = None;
-        for (index, file) in self.files.iter().enumerate() {
-            let matches = candidates.iter().any(|candidate| {
-                if dots > 0 {
-                    file.relative_path == *candidate
-                } else {
-                    file.relative_path == *candidate || file.relative_path.ends_with(&format!("/{candidate}"))
+        for candidate in [format!("{relative}.py"), format!("{relative}/__init__.py")] {
+            let name = candidate.rsplit('/').next().unwrap_or(&candidate);
+            for &index in self.by_file_name.get(name).into_iter().flatten() {
+                let path = &self.files[index].relative_path;
+                if *path == candidate || path.ends_with(&format!("/{candidate}")) {
+                    if found.is_some_and(|other| other != index) {
+                        return None;
+                    }
+                    found = Some(index);
                 }
-            });
-            if matches {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(index);
             }
         }
         found
     }
 
+    fn exact(&self, relative_path: &str) -> Option<usize> {
+        let name = relative_path.rsplit('/').next().unwrap_or(relative_path);
+        self.by_file_name.get(name)?.iter().copied().find(|index| self.files[*index].relative_path == relative_path)
+    }
+
     /// The file a name bound to a module refers to: `import app.http as h`, or
-    /// `from app import http as h` (a submodule).
-    pub fn resolve_module_alias(&self, from_index: usize, alias: &str) -> Option<usize> {
-        let facts = self.facts(from_index)?;
+    /// `from app import http as h` (a submodule). `facts` are the importing file's.
+    pub fn resolve_module_alias(&self, from_index: usize, facts: &FileFacts, alias: &str) -> Option<usize> {
         let import = facts.imports.iter().find(|import| import.alias == alias)?;
         match &import.name {
             None => self.resolve_module(from_index, &import.module),
@@ -93,11 +109,26 @@ impl Project {
         }
     }
 
-    /// The method `method` of class `class` defined in file `file_index`, or inherited from
-    /// a base class in the same file or imported from another file of the tree, following
-    /// at most `depth` levels of bases.
-    pub fn find_method(&self, file_index: usize, class: &str, method: &str, depth: usize) -> Option<(usize, &Function)> {
-        let facts = self.facts(file_index)?;
+    /// The function an imported name refers to: `from core.http import post_with_retry`.
+    pub fn resolve_imported_function(&self, from_index: usize, facts: &FileFacts, name: &str) -> Option<(usize, &Function)> {
+        let import = facts.imports.iter().find(|import| import.alias == name && import.name.is_some())?;
+        let target = self.resolve_module(from_index, &import.module)?;
+        let imported = import.name.as_deref()?;
+        let function = self.facts(target)?.find_function(None, imported)?;
+        Some((target, function))
+    }
+
+    /// The method `method` of class `class` defined in file `file_index` (whose facts are
+    /// `facts`), or inherited from a base class in the same file or imported from another
+    /// file of the tree, following at most `depth` levels of bases.
+    pub fn find_method<'a>(
+        &'a self,
+        file_index: usize,
+        facts: &'a FileFacts,
+        class: &str,
+        method: &str,
+        depth: usize,
+    ) -> Option<(usize, &'a Function)> {
         if let Some(function) = facts.functions.iter().find(|function| function.name == method && function.class.as_deref() == Some(class))
         {
             return Some((file_index, function));
@@ -110,13 +141,13 @@ impl Project {
             let Some(dotted) = base.dotted() else { continue };
             if dotted != class
                 && facts.classes.iter().any(|candidate| candidate.name == dotted)
-                && let Some(found) = self.find_method(file_index, &dotted, method, depth - 1)
+                && let Some(found) = self.find_method(file_index, facts, &dotted, method, depth - 1)
             {
                 return Some(found);
             }
             // `from app.base import BaseService` or `base.BaseService`.
             let (target, name) = match dotted.rsplit_once('.') {
-                Some((module, name)) => (self.resolve_module_alias(file_index, module), name.to_string()),
+                Some((module, name)) => (self.resolve_module_alias(file_index, facts, module), name.to_string()),
                 None => {
                     let import = facts.imports.iter().find(|import| import.alias == dotted && import.name.is_some());
                     let target = import.and_then(|import| self.resolve_module(file_index, &import.module));
@@ -124,21 +155,29 @@ impl Project {
                 }
             };
             if let Some(target) = target
-                && let Some(found) = self.find_method(target, &name, method, depth - 1)
+                && let Some(target_facts) = self.facts(target)
+                && let Some(found) = self.find_method(target, target_facts, &name, method, depth - 1)
             {
                 return Some(found);
             }
         }
         None
     }
+}
 
-    /// The function an imported name refers to: `from core.http import post_with_retry`.
-    pub fn resolve_imported_function(&self, from_index: usize, name: &str) -> Option<(usize, &Function)> {
-        let facts = self.facts(from_index)?;
-        let import = facts.imports.iter().find(|import| import.alias == name && import.name.is_some())?;
-        let target = self.resolve_module(from_index, &import.module)?;
-        let imported = import.name.as_deref()?;
-        let function = self.facts(target)?.find_function(None, imported)?;
-        Some((target, function))
+/// Facts borrowed from the resolution cache or parsed for one analysis.
+pub enum CowFacts<'a> {
+    Cached(&'a FileFacts),
+    Owned(FileFacts),
+}
+
+impl std::ops::Deref for CowFacts<'_> {
+    type Target = FileFacts;
+
+    fn deref(&self) -> &FileFacts {
+        match self {
+            CowFacts::Cached(facts) => facts,
+            CowFacts::Owned(facts) => facts,
+        }
     }
 }

@@ -2,16 +2,18 @@
 //!
 //! A file belongs to, in order of precedence: the provider the config's `[integrations]`
 //! table assigns it; a known provider named in its file name (`notion_routes.py`,
-//! `auth_handler_zoom.py`); a known provider in its router prefix
-//! (`APIRouter(prefix="/api/slack")`); a known provider in its nearest folder
-//! (`connectors/intercom/client.py`); the last meaningful segment of its router prefix
-//! (an unknown provider); or none.
+//! `auth_handler_zoom.py`); a known provider in its nearest folder
+//! (`connectors/intercom/client.py`); a known provider in its router prefix
+//! (`APIRouter(prefix="/api/slack")`); the last meaningful segment of its router prefix,
+//! or the segment before `/callback` in a route path (an unknown provider); or none.
+//! The path decides without parsing; a file is parsed for its routes only when its path
+//! names no provider.
 
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
 use crate::facts::{ExprKind, FileFacts, StmtKind};
-use crate::index::Project;
+use crate::source::SourceFile;
 
 /// Router prefix segments that name no provider.
 const GENERIC_SEGMENTS: &[&str] = &[
@@ -161,18 +163,29 @@ fn provider_before_callback(path: &str) -> Option<String> {
         .map(|segment| normalize_provider(segment))
 }
 
+/// Literals without which a file declares no router prefix and no callback route.
+const ROUTE_LITERALS: &[&str] = &["APIRouter(", "Blueprint(", "callback\"", "callback'", "callback/"];
+
 fn may_declare_routes(text: &str) -> bool {
-    ROUTERS.iter().any(|(name, _)| text.contains(name)) || text.contains("callback")
+    ROUTE_LITERALS.iter().any(|literal| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some())
 }
 
-/// The integration of every file of the project, by file index.
-pub fn assign(project: &Project, config: &Config, root: &Path) -> Vec<Option<String>> {
-    let matcher = ProviderMatcher::new(config);
-    (0..project.files.len()).map(|index| assign_file(project, config, root, &matcher, index)).collect()
+/// What a file's routes say about its provider: router prefixes and route paths.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    pub prefixes: Vec<String>,
+    pub route_paths: Vec<String>,
 }
 
-fn assign_file(project: &Project, config: &Config, root: &Path, matcher: &ProviderMatcher, index: usize) -> Option<String> {
-    let file = project.files.get(index)?;
+impl Routing {
+    pub fn of(facts: &FileFacts) -> Routing {
+        Routing { prefixes: router_prefixes(facts), route_paths: route_paths(facts) }
+    }
+}
+
+/// The provider a file's path alone decides: the config's table, then a known provider in
+/// the file name, then in the nearest folder. `None` when its routes may be needed.
+fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile) -> Option<String> {
     let path = file.relative_path.as_str();
     let glob_path = config.glob_path(root, path);
     if let Some(explicit) = config.explicit_integrations.iter().find(|explicit| explicit.globs.is_match(&glob_path)) {
@@ -181,22 +194,28 @@ fn assign_file(project: &Project, config: &Config, root: &Path, matcher: &Provid
     let mut segments: Vec<&str> = path.split('/').collect();
     let file_name = segments.pop().unwrap_or(path);
     let stem = file_name.split('.').next().unwrap_or(file_name);
-    if let Some(provider) = matcher.provider_in(stem) {
+    matcher.provider_in(stem).or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in(folder)))
+}
+
+/// True when grouping the file needs its routes: its path names no provider and its text
+/// may declare a router or a callback route.
+pub fn needs_routing(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile) -> bool {
+    may_declare_routes(&file.text) && provider_from_path(config, matcher, root, file).is_none()
+}
+
+/// The integration of one file, from its path and (when parsed) its routes.
+pub fn assign(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile, routing: Option<&Routing>) -> Option<String> {
+    if let Some(provider) = provider_from_path(config, matcher, root, file) {
         return Some(provider);
     }
-    let facts = if may_declare_routes(&file.text) { project.facts(index) } else { None };
-    let prefixes = facts.map(router_prefixes).unwrap_or_default();
-    for prefix in &prefixes {
+    let empty = Routing::default();
+    let routing = routing.unwrap_or(&empty);
+    for prefix in &routing.prefixes {
         if let Some(provider) = prefix.split('/').find_map(|segment| matcher.provider_in(segment)) {
             return Some(provider);
         }
     }
-    for folder in segments.iter().rev() {
-        if let Some(provider) = matcher.provider_in(folder) {
-            return Some(provider);
-        }
-    }
-    let inferred_from_prefix = prefixes.iter().find_map(|prefix| {
+    let inferred_from_prefix = routing.prefixes.iter().find_map(|prefix| {
         prefix
             .split('/')
             .rev()
@@ -207,7 +226,7 @@ fn assign_file(project: &Project, config: &Config, root: &Path, matcher: &Provid
             .map(normalize_provider)
     });
     // `@router.get("/acme/callback")`: the segment before `/callback` names the provider.
-    inferred_from_prefix.or_else(|| facts.map(route_paths).unwrap_or_default().iter().find_map(|path| provider_before_callback(path)))
+    inferred_from_prefix.or_else(|| routing.route_paths.iter().find_map(|path| provider_before_callback(path)))
 }
 
 #[cfg(test)]

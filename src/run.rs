@@ -106,12 +106,14 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     if args.stats {
         let stats = &outcome.stats;
         eprintln!(
-            "stats: files={} bytes={} parsed={} elapsed_ms={} peak_rss_kb={}",
+            "stats: files={} bytes={} parsed={} elapsed_ms={} peak_rss_kb={} discover_ms={} analyse_ms={}",
             stats.files,
             stats.bytes,
             stats.parsed,
             stats.elapsed.as_millis(),
-            scan::peak_rss_kib().map(|kib| kib.to_string()).unwrap_or_else(|| "unknown".into())
+            scan::peak_rss_kib().map(|kib| kib.to_string()).unwrap_or_else(|| "unknown".into()),
+            stats.discover.as_millis(),
+            stats.analyse.as_millis(),
         );
     }
     let threshold = match args.fail_on {

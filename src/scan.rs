@@ -14,7 +14,7 @@ use crate::coverage::{self, CoverageInput, StepItem};
 use crate::discover::{self, DiscoverOptions, Skipped};
 use crate::facts::Span;
 use crate::index::Project;
-use crate::integrations;
+use crate::integrations::{self, ProviderMatcher, Routing};
 use crate::report::{Report, ReportFinding, SCHEMA, TOOL_NAME, TOOL_VERSION, Tool};
 use crate::rules::{Finding, RULES, RuleInfo, unguarded_json};
 use crate::suppress::Suppressions;
@@ -54,6 +54,10 @@ pub struct Stats {
     pub bytes: usize,
     pub parsed: usize,
     pub elapsed: Duration,
+    /// Walking and reading files.
+    pub discover: Duration,
+    /// The per-file pass: prefilter, parsing, rules.
+    pub analyse: Duration,
 }
 
 pub struct ScanOutcome {
@@ -82,83 +86,88 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     if let Some(missing) = discovery.missing.first() {
         return Err(ScanError::MissingPath(missing.display().to_string()));
     }
+    let discovered = started.elapsed();
     let root = discovery.root.clone();
     let mut skipped = discovery.skipped;
     let project = Project::new(discovery.files);
     let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
+    let matcher = ProviderMatcher::new(config);
+    let run_oa001 = selected(&RULES[0]);
 
-    // Largest files first, so one big file does not become a single-threaded tail.
+    // One pass per file, largest first so one big file does not become a single-threaded
+    // tail. A file is parsed only when the prefilter says a rule or grouping needs it, and
+    // its facts are dropped once its results are taken.
     let mut order: Vec<usize> = (0..project.files.len()).collect();
     order.sort_by_key(|index| std::cmp::Reverse(project.files[*index].text.len()));
-    let run_oa001 = selected(&RULES[0]);
-    let mut sites: Vec<unguarded_json::JsonSite> = order
+    let mut analyses: Vec<(usize, FileAnalysis)> = order
         .par_iter()
-        .filter(|index| run_oa001 && unguarded_json::may_have_sites(&project.files[**index].text))
-        .flat_map_iter(|index| unguarded_json::check_file(&project, config, *index))
+        // One job per file: sizes vary by orders of magnitude, so coarse chunks would
+        // leave a core idle while the other works through the big files.
+        .with_max_len(1)
+        .map(|&index| {
+            let file = &project.files[index];
+            let wants_sites = run_oa001 && unguarded_json::may_have_sites(&file.text);
+            let wants_routing = integrations::needs_routing(config, &matcher, &root, file);
+            (index, analyse_file(&project, config, index, wants_sites, wants_routing))
+        })
         .collect();
-    sites.sort_by_key(|a| (a.file_index, a.span.start_byte));
+    analyses.sort_by_key(|(index, _)| *index);
+    let analysed = started.elapsed();
 
-    let assignments = integrations::assign(&project, config, &root);
-
-    // Files the frontend could not parse at all are skipped; recovered errors are warnings.
     let mut syntax_warnings = Vec::new();
     let mut unparsed = vec![false; project.files.len()];
     let mut parsed = 0;
-    for (index, file) in project.files.iter().enumerate() {
-        if !project.is_parsed(index) {
-            continue;
-        }
-        parsed += 1;
-        match project.parse_result(index) {
-            Some(Err(error)) => {
-                unparsed[index] = true;
+    let mut assignments = Vec::with_capacity(project.files.len());
+    for (index, analysis) in &analyses {
+        let file = &project.files[*index];
+        match &analysis.parse {
+            ParseStatus::NotParsed => {}
+            ParseStatus::Failed(error) => {
+                parsed += 1;
+                unparsed[*index] = true;
                 skipped.push(Skipped { file: file.relative_path.clone(), reason: format!("cannot parse: {error}") });
             }
-            Some(Ok(facts)) if facts.syntax_errors > 0 => {
-                let at = facts.first_syntax_error.unwrap_or_default();
-                syntax_warnings.push(SyntaxWarning {
-                    file: file.relative_path.clone(),
-                    line: at.start.line + 1,
-                    column: file.character_column(at.start.line, at.start.column),
-                    regions: facts.syntax_errors,
-                });
+            ParseStatus::Parsed { syntax_errors, first_error } => {
+                parsed += 1;
+                if *syntax_errors > 0 {
+                    let at = first_error.unwrap_or_default();
+                    syntax_warnings.push(SyntaxWarning {
+                        file: file.relative_path.clone(),
+                        line: at.start.line + 1,
+                        column: file.character_column(at.start.line, at.start.column),
+                        regions: *syntax_errors,
+                    });
+                }
             }
-            _ => {}
         }
+        assignments.push(integrations::assign(config, &matcher, &root, file, analysis.routing.as_ref()));
     }
     skipped.sort();
 
-    let mut suppressions: BTreeMap<usize, Suppressions> = BTreeMap::new();
     let mut findings = Vec::new();
     let mut suppressed = 0;
     let mut items = Vec::new();
     let wanted = |integration: &Option<String>| {
         options.integrations.is_empty() || integration.as_ref().is_some_and(|name| options.integrations.contains(name))
     };
-    for site in &sites {
-        let integration = assignments.get(site.file_index).cloned().flatten();
+    for (index, analysis) in &analyses {
+        let integration = assignments.get(*index).cloned().flatten();
         if !wanted(&integration) {
             continue;
         }
-        let mut done = site.is_guarded();
-        if let Some(finding) = site.finding() {
-            let file_suppressions = suppressions.entry(site.file_index).or_insert_with(|| {
-                let file = project.files.get(site.file_index);
-                project
-                    .facts(site.file_index)
-                    .zip(file)
-                    .map(|(facts, file)| Suppressions::from_comments(&facts.comments, file))
-                    .unwrap_or_default()
-            });
-            if file_suppressions.covers(finding.rule, finding.span.start.line) {
-                suppressed += 1;
-                // An accepted site needs no more work: it counts as done.
-                done = true;
-            } else {
-                findings.push(finding);
+        for site in &analysis.sites {
+            let mut done = site.site.is_guarded();
+            if let Some(finding) = site.site.finding() {
+                if site.suppressed {
+                    suppressed += 1;
+                    // An accepted site needs no more work: it counts as done.
+                    done = true;
+                } else {
+                    findings.push(finding);
+                }
             }
+            items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
         }
-        items.push(StepItem { step: "html_guard", integration, done });
     }
 
     let report_findings = to_report_findings(&project, &assignments, &findings);
@@ -182,6 +191,8 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         bytes: project.files.iter().map(|file| file.text.len()).sum(),
         parsed,
         elapsed: started.elapsed(),
+        discover: discovered,
+        analyse: analysed.saturating_sub(discovered),
     };
     let report = Report {
         schema: SCHEMA,
@@ -193,6 +204,59 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         delta: None,
     };
     Ok(ScanOutcome { root, report, project, syntax_warnings, stats })
+}
+
+/// What one file's pass produced.
+struct FileAnalysis {
+    sites: Vec<AnalysedSite>,
+    routing: Option<Routing>,
+    parse: ParseStatus,
+}
+
+struct AnalysedSite {
+    site: unguarded_json::JsonSite,
+    suppressed: bool,
+}
+
+enum ParseStatus {
+    NotParsed,
+    Parsed { syntax_errors: usize, first_error: Option<Span> },
+    Failed(String),
+}
+
+fn analyse_file(project: &Project, config: &Config, index: usize, wants_sites: bool, wants_routing: bool) -> FileAnalysis {
+    let nothing = FileAnalysis { sites: Vec::new(), routing: None, parse: ParseStatus::NotParsed };
+    if !wants_sites && !wants_routing {
+        return nothing;
+    }
+    let Some(parsed) = project.parse(index, !wants_sites) else {
+        return nothing;
+    };
+    let facts = match parsed {
+        Ok(facts) => facts,
+        Err(error) => return FileAnalysis { parse: ParseStatus::Failed(error), ..nothing },
+    };
+    let Some(file) = project.files.get(index) else {
+        return nothing;
+    };
+    let mut sites = Vec::new();
+    if wants_sites {
+        let found = unguarded_json::check_file(project, config, index, &facts);
+        let suppressions = if found.iter().any(|site| !site.is_guarded()) {
+            Suppressions::from_comments(&facts.comments, file)
+        } else {
+            Suppressions::default()
+        };
+        for site in found {
+            let suppressed = !site.is_guarded() && suppressions.covers(&RULES[0], site.span.start.line);
+            sites.push(AnalysedSite { site, suppressed });
+        }
+    }
+    FileAnalysis {
+        sites,
+        routing: wants_routing.then(|| Routing::of(&facts)),
+        parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
+    }
 }
 
 fn to_report_findings(project: &Project, assignments: &[Option<String>], findings: &[Finding]) -> Vec<ReportFinding> {

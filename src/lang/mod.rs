@@ -16,6 +16,14 @@ pub enum FrontendError {
 
 use crate::facts::{FileFacts, Language};
 
+/// The outline of one file: declarations without function bodies.
+pub fn extract_outline(language: Language, text: &str) -> Result<FileFacts, FrontendError> {
+    match language {
+        Language::Python => python::extract_outline(text),
+        Language::TypeScript | Language::Rust => Err(FrontendError::Unsupported(language.name())),
+    }
+}
+
 /// The facts of one file in the given language.
 pub fn extract(language: Language, text: &str) -> Result<FileFacts, FrontendError> {
     match language {

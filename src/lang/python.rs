@@ -52,12 +52,22 @@ pub fn parse(text: &str) -> Result<Tree, FrontendError> {
 /// Reads the facts of one Python file.
 pub fn extract(text: &str) -> Result<FileFacts, FrontendError> {
     let tree = parse(text)?;
-    Ok(facts_from_tree(&tree, text))
+    Ok(facts_from_tree(&tree, text, false))
 }
 
-fn facts_from_tree(tree: &Tree, text: &str) -> FileFacts {
+/// Reads the outline of one Python file: module and class level statements, functions
+/// with their decorators and parameters but empty bodies. Enough to group a file by its
+/// routes, at a fraction of the cost of [`extract`].
+pub fn extract_outline(text: &str) -> Result<FileFacts, FrontendError> {
+    let tree = parse(text)?;
+    Ok(facts_from_tree(&tree, text, true))
+}
+
+fn facts_from_tree(tree: &Tree, text: &str, outline: bool) -> FileFacts {
     let root = tree.root_node();
     let mut converter = Converter {
+        outline,
+        comments: Vec::new(),
         source: text.as_bytes(),
         functions: Vec::new(),
         classes: Vec::new(),
@@ -69,7 +79,10 @@ fn facts_from_tree(tree: &Tree, text: &str) -> FileFacts {
     let module_id = converter.reserve_function("<module>".into(), None, root, root, false);
     let body = converter.block_from_children(root);
     converter.functions[module_id.0].body = body;
-    let (comments, syntax_errors, first_syntax_error) = scan_tree(root, text.as_bytes());
+    let (syntax_errors, first_syntax_error) = scan_errors(root);
+    let mut comments = std::mem::take(&mut converter.comments);
+    comments.sort_by_key(|comment| comment.span.start_byte);
+    comments.dedup_by_key(|comment| comment.span.start_byte);
     FileFacts {
         language: Language::Python,
         functions: converter.functions,
@@ -81,25 +94,23 @@ fn facts_from_tree(tree: &Tree, text: &str) -> FileFacts {
     }
 }
 
-/// Comments and syntax errors, by an iterative walk over the whole tree.
-fn scan_tree(root: Node, source: &[u8]) -> (Vec<Comment>, usize, Option<Span>) {
-    let mut comments = Vec::new();
+/// Syntax errors: an iterative walk that descends only into subtrees holding one.
+fn scan_errors(root: Node) -> (usize, Option<Span>) {
     let mut errors = 0;
     let mut first_error = None;
+    if !root.has_error() {
+        return (0, None);
+    }
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
-        if node.kind() == "comment" {
-            comments.push(Comment { text: node.utf8_text(source).unwrap_or("").to_string(), span: span_of(node) });
-        }
         if node.is_error() || node.is_missing() {
             errors += 1;
             if first_error.is_none() {
                 first_error = Some(span_of(node));
             }
         }
-        let descend = node.has_error() || node.child_count() > 0;
-        if descend && cursor.goto_first_child() {
+        if node.has_error() && !node.is_error() && cursor.goto_first_child() {
             continue;
         }
         loop {
@@ -107,7 +118,7 @@ fn scan_tree(root: Node, source: &[u8]) -> (Vec<Comment>, usize, Option<Span>) {
                 break;
             }
             if !cursor.goto_parent() {
-                return (comments, errors, first_error);
+                return (errors, first_error);
             }
         }
     }
@@ -125,6 +136,9 @@ pub(crate) fn span_of(node: Node) -> Span {
 }
 
 struct Converter<'a> {
+    /// Leave function bodies empty.
+    outline: bool,
+    comments: Vec<Comment>,
     source: &'a [u8],
     functions: Vec<Function>,
     classes: Vec<Class>,
@@ -135,12 +149,22 @@ struct Converter<'a> {
     depth: usize,
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor).filter(|child| child.kind() != "comment").collect()
-}
-
 impl<'a> Converter<'a> {
+    /// The named children of a node, comments left out and recorded (suppressions live
+    /// in comments, which may sit between any two children).
+    fn named_children<'t>(&mut self, node: Node<'t>) -> Vec<Node<'t>> {
+        let mut cursor = node.walk();
+        let mut children = Vec::with_capacity(node.named_child_count());
+        for child in node.named_children(&mut cursor) {
+            if child.kind() == "comment" {
+                self.comments.push(Comment { text: child.utf8_text(self.source).unwrap_or("").to_string(), span: span_of(child) });
+            } else {
+                children.push(child);
+            }
+        }
+        children
+    }
+
     fn text(&self, node: Node) -> String {
         node.utf8_text(self.source).unwrap_or("").to_string()
     }
@@ -166,7 +190,7 @@ impl<'a> Converter<'a> {
 
     fn block_from_children(&mut self, node: Node) -> Block {
         let mut statements = Vec::new();
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             self.statement_into(child, &mut statements);
         }
         Block { statements }
@@ -181,7 +205,7 @@ impl<'a> Converter<'a> {
 
     /// The first `block` child (clauses whose body has no field name in the grammar).
     fn block_child(&mut self, node: Node) -> Block {
-        match named_children(node).into_iter().find(|child| child.kind() == "block") {
+        match self.named_children(node).into_iter().find(|child| child.kind() == "block") {
             Some(block) => self.block_from_children(block),
             None => Block::default(),
         }
@@ -196,7 +220,7 @@ impl<'a> Converter<'a> {
         match node.kind() {
             // Recovered statements inside an error region are still statements.
             "ERROR" | "block" => {
-                for child in named_children(node) {
+                for child in self.named_children(node) {
                     self.statement_into(child, out);
                 }
             }
@@ -232,12 +256,12 @@ impl<'a> Converter<'a> {
                 let else_block = node.child_by_field_name("alternative").map(|alternative| self.clause_body(alternative));
                 StmtKind::Loop { targets: Vec::new(), iter: None, condition, body, else_block }
             }
-            "return_statement" => StmtKind::Return(named_children(node).first().map(|value| self.expr(*value))),
+            "return_statement" => StmtKind::Return(self.named_children(node).first().map(|value| self.expr(*value))),
             "raise_statement" => {
                 let cause = node.child_by_field_name("cause").map(|cause| self.expr(cause));
                 let cause_id = node.child_by_field_name("cause").map(|cause| cause.id());
                 let exception =
-                    named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
+                    self.named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
                 StmtKind::Raise { exception, cause }
             }
             "break_statement" => StmtKind::Break,
@@ -254,7 +278,7 @@ impl<'a> Converter<'a> {
                 // Statements without rule-relevant structure (assert, del, global, match, ...):
                 // keep their expressions so calls inside them are still seen.
                 let mut expressions = Vec::new();
-                for child in named_children(node) {
+                for child in self.named_children(node) {
                     if child.kind() == "block" {
                         continue;
                     }
@@ -274,7 +298,7 @@ impl<'a> Converter<'a> {
     }
 
     fn expression_statement(&mut self, node: Node) -> StmtKind {
-        let children = named_children(node);
+        let children = self.named_children(node);
         if let [single] = children.as_slice() {
             match single.kind() {
                 "assignment" => return self.assignment(*single, false),
@@ -338,12 +362,12 @@ impl<'a> Converter<'a> {
         let subject = self.expr_field(node, "subject");
         let cases: Vec<Node> = node
             .child_by_field_name("body")
-            .map(|body| named_children(body).into_iter().filter(|child| child.kind() == "case_clause").collect())
+            .map(|body| self.named_children(body).into_iter().filter(|child| child.kind() == "case_clause").collect())
             .unwrap_or_default();
         let mut chain: Option<Block> = None;
         for case in cases.into_iter().rev() {
             let mut condition_parts = vec![subject.clone()];
-            for child in named_children(case) {
+            for child in self.named_children(case) {
                 if child.kind() != "block" {
                     condition_parts.push(self.expr(child));
                 }
@@ -364,7 +388,7 @@ impl<'a> Converter<'a> {
         let mut handlers = Vec::new();
         let mut else_block = None;
         let mut finally_block = None;
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             match child.kind() {
                 "except_clause" | "except_group_clause" => handlers.push(self.handler(child)),
                 "else_clause" => else_block = Some(self.clause_body(child)),
@@ -376,13 +400,14 @@ impl<'a> Converter<'a> {
     }
 
     fn handler(&mut self, node: Node) -> Handler {
-        let value = node.child_by_field_name("value").or_else(|| named_children(node).into_iter().find(|child| child.kind() != "block"));
+        let value =
+            node.child_by_field_name("value").or_else(|| self.named_children(node).into_iter().find(|child| child.kind() != "block"));
         let mut types = Vec::new();
         let mut name = None;
         if let Some(value) = value {
             let type_node = if value.kind() == "as_pattern" {
                 name = value.child_by_field_name("alias").map(|alias| self.text(alias).trim().to_string());
-                named_children(value).into_iter().next()
+                self.named_children(value).into_iter().next()
             } else {
                 Some(value)
             };
@@ -401,14 +426,14 @@ impl<'a> Converter<'a> {
     fn with_statement(&mut self, node: Node) -> StmtKind {
         let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
         let mut items = Vec::new();
-        for clause in named_children(node).into_iter().filter(|child| child.kind() == "with_clause") {
-            for item in named_children(clause).into_iter().filter(|child| child.kind() == "with_item") {
+        for clause in self.named_children(node).into_iter().filter(|child| child.kind() == "with_clause") {
+            for item in self.named_children(clause).into_iter().filter(|child| child.kind() == "with_item") {
                 let Some(value) = item.child_by_field_name("value") else { continue };
                 if value.kind() == "as_pattern" {
-                    let context = named_children(value).into_iter().next().map(|context| self.expr(context));
+                    let context = self.named_children(value).into_iter().next().map(|context| self.expr(context));
                     let binding = value
                         .child_by_field_name("alias")
-                        .and_then(|alias| named_children(alias).into_iter().next().or(Some(alias)))
+                        .and_then(|alias| self.named_children(alias).into_iter().next().or(Some(alias)))
                         .map(|alias| self.expr(alias));
                     if let Some(context) = context {
                         items.push(WithItem { context, binding });
@@ -424,8 +449,8 @@ impl<'a> Converter<'a> {
 
     fn decorated_definition(&mut self, node: Node) -> StmtKind {
         let mut decorators = Vec::new();
-        for child in named_children(node).into_iter().filter(|child| child.kind() == "decorator") {
-            if let Some(expression) = named_children(child).into_iter().next() {
+        for child in self.named_children(node).into_iter().filter(|child| child.kind() == "decorator") {
+            if let Some(expression) = self.named_children(child).into_iter().next() {
                 decorators.push(self.expr(expression));
             }
         }
@@ -448,7 +473,7 @@ impl<'a> Converter<'a> {
         // A class's methods belong to it; functions nested in a method do not.
         let class = self.current_class.take();
         self.function_stack.push(id);
-        let body = self.block_field(node, "body");
+        let body = if self.outline { Block::default() } else { self.block_field(node, "body") };
         self.function_stack.pop();
         self.current_class = class.clone();
         if let Some(function) = self.functions.get_mut(id.0) {
@@ -464,7 +489,7 @@ impl<'a> Converter<'a> {
         let name = node.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
         let bases = node
             .child_by_field_name("superclasses")
-            .map(|superclasses| named_children(superclasses).into_iter().map(|base| self.expr(base)).collect())
+            .map(|superclasses| self.named_children(superclasses).into_iter().map(|base| self.expr(base)).collect())
             .unwrap_or_default();
         self.classes.push(Class { name: name.clone(), bases, span: span_of(node) });
         let outer = self.current_class.replace(name.clone());
@@ -475,12 +500,13 @@ impl<'a> Converter<'a> {
 
     fn parameters(&mut self, node: Node) -> Vec<Param> {
         let mut params = Vec::new();
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             let span = span_of(child);
             let (name_node, annotation, default) = match child.kind() {
                 "identifier" => (Some(child), None, None),
                 "typed_parameter" => {
-                    let name = named_children(child)
+                    let name = self
+                        .named_children(child)
                         .into_iter()
                         .find(|part| matches!(part.kind(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
                     (name, child.child_by_field_name("type"), None)
@@ -488,12 +514,12 @@ impl<'a> Converter<'a> {
                 "default_parameter" | "typed_default_parameter" => {
                     (child.child_by_field_name("name"), child.child_by_field_name("type"), child.child_by_field_name("value"))
                 }
-                "list_splat_pattern" | "dictionary_splat_pattern" => (named_children(child).into_iter().next(), None, None),
+                "list_splat_pattern" | "dictionary_splat_pattern" => (self.named_children(child).into_iter().next(), None, None),
                 _ => (None, None, None),
             };
             let Some(mut name_node) = name_node else { continue };
             if matches!(name_node.kind(), "list_splat_pattern" | "dictionary_splat_pattern") {
-                match named_children(name_node).into_iter().next() {
+                match self.named_children(name_node).into_iter().next() {
                     Some(inner) => name_node = inner,
                     None => continue,
                 }
@@ -523,7 +549,7 @@ impl<'a> Converter<'a> {
                 let module = node.child_by_field_name("module_name").map(|module| self.text(module)).unwrap_or_default();
                 let mut cursor = node.walk();
                 let names: Vec<Node> = node.children_by_field_name("name", &mut cursor).collect();
-                if names.is_empty() && named_children(node).iter().any(|child| child.kind() == "wildcard_import") {
+                if names.is_empty() && self.named_children(node).iter().any(|child| child.kind() == "wildcard_import") {
                     self.imports.push(Import { module, name: Some("*".into()), alias: "*".into(), span });
                     return;
                 }
@@ -560,6 +586,11 @@ impl<'a> Converter<'a> {
         }
     }
 
+    fn child_exprs(&mut self, node: Node) -> Vec<Expr> {
+        let children = self.named_children(node);
+        self.exprs(children)
+    }
+
     fn exprs(&mut self, nodes: Vec<Node>) -> Vec<Expr> {
         nodes.into_iter().map(|node| self.expr(node)).collect()
     }
@@ -567,7 +598,7 @@ impl<'a> Converter<'a> {
     fn expr(&mut self, node: Node) -> Expr {
         // `(x)` is `x`, with the span of `x` (where a finding must point).
         if node.kind() == "parenthesized_expression"
-            && let [inner] = named_children(node).as_slice()
+            && let [inner] = self.named_children(node).as_slice()
         {
             return self.expr(*inner);
         }
@@ -583,7 +614,7 @@ impl<'a> Converter<'a> {
 
     fn expr_kind(&mut self, node: Node) -> ExprKind {
         match node.kind() {
-            "identifier" | "as_pattern_target" => match named_children(node).into_iter().next() {
+            "identifier" | "as_pattern_target" => match self.named_children(node).into_iter().next() {
                 Some(inner) if node.kind() == "as_pattern_target" => self.expr(inner).kind,
                 _ => ExprKind::Name(self.text(node)),
             },
@@ -593,11 +624,11 @@ impl<'a> Converter<'a> {
                 ExprKind::Attribute { object: Box::new(object), name }
             }
             "call" => self.call(node),
-            "await" => match named_children(node).into_iter().next() {
+            "await" => match self.named_children(node).into_iter().next() {
                 Some(inner) => ExprKind::Await(Box::new(self.expr(inner))),
                 None => ExprKind::Other(Vec::new()),
             },
-            "parenthesized_expression" => match named_children(node).into_iter().next() {
+            "parenthesized_expression" => match self.named_children(node).into_iter().next() {
                 Some(inner) => self.expr(inner).kind,
                 None => ExprKind::Sequence(Vec::new()),
             },
@@ -618,7 +649,7 @@ impl<'a> Converter<'a> {
             "integer" | "float" => ExprKind::Number(self.text(node)),
             "true" | "false" | "none" | "ellipsis" => ExprKind::Constant(self.text(node)),
             "comparison_operator" => {
-                let operands = self.exprs(named_children(node));
+                let operands = self.child_exprs(node);
                 let mut cursor = node.walk();
                 let operators = node.children_by_field_name("operators", &mut cursor).map(|operator| operator.kind().to_string()).collect();
                 ExprKind::Compare { operands, operators }
@@ -641,7 +672,7 @@ impl<'a> Converter<'a> {
             }
             "not_operator" => ExprKind::Not(Box::new(self.expr_field(node, "argument"))),
             "conditional_expression" => {
-                let mut parts = self.exprs(named_children(node));
+                let mut parts = self.child_exprs(node);
                 if parts.len() == 3 {
                     let else_value = parts.pop().map(Box::new);
                     let condition = parts.pop().map(Box::new);
@@ -654,14 +685,14 @@ impl<'a> Converter<'a> {
             }
             "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, "body")) },
             "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
-                ExprKind::Comprehension(self.exprs(named_children(node)))
+                ExprKind::Comprehension(self.child_exprs(node))
             }
             "tuple" | "list" | "set" | "pattern_list" | "expression_list" | "tuple_pattern" | "list_pattern" => {
-                ExprKind::Sequence(self.exprs(named_children(node)))
+                ExprKind::Sequence(self.child_exprs(node))
             }
             "dictionary" => {
                 let mut entries = Vec::new();
-                for child in named_children(node) {
+                for child in self.named_children(node) {
                     if child.kind() == "pair" {
                         let key = child.child_by_field_name("key").map(|key| self.expr(key));
                         let value = self.expr_field(child, "value");
@@ -672,7 +703,7 @@ impl<'a> Converter<'a> {
                 }
                 ExprKind::Dict(entries)
             }
-            _ => ExprKind::Other(self.exprs(named_children(node))),
+            _ => ExprKind::Other(self.child_exprs(node)),
         }
     }
 
@@ -685,7 +716,7 @@ impl<'a> Converter<'a> {
             if arguments.kind() == "generator_expression" {
                 args.push(self.expr(arguments));
             } else {
-                for argument in named_children(arguments) {
+                for argument in self.named_children(arguments) {
                     match argument.kind() {
                         "keyword_argument" => {
                             let name = argument.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();

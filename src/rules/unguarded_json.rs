@@ -49,6 +49,9 @@
 //! indentation, and the import if missing. Calls inside a lambda, a comprehension, a
 //! condition or a chained expression are not fixable automatically.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::config::Config;
 use crate::facts::*;
 use crate::index::Project;
@@ -147,13 +150,11 @@ pub fn may_have_sites(text: &str) -> bool {
 }
 
 /// Every `.json()` site on a response in one file.
-pub fn check_file(project: &Project, config: &Config, file_index: usize) -> Vec<JsonSite> {
-    let Some(facts) = project.facts(file_index) else {
-        return Vec::new();
-    };
+pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> Vec<JsonSite> {
+    let cache = FileCache::default();
     let mut sites = Vec::new();
     for function in &facts.functions {
-        let context = FunctionContext::new(project, config, file_index, facts, function, 0);
+        let context = FunctionContext::new(project, config, file_index, facts, function, 0).with_cache(&cache);
         context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
             if let Some(site) = context.evaluate_site(path, expr_context, call, call_expr) {
                 sites.push(site);
@@ -216,7 +217,16 @@ enum OriginKind {
     NotResponse,
 }
 
+/// Answers about one file that many sites ask for, computed once.
+#[derive(Default)]
+struct FileCache {
+    /// (class, attribute) -> the library of the client `self.<attribute>` holds.
+    self_clients: RefCell<HashMap<(String, String), Option<Library>>>,
+}
+
 struct FunctionContext<'p> {
+    /// Shared by the functions of the file being checked; `None` for other files.
+    cache: Option<&'p FileCache>,
     project: &'p Project,
     config: &'p Config,
     file_index: usize,
@@ -248,7 +258,12 @@ impl<'p> FunctionContext<'p> {
             [single] => *single,
             _ => Library::Unknown,
         };
-        FunctionContext { project, config, file_index, facts, function, file_library, depth }
+        FunctionContext { cache: None, project, config, file_index, facts, function, file_library, depth }
+    }
+
+    fn with_cache(mut self, cache: &'p FileCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     // ----- walking ----------------------------------------------------------------------
@@ -486,11 +501,13 @@ impl<'p> FunctionContext<'p> {
                     if receiver == "self" || receiver == "cls" {
                         let class = self.function.class.as_deref();
                         if let Some((file_index, method_function)) =
-                            class.and_then(|class| self.project.find_method(self.file_index, class, method, MAX_WRAPPER_DEPTH))
+                            class.and_then(|class| self.project.find_method(self.file_index, self.facts, class, method, MAX_WRAPPER_DEPTH))
                         {
                             return self.wrapper_origin(file_index, method_function, &dotted, position).unwrap_or(unknown);
                         }
-                    } else if is_constructor_name(receiver) && self.project.resolve_module_alias(self.file_index, receiver).is_none() {
+                    } else if is_constructor_name(receiver)
+                        && self.project.resolve_module_alias(self.file_index, self.facts, receiver).is_none()
+                    {
                         // `TokenResponse.parse_obj(data)`: a class method builds a model.
                         return self.not_response();
                     }
@@ -498,7 +515,7 @@ impl<'p> FunctionContext<'p> {
                 // `http_utils.post_with_retry(...)` or `app.core.http.post_with_retry(...)`
                 // on a module of the tree.
                 if let Some(module) = object.dotted().filter(|module| module != "self" && module != "cls")
-                    && let Some(target) = self.project.resolve_module_alias(self.file_index, &module)
+                    && let Some(target) = self.project.resolve_module_alias(self.file_index, self.facts, &module)
                     && let Some(function) = self.project.facts(target).and_then(|facts| facts.find_function(None, method))
                 {
                     return self.wrapper_origin(target, function, &dotted, position).unwrap_or(unknown);
@@ -515,7 +532,7 @@ impl<'p> FunctionContext<'p> {
                     if library != Library::Unknown && self.config.http.methods.iter().any(|method| method == imported) {
                         return Origin { kind: OriginKind::Client, library, position, description: format!("the response of `{name}()`") };
                     }
-                    if let Some((target, function)) = self.project.resolve_imported_function(self.file_index, name) {
+                    if let Some((target, function)) = self.project.resolve_imported_function(self.file_index, self.facts, name) {
                         return self.wrapper_origin(target, function, name, position).unwrap_or(unknown);
                     }
                 } else if let Some(function) = self.facts.find_function(None, name) {
@@ -622,7 +639,21 @@ impl<'p> FunctionContext<'p> {
     /// binds it to a client: `self.client = httpx.AsyncClient()` in a method, or
     /// `client = httpx.AsyncClient()` in the class body.
     fn self_attribute_library(&self, attribute: &str) -> Option<Library> {
-        let mut classes = vec![self.function.class.clone()?];
+        let class = self.function.class.clone()?;
+        let Some(cache) = self.cache else {
+            return self.find_self_attribute_library(class, attribute);
+        };
+        let key = (class, attribute.to_string());
+        if let Some(known) = cache.self_clients.borrow().get(&key) {
+            return *known;
+        }
+        let library = self.find_self_attribute_library(key.0.clone(), attribute);
+        cache.self_clients.borrow_mut().insert(key, library);
+        library
+    }
+
+    fn find_self_attribute_library(&self, class: String, attribute: &str) -> Option<Library> {
+        let mut classes = vec![class];
         let target = format!("self.{attribute}");
         let mut visited = 0;
         while let Some(class) = classes.pop() {
@@ -666,8 +697,11 @@ impl<'p> FunctionContext<'p> {
         if self.depth >= MAX_WRAPPER_DEPTH || std::ptr::eq(function, self.function) {
             return None;
         }
-        let facts = self.project.facts(file_index)?;
-        let inner = FunctionContext::new(self.project, self.config, file_index, facts, function, self.depth + 1);
+        let facts = if file_index == self.file_index { self.facts } else { self.project.facts(file_index)? };
+        let mut inner = FunctionContext::new(self.project, self.config, file_index, facts, function, self.depth + 1);
+        if file_index == self.file_index {
+            inner.cache = self.cache;
+        }
         let summary = inner.summarize_returns()?;
         let (kind, description) = if summary.all_guarded {
             (OriginKind::GuardWrapper, format!("the response of `{called}()`, which checks it"))
