@@ -26,7 +26,7 @@ use rayon::prelude::*;
 /// Bump when the generator changes, so old trees are regenerated.
 const GENERATOR_VERSION: u32 = 2;
 const SEED: u64 = 0x0a17_2026_5eed_0001;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 const MEGABYTE: f64 = 1_000_000.0;
 /// Share of the files that are test files (in `tests/` folders, `test_*.py`, `*_test.py`).
 const TEST_SHARE: f64 = 0.15;
@@ -97,6 +97,9 @@ const WORDS: &[&str] = &[
 ];
 
 fn main() {
+    // The floor parses with the same allocators as the scanner, so the ratio compares work,
+    // not allocators. SAFETY: first thing in main, before any parser or thread exists.
+    unsafe { oauth_audit::alloc::install_for_parsers() };
     let files = env_number("BENCH_FILES", 5000.0) as usize;
     let megabytes = env_number("BENCH_MB", 50.0);
     assert!(files >= 10, "BENCH_FILES must be at least 10");
@@ -117,19 +120,22 @@ fn main() {
         .and_then(|text| text.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
     let report = std::env::temp_dir().join(format!("oauth-audit-bench-{}.json", std::process::id()));
+    let inventory = Inventory::take(&tree);
+    let scanned: Vec<TreeFile> = inventory.files.iter().filter(|file| !file.test).cloned().collect();
+    // Rounds of scan, floor(all), floor(scanned): on a shared machine whose speed drifts,
+    // each measurement's best run then comes from the same conditions as the others'.
     let mut scans = Vec::new();
+    let mut floor_all = Floor::unmeasured(&inventory.files);
+    let mut floor_scanned = Floor::unmeasured(&scanned);
     for run in 1..=RUNS {
         let scan = run_scan(binary, &tree, &report);
-        eprintln!("scan run {run}/{RUNS}: {:.3} s, CPU {:.2} s", scan.wall.as_secs_f64(), scan.cpu);
+        eprintln!("round {run}/{RUNS}: scan {:.3} s, CPU {:.2} s", scan.wall.as_secs_f64(), scan.cpu);
         scans.push(scan);
+        floor_all.measure("all files", run, &inventory.files);
+        floor_scanned.measure("scanned files", run, &scanned);
     }
     let _ = std::fs::remove_file(&report);
     let Some(scan) = scans.into_iter().min_by_key(|scan| scan.wall) else { unreachable!("RUNS > 0") };
-
-    let inventory = Inventory::take(&tree);
-    let scanned: Vec<TreeFile> = inventory.files.iter().filter(|file| !file.test).cloned().collect();
-    let floor_all = best_floor("all files", &inventory.files);
-    let floor_scanned = best_floor("scanned files", &scanned);
     let bench_rss_kib = peak_rss_kib();
 
     print_table(&Table { inventory: &inventory, scanned: &scanned, scan: &scan, floor_all, floor_scanned, bench_rss_kib, load_average });
@@ -874,14 +880,19 @@ struct Floor {
     bytes: u64,
 }
 
-/// Reads and parses every file, in parallel on the global rayon pool; best of [`RUNS`].
-fn best_floor(label: &str, files: &[TreeFile]) -> Floor {
-    let mut best = (Duration::MAX, 0.0);
-    for run in 1..=RUNS {
+/// Reads and parses every file, in parallel on the global rayon pool; best of [`RUNS`] rounds.
+impl Floor {
+    fn unmeasured(files: &[TreeFile]) -> Floor {
+        Floor { wall: Duration::MAX, cpu: 0.0, files: files.len(), bytes: files.iter().map(|file| file.bytes).sum() }
+    }
+
+    /// One parse of every file, in parallel, one job per file; keeps the fastest run.
+    fn measure(&mut self, label: &str, run: usize, files: &[TreeFile]) {
         let cpu_before = cpu_seconds().own;
         let started = Instant::now();
         let failed = files
             .par_iter()
+            .with_max_len(1)
             .filter(|file| {
                 let text = std::fs::read_to_string(&file.path).unwrap_or_else(|error| panic!("{}: {error}", file.path.display()));
                 !parse_only(&text)
@@ -890,12 +901,12 @@ fn best_floor(label: &str, files: &[TreeFile]) -> Floor {
         let wall = started.elapsed();
         let cpu = cpu_seconds().own - cpu_before;
         assert_eq!(failed, 0, "{failed} files did not parse");
-        eprintln!("parse-only floor, {label}, run {run}/{RUNS}: {:.3} s, CPU {cpu:.2} s", wall.as_secs_f64());
-        if wall < best.0 {
-            best = (wall, cpu);
+        eprintln!("round {run}/{RUNS}: parse-only floor, {label}: {:.3} s, CPU {cpu:.2} s", wall.as_secs_f64());
+        if wall < self.wall {
+            self.wall = wall;
+            self.cpu = cpu;
         }
     }
-    Floor { wall: best.0, cpu: best.1, files: files.len(), bytes: files.iter().map(|file| file.bytes).sum() }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ fn provider_before_callback(path: &str) -> Option<String> {
 }
 
 /// Literals without which a file declares no router prefix and no callback route.
-const ROUTE_LITERALS: &[&str] = &["APIRouter(", "Blueprint(", "callback\"", "callback'", "callback/"];
+const ROUTE_LITERALS: &[&str] = &["prefix=", "callback\"", "callback'", "callback/"];
 
 fn may_declare_routes(text: &str) -> bool {
     ROUTE_LITERALS.iter().any(|literal| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some())

@@ -1,5 +1,6 @@
 //! oauth-audit: audits OAuth integration code for the 3-step fix pattern.
 
+pub mod alloc;
 pub mod cli;
 pub mod config;
 pub mod coverage;

@@ -4,13 +4,9 @@ use clap::Parser;
 use oauth_audit::cli::Cli;
 use oauth_audit::run::{Outcome, run};
 
-/// The scan allocates many small fact nodes per file on two threads; mimalloc's per-thread
-/// free lists make that about 10% faster end to end than the system allocator on the
-/// benchmark tree (benches/scan.rs), for about 60 MB more peak memory.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    // SAFETY: first thing in main, before any parser exists and before any thread starts.
+    unsafe { oauth_audit::alloc::install_for_parsers() };
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -106,10 +106,11 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     if args.stats {
         let stats = &outcome.stats;
         eprintln!(
-            "stats: files={} bytes={} parsed={} elapsed_ms={} peak_rss_kb={} discover_ms={} analyse_ms={}",
+            "stats: files={} bytes={} parsed={} parsed_bytes={} elapsed_ms={} peak_rss_kb={} discover_ms={} analyse_ms={}",
             stats.files,
             stats.bytes,
             stats.parsed,
+            stats.parsed_bytes,
             stats.elapsed.as_millis(),
             scan::peak_rss_kib().map(|kib| kib.to_string()).unwrap_or_else(|| "unknown".into()),
             stats.discover.as_millis(),

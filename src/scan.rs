@@ -53,6 +53,8 @@ pub struct Stats {
     pub files: usize,
     pub bytes: usize,
     pub parsed: usize,
+    /// Bytes of the files parsed.
+    pub parsed_bytes: usize,
     pub elapsed: Duration,
     /// Walking and reading files.
     pub discover: Duration,
@@ -117,6 +119,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     let mut syntax_warnings = Vec::new();
     let mut unparsed = vec![false; project.files.len()];
     let mut parsed = 0;
+    let mut parsed_bytes = 0;
     let mut assignments = Vec::with_capacity(project.files.len());
     for (index, analysis) in &analyses {
         let file = &project.files[*index];
@@ -124,11 +127,13 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
             ParseStatus::NotParsed => {}
             ParseStatus::Failed(error) => {
                 parsed += 1;
+                parsed_bytes += file.text.len();
                 unparsed[*index] = true;
                 skipped.push(Skipped { file: file.relative_path.clone(), reason: format!("cannot parse: {error}") });
             }
             ParseStatus::Parsed { syntax_errors, first_error } => {
                 parsed += 1;
+                parsed_bytes += file.text.len();
                 if *syntax_errors > 0 {
                     let at = first_error.unwrap_or_default();
                     syntax_warnings.push(SyntaxWarning {
@@ -190,6 +195,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         files: project.files.len(),
         bytes: project.files.iter().map(|file| file.text.len()).sum(),
         parsed,
+        parsed_bytes,
         elapsed: started.elapsed(),
         discover: discovered,
         analyse: analysed.saturating_sub(discovered),

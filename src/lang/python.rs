@@ -5,8 +5,12 @@
 //! runs past the time limit yields an error instead of hanging a worker.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use std::num::NonZeroU16;
 
 use tree_sitter::{Node, ParseOptions, Parser, Tree};
 
@@ -21,6 +25,22 @@ const PARSE_TIME_LIMIT: Duration = Duration::from_secs(20);
 
 thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Field ids by name: tree-sitter looks names up by a linear string search, so the
+/// converter resolves each name once per process.
+fn field_ids() -> &'static HashMap<String, NonZeroU16> {
+    static FIELDS: OnceLock<HashMap<String, NonZeroU16>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        let mut ids = HashMap::new();
+        for id in 1..=language.field_count() as u16 {
+            if let (Some(name), Some(field_id)) = (language.field_name_for_id(id), NonZeroU16::new(id)) {
+                ids.insert(name.to_string(), field_id);
+            }
+        }
+        ids
+    })
 }
 
 /// Parses Python source with a per-thread parser, bounded in time.
@@ -66,9 +86,9 @@ pub fn extract_outline(text: &str) -> Result<FileFacts, FrontendError> {
 fn facts_from_tree(tree: &Tree, text: &str, outline: bool) -> FileFacts {
     let root = tree.root_node();
     let mut converter = Converter {
+        text,
         outline,
         comments: Vec::new(),
-        source: text.as_bytes(),
         functions: Vec::new(),
         classes: Vec::new(),
         imports: Vec::new(),
@@ -124,6 +144,20 @@ fn scan_errors(root: Node) -> (usize, Option<Span>) {
     }
 }
 
+/// The child in field `name` (`body`, `condition`, ...).
+fn field<'t>(node: Node<'t>, name: &str) -> Option<Node<'t>> {
+    let id = field_ids().get(name)?;
+    node.child_by_field_id(id.get())
+}
+
+/// Every child in field `name` (`alternative` clauses, comparison `operators`).
+fn fields_of<'t>(node: Node<'t>, name: &str, cursor: &mut tree_sitter::TreeCursor<'t>) -> Vec<Node<'t>> {
+    match field_ids().get(name) {
+        Some(id) => node.children_by_field_id(*id, cursor).collect(),
+        None => Vec::new(),
+    }
+}
+
 pub(crate) fn span_of(node: Node) -> Span {
     let start = node.start_position();
     let end = node.end_position();
@@ -136,10 +170,10 @@ pub(crate) fn span_of(node: Node) -> Span {
 }
 
 struct Converter<'a> {
+    text: &'a str,
     /// Leave function bodies empty.
     outline: bool,
     comments: Vec<Comment>,
-    source: &'a [u8],
     functions: Vec<Function>,
     classes: Vec<Class>,
     imports: Vec<Import>,
@@ -157,7 +191,7 @@ impl<'a> Converter<'a> {
         let mut children = Vec::with_capacity(node.named_child_count());
         for child in node.named_children(&mut cursor) {
             if child.kind() == "comment" {
-                self.comments.push(Comment { text: child.utf8_text(self.source).unwrap_or("").to_string(), span: span_of(child) });
+                self.comments.push(Comment { text: self.text(child), span: span_of(child) });
             } else {
                 children.push(child);
             }
@@ -166,7 +200,8 @@ impl<'a> Converter<'a> {
     }
 
     fn text(&self, node: Node) -> String {
-        node.utf8_text(self.source).unwrap_or("").to_string()
+        // The source is a `str`, and node boundaries of valid UTF-8 fall on characters.
+        self.text.get(node.byte_range()).unwrap_or("").to_string()
     }
 
     fn reserve_function(&mut self, name: String, parent: Option<FunctionId>, node: Node, name_node: Node, is_async: bool) -> FunctionId {
@@ -196,8 +231,8 @@ impl<'a> Converter<'a> {
         Block { statements }
     }
 
-    fn block_field(&mut self, node: Node, field: &str) -> Block {
-        match node.child_by_field_name(field) {
+    fn block_field(&mut self, node: Node, name: &str) -> Block {
+        match field(node, name) {
             Some(block) => self.block_from_children(block),
             None => Block::default(),
         }
@@ -244,22 +279,22 @@ impl<'a> Converter<'a> {
             "try_statement" => self.try_statement(node),
             "with_statement" => self.with_statement(node),
             "for_statement" => {
-                let targets = node.child_by_field_name("left").map(|left| vec![self.expr(left)]).unwrap_or_default();
-                let iter = node.child_by_field_name("right").map(|right| self.expr(right));
+                let targets = field(node, "left").map(|left| vec![self.expr(left)]).unwrap_or_default();
+                let iter = field(node, "right").map(|right| self.expr(right));
                 let body = self.block_field(node, "body");
-                let else_block = node.child_by_field_name("alternative").map(|alternative| self.clause_body(alternative));
+                let else_block = field(node, "alternative").map(|alternative| self.clause_body(alternative));
                 StmtKind::Loop { targets, iter, condition: None, body, else_block }
             }
             "while_statement" => {
-                let condition = node.child_by_field_name("condition").map(|condition| self.expr(condition));
+                let condition = field(node, "condition").map(|condition| self.expr(condition));
                 let body = self.block_field(node, "body");
-                let else_block = node.child_by_field_name("alternative").map(|alternative| self.clause_body(alternative));
+                let else_block = field(node, "alternative").map(|alternative| self.clause_body(alternative));
                 StmtKind::Loop { targets: Vec::new(), iter: None, condition, body, else_block }
             }
             "return_statement" => StmtKind::Return(self.named_children(node).first().map(|value| self.expr(*value))),
             "raise_statement" => {
-                let cause = node.child_by_field_name("cause").map(|cause| self.expr(cause));
-                let cause_id = node.child_by_field_name("cause").map(|cause| cause.id());
+                let cause = field(node, "cause").map(|cause| self.expr(cause));
+                let cause_id = field(node, "cause").map(|cause| cause.id());
                 let exception =
                     self.named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
                 StmtKind::Raise { exception, cause }
@@ -291,7 +326,7 @@ impl<'a> Converter<'a> {
     }
 
     fn clause_body(&mut self, clause: Node) -> Block {
-        match clause.child_by_field_name("body") {
+        match field(clause, "body") {
             Some(body) => self.block_from_children(body),
             None => self.block_child(clause),
         }
@@ -315,10 +350,10 @@ impl<'a> Converter<'a> {
         let mut current = node;
         // `a = b = value` nests assignments on the right.
         loop {
-            if let Some(left) = current.child_by_field_name("left") {
+            if let Some(left) = field(current, "left") {
                 targets.push(self.expr(left));
             }
-            match current.child_by_field_name("right") {
+            match field(current, "right") {
                 Some(right) if right.kind() == "assignment" => current = right,
                 Some(right) => {
                     let value = self.expr(right);
@@ -336,7 +371,7 @@ impl<'a> Converter<'a> {
         let condition = self.expr_field(node, "condition");
         let then_block = self.block_field(node, "consequence");
         let mut cursor = node.walk();
-        let alternatives: Vec<Node> = node.children_by_field_name("alternative", &mut cursor).collect();
+        let alternatives: Vec<Node> = fields_of(node, "alternative", &mut cursor);
         let else_block = self.else_chain(&alternatives);
         StmtKind::If { condition, then_block, else_block }
     }
@@ -360,8 +395,7 @@ impl<'a> Converter<'a> {
     /// the subject, pattern and guard, so every case body is analysed.
     fn match_statement(&mut self, node: Node) -> StmtKind {
         let subject = self.expr_field(node, "subject");
-        let cases: Vec<Node> = node
-            .child_by_field_name("body")
+        let cases: Vec<Node> = field(node, "body")
             .map(|body| self.named_children(body).into_iter().filter(|child| child.kind() == "case_clause").collect())
             .unwrap_or_default();
         let mut chain: Option<Block> = None;
@@ -400,13 +434,12 @@ impl<'a> Converter<'a> {
     }
 
     fn handler(&mut self, node: Node) -> Handler {
-        let value =
-            node.child_by_field_name("value").or_else(|| self.named_children(node).into_iter().find(|child| child.kind() != "block"));
+        let value = field(node, "value").or_else(|| self.named_children(node).into_iter().find(|child| child.kind() != "block"));
         let mut types = Vec::new();
         let mut name = None;
         if let Some(value) = value {
             let type_node = if value.kind() == "as_pattern" {
-                name = value.child_by_field_name("alias").map(|alias| self.text(alias).trim().to_string());
+                name = field(value, "alias").map(|alias| self.text(alias).trim().to_string());
                 self.named_children(value).into_iter().next()
             } else {
                 Some(value)
@@ -428,11 +461,10 @@ impl<'a> Converter<'a> {
         let mut items = Vec::new();
         for clause in self.named_children(node).into_iter().filter(|child| child.kind() == "with_clause") {
             for item in self.named_children(clause).into_iter().filter(|child| child.kind() == "with_item") {
-                let Some(value) = item.child_by_field_name("value") else { continue };
+                let Some(value) = field(item, "value") else { continue };
                 if value.kind() == "as_pattern" {
                     let context = self.named_children(value).into_iter().next().map(|context| self.expr(context));
-                    let binding = value
-                        .child_by_field_name("alias")
+                    let binding = field(value, "alias")
                         .and_then(|alias| self.named_children(alias).into_iter().next().or(Some(alias)))
                         .map(|alias| self.expr(alias));
                     if let Some(context) = context {
@@ -454,7 +486,7 @@ impl<'a> Converter<'a> {
                 decorators.push(self.expr(expression));
             }
         }
-        match node.child_by_field_name("definition") {
+        match field(node, "definition") {
             Some(definition) if definition.kind() == "function_definition" => {
                 StmtKind::FunctionDef(self.function_definition(definition, decorators))
             }
@@ -464,12 +496,12 @@ impl<'a> Converter<'a> {
     }
 
     fn function_definition(&mut self, node: Node, decorators: Vec<Expr>) -> FunctionId {
-        let name_node = node.child_by_field_name("name").unwrap_or(node);
+        let name_node = field(node, "name").unwrap_or(node);
         let name = self.text(name_node);
         let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
         let parent = self.function_stack.last().copied().unwrap_or(FunctionId(0));
         let id = self.reserve_function(name, Some(parent), node, name_node, is_async);
-        let params = node.child_by_field_name("parameters").map(|parameters| self.parameters(parameters)).unwrap_or_default();
+        let params = field(node, "parameters").map(|parameters| self.parameters(parameters)).unwrap_or_default();
         // A class's methods belong to it; functions nested in a method do not.
         let class = self.current_class.take();
         self.function_stack.push(id);
@@ -486,9 +518,8 @@ impl<'a> Converter<'a> {
     }
 
     fn class_definition(&mut self, node: Node, _decorators: Vec<Expr>) -> StmtKind {
-        let name = node.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
-        let bases = node
-            .child_by_field_name("superclasses")
+        let name = field(node, "name").map(|name| self.text(name)).unwrap_or_default();
+        let bases = field(node, "superclasses")
             .map(|superclasses| self.named_children(superclasses).into_iter().map(|base| self.expr(base)).collect())
             .unwrap_or_default();
         self.classes.push(Class { name: name.clone(), bases, span: span_of(node) });
@@ -509,11 +540,9 @@ impl<'a> Converter<'a> {
                         .named_children(child)
                         .into_iter()
                         .find(|part| matches!(part.kind(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
-                    (name, child.child_by_field_name("type"), None)
+                    (name, field(child, "type"), None)
                 }
-                "default_parameter" | "typed_default_parameter" => {
-                    (child.child_by_field_name("name"), child.child_by_field_name("type"), child.child_by_field_name("value"))
-                }
+                "default_parameter" | "typed_default_parameter" => (field(child, "name"), field(child, "type"), field(child, "value")),
                 "list_splat_pattern" | "dictionary_splat_pattern" => (self.named_children(child).into_iter().next(), None, None),
                 _ => (None, None, None),
             };
@@ -539,16 +568,16 @@ impl<'a> Converter<'a> {
         match node.kind() {
             "import_statement" => {
                 let mut cursor = node.walk();
-                let names: Vec<Node> = node.children_by_field_name("name", &mut cursor).collect();
+                let names: Vec<Node> = fields_of(node, "name", &mut cursor);
                 for name in names {
                     let (module, alias) = self.imported_name(name);
                     self.imports.push(Import { module: module.clone(), name: None, alias: alias.unwrap_or(module), span });
                 }
             }
             "import_from_statement" => {
-                let module = node.child_by_field_name("module_name").map(|module| self.text(module)).unwrap_or_default();
+                let module = field(node, "module_name").map(|module| self.text(module)).unwrap_or_default();
                 let mut cursor = node.walk();
-                let names: Vec<Node> = node.children_by_field_name("name", &mut cursor).collect();
+                let names: Vec<Node> = fields_of(node, "name", &mut cursor);
                 if names.is_empty() && self.named_children(node).iter().any(|child| child.kind() == "wildcard_import") {
                     self.imports.push(Import { module, name: Some("*".into()), alias: "*".into(), span });
                     return;
@@ -569,8 +598,8 @@ impl<'a> Converter<'a> {
 
     fn imported_name(&self, node: Node) -> (String, Option<String>) {
         if node.kind() == "aliased_import" {
-            let name = node.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
-            let alias = node.child_by_field_name("alias").map(|alias| self.text(alias));
+            let name = field(node, "name").map(|name| self.text(name)).unwrap_or_default();
+            let alias = field(node, "alias").map(|alias| self.text(alias));
             (name, alias)
         } else {
             (self.text(node), None)
@@ -579,8 +608,8 @@ impl<'a> Converter<'a> {
 
     // ----- expressions ------------------------------------------------------------------
 
-    fn expr_field(&mut self, node: Node, field: &str) -> Expr {
-        match node.child_by_field_name(field) {
+    fn expr_field(&mut self, node: Node, name: &str) -> Expr {
+        match field(node, name) {
             Some(child) => self.expr(child),
             None => Expr { span: span_of(node), kind: ExprKind::Other(Vec::new()) },
         }
@@ -620,7 +649,7 @@ impl<'a> Converter<'a> {
             },
             "attribute" => {
                 let object = self.expr_field(node, "object");
-                let name = node.child_by_field_name("attribute").map(|attribute| self.text(attribute)).unwrap_or_default();
+                let name = field(node, "attribute").map(|attribute| self.text(attribute)).unwrap_or_default();
                 ExprKind::Attribute { object: Box::new(object), name }
             }
             "call" => self.call(node),
@@ -635,7 +664,7 @@ impl<'a> Converter<'a> {
             "subscript" => {
                 let object = self.expr_field(node, "value");
                 let mut cursor = node.walk();
-                let indices: Vec<Node> = node.children_by_field_name("subscript", &mut cursor).collect();
+                let indices: Vec<Node> = fields_of(node, "subscript", &mut cursor);
                 let mut indices = self.exprs(indices);
                 let index =
                     if indices.len() == 1 { indices.remove(0) } else { Expr { span: span_of(node), kind: ExprKind::Sequence(indices) } };
@@ -651,17 +680,17 @@ impl<'a> Converter<'a> {
             "comparison_operator" => {
                 let operands = self.child_exprs(node);
                 let mut cursor = node.walk();
-                let operators = node.children_by_field_name("operators", &mut cursor).map(|operator| operator.kind().to_string()).collect();
+                let operators = fields_of(node, "operators", &mut cursor).into_iter().map(|operator| operator.kind().to_string()).collect();
                 ExprKind::Compare { operands, operators }
             }
             "boolean_operator" => {
-                let op = match node.child_by_field_name("operator").map(|operator| operator.kind()) {
+                let op = match field(node, "operator").map(|operator| operator.kind()) {
                     Some("or") => BoolOp::Or,
                     _ => BoolOp::And,
                 };
                 let mut operands = Vec::new();
                 for side in ["left", "right"] {
-                    let Some(child) = node.child_by_field_name(side) else { continue };
+                    let Some(child) = field(node, side) else { continue };
                     let operand = self.expr(child);
                     match operand.kind {
                         ExprKind::Bool { op: inner_op, operands: inner } if inner_op == op => operands.extend(inner),
@@ -694,7 +723,7 @@ impl<'a> Converter<'a> {
                 let mut entries = Vec::new();
                 for child in self.named_children(node) {
                     if child.kind() == "pair" {
-                        let key = child.child_by_field_name("key").map(|key| self.expr(key));
+                        let key = field(child, "key").map(|key| self.expr(key));
                         let value = self.expr_field(child, "value");
                         entries.push((key, value));
                     } else {
@@ -712,14 +741,14 @@ impl<'a> Converter<'a> {
         let mut args = Vec::new();
         let mut keywords = Vec::new();
         let mut has_splat = false;
-        if let Some(arguments) = node.child_by_field_name("arguments") {
+        if let Some(arguments) = field(node, "arguments") {
             if arguments.kind() == "generator_expression" {
                 args.push(self.expr(arguments));
             } else {
                 for argument in self.named_children(arguments) {
                     match argument.kind() {
                         "keyword_argument" => {
-                            let name = argument.child_by_field_name("name").map(|name| self.text(name)).unwrap_or_default();
+                            let name = field(argument, "name").map(|name| self.text(name)).unwrap_or_default();
                             let value = self.expr_field(argument, "value");
                             keywords.push((name, value));
                         }
@@ -748,7 +777,7 @@ impl<'a> Converter<'a> {
                     content.push('{');
                     content.push_str(self.text(child).trim_start_matches('{').trim_end_matches('}'));
                     content.push('}');
-                    if let Some(expression) = child.child_by_field_name("expression") {
+                    if let Some(expression) = field(child, "expression") {
                         parts.push(self.expr(expression));
                     }
                 }
