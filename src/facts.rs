@@ -71,10 +71,6 @@ impl FileFacts {
         self.functions.first()
     }
 
-    pub fn function(&self, id: FunctionId) -> Option<&Function> {
-        self.functions.get(id.0)
-    }
-
     /// Methods of `class_name` and module-level functions named `name`, methods first.
     pub fn find_function(&self, class_name: Option<&str>, name: &str) -> Option<&Function> {
         if let Some(class_name) = class_name {

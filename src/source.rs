@@ -46,11 +46,6 @@ impl SourceFile {
         }
         text[..end].chars().count() + 1
     }
-
-    /// The source text of a byte range, empty when the range is not valid in this file.
-    pub fn slice(&self, start_byte: usize, end_byte: usize) -> &str {
-        self.text.get(start_byte..end_byte).unwrap_or("")
-    }
 }
 
 #[cfg(test)]

@@ -971,28 +971,8 @@ impl<'p> FunctionContext<'p> {
     /// `r.headers["Content-Type"].lower()`, aiohttp's `r.content_type`, or a variable
     /// assigned from one of those before the test.
     fn reads_content_type(&self, expr: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
-        let headers = format!("{}.headers", check.target);
-        let reads_headers = expr.any(&|part| part.dotted().as_deref() == Some(headers.as_str()));
-        let names_content_type =
-            expr.any(&|part| matches!(&part.kind, ExprKind::String(text) if text.eq_ignore_ascii_case("content-type")));
-        if reads_headers && names_content_type {
+        if self.reads_content_type_directly(expr, check, hints) {
             return true;
-        }
-        let attribute = format!("{}.content_type", check.target);
-        if expr.any(&|part| part.dotted().as_deref() == Some(attribute.as_str())) {
-            // Only aiohttp responses have `.content_type`; on httpx and requests the check
-            // raises AttributeError or reads a mock, and guards nothing.
-            match check.origin.library {
-                Library::Aiohttp | Library::Unknown => return true,
-                Library::Requests | Library::Httpx => {
-                    let hint =
-                        format!("`{attribute}` does not exist on {} responses, so that check guards nothing", check.origin.library.name());
-                    if !hints.contains(&hint) {
-                        hints.push(hint);
-                    }
-                    return false;
-                }
-            }
         }
         // `ct = response.headers.get("content-type", "")` then a test on `ct`.
         let mut names = Vec::new();
@@ -1003,14 +983,37 @@ impl<'p> FunctionContext<'p> {
         });
         names.iter().any(|name| match self.binding_of(name, check.before) {
             Some(Binding::Value(value, position)) if position >= check.origin.position => {
-                let aliased = Check { before: position, ..*check };
-                value.any(&|part| part.dotted().as_deref() == Some(headers.as_str()))
-                    && value.any(&|part| matches!(&part.kind, ExprKind::String(text) if text.eq_ignore_ascii_case("content-type")))
-                    || (value.any(&|part| part.dotted().as_deref() == Some(attribute.as_str()))
-                        && matches!(aliased.origin.library, Library::Aiohttp | Library::Unknown))
+                self.reads_content_type_directly(value, check, hints)
             }
             _ => false,
         })
+    }
+
+    fn reads_content_type_directly(&self, expr: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
+        let headers = format!("{}.headers", check.target);
+        let reads_headers = expr.any(&|part| part.dotted().as_deref() == Some(headers.as_str()));
+        let names_content_type =
+            expr.any(&|part| matches!(&part.kind, ExprKind::String(text) if text.eq_ignore_ascii_case("content-type")));
+        if reads_headers && names_content_type {
+            return true;
+        }
+        let attribute = format!("{}.content_type", check.target);
+        if !expr.any(&|part| part.dotted().as_deref() == Some(attribute.as_str())) {
+            return false;
+        }
+        // Only aiohttp responses have `.content_type`; on httpx and requests the check
+        // raises AttributeError or reads a mock, and guards nothing.
+        match check.origin.library {
+            Library::Aiohttp | Library::Unknown => true,
+            Library::Requests | Library::Httpx => {
+                let hint =
+                    format!("`{attribute}` does not exist on {} responses, so that check guards nothing", check.origin.library.name());
+                if !hints.contains(&hint) {
+                    hints.push(hint);
+                }
+                false
+            }
+        }
     }
 
     /// A condition on the result of a guard helper called on the target:
