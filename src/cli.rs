@@ -54,7 +54,9 @@ pub enum FailOn {
 pub enum ColorChoice {
     /// Colour when writing text to a terminal and NO_COLOR is not set.
     Auto,
+    /// Always colour text output.
     Always,
+    /// Never colour.
     Never,
 }
 
@@ -97,7 +99,8 @@ pub struct ScanArgs {
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     pub jobs: usize,
 
-    /// Also scan test files (tests/, test_*.py, *_test.py, conftest.py).
+    /// Also scan test files (tests/, test/, __tests__/, test_*.py, *_test.py, *_tests.py,
+    /// conftest.py).
     #[arg(long)]
     pub include_tests: bool,
 

@@ -86,7 +86,8 @@ pub fn language_of(path: &Path) -> Option<Language> {
     }
 }
 
-/// True for test files: in a tests folder, `test_*.py`, `*_test.py`, `conftest.py`.
+/// True for test files: in a tests folder, `test_*.py`, `*_test.py`, `*_tests.py`,
+/// `conftest.py`.
 pub fn is_test_file(relative_path: &str) -> bool {
     let mut segments: Vec<&str> = relative_path.split('/').collect();
     let Some(file_name) = segments.pop() else {
@@ -242,8 +243,8 @@ fn read_source(relative: String, path: PathBuf, max_size: u64) -> Result<SourceF
             return Err(skip(format!("not valid UTF-8 (invalid byte at offset {offset})")));
         }
     };
-    // A byte order mark is not code; positions stay correct because tree-sitter sees the
-    // same text (the BOM is three bytes on the first line, before any code).
+    // A byte order mark stays in the text, so byte offsets match what tree-sitter saw;
+    // `SourceFile::character_column` leaves it out of first-line columns.
     Ok(SourceFile::new(relative, path, language, text))
 }
 
@@ -258,6 +259,7 @@ mod tests {
         assert!(is_test_file("backend/conftest.py"));
         assert!(is_test_file("backend/integrations/zoom_service_test.py"));
         assert!(is_test_file("test_x.py"));
+        assert!(is_test_file("backend/zoom_tests.py"));
         assert!(!is_test_file("backend/integrations/latest_service.py"));
         assert!(!is_test_file("backend/contest/attest.py"));
     }

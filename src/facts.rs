@@ -272,7 +272,7 @@ pub enum ExprKind {
         operators: Vec<String>,
     },
     Bool {
-        op: BoolOp,
+        operator: BoolOp,
         operands: Vec<Expr>,
     },
     Not(Box<Expr>),
@@ -285,8 +285,12 @@ pub enum ExprKind {
     Lambda {
         body: Box<Expr>,
     },
-    /// List/set/dict comprehensions and generator expressions: the parts, in source order.
-    Comprehension(Vec<Expr>),
+    /// List/set/dict comprehensions and generator expressions: every part in source order,
+    /// and the targets its `for` clauses bind.
+    Comprehension {
+        parts: Vec<Expr>,
+        targets: Vec<Expr>,
+    },
     /// Tuples, lists, sets (and target patterns `a, b`).
     Sequence(Vec<Expr>),
     Dict(Vec<(Option<Expr>, Expr)>),
@@ -319,7 +323,7 @@ impl Expr {
         }
     }
 
-    /// This expression with `await` and parentheses removed.
+    /// This expression with `await` removed.
     pub fn unawaited(&self) -> &Expr {
         match &self.kind {
             ExprKind::Await(inner) => inner.unawaited(),
@@ -357,9 +361,10 @@ impl Expr {
             ExprKind::Compare { operands, .. } | ExprKind::Bool { operands, .. } => operands.iter().collect(),
             ExprKind::Conditional { condition, then_value, else_value } => vec![condition, then_value, else_value],
             ExprKind::Lambda { body } => vec![body],
-            ExprKind::Comprehension(parts) | ExprKind::Sequence(parts) | ExprKind::Other(parts) | ExprKind::Interpolated { parts, .. } => {
-                parts.iter().collect()
-            }
+            ExprKind::Comprehension { parts, .. }
+            | ExprKind::Sequence(parts)
+            | ExprKind::Other(parts)
+            | ExprKind::Interpolated { parts, .. } => parts.iter().collect(),
             ExprKind::Dict(entries) => {
                 let mut children = Vec::new();
                 for (key, value) in entries {
@@ -474,7 +479,7 @@ impl Stmt {
 }
 
 impl Block {
-    /// True when the block's last statement never falls through.
+    /// True when the block never falls through its end: one of its statements leaves.
     pub fn leaves(&self) -> bool {
         self.statements.iter().any(Stmt::leaves)
     }

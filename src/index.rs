@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::facts::{FileFacts, Function, Language};
-use crate::lang::{self, FrontendError};
+use crate::lang::{self, ExtractOptions, FrontendError};
 use crate::source::SourceFile;
 
 pub struct Project {
@@ -32,21 +32,23 @@ impl Project {
     }
 
     /// Parses file `index` for its own analysis, without caching, unless resolution has
-    /// already cached it. `outline`: declarations only, no function bodies.
-    pub fn parse(&self, index: usize, outline: bool) -> Option<Result<CowFacts<'_>, String>> {
+    /// already parsed it (then its result is reused, failure included) and what was read
+    /// there covers `options`.
+    pub fn parse(&self, index: usize, options: ExtractOptions) -> Option<Result<CowFacts<'_>, String>> {
         let file = self.files.get(index)?;
-        if let Some(Ok(facts)) = self.resolved.get(index).and_then(OnceLock::get) {
-            return Some(Ok(CowFacts::Cached(facts)));
+        match self.resolved.get(index).and_then(OnceLock::get) {
+            Some(Err(error)) => return Some(Err(error.to_string())),
+            Some(Ok(facts)) if !options.comments => return Some(Ok(CowFacts::Cached(facts))),
+            _ => {}
         }
-        let parsed = if outline { lang::extract_outline(file.language, &file.text) } else { lang::extract(file.language, &file.text) };
-        Some(parsed.map(CowFacts::Owned).map_err(|error| error.to_string()))
+        Some(lang::extract(file.language, &file.text, options).map(CowFacts::Owned).map_err(|error| error.to_string()))
     }
 
     /// The facts of file `index` for resolution from another file: parsed once and kept.
     pub fn facts(&self, index: usize) -> Option<&FileFacts> {
         let file = self.files.get(index)?;
         let slot = self.resolved.get(index)?;
-        slot.get_or_init(|| lang::extract(file.language, &file.text)).as_ref().ok()
+        slot.get_or_init(|| lang::extract(file.language, &file.text, ExtractOptions::default())).as_ref().ok()
     }
 
     /// The file a module path (`core.http`, `.http`, `..core.http`) imported from the file

@@ -154,19 +154,22 @@ pub fn route_paths(facts: &FileFacts) -> Vec<String> {
 fn provider_before_callback(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
     let position = segments.iter().position(|segment| CALLBACK_SEGMENTS.contains(&segment.to_lowercase().as_str()))?;
-    segments[..position]
-        .iter()
-        .rev()
-        .find(|segment| {
-            !segment.starts_with('{') && !segment.starts_with('<') && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
-        })
-        .map(|segment| normalize_provider(segment))
+    segments.get(..position)?.iter().rev().find(|segment| names_provider(segment)).map(|segment| normalize_provider(segment))
 }
 
 /// Literals without which a file declares no router prefix and no callback route.
-const ROUTE_LITERALS: &[&str] = &["prefix=", "callback\"", "callback'", "callback/"];
+const ROUTE_LITERALS: &[&str] = &["prefix", "callback\"", "callback'", "callback/"];
 
-fn may_declare_routes(text: &str) -> bool {
+/// A path segment that can name a provider: not empty, not a parameter (`{id}`,
+/// `<tenant>`), not a generic word (`api`, `v1`, `oauth`).
+fn names_provider(segment: &str) -> bool {
+    !segment.is_empty()
+        && !segment.starts_with('{')
+        && !segment.starts_with('<')
+        && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
+}
+
+pub fn may_declare_routes(text: &str) -> bool {
     ROUTE_LITERALS.iter().any(|literal| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some())
 }
 
@@ -184,8 +187,9 @@ impl Routing {
 }
 
 /// The provider a file's path alone decides: the config's table, then a known provider in
-/// the file name, then in the nearest folder. `None` when its routes may be needed.
-fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile) -> Option<String> {
+/// the file name, then in the nearest folder. When it is `None`, the file's routes decide
+/// (and it is parsed for them when [`may_declare_routes`]).
+pub fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile) -> Option<String> {
     let path = file.relative_path.as_str();
     let glob_path = config.glob_path(root, path);
     if let Some(explicit) = config.explicit_integrations.iter().find(|explicit| explicit.globs.is_match(&glob_path)) {
@@ -197,16 +201,11 @@ fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Path, f
     matcher.provider_in(stem).or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in(folder)))
 }
 
-/// True when grouping the file needs its routes: its path names no provider and its text
-/// may declare a router or a callback route.
-pub fn needs_routing(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile) -> bool {
-    may_declare_routes(&file.text) && provider_from_path(config, matcher, root, file).is_none()
-}
-
-/// The integration of one file, from its path and (when parsed) its routes.
-pub fn assign(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &SourceFile, routing: Option<&Routing>) -> Option<String> {
-    if let Some(provider) = provider_from_path(config, matcher, root, file) {
-        return Some(provider);
+/// The integration of one file, from the provider its path names (see
+/// [`provider_from_path`]) and, when that is none, its routes.
+pub fn assign(matcher: &ProviderMatcher, path_provider: Option<String>, routing: Option<&Routing>) -> Option<String> {
+    if path_provider.is_some() {
+        return path_provider;
     }
     let empty = Routing::default();
     let routing = routing.unwrap_or(&empty);
@@ -216,14 +215,7 @@ pub fn assign(config: &Config, matcher: &ProviderMatcher, root: &Path, file: &So
         }
     }
     let inferred_from_prefix = routing.prefixes.iter().find_map(|prefix| {
-        prefix
-            .split('/')
-            .rev()
-            .map(|segment| segment.trim())
-            .find(|segment| {
-                !segment.is_empty() && !segment.starts_with('{') && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
-            })
-            .map(normalize_provider)
+        prefix.split('/').rev().map(|segment| segment.trim()).find(|segment| names_provider(segment)).map(normalize_provider)
     });
     // `@router.get("/acme/callback")`: the segment before `/callback` names the provider.
     inferred_from_prefix.or_else(|| routing.route_paths.iter().find_map(|path| provider_before_callback(path)))
@@ -238,6 +230,7 @@ mod tests {
         assert_eq!(provider_before_callback("/acme/callback").as_deref(), Some("acme"));
         assert_eq!(provider_before_callback("/api/v1/integrations/acme-crm/oauth/callback").as_deref(), Some("acme_crm"));
         assert_eq!(provider_before_callback("/{provider}/callback"), None);
+        assert_eq!(provider_before_callback("/<tenant>/callback"), None);
         assert_eq!(provider_before_callback("/api/acme/token"), None);
     }
 

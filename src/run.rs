@@ -91,9 +91,9 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
         }
     };
     let rendered = match args.format {
-        Format::Text => text::render(report, &outcome.project, &outcome.syntax_warnings, color),
-        Format::Json => json::render(report),
-        Format::Sarif => sarif::render(report, &outcome.root),
+        Format::Text => text::render(report, &outcome.project.files, &outcome.syntax_warnings, color),
+        Format::Json => json::render(report).context("cannot serialise the JSON report")?,
+        Format::Sarif => sarif::render(report, &outcome.root).context("cannot serialise the SARIF report")?,
         Format::Github => github::render(report),
     };
     match &args.output {
@@ -134,16 +134,16 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     Ok(if failing_findings || below_coverage { Outcome::Failed } else { Outcome::Clean })
 }
 
-/// Writes through a temporary file in the same folder, so a reader never sees half a report.
+/// Writes through a temporary file in the same folder, renamed into place, so a reader
+/// never sees half a report; a device or pipe (`/dev/null`) is written to directly.
 fn write_output(path: &Path, text: &str) -> Result<()> {
-    // A device or pipe (`/dev/null`, `/dev/stdout`) is written to, never replaced.
+    let failed = || format!("{}: cannot write the report", path.display());
     if path.exists() && !path.is_file() {
-        return std::fs::write(path, text).with_context(|| format!("{}: cannot write the report", path.display()));
+        return std::fs::write(path, text).with_context(failed);
     }
     let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|name| name.to_string_lossy().to_string()).unwrap_or_else(|| "report".into());
-    let temporary = folder.join(format!(".{file_name}.oauth-audit.tmp"));
-    std::fs::write(&temporary, text).with_context(|| format!("{}: cannot write the report", path.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("{}: cannot write the report", path.display()))?;
+    let mut temporary = tempfile::NamedTempFile::new_in(folder).with_context(failed)?;
+    temporary.write_all(text.as_bytes()).with_context(failed)?;
+    temporary.persist(path).map_err(|error| error.error).with_context(failed)?;
     Ok(())
 }

@@ -15,8 +15,9 @@ use crate::discover::{self, DiscoverOptions, Skipped};
 use crate::facts::Span;
 use crate::index::Project;
 use crate::integrations::{self, ProviderMatcher, Routing};
+use crate::lang::ExtractOptions;
 use crate::report::{Report, ReportFinding, SCHEMA, TOOL_NAME, TOOL_VERSION, Tool};
-use crate::rules::{Finding, RULES, RuleInfo, unguarded_json};
+use crate::rules::{Finding, RuleInfo, unguarded_json};
 use crate::suppress::Suppressions;
 
 #[derive(Debug, Clone)]
@@ -94,7 +95,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     let project = Project::new(discovery.files);
     let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
     let matcher = ProviderMatcher::new(config);
-    let run_oa001 = selected(&RULES[0]);
+    let run_unguarded_json = selected(&unguarded_json::RULE);
 
     // One pass per file, largest first so one big file does not become a single-threaded
     // tail. A file is parsed only when the prefilter says a rule or grouping needs it, and
@@ -108,9 +109,12 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         .with_max_len(1)
         .map(|&index| {
             let file = &project.files[index];
-            let wants_sites = run_oa001 && unguarded_json::may_have_sites(&file.text);
-            let wants_routing = integrations::needs_routing(config, &matcher, &root, file);
-            (index, analyse_file(&project, config, index, wants_sites, wants_routing))
+            let wants_sites = run_unguarded_json && unguarded_json::may_have_sites(&file.text);
+            let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
+            let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text);
+            let mut analysis = analyse_file(&project, config, index, wants_sites, wants_routing);
+            analysis.path_provider = path_provider;
+            (index, analysis)
         })
         .collect();
     analyses.sort_by_key(|(index, _)| *index);
@@ -145,7 +149,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
                 }
             }
         }
-        assignments.push(integrations::assign(config, &matcher, &root, file, analysis.routing.as_ref()));
+        assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref()));
     }
     skipped.sort();
 
@@ -214,6 +218,8 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
 
 /// What one file's pass produced.
 struct FileAnalysis {
+    /// The provider the file's path names, if any.
+    path_provider: Option<String>,
     sites: Vec<AnalysedSite>,
     routing: Option<Routing>,
     parse: ParseStatus,
@@ -231,11 +237,15 @@ enum ParseStatus {
 }
 
 fn analyse_file(project: &Project, config: &Config, index: usize, wants_sites: bool, wants_routing: bool) -> FileAnalysis {
-    let nothing = FileAnalysis { sites: Vec::new(), routing: None, parse: ParseStatus::NotParsed };
+    let nothing = FileAnalysis { path_provider: None, sites: Vec::new(), routing: None, parse: ParseStatus::NotParsed };
     if !wants_sites && !wants_routing {
         return nothing;
     }
-    let Some(parsed) = project.parse(index, !wants_sites) else {
+    let options = ExtractOptions {
+        outline: !wants_sites,
+        comments: wants_sites && memchr::memmem::find(project.files[index].text.as_bytes(), crate::suppress::MARKER.as_bytes()).is_some(),
+    };
+    let Some(parsed) = project.parse(index, options) else {
         return nothing;
     };
     let facts = match parsed {
@@ -254,11 +264,12 @@ fn analyse_file(project: &Project, config: &Config, index: usize, wants_sites: b
             Suppressions::default()
         };
         for site in found {
-            let suppressed = !site.is_guarded() && suppressions.covers(&RULES[0], site.span.start.line);
+            let suppressed = !site.is_guarded() && suppressions.covers(&unguarded_json::RULE, site.span.start.line);
             sites.push(AnalysedSite { site, suppressed });
         }
     }
     FileAnalysis {
+        path_provider: None,
         sites,
         routing: wants_routing.then(|| Routing::of(&facts)),
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },

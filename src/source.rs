@@ -37,14 +37,17 @@ impl SourceFile {
         raw.trim_end_matches(['\n', '\r'])
     }
 
-    /// 1-based character column of a 0-based byte column on a 0-based line.
+    /// 1-based character column of a 0-based byte column on a 0-based line. A byte order
+    /// mark is not a character of the first line.
     pub fn character_column(&self, line: usize, byte_column: usize) -> usize {
         let text = self.line(line);
         let mut end = byte_column.min(text.len());
         while end > 0 && !text.is_char_boundary(end) {
             end -= 1;
         }
-        text[..end].chars().count() + 1
+        let prefix = text.get(..end).unwrap_or("");
+        let prefix = if line == 0 { prefix.strip_prefix('\u{feff}').unwrap_or(prefix) } else { prefix };
+        prefix.chars().count() + 1
     }
 }
 
@@ -62,5 +65,8 @@ mod tests {
         assert_eq!(file.character_column(1, 5), 5);
         assert_eq!(file.character_column(1, 0), 1);
         assert_eq!(file.line_count(), 3);
+        let with_bom = SourceFile::new("b.py".into(), "b.py".into(), Language::Python, "\u{feff}x = r.json()\n".into());
+        // `r` is at byte 7 (the BOM is three bytes) and at character 5.
+        assert_eq!(with_bom.character_column(0, 7), 5);
     }
 }

@@ -7,7 +7,8 @@ use crate::facts::Comment;
 use crate::rules::RuleInfo;
 use crate::source::SourceFile;
 
-const MARKER: &str = "oauth-audit:";
+/// Every suppression comment holds this; files without it need no comment walk.
+pub const MARKER: &str = "oauth-audit:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Suppression {

@@ -16,18 +16,20 @@ pub enum FrontendError {
 
 use crate::facts::{FileFacts, Language};
 
-/// The outline of one file: declarations without function bodies.
-pub fn extract_outline(language: Language, text: &str) -> Result<FileFacts, FrontendError> {
-    match language {
-        Language::Python => python::extract_outline(text),
-        Language::TypeScript | Language::Rust => Err(FrontendError::Unsupported(language.name())),
-    }
+/// What to read besides declarations and statements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Declarations only: functions keep decorators and parameters, not their bodies.
+    /// Enough to group a file by its routes, at a fraction of the cost.
+    pub outline: bool,
+    /// Every comment (for suppressions); a whole-tree walk, so asked for only when needed.
+    pub comments: bool,
 }
 
 /// The facts of one file in the given language.
-pub fn extract(language: Language, text: &str) -> Result<FileFacts, FrontendError> {
+pub fn extract(language: Language, text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
     match language {
-        Language::Python => python::extract(text),
+        Language::Python => python::extract(text, options),
         Language::TypeScript | Language::Rust => Err(FrontendError::Unsupported(language.name())),
     }
 }

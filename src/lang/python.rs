@@ -15,7 +15,7 @@ use std::num::NonZeroU16;
 use tree_sitter::{Node, ParseOptions, Parser, Tree};
 
 use crate::facts::*;
-use crate::lang::FrontendError;
+use crate::lang::{ExtractOptions, FrontendError};
 
 /// Expressions or statements nested deeper than this are kept as opaque `Other` nodes.
 const MAX_DEPTH: usize = 200;
@@ -70,25 +70,16 @@ pub fn parse(text: &str) -> Result<Tree, FrontendError> {
 }
 
 /// Reads the facts of one Python file.
-pub fn extract(text: &str) -> Result<FileFacts, FrontendError> {
+pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
     let tree = parse(text)?;
-    Ok(facts_from_tree(&tree, text, false))
+    Ok(facts_from_tree(&tree, text, options))
 }
 
-/// Reads the outline of one Python file: module and class level statements, functions
-/// with their decorators and parameters but empty bodies. Enough to group a file by its
-/// routes, at a fraction of the cost of [`extract`].
-pub fn extract_outline(text: &str) -> Result<FileFacts, FrontendError> {
-    let tree = parse(text)?;
-    Ok(facts_from_tree(&tree, text, true))
-}
-
-fn facts_from_tree(tree: &Tree, text: &str, outline: bool) -> FileFacts {
+fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFacts {
     let root = tree.root_node();
     let mut converter = Converter {
         text,
-        outline,
-        comments: Vec::new(),
+        outline: options.outline,
         functions: Vec::new(),
         classes: Vec::new(),
         imports: Vec::new(),
@@ -100,9 +91,7 @@ fn facts_from_tree(tree: &Tree, text: &str, outline: bool) -> FileFacts {
     let body = converter.block_from_children(root);
     converter.functions[module_id.0].body = body;
     let (syntax_errors, first_syntax_error) = scan_errors(root);
-    let mut comments = std::mem::take(&mut converter.comments);
-    comments.sort_by_key(|comment| comment.span.start_byte);
-    comments.dedup_by_key(|comment| comment.span.start_byte);
+    let comments = if options.comments { scan_comments(root, text) } else { Vec::new() };
     FileFacts {
         language: Language::Python,
         functions: converter.functions,
@@ -111,6 +100,29 @@ fn facts_from_tree(tree: &Tree, text: &str, outline: bool) -> FileFacts {
         comments,
         syntax_errors,
         first_syntax_error,
+    }
+}
+
+/// Every comment, by an iterative walk over the whole tree.
+fn scan_comments(root: Node, text: &str) -> Vec<Comment> {
+    let mut comments = Vec::new();
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if node.kind() == "comment" {
+            comments.push(Comment { text: text.get(node.byte_range()).unwrap_or("").to_string(), span: span_of(node) });
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return comments;
+            }
+        }
     }
 }
 
@@ -173,7 +185,6 @@ struct Converter<'a> {
     text: &'a str,
     /// Leave function bodies empty.
     outline: bool,
-    comments: Vec<Comment>,
     functions: Vec<Function>,
     classes: Vec<Class>,
     imports: Vec<Import>,
@@ -184,19 +195,10 @@ struct Converter<'a> {
 }
 
 impl<'a> Converter<'a> {
-    /// The named children of a node, comments left out and recorded (suppressions live
-    /// in comments, which may sit between any two children).
-    fn named_children<'t>(&mut self, node: Node<'t>) -> Vec<Node<'t>> {
+    /// The named children of a node, comments left out.
+    fn named_children<'t>(&self, node: Node<'t>) -> Vec<Node<'t>> {
         let mut cursor = node.walk();
-        let mut children = Vec::with_capacity(node.named_child_count());
-        for child in node.named_children(&mut cursor) {
-            if child.kind() == "comment" {
-                self.comments.push(Comment { text: self.text(child), span: span_of(child) });
-            } else {
-                children.push(child);
-            }
-        }
-        children
+        node.named_children(&mut cursor).filter(|child| child.kind() != "comment").collect()
     }
 
     fn text(&self, node: Node) -> String {
@@ -259,6 +261,7 @@ impl<'a> Converter<'a> {
                     self.statement_into(child, out);
                 }
             }
+            "match_statement" => self.match_statement(node, out),
             kind if is_expression_kind(kind) => {
                 let expr = self.expr(node);
                 out.push(Stmt { span: span_of(node), kind: StmtKind::Expr(expr) });
@@ -304,13 +307,12 @@ impl<'a> Converter<'a> {
             "function_definition" => StmtKind::FunctionDef(self.function_definition(node, Vec::new())),
             "class_definition" => self.class_definition(node, Vec::new()),
             "decorated_definition" => self.decorated_definition(node),
-            "match_statement" => self.match_statement(node),
             "import_statement" | "import_from_statement" | "future_import_statement" => {
                 self.import(node);
                 StmtKind::Other(Vec::new())
             }
             _ => {
-                // Statements without rule-relevant structure (assert, del, global, match, ...):
+                // Statements without rule-relevant structure (assert, del, global, ...):
                 // keep their expressions so calls inside them are still seen.
                 let mut expressions = Vec::new();
                 for child in self.named_children(node) {
@@ -378,29 +380,59 @@ impl<'a> Converter<'a> {
 
     /// `elif` clauses become nested `if` statements in the else branch.
     fn else_chain(&mut self, alternatives: &[Node]) -> Option<Block> {
-        let (first, rest) = alternatives.split_first()?;
-        match first.kind() {
-            "elif_clause" => {
-                let condition = self.expr_field(*first, "condition");
-                let then_block = self.block_field(*first, "consequence");
-                let else_block = self.else_chain(rest);
-                let stmt = Stmt { span: span_of(*first), kind: StmtKind::If { condition, then_block, else_block } };
-                Some(Block { statements: vec![stmt] })
+        let mut branches = Vec::new();
+        let mut otherwise = None;
+        for alternative in alternatives {
+            if alternative.kind() == "elif_clause" {
+                let condition = self.expr_field(*alternative, "condition");
+                let then_block = self.block_field(*alternative, "consequence");
+                branches.push((condition, then_block, span_of(*alternative)));
+            } else {
+                otherwise = Some(self.clause_body(*alternative));
             }
-            _ => Some(self.clause_body(*first)),
         }
+        self.if_chain(branches, otherwise)
     }
 
-    /// `match subject: case p if g: ...` becomes an `if`/`else` chain whose conditions hold
-    /// the subject, pattern and guard, so every case body is analysed.
-    fn match_statement(&mut self, node: Node) -> StmtKind {
+    /// Nests `branches` as `if a: .. else: if b: .. else: otherwise`, built from the end in
+    /// a loop. Past the depth budget the remaining branches become siblings, so a chain of
+    /// fifty thousand `elif`s stays shallow enough to walk.
+    fn if_chain(&mut self, branches: Vec<(Expr, Block, Span)>, otherwise: Option<Block>) -> Option<Block> {
+        if branches.is_empty() {
+            return otherwise;
+        }
+        let budget = MAX_DEPTH.saturating_sub(self.depth).max(1);
+        let mut branches = branches;
+        let overflow = if branches.len() > budget { branches.split_off(budget) } else { Vec::new() };
+        let mut chain = otherwise;
+        if !overflow.is_empty() {
+            let mut flat: Vec<Stmt> = overflow
+                .into_iter()
+                .map(|(condition, then_block, span)| Stmt { span, kind: StmtKind::If { condition, then_block, else_block: None } })
+                .collect();
+            if let Some(block) = chain.take() {
+                flat.extend(block.statements);
+            }
+            chain = Some(Block { statements: flat });
+        }
+        for (condition, then_block, span) in branches.into_iter().rev() {
+            let stmt = Stmt { span, kind: StmtKind::If { condition, then_block, else_block: chain.take() } };
+            chain = Some(Block { statements: vec![stmt] });
+        }
+        chain
+    }
+
+    /// `match subject: case p if g: ...`: the subject once, then an `if`/`else` chain
+    /// whose conditions hold each case's pattern and guard, so every case body is analysed.
+    fn match_statement(&mut self, node: Node, out: &mut Vec<Stmt>) {
         let subject = self.expr_field(node, "subject");
+        out.push(Stmt { span: subject.span, kind: StmtKind::Other(vec![subject]) });
         let cases: Vec<Node> = field(node, "body")
             .map(|body| self.named_children(body).into_iter().filter(|child| child.kind() == "case_clause").collect())
             .unwrap_or_default();
-        let mut chain: Option<Block> = None;
-        for case in cases.into_iter().rev() {
-            let mut condition_parts = vec![subject.clone()];
+        let mut branches = Vec::new();
+        for case in cases {
+            let mut condition_parts = Vec::new();
             for child in self.named_children(case) {
                 if child.kind() != "block" {
                     condition_parts.push(self.expr(child));
@@ -408,12 +440,10 @@ impl<'a> Converter<'a> {
             }
             let then_block = self.block_field(case, "consequence");
             let condition = Expr { span: span_of(case), kind: ExprKind::Other(condition_parts) };
-            let stmt = Stmt { span: span_of(case), kind: StmtKind::If { condition, then_block, else_block: chain.take() } };
-            chain = Some(Block { statements: vec![stmt] });
+            branches.push((condition, then_block, span_of(case)));
         }
-        match chain.and_then(|mut block| block.statements.pop()) {
-            Some(stmt) => stmt.kind,
-            None => StmtKind::Other(vec![subject]),
+        if let Some(chain) = self.if_chain(branches, None) {
+            out.extend(chain.statements);
         }
     }
 
@@ -424,7 +454,7 @@ impl<'a> Converter<'a> {
         let mut finally_block = None;
         for child in self.named_children(node) {
             match child.kind() {
-                "except_clause" | "except_group_clause" => handlers.push(self.handler(child)),
+                "except_clause" => handlers.push(self.handler(child)),
                 "else_clause" => else_block = Some(self.clause_body(child)),
                 "finally_clause" => finally_block = Some(self.block_child(child)),
                 _ => {}
@@ -625,11 +655,13 @@ impl<'a> Converter<'a> {
     }
 
     fn expr(&mut self, node: Node) -> Expr {
-        // `(x)` is `x`, with the span of `x` (where a finding must point).
-        if node.kind() == "parenthesized_expression"
+        // `(x)` is `x`, with the span of `x` (where a finding must point). A loop, not
+        // recursion: a file may nest parentheses a million deep.
+        let mut node = node;
+        while node.kind() == "parenthesized_expression"
             && let [inner] = self.named_children(node).as_slice()
         {
-            return self.expr(*inner);
+            node = *inner;
         }
         let span = span_of(node);
         if self.depth > MAX_DEPTH {
@@ -684,7 +716,7 @@ impl<'a> Converter<'a> {
                 ExprKind::Compare { operands, operators }
             }
             "boolean_operator" => {
-                let op = match field(node, "operator").map(|operator| operator.kind()) {
+                let operator = match field(node, "operator").map(|operator| operator.kind()) {
                     Some("or") => BoolOp::Or,
                     _ => BoolOp::And,
                 };
@@ -693,11 +725,13 @@ impl<'a> Converter<'a> {
                     let Some(child) = field(node, side) else { continue };
                     let operand = self.expr(child);
                     match operand.kind {
-                        ExprKind::Bool { op: inner_op, operands: inner } if inner_op == op => operands.extend(inner),
+                        ExprKind::Bool { operator: inner_operator, operands: inner } if inner_operator == operator => {
+                            operands.extend(inner)
+                        }
                         _ => operands.push(operand),
                     }
                 }
-                ExprKind::Bool { op, operands }
+                ExprKind::Bool { operator, operands }
             }
             "not_operator" => ExprKind::Not(Box::new(self.expr_field(node, "argument"))),
             "conditional_expression" => {
@@ -714,7 +748,13 @@ impl<'a> Converter<'a> {
             }
             "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, "body")) },
             "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
-                ExprKind::Comprehension(self.child_exprs(node))
+                let mut targets = Vec::new();
+                for clause in self.named_children(node).into_iter().filter(|child| child.kind() == "for_in_clause") {
+                    if let Some(left) = field(clause, "left") {
+                        targets.push(self.expr(left));
+                    }
+                }
+                ExprKind::Comprehension { parts: self.child_exprs(node), targets }
             }
             "tuple" | "list" | "set" | "pattern_list" | "expression_list" | "tuple_pattern" | "list_pattern" => {
                 ExprKind::Sequence(self.child_exprs(node))

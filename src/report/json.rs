@@ -2,9 +2,8 @@
 
 use crate::report::Report;
 
-pub fn render(report: &Report) -> String {
-    // Serialising plain data structs with string keys cannot fail.
-    let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+pub fn render(report: &Report) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(report)?;
     text.push('\n');
-    text
+    Ok(text)
 }

@@ -6,18 +6,10 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::report::{Report, TOOL_NAME, TOOL_VERSION};
-use crate::rules::{RULES, Severity};
+use crate::rules::RULES;
 
 const SARIF_SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 const FINGERPRINT_KEY: &str = "oauthAudit/v1";
-
-fn level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Note => "note",
-    }
-}
 
 /// Percent-encodes what a relative URI reference may not hold (spaces, `#`, `?`, ...).
 pub fn encode_uri_path(path: &str) -> String {
@@ -41,17 +33,18 @@ fn root_uri(root: &Path) -> String {
     uri
 }
 
-pub fn render(report: &Report, root: &Path) -> String {
+pub fn render(report: &Report, root: &Path) -> Result<String, serde_json::Error> {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|rule| {
+            let documentation = rule.documentation();
             json!({
                 "id": rule.code,
                 "name": rule.slug,
                 "shortDescription": {"text": rule.title},
-                "fullDescription": {"text": rule.documentation()},
-                "help": {"text": rule.documentation(), "markdown": rule.documentation()},
-                "defaultConfiguration": {"level": level(rule.severity)},
+                "fullDescription": {"text": documentation},
+                "help": {"text": documentation, "markdown": documentation},
+                "defaultConfiguration": {"level": rule.severity.name()},
                 "properties": {"tags": ["oauth", "reliability"], "step": rule.step, "fixable": rule.fixable},
             })
         })
@@ -64,7 +57,7 @@ pub fn render(report: &Report, root: &Path) -> String {
             json!({
                 "ruleId": finding.code,
                 "ruleIndex": rule_index,
-                "level": level(finding.severity),
+                "level": finding.severity.name(),
                 "message": {"text": finding.message},
                 "locations": [{
                     "physicalLocation": {
@@ -119,9 +112,9 @@ pub fn render(report: &Report, root: &Path) -> String {
             },
         }],
     });
-    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&log)?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! `--format text`: one block per finding in the style of ruff (`path:line:col: CODE
 //! message` and a code frame), then skipped files and a coverage summary.
 
-use crate::index::Project;
 use crate::report::{Report, STEPS};
 use crate::scan::SyntaxWarning;
+use crate::source::SourceFile;
 
 /// ANSI styling, all empty when colour is off.
 pub struct Style {
@@ -28,7 +28,8 @@ impl Style {
 /// Lines of context shown above and below a finding.
 const CONTEXT: usize = 1;
 
-pub fn render(report: &Report, project: &Project, syntax_warnings: &[SyntaxWarning], color: bool) -> String {
+/// `files` are the scanned sources, sorted by relative path (the code frames come from them).
+pub fn render(report: &Report, files: &[SourceFile], syntax_warnings: &[SyntaxWarning], color: bool) -> String {
     let style = Style::new(color);
     let mut out = String::new();
     for finding in &report.findings {
@@ -51,7 +52,9 @@ pub fn render(report: &Report, project: &Project, syntax_warnings: &[SyntaxWarni
                 ))
                 .unwrap_or_default(),
         ));
-        if let Some(file) = project.files.iter().find(|file| file.relative_path == finding.file) {
+        if let Ok(index) = files.binary_search_by(|file| file.relative_path.as_str().cmp(finding.file.as_str()))
+            && let Some(file) = files.get(index)
+        {
             out.push_str(&code_frame(file, finding.line, finding.column, finding.end_line, finding.end_column, finding.code, &style));
         }
         out.push('\n');
@@ -102,7 +105,7 @@ fn code_frame(
             let length = if end_line == line {
                 end_column.saturating_sub(column).max(1)
             } else {
-                raw.chars().count().saturating_sub(column - 1).max(1)
+                raw.chars().count().saturating_sub(column.saturating_sub(1)).max(1)
             };
             out.push_str(&format!(
                 "{}{:width$} |{} {}{}{} {code}{}\n",

@@ -14,6 +14,15 @@ pub enum Severity {
     Note,
 }
 
+impl Confidence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+        }
+    }
+}
+
 impl Severity {
     pub fn name(self) -> &'static str {
         match self {
@@ -42,7 +51,7 @@ pub struct RuleInfo {
     /// One line for `rules` and for SARIF's short description.
     pub title: &'static str,
     /// The source of the rule's file; its module comment is the documentation.
-    source: &'static str,
+    pub(crate) source: &'static str,
 }
 
 impl RuleInfo {
@@ -62,18 +71,10 @@ impl RuleInfo {
 }
 
 /// Every rule this build implements, in code order.
-pub static RULES: &[RuleInfo] = &[RuleInfo {
-    code: "OA001",
-    slug: "unguarded-json",
-    step: Some("html_guard"),
-    severity: Severity::Error,
-    fixable: true,
-    title: "`.json()` on a provider response without a guard against an HTML error page",
-    source: include_str!("unguarded_json.rs"),
-}];
+pub static RULES: &[&RuleInfo] = &[&unguarded_json::RULE];
 
 pub fn find_rule(id: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().find(|rule| rule.matches(id))
+    RULES.iter().copied().find(|rule| rule.matches(id))
 }
 
 /// A defect at one place in one file.

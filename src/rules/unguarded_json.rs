@@ -45,9 +45,10 @@
 //! `# oauth-audit: ignore[unguarded-json] -- reason` on the line or the line above.
 //!
 //! ### Fix safety
-//! `oauth-audit fix` inserts the guard before the statement holding the call, at its
-//! indentation, and the import if missing. Calls inside a lambda, a comprehension, a
-//! condition or a chained expression are not fixable automatically.
+//! The fix inserts the guard before the statement holding the call, at its indentation,
+//! and the import if missing. A call inside a lambda, a comprehension, a condition or a
+//! chained expression has no statement of its own to guard and is reported with
+//! `fixable: false`. (The `fix` command that applies it is not in this version yet.)
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -55,7 +56,17 @@ use std::collections::HashMap;
 use crate::config::Config;
 use crate::facts::*;
 use crate::index::Project;
-use crate::rules::{Confidence, Finding, RULES};
+use crate::rules::{Confidence, Finding, RuleInfo, Severity};
+
+pub static RULE: RuleInfo = RuleInfo {
+    code: "OA001",
+    slug: "unguarded-json",
+    step: Some("html_guard"),
+    severity: Severity::Error,
+    fixable: true,
+    title: "`.json()` on a provider response without a guard against an HTML error page",
+    source: include_str!("unguarded_json.rs"),
+};
 
 /// How deep wrapper functions are followed (`_post_with_retry` -> `_send` -> client).
 const MAX_WRAPPER_DEPTH: usize = 3;
@@ -133,7 +144,7 @@ impl JsonSite {
             message.push_str(hint);
         }
         Some(Finding {
-            rule: &RULES[0],
+            rule: &RULE,
             file_index: self.file_index,
             span: self.span,
             function: self.function.clone(),
@@ -308,17 +319,10 @@ impl<'p> FunctionContext<'p> {
                 inner.in_closure = true;
                 self.walk_expr(body, path, &inner, on_site);
             }
-            ExprKind::Comprehension(parts) => {
+            ExprKind::Comprehension { parts, targets } => {
                 let mut inner = context.clone();
                 inner.in_closure = true;
-                for part in parts.iter().skip(1) {
-                    // `for x in xs` clauses are kept as `Other([target, iterable])`.
-                    if let ExprKind::Other(clause) = &part.kind
-                        && let [target, _] = clause.as_slice()
-                    {
-                        inner.comprehension_names.extend(target.bound_names().into_iter().map(String::from));
-                    }
-                }
+                inner.comprehension_names.extend(targets.iter().flat_map(Expr::bound_names).map(String::from));
                 for part in parts {
                     self.walk_expr(part, path, &inner, on_site);
                 }
@@ -772,7 +776,7 @@ impl<'p> FunctionContext<'p> {
             let innermost = depth + 1 == path.len();
             if !innermost {
                 match &stmt.kind {
-                    StmtKind::If { condition, then_block, else_block } => {
+                    StmtKind::If { condition, then_block, else_block } if stmt.span.start_byte >= origin.position => {
                         if let Some(check) = &check {
                             let in_then = block_contains(then_block, &site);
                             let in_else = else_block.as_ref().is_some_and(|block| block_contains(block, &site));
@@ -883,8 +887,8 @@ impl<'p> FunctionContext<'p> {
     fn implies_json(&self, condition: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
         match &condition.kind {
             ExprKind::Not(inner) => self.non_json_implies(inner, check, hints),
-            ExprKind::Bool { op: BoolOp::And, operands } => operands.iter().any(|operand| self.implies_json(operand, check, hints)),
-            ExprKind::Bool { op: BoolOp::Or, operands } => operands.iter().all(|operand| self.implies_json(operand, check, hints)),
+            ExprKind::Bool { operator: BoolOp::And, operands } => operands.iter().any(|operand| self.implies_json(operand, check, hints)),
+            ExprKind::Bool { operator: BoolOp::Or, operands } => operands.iter().all(|operand| self.implies_json(operand, check, hints)),
             _ => self.content_type_test(condition, check, hints) == Some(Polarity::Json),
         }
     }
@@ -894,8 +898,12 @@ impl<'p> FunctionContext<'p> {
     fn non_json_implies(&self, condition: &Expr, check: &Check, hints: &mut Vec<String>) -> bool {
         match &condition.kind {
             ExprKind::Not(inner) => self.implies_json(inner, check, hints),
-            ExprKind::Bool { op: BoolOp::Or, operands } => operands.iter().any(|operand| self.non_json_implies(operand, check, hints)),
-            ExprKind::Bool { op: BoolOp::And, operands } => operands.iter().all(|operand| self.non_json_implies(operand, check, hints)),
+            ExprKind::Bool { operator: BoolOp::Or, operands } => {
+                operands.iter().any(|operand| self.non_json_implies(operand, check, hints))
+            }
+            ExprKind::Bool { operator: BoolOp::And, operands } => {
+                operands.iter().all(|operand| self.non_json_implies(operand, check, hints))
+            }
             _ => self.content_type_test(condition, check, hints) == Some(Polarity::NotJson),
         }
     }
@@ -933,12 +941,15 @@ impl<'p> FunctionContext<'p> {
                     return None;
                 }
                 let polarity = literal_polarity(literal)?;
-                let negated = matches!(operators[0].as_str(), "not in" | "!=" | "is not");
-                let holds = match operators[0].as_str() {
-                    "in" | "not in" | "==" | "!=" => true,
-                    _ => return None,
-                };
-                holds.then_some(if negated { polarity.negate() } else { polarity })
+                match operators[0].as_str() {
+                    "in" => Some(polarity),
+                    "not in" => Some(polarity.negate()),
+                    // HTML pages come as `text/html; charset=utf-8`: equality with a bare
+                    // `text/html` misses them, equality with `application/json` does not.
+                    "==" if polarity == Polarity::Json => Some(Polarity::Json),
+                    "!=" if polarity == Polarity::Json => Some(Polarity::NotJson),
+                    _ => None,
+                }
             }
             ExprKind::Call(call) => {
                 if !call.args.iter().chain(std::iter::once(call.callee.as_ref())).any(|part| self.reads_content_type(part, check, hints)) {
@@ -1059,7 +1070,8 @@ impl<'p> FunctionContext<'p> {
             if !catches_decode_error(&handler.types, library) {
                 continue;
             }
-            let types = if handler.types.is_empty() { String::new() } else { handler.types.join(", ") };
+            // A bare `except:` reads as `except …` in messages.
+            let types = if handler.types.is_empty() { "…".to_string() } else { handler.types.join(", ") };
             if reraises(handler, library) {
                 return TryVerdict::Reraises(types);
             }
@@ -1067,7 +1079,7 @@ impl<'p> FunctionContext<'p> {
             // down. A handler guards when it leaves or assigns a fallback.
             let assigns = handler.body.statements.iter().any(|stmt| matches!(stmt.kind, StmtKind::Assign { .. }));
             if !self.block_leaves(&handler.body) && !assigns {
-                return TryVerdict::Swallows(if types.is_empty() { "…".into() } else { types });
+                return TryVerdict::Swallows(types);
             }
             return TryVerdict::Guards;
         }
