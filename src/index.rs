@@ -183,3 +183,37 @@ impl std::ops::Deref for CowFacts<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(paths: &[&str]) -> Project {
+        Project::new(paths.iter().map(|path| SourceFile::new(path.to_string(), path.into(), Language::Python, String::new())).collect())
+    }
+
+    #[test]
+    fn modules_resolve_absolute_relative_and_below_a_source_folder() {
+        let project = project(&[
+            "backend/core/http.py",
+            "backend/core/__init__.py",
+            "backend/integrations/notion.py",
+            "backend/integrations/util/__init__.py",
+        ]);
+        let notion = 2;
+        assert_eq!(project.resolve_module(notion, "core.http"), Some(0), "below a source folder");
+        assert_eq!(project.resolve_module(notion, "backend.core.http"), Some(0));
+        assert_eq!(project.resolve_module(notion, "..core.http"), Some(0));
+        assert_eq!(project.resolve_module(notion, ".util"), Some(3), "a package");
+        assert_eq!(project.resolve_module(notion, "..core"), Some(1));
+        assert_eq!(project.resolve_module(notion, "....too.far"), None, "past the root");
+        assert_eq!(project.resolve_module(notion, "httpx"), None, "outside the tree");
+    }
+
+    #[test]
+    fn ambiguous_modules_resolve_to_nothing() {
+        let project = project(&["svc_a/core/http.py", "svc_b/core/http.py", "svc_a/notion.py"]);
+        assert_eq!(project.resolve_module(2, "core.http"), None);
+        assert_eq!(project.resolve_module(2, "svc_a.core.http"), Some(0));
+    }
+}

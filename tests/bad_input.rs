@@ -74,19 +74,30 @@ fn syntax_errors_do_not_skip_a_file() {
 #[test]
 fn pathological_nesting_does_not_crash() {
     let folder = tempfile::tempdir().expect("temp dir");
-    let depth = 3000;
+    // A million-deep parenthesis fits the 2 MB limit; so do 50,000 elifs.
+    let depth = 300_000;
     let nested = format!("x = {}1{}\nresponse = requests.get(u)\ndata = response.json()\n", "(".repeat(depth), ")".repeat(depth));
     write(folder.path(), "deep.py", format!("import requests\n{nested}").as_bytes());
-    let deep_calls = format!("import requests\nresp = requests.get(u)\nv = {}resp.json(){}\n", "f(".repeat(depth), ")".repeat(depth));
+    let calls = 20_000;
+    let deep_calls = format!("import requests\nresp = requests.get(u)\nv = {}resp.json(){}\n", "f(".repeat(calls), ")".repeat(calls));
     write(folder.path(), "deep_calls.py", deep_calls.as_bytes());
+    let mut elifs = String::from("import requests\nr = requests.get(u)\nif a == 0:\n    pass\n");
+    for index in 1..50_000 {
+        elifs.push_str(&format!("elif a == {index}:\n    pass\n"));
+    }
+    elifs.push_str("else:\n    x = r.json()\n");
+    write(folder.path(), "elifs.py", elifs.as_bytes());
     let garbage: Vec<u8> = (0..20_000u32).map(|index| b"(){}[]:.,\n json \" ' # ="[(index * 7 % 19) as usize]).collect();
     write(folder.path(), "garbage.py", &garbage);
     let output = run(&["scan", folder.path().to_str().expect("path"), "--format", "json"]);
     assert!(matches!(output.status.code(), Some(0 | 1)), "exit {:?}: {}", output.status.code(), stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report["summary"]["files_scanned"], 3);
+    assert_eq!(report["summary"]["files_scanned"], 4);
     let files: Vec<&str> = report["findings"].as_array().expect("findings").iter().filter_map(|finding| finding["file"].as_str()).collect();
     assert!(files.contains(&"deep.py"), "the site after the deep expression is still found: {files:?}");
+    assert!(files.contains(&"elifs.py"), "the site at the end of the elif chain is still found: {files:?}");
+    // Past the depth limit a deep call is kept as an opaque expression: no crash, no finding.
+    assert!(!files.contains(&"deep_calls.py"), "{files:?}");
 }
 
 #[test]

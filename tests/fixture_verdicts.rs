@@ -46,6 +46,23 @@ fn expected_verdicts_hold(name: &str, minimum_sites: usize) {
     assert!(expected_findings.len() >= minimum_sites, "the fixture carries its expected sites");
     let report = json_report(&[root.to_str().expect("path")]);
     let found = findings_by_line(&report);
+    // One finding per place: a site reported twice would hide in the map above.
+    let mut places: Vec<(String, u64, u64)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| {
+            (
+                finding["file"].as_str().unwrap_or("").to_string(),
+                finding["line"].as_u64().unwrap_or(0),
+                finding["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let total = places.len();
+    places.sort();
+    places.dedup();
+    assert_eq!(places.len(), total, "a site is reported at most once");
 
     let missing: Vec<_> = expected_findings.iter().filter(|(key, confidence)| found.get(*key) != Some(confidence)).collect();
     let unexpected: Vec<_> = found.iter().filter(|(key, _)| !expected_findings.contains_key(*key)).collect();

@@ -118,6 +118,16 @@ fn github_annotations_are_escaped() {
 }
 
 #[test]
+fn github_escapes_paths_and_messages_that_need_it() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let code = "import requests\n\ndef f(u):\n    r = requests.get(u)\n    return r.json()\n";
+    std::fs::write(folder.path().join("a,b:c%.py"), code).expect("write");
+    let text = stdout(&run(&["scan", folder.path().to_str().expect("path"), "--format", "github"]));
+    let line = text.lines().find(|line| line.starts_with("::error ")).expect("an annotation");
+    assert!(line.starts_with("::error file=a%2Cb%3Ac%25.py,line=5,col=12,"), "{line}");
+}
+
+#[test]
 fn colour_is_forced_or_disabled_on_request() {
     let coloured = stdout(&run(&["scan", &fixture_path(), "--color", "always"]));
     assert!(coloured.contains("\x1b[31mOA001"), "colour on request");

@@ -103,6 +103,22 @@ fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFact
     }
 }
 
+/// Where an error region really starts: an ERROR node often begins with constructs that
+/// parsed fine (a whole valid function before the broken one), so skip its complete named
+/// children and descend into the first part that is not.
+fn error_start(error: Node) -> Node {
+    let mut node = error;
+    loop {
+        let mut cursor = node.walk();
+        let first_bad = node.children(&mut cursor).find(|child| !(child.is_named() && !child.has_error() && !child.is_missing()));
+        match first_bad {
+            Some(child) if child.has_error() && child.child_count() > 0 && child.id() != node.id() => node = child,
+            Some(child) => return child,
+            None => return node,
+        }
+    }
+}
+
 /// Every comment, by an iterative walk over the whole tree.
 fn scan_comments(root: Node, text: &str) -> Vec<Comment> {
     let mut comments = Vec::new();
@@ -139,7 +155,7 @@ fn scan_errors(root: Node) -> (usize, Option<Span>) {
         if node.is_error() || node.is_missing() {
             errors += 1;
             if first_error.is_none() {
-                first_error = Some(span_of(node));
+                first_error = Some(span_of(error_start(node)));
             }
         }
         if node.has_error() && !node.is_error() && cursor.goto_first_child() {
@@ -838,4 +854,97 @@ fn is_expression_kind(kind: &str) -> bool {
 /// Parses and discards the tree: the floor the benchmark compares full analysis against.
 pub fn parse_only(text: &str) -> bool {
     parse(text).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(text: &str) -> FileFacts {
+        extract(text, ExtractOptions { outline: false, comments: true }).expect("parses")
+    }
+
+    fn count_calls(block: &Block, name: &str) -> usize {
+        let mut count = 0;
+        for stmt in &block.statements {
+            for expr in stmt.expressions() {
+                expr.walk(&mut |part| {
+                    if let ExprKind::Call(call) = &part.kind
+                        && matches!(&call.callee.kind, ExprKind::Attribute { name: called, .. } if called == name)
+                    {
+                        count += 1;
+                    }
+                });
+            }
+            for nested in stmt.blocks() {
+                count += count_calls(nested, name);
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn elif_becomes_a_nested_if_in_the_else_branch() {
+        let facts = facts("if a:\n    x = 1\nelif b:\n    y = r.json()\nelse:\n    z = 3\n");
+        let module = facts.module().expect("module");
+        let StmtKind::If { else_block: Some(else_block), .. } = &module.body.statements[0].kind else { panic!("an if") };
+        let StmtKind::If { condition, else_block: Some(last), .. } = &else_block.statements[0].kind else { panic!("elif is an if") };
+        assert_eq!(condition.as_name(), Some("b"));
+        assert_eq!(last.statements.len(), 1);
+        assert_eq!(count_calls(&module.body, "json"), 1);
+    }
+
+    #[test]
+    fn match_keeps_its_subject_once_and_every_case_body() {
+        let facts = facts("match r.json():\n    case {\"a\": 1}:\n        x = s.json()\n    case _:\n        y = t.json()\n");
+        let module = facts.module().expect("module");
+        assert_eq!(count_calls(&module.body, "json"), 3, "the subject once, each case body once");
+    }
+
+    #[test]
+    fn a_very_long_elif_chain_stays_shallow() {
+        let mut text = String::from("if a == 0:\n    pass\n");
+        for index in 1..5000 {
+            text.push_str(&format!("elif a == {index}:\n    x = r.json()\n"));
+        }
+        let facts = facts(&text);
+        let module = facts.module().expect("module");
+        assert_eq!(count_calls(&module.body, "json"), 4999, "every branch is kept");
+        fn depth(block: &Block) -> usize {
+            block.statements.iter().map(|stmt| 1 + stmt.blocks().into_iter().map(depth).max().unwrap_or(0)).max().unwrap_or(0)
+        }
+        assert!(depth(&module.body) <= MAX_DEPTH + 2, "depth {}", depth(&module.body));
+    }
+
+    #[test]
+    fn comments_are_found_anywhere_when_asked_for() {
+        let text = "x = (u and  # oauth-audit: ignore\n     r.json())\ny = r.headers[  # second\n    'content-type']\n";
+        let with_comments = facts(text);
+        let texts: Vec<&str> = with_comments.comments.iter().map(|comment| comment.text.as_str()).collect();
+        assert_eq!(texts, vec!["# oauth-audit: ignore", "# second"]);
+        let without = extract(text, ExtractOptions::default()).expect("parses");
+        assert!(without.comments.is_empty());
+    }
+
+    #[test]
+    fn syntax_errors_are_counted_and_located() {
+        let facts = facts("def ok():\n    return 1\n\ndef broken(:\n    return (1,\n");
+        assert!(facts.syntax_errors >= 1);
+        let first = facts.first_syntax_error.expect("located");
+        assert_eq!(first.start.line, 3);
+        assert!(facts.functions.iter().any(|function| function.name == "ok"), "what parsed is kept");
+        let clean = super::extract("x = 1\n", ExtractOptions::default()).expect("parses");
+        assert_eq!((clean.syntax_errors, clean.first_syntax_error), (0, None));
+    }
+
+    #[test]
+    fn outline_keeps_decorators_and_drops_bodies() {
+        let text =
+            "router = APIRouter(prefix=\"/api/zoom\")\n\n@router.get(\"/callback\")\nasync def callback(code: str):\n    return r.json()\n";
+        let outline = extract(text, ExtractOptions { outline: true, comments: false }).expect("parses");
+        let callback = outline.functions.iter().find(|function| function.name == "callback").expect("function");
+        assert_eq!(callback.decorators.len(), 1);
+        assert_eq!(callback.params[0].name, "code");
+        assert!(callback.body.statements.is_empty());
+    }
 }
