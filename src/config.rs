@@ -100,7 +100,8 @@ pub struct Http {
     pub response_suffixes: Vec<String>,
 }
 
-/// A provider assigned explicitly to the files matching some globs.
+/// A provider assigned explicitly to the files matching some globs. When globs of two
+/// providers match one file, the provider whose name sorts first wins.
 #[derive(Debug, Clone)]
 pub struct ExplicitIntegration {
     pub name: String,
@@ -116,8 +117,6 @@ pub struct Config {
     pub explicit_integrations: Vec<ExplicitIntegration>,
     pub max_file_size: u64,
     pub exclude: GlobSet,
-    /// The files read, in order (the defaults first).
-    pub sources: Vec<String>,
     /// The folder of an `oauth-audit.toml` found from the scan root upward: its globs are
     /// relative to it. `None` for the defaults and `--config` (globs relative to the root).
     pub glob_base: Option<PathBuf>,
@@ -171,7 +170,7 @@ impl Config {
         let mut http = Http::default();
         let mut known_providers = Vec::new();
         let mut provider_aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut integrations: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        let mut integrations: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut max_file_size = 2_000_000;
         let mut exclude = Vec::new();
         for (path, text) in files {
@@ -207,8 +206,7 @@ impl Config {
                         ));
                     }
                 }
-                let entry = integrations.entry(provider.clone()).or_insert_with(|| (path.clone(), Vec::new()));
-                extend(&mut entry.1, globs);
+                extend(integrations.entry(provider.clone()).or_default(), globs);
                 extend(&mut known_providers, vec![provider]);
             }
             if let Some(size) = file.scan.max_file_size {
@@ -222,7 +220,7 @@ impl Config {
             extend(&mut exclude, file.scan.exclude);
         }
         let mut explicit_integrations = Vec::new();
-        for (name, (_, globs)) in integrations {
+        for (name, globs) in integrations {
             explicit_integrations.push(ExplicitIntegration { name, globs: glob_set(&globs) });
         }
         Ok(Config {
@@ -233,7 +231,6 @@ impl Config {
             explicit_integrations,
             max_file_size,
             exclude: glob_set(&exclude),
-            sources: files.iter().map(|(path, _)| path.clone()).collect(),
             glob_base: None,
         })
     }

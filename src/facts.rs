@@ -6,9 +6,16 @@
 //! (try/except regions with caught types, `if` branches that leave, `with` blocks), calls
 //! with receivers and arguments, assignments (to names and to attributes), imports, and
 //! comments (suppressions). Anything else is kept as `Other` with its children, so a call
-//! nested in an unmodelled expression is still seen.
+//! nested in an unmodelled expression is still seen. Some facts are there for the rules
+//! and codemods still to come (callbacks, persistence, fixes): name spans, `is_async`,
+//! parameter spans and defaults, class and import spans.
 
 use serde::Serialize;
+
+/// The last segment of a dotted name: `check_html_response` for `utils.check_html_response`.
+pub fn last_segment(dotted: &str) -> &str {
+    dotted.rsplit('.').next().unwrap_or(dotted)
+}
 
 /// A position in a file: 0-based line, 0-based byte column within the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -392,6 +399,17 @@ impl Expr {
             return true;
         }
         self.children().into_iter().any(|child| child.any(predicate))
+    }
+
+    /// Every plain name this expression mentions, in source order (`ct` in `"json" in ct`).
+    pub fn names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.walk(&mut |part| {
+            if let ExprKind::Name(name) = &part.kind {
+                names.push(name.as_str());
+            }
+        });
+        names
     }
 
     /// Names bound when this expression is an assignment target (`a`, `a, b`, `(a, *b)`).

@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
-use crate::facts::{ExprKind, FileFacts, StmtKind};
+use crate::facts::{ExprKind, FileFacts, StmtKind, last_segment};
 use crate::source::SourceFile;
 
 /// Router prefix segments that name no provider.
@@ -119,7 +119,7 @@ pub fn router_prefixes(facts: &FileFacts) -> Vec<String> {
             let (StmtKind::Assign { value, .. } | StmtKind::Expr(value)) = &stmt.kind else { continue };
             let ExprKind::Call(call) = &value.kind else { continue };
             let Some(callee) = call.callee.dotted() else { continue };
-            let constructor = callee.rsplit('.').next().unwrap_or(&callee);
+            let constructor = last_segment(&callee);
             let Some((_, keyword)) = ROUTERS.iter().find(|(name, _)| *name == constructor) else { continue };
             for (name, argument) in &call.keywords {
                 if name == keyword

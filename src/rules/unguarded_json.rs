@@ -852,18 +852,15 @@ impl<'p> FunctionContext<'p> {
             }
             StmtKind::Expr(expr) | StmtKind::Assign { value: expr, .. } if stmt.span.start_byte >= check.origin.position => {
                 let call = expr.unawaited().as_call()?;
-                let helper = call.callee.dotted()?;
-                let helper_name = helper.rsplit('.').next().unwrap_or(&helper);
-                if !call_mentions(call, check.target) {
-                    return None;
+                match self.guard_helper(call, check)? {
+                    Helper::Raising => Some(GuardKind::Helper),
+                    Helper::Returning(name) => {
+                        if matches!(stmt.kind, StmtKind::Expr(_)) {
+                            hints.push(format!("the result of `{name}({})` is ignored", check.target));
+                        }
+                        None
+                    }
                 }
-                if self.config.guards.raising.iter().any(|name| name == helper_name) {
-                    return Some(GuardKind::Helper);
-                }
-                if matches!(stmt.kind, StmtKind::Expr(_)) && self.config.guards.returning.iter().any(|name| name == helper_name) {
-                    hints.push(format!("the result of `{helper_name}({})` is ignored", check.target));
-                }
-                None
             }
             _ => None,
         }
@@ -878,7 +875,7 @@ impl<'p> FunctionContext<'p> {
     fn is_no_return_call(&self, stmt: &Stmt) -> bool {
         let StmtKind::Expr(expr) = &stmt.kind else { return false };
         let Some(callee) = expr.unawaited().as_call().and_then(|call| call.callee.dotted()) else { return false };
-        let last = callee.rsplit('.').next().unwrap_or(&callee);
+        let last = last_segment(&callee);
         self.config.guards.no_return.iter().any(|name| *name == callee || (!name.contains('.') && name == last))
     }
 
@@ -986,13 +983,7 @@ impl<'p> FunctionContext<'p> {
             return true;
         }
         // `ct = response.headers.get("content-type", "")` then a test on `ct`.
-        let mut names = Vec::new();
-        expr.walk(&mut |part| {
-            if let ExprKind::Name(name) = &part.kind {
-                names.push(name.clone());
-            }
-        });
-        names.iter().any(|name| match self.binding_of(name, check.before) {
+        expr.names().into_iter().any(|name| match self.binding_of(name, check.before) {
             Some(Binding::Value(value, position)) if position >= check.origin.position => {
                 self.reads_content_type_directly(value, check, hints)
             }
@@ -1027,28 +1018,30 @@ impl<'p> FunctionContext<'p> {
         }
     }
 
+    /// The configured guard helper `call` is, when it is one called on the target.
+    fn guard_helper(&self, call: &Call, check: &Check) -> Option<Helper> {
+        let callee = call.callee.dotted()?;
+        let name = last_segment(&callee);
+        if !call_mentions(call, check.target) {
+            return None;
+        }
+        if self.config.guards.raising.iter().any(|helper| helper == name) {
+            Some(Helper::Raising)
+        } else if self.config.guards.returning.iter().any(|helper| helper == name) {
+            Some(Helper::Returning(name.to_string()))
+        } else {
+            None
+        }
+    }
+
     /// A condition on the result of a guard helper called on the target:
     /// `if check_html_response(r)[0]:` or `is_html, err = check_html_response(r)` … `if is_html:`.
     fn checks_helper_result(&self, condition: &Expr, check: &Check) -> bool {
-        let is_helper_call = |expr: &Expr| {
-            expr.unawaited().as_call().is_some_and(|call| {
-                let name = call.callee.dotted().unwrap_or_default();
-                let name = name.rsplit('.').next().unwrap_or("");
-                (self.config.guards.returning.iter().any(|helper| helper == name)
-                    || self.config.guards.raising.iter().any(|helper| helper == name))
-                    && call_mentions(call, check.target)
-            })
-        };
+        let is_helper_call = |expr: &Expr| expr.unawaited().as_call().is_some_and(|call| self.guard_helper(call, check).is_some());
         if condition.any(&|expr| is_helper_call(expr)) {
             return true;
         }
-        let mut mentioned = Vec::new();
-        condition.walk(&mut |expr| {
-            if let ExprKind::Name(name) = &expr.kind {
-                mentioned.push(name.clone());
-            }
-        });
-        mentioned.iter().any(|name| {
+        condition.names().into_iter().any(|name| {
             let mut bound_by_helper = false;
             visit_statements(&self.function.body, &mut |stmt| {
                 if let StmtKind::Assign { targets, value, .. } = &stmt.kind
@@ -1110,6 +1103,13 @@ impl Polarity {
     }
 }
 
+/// A configured guard helper: one that raises by itself, or one whose result (named) must
+/// be acted on.
+enum Helper {
+    Raising,
+    Returning(String),
+}
+
 enum TryVerdict {
     Guards,
     Reraises(String),
@@ -1139,12 +1139,12 @@ fn is_constructor_name(name: &str) -> bool {
 }
 
 fn is_incoming_request_type(annotation: &str) -> bool {
-    let last = annotation.rsplit('.').next().unwrap_or(annotation);
+    let last = last_segment(annotation);
     matches!(last, "Request" | "HttpRequest" | "WebSocket" | "BaseRequest")
 }
 
 fn client_annotation_library(annotation: &str) -> Option<Library> {
-    let last = annotation.rsplit('.').next().unwrap_or(annotation);
+    let last = last_segment(annotation);
     match last {
         "AsyncClient" | "Client" if annotation.starts_with("httpx") || last == "AsyncClient" => Some(Library::Httpx),
         "ClientSession" => Some(Library::Aiohttp),
@@ -1173,7 +1173,7 @@ fn catches_decode_error(types: &[String], library: Library) -> bool {
         return true;
     }
     types.iter().any(|caught| {
-        let last = caught.rsplit('.').next().unwrap_or(caught);
+        let last = last_segment(caught);
         let module = caught.split('.').next().unwrap_or("");
         match last {
             "Exception" | "BaseException" => true,
