@@ -424,29 +424,19 @@ impl Expr {
 
 impl Stmt {
     /// The blocks directly nested in this statement.
-    pub fn blocks(&self) -> Vec<&Block> {
-        match &self.kind {
-            StmtKind::If { then_block, else_block, .. } => {
-                let mut blocks = vec![then_block];
-                blocks.extend(else_block.iter());
-                blocks
-            }
+    pub fn blocks(&self) -> impl Iterator<Item = &Block> {
+        // Without allocating: walks call this for every statement.
+        let none: [Option<&Block>; 2] = [None, None];
+        let (leading, handlers, trailing): ([Option<&Block>; 2], &[Handler], [Option<&Block>; 2]) = match &self.kind {
+            StmtKind::If { then_block, else_block, .. } => ([Some(then_block), else_block.as_ref()], &[], none),
             StmtKind::Try { body, handlers, else_block, finally_block } => {
-                let mut blocks = vec![body];
-                blocks.extend(handlers.iter().map(|handler| &handler.body));
-                blocks.extend(else_block.iter());
-                blocks.extend(finally_block.iter());
-                blocks
+                ([Some(body), None], handlers, [else_block.as_ref(), finally_block.as_ref()])
             }
-            StmtKind::With { body, .. } => vec![body],
-            StmtKind::Loop { body, else_block, .. } => {
-                let mut blocks = vec![body];
-                blocks.extend(else_block.iter());
-                blocks
-            }
-            StmtKind::ClassDef { body, .. } => vec![body],
-            _ => Vec::new(),
-        }
+            StmtKind::With { body, .. } | StmtKind::ClassDef { body, .. } => ([Some(body), None], &[], none),
+            StmtKind::Loop { body, else_block, .. } => ([Some(body), else_block.as_ref()], &[], none),
+            _ => (none, &[], none),
+        };
+        leading.into_iter().flatten().chain(handlers.iter().map(|handler| &handler.body)).chain(trailing.into_iter().flatten())
     }
 
     /// The expressions this statement holds directly (not those of nested blocks).

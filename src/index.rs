@@ -38,7 +38,7 @@ impl Project {
         let file = self.files.get(index)?;
         match self.resolved.get(index).and_then(OnceLock::get) {
             Some(Err(error)) => return Some(Err(error.to_string())),
-            Some(Ok(facts)) if !options.comments => return Some(Ok(CowFacts::Cached(facts))),
+            Some(Ok(facts)) if options.comments_with.is_none() => return Some(Ok(CowFacts::Cached(facts))),
             _ => {}
         }
         Some(lang::extract(file.language, &file.text, options).map(CowFacts::Owned).map_err(|error| error.to_string()))

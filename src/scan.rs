@@ -241,10 +241,7 @@ fn analyse_file(project: &Project, config: &Config, index: usize, wants_sites: b
     if !wants_sites && !wants_routing {
         return nothing;
     }
-    let options = ExtractOptions {
-        outline: !wants_sites,
-        comments: wants_sites && memchr::memmem::find(project.files[index].text.as_bytes(), crate::suppress::MARKER.as_bytes()).is_some(),
-    };
+    let options = ExtractOptions { outline: !wants_sites, comments_with: wants_sites.then_some(crate::suppress::MARKER) };
     let Some(parsed) = project.parse(index, options) else {
         return nothing;
     };

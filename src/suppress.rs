@@ -7,7 +7,7 @@ use crate::facts::Comment;
 use crate::rules::RuleInfo;
 use crate::source::SourceFile;
 
-/// Every suppression comment holds this; files without it need no comment walk.
+/// Every suppression comment holds this: the frontend reads only comments holding it.
 pub const MARKER: &str = "oauth-audit:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,8 +22,9 @@ pub struct ExtractOptions {
     /// Declarations only: functions keep decorators and parameters, not their bodies.
     /// Enough to group a file by its routes, at a fraction of the cost.
     pub outline: bool,
-    /// Every comment (for suppressions); a whole-tree walk, so asked for only when needed.
-    pub comments: bool,
+    /// Comments holding this text (suppression markers): found from the text's
+    /// occurrences, not by walking the tree. `None`: no comments.
+    pub comments_with: Option<&'static str>,
 }
 
 /// The facts of one file in the given language.

@@ -27,6 +27,29 @@ thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
+/// Node kind names by kind id: `Node::kind` goes through a C string and a UTF-8 check on
+/// every call, and the converter asks for the kind of every node.
+fn kind_names() -> &'static [String] {
+    static KINDS: OnceLock<Vec<String>> = OnceLock::new();
+    KINDS.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        let mut names = Vec::new();
+        for id in 0..language.node_kind_count() as u16 {
+            names.push(language.node_kind_for_id(id).unwrap_or("").to_string());
+        }
+        names
+    })
+}
+
+/// The kind of a node (`call`, `identifier`, `ERROR`, ...).
+fn kind<'t>(node: impl std::borrow::Borrow<Node<'t>>) -> &'static str {
+    let node = node.borrow();
+    if node.is_error() {
+        return "ERROR";
+    }
+    kind_names().get(usize::from(node.kind_id())).map(String::as_str).unwrap_or("")
+}
+
 /// Field ids by name: tree-sitter looks names up by a linear string search, so the
 /// converter resolves each name once per process.
 fn field_ids() -> &'static HashMap<String, NonZeroU16> {
@@ -91,7 +114,7 @@ fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFact
     let body = converter.block_from_children(root);
     converter.functions[module_id.0].body = body;
     let (syntax_errors, first_syntax_error) = scan_errors(root);
-    let comments = if options.comments { scan_comments(root, text) } else { Vec::new() };
+    let comments = options.comments_with.map(|needle| comments_with(root, text, needle)).unwrap_or_default();
     FileFacts {
         language: Language::Python,
         functions: converter.functions,
@@ -119,27 +142,18 @@ fn error_start(error: Node) -> Node {
     }
 }
 
-/// Every comment, by an iterative walk over the whole tree.
-fn scan_comments(root: Node, text: &str) -> Vec<Comment> {
-    let mut comments = Vec::new();
-    let mut cursor = root.walk();
-    loop {
-        let node = cursor.node();
-        if node.kind() == "comment" {
-            comments.push(Comment { text: text.get(node.byte_range()).unwrap_or("").to_string(), span: span_of(node) });
-        }
-        if cursor.goto_first_child() {
+/// The comments that hold `needle`: each occurrence in the text is looked up in the tree,
+/// and kept when it sits in a comment.
+fn comments_with(root: Node, text: &str, needle: &str) -> Vec<Comment> {
+    let mut comments: Vec<Comment> = Vec::new();
+    for offset in memchr::memmem::find_iter(text.as_bytes(), needle.as_bytes()) {
+        let Some(node) = root.descendant_for_byte_range(offset, offset + needle.len()) else { continue };
+        if kind(node) != "comment" || comments.last().is_some_and(|last| last.span.start_byte == node.start_byte()) {
             continue;
         }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return comments;
-            }
-        }
+        comments.push(Comment { text: text.get(node.byte_range()).unwrap_or("").to_string(), span: span_of(node) });
     }
+    comments
 }
 
 /// Syntax errors: an iterative walk that descends only into subtrees holding one.
@@ -214,7 +228,7 @@ impl<'a> Converter<'a> {
     /// The named children of a node, comments left out.
     fn named_children<'t>(&self, node: Node<'t>) -> Vec<Node<'t>> {
         let mut cursor = node.walk();
-        node.named_children(&mut cursor).filter(|child| child.kind() != "comment").collect()
+        node.named_children(&mut cursor).filter(|child| kind(child) != "comment").collect()
     }
 
     fn text(&self, node: Node) -> String {
@@ -258,7 +272,7 @@ impl<'a> Converter<'a> {
 
     /// The first `block` child (clauses whose body has no field name in the grammar).
     fn block_child(&mut self, node: Node) -> Block {
-        match self.named_children(node).into_iter().find(|child| child.kind() == "block") {
+        match self.named_children(node).into_iter().find(|child| kind(child) == "block") {
             Some(block) => self.block_from_children(block),
             None => Block::default(),
         }
@@ -270,7 +284,7 @@ impl<'a> Converter<'a> {
             return;
         }
         self.depth += 1;
-        match node.kind() {
+        match kind(node) {
             // Recovered statements inside an error region are still statements.
             "ERROR" | "block" => {
                 for child in self.named_children(node) {
@@ -292,7 +306,7 @@ impl<'a> Converter<'a> {
 
     fn statement(&mut self, node: Node) -> Stmt {
         let span = span_of(node);
-        let kind = match node.kind() {
+        let kind = match kind(node) {
             "expression_statement" => self.expression_statement(node),
             "if_statement" => self.if_statement(node),
             "try_statement" => self.try_statement(node),
@@ -332,7 +346,7 @@ impl<'a> Converter<'a> {
                 // keep their expressions so calls inside them are still seen.
                 let mut expressions = Vec::new();
                 for child in self.named_children(node) {
-                    if child.kind() == "block" {
+                    if kind(child) == "block" {
                         continue;
                     }
                     expressions.push(self.expr(child));
@@ -353,7 +367,7 @@ impl<'a> Converter<'a> {
     fn expression_statement(&mut self, node: Node) -> StmtKind {
         let children = self.named_children(node);
         if let [single] = children.as_slice() {
-            match single.kind() {
+            match kind(single) {
                 "assignment" => return self.assignment(*single, false),
                 "augmented_assignment" => return self.assignment(*single, true),
                 _ => return StmtKind::Expr(self.expr(*single)),
@@ -372,7 +386,7 @@ impl<'a> Converter<'a> {
                 targets.push(self.expr(left));
             }
             match field(current, "right") {
-                Some(right) if right.kind() == "assignment" => current = right,
+                Some(right) if kind(right) == "assignment" => current = right,
                 Some(right) => {
                     let value = self.expr(right);
                     return StmtKind::Assign { targets, value, augmented };
@@ -399,7 +413,7 @@ impl<'a> Converter<'a> {
         let mut branches = Vec::new();
         let mut otherwise = None;
         for alternative in alternatives {
-            if alternative.kind() == "elif_clause" {
+            if kind(alternative) == "elif_clause" {
                 let condition = self.expr_field(*alternative, "condition");
                 let then_block = self.block_field(*alternative, "consequence");
                 branches.push((condition, then_block, span_of(*alternative)));
@@ -444,13 +458,13 @@ impl<'a> Converter<'a> {
         let subject = self.expr_field(node, "subject");
         out.push(Stmt { span: subject.span, kind: StmtKind::Other(vec![subject]) });
         let cases: Vec<Node> = field(node, "body")
-            .map(|body| self.named_children(body).into_iter().filter(|child| child.kind() == "case_clause").collect())
+            .map(|body| self.named_children(body).into_iter().filter(|child| kind(child) == "case_clause").collect())
             .unwrap_or_default();
         let mut branches = Vec::new();
         for case in cases {
             let mut condition_parts = Vec::new();
             for child in self.named_children(case) {
-                if child.kind() != "block" {
+                if kind(child) != "block" {
                     condition_parts.push(self.expr(child));
                 }
             }
@@ -469,7 +483,7 @@ impl<'a> Converter<'a> {
         let mut else_block = None;
         let mut finally_block = None;
         for child in self.named_children(node) {
-            match child.kind() {
+            match kind(child) {
                 "except_clause" => handlers.push(self.handler(child)),
                 "else_clause" => else_block = Some(self.clause_body(child)),
                 "finally_clause" => finally_block = Some(self.block_child(child)),
@@ -480,11 +494,11 @@ impl<'a> Converter<'a> {
     }
 
     fn handler(&mut self, node: Node) -> Handler {
-        let value = field(node, "value").or_else(|| self.named_children(node).into_iter().find(|child| child.kind() != "block"));
+        let value = field(node, "value").or_else(|| self.named_children(node).into_iter().find(|child| kind(child) != "block"));
         let mut types = Vec::new();
         let mut name = None;
         if let Some(value) = value {
-            let type_node = if value.kind() == "as_pattern" {
+            let type_node = if kind(value) == "as_pattern" {
                 name = field(value, "alias").map(|alias| self.text(alias).trim().to_string());
                 self.named_children(value).into_iter().next()
             } else {
@@ -503,12 +517,12 @@ impl<'a> Converter<'a> {
     }
 
     fn with_statement(&mut self, node: Node) -> StmtKind {
-        let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
+        let is_async = node.child(0).is_some_and(|first| kind(first) == "async");
         let mut items = Vec::new();
-        for clause in self.named_children(node).into_iter().filter(|child| child.kind() == "with_clause") {
-            for item in self.named_children(clause).into_iter().filter(|child| child.kind() == "with_item") {
+        for clause in self.named_children(node).into_iter().filter(|child| kind(child) == "with_clause") {
+            for item in self.named_children(clause).into_iter().filter(|child| kind(child) == "with_item") {
                 let Some(value) = field(item, "value") else { continue };
-                if value.kind() == "as_pattern" {
+                if kind(value) == "as_pattern" {
                     let context = self.named_children(value).into_iter().next().map(|context| self.expr(context));
                     let binding = field(value, "alias")
                         .and_then(|alias| self.named_children(alias).into_iter().next().or(Some(alias)))
@@ -527,16 +541,16 @@ impl<'a> Converter<'a> {
 
     fn decorated_definition(&mut self, node: Node) -> StmtKind {
         let mut decorators = Vec::new();
-        for child in self.named_children(node).into_iter().filter(|child| child.kind() == "decorator") {
+        for child in self.named_children(node).into_iter().filter(|child| kind(child) == "decorator") {
             if let Some(expression) = self.named_children(child).into_iter().next() {
                 decorators.push(self.expr(expression));
             }
         }
         match field(node, "definition") {
-            Some(definition) if definition.kind() == "function_definition" => {
+            Some(definition) if kind(definition) == "function_definition" => {
                 StmtKind::FunctionDef(self.function_definition(definition, decorators))
             }
-            Some(definition) if definition.kind() == "class_definition" => self.class_definition(definition, decorators),
+            Some(definition) if kind(definition) == "class_definition" => self.class_definition(definition, decorators),
             _ => StmtKind::Other(decorators),
         }
     }
@@ -544,7 +558,7 @@ impl<'a> Converter<'a> {
     fn function_definition(&mut self, node: Node, decorators: Vec<Expr>) -> FunctionId {
         let name_node = field(node, "name").unwrap_or(node);
         let name = self.text(name_node);
-        let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
+        let is_async = node.child(0).is_some_and(|first| kind(first) == "async");
         let parent = self.function_stack.last().copied().unwrap_or(FunctionId(0));
         let id = self.reserve_function(name, Some(parent), node, name_node, is_async);
         let params = field(node, "parameters").map(|parameters| self.parameters(parameters)).unwrap_or_default();
@@ -579,13 +593,13 @@ impl<'a> Converter<'a> {
         let mut params = Vec::new();
         for child in self.named_children(node) {
             let span = span_of(child);
-            let (name_node, annotation, default) = match child.kind() {
+            let (name_node, annotation, default) = match kind(child) {
                 "identifier" => (Some(child), None, None),
                 "typed_parameter" => {
                     let name = self
                         .named_children(child)
                         .into_iter()
-                        .find(|part| matches!(part.kind(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
+                        .find(|part| matches!(kind(part), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
                     (name, field(child, "type"), None)
                 }
                 "default_parameter" | "typed_default_parameter" => (field(child, "name"), field(child, "type"), field(child, "value")),
@@ -593,7 +607,7 @@ impl<'a> Converter<'a> {
                 _ => (None, None, None),
             };
             let Some(mut name_node) = name_node else { continue };
-            if matches!(name_node.kind(), "list_splat_pattern" | "dictionary_splat_pattern") {
+            if matches!(kind(name_node), "list_splat_pattern" | "dictionary_splat_pattern") {
                 match self.named_children(name_node).into_iter().next() {
                     Some(inner) => name_node = inner,
                     None => continue,
@@ -611,7 +625,7 @@ impl<'a> Converter<'a> {
 
     fn import(&mut self, node: Node) {
         let span = span_of(node);
-        match node.kind() {
+        match kind(node) {
             "import_statement" => {
                 let mut cursor = node.walk();
                 let names: Vec<Node> = fields_of(node, "name", &mut cursor);
@@ -624,7 +638,7 @@ impl<'a> Converter<'a> {
                 let module = field(node, "module_name").map(|module| self.text(module)).unwrap_or_default();
                 let mut cursor = node.walk();
                 let names: Vec<Node> = fields_of(node, "name", &mut cursor);
-                if names.is_empty() && self.named_children(node).iter().any(|child| child.kind() == "wildcard_import") {
+                if names.is_empty() && self.named_children(node).iter().any(|child| kind(child) == "wildcard_import") {
                     self.imports.push(Import { module, name: Some("*".into()), alias: "*".into(), span });
                     return;
                 }
@@ -643,7 +657,7 @@ impl<'a> Converter<'a> {
     }
 
     fn imported_name(&self, node: Node) -> (String, Option<String>) {
-        if node.kind() == "aliased_import" {
+        if kind(node) == "aliased_import" {
             let name = field(node, "name").map(|name| self.text(name)).unwrap_or_default();
             let alias = field(node, "alias").map(|alias| self.text(alias));
             (name, alias)
@@ -674,7 +688,7 @@ impl<'a> Converter<'a> {
         // `(x)` is `x`, with the span of `x` (where a finding must point). A loop, not
         // recursion: a file may nest parentheses a million deep.
         let mut node = node;
-        while node.kind() == "parenthesized_expression"
+        while kind(node) == "parenthesized_expression"
             && let [inner] = self.named_children(node).as_slice()
         {
             node = *inner;
@@ -690,9 +704,9 @@ impl<'a> Converter<'a> {
     }
 
     fn expr_kind(&mut self, node: Node) -> ExprKind {
-        match node.kind() {
+        match kind(node) {
             "identifier" | "as_pattern_target" => match self.named_children(node).into_iter().next() {
-                Some(inner) if node.kind() == "as_pattern_target" => self.expr(inner).kind,
+                Some(inner) if kind(node) == "as_pattern_target" => self.expr(inner).kind,
                 _ => ExprKind::Name(self.text(node)),
             },
             "attribute" => {
@@ -765,7 +779,7 @@ impl<'a> Converter<'a> {
             "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, "body")) },
             "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
                 let mut targets = Vec::new();
-                for clause in self.named_children(node).into_iter().filter(|child| child.kind() == "for_in_clause") {
+                for clause in self.named_children(node).into_iter().filter(|child| kind(child) == "for_in_clause") {
                     if let Some(left) = field(clause, "left") {
                         targets.push(self.expr(left));
                     }
@@ -778,7 +792,7 @@ impl<'a> Converter<'a> {
             "dictionary" => {
                 let mut entries = Vec::new();
                 for child in self.named_children(node) {
-                    if child.kind() == "pair" {
+                    if kind(child) == "pair" {
                         let key = field(child, "key").map(|key| self.expr(key));
                         let value = self.expr_field(child, "value");
                         entries.push((key, value));
@@ -798,11 +812,11 @@ impl<'a> Converter<'a> {
         let mut keywords = Vec::new();
         let mut has_splat = false;
         if let Some(arguments) = field(node, "arguments") {
-            if arguments.kind() == "generator_expression" {
+            if kind(arguments) == "generator_expression" {
                 args.push(self.expr(arguments));
             } else {
                 for argument in self.named_children(arguments) {
-                    match argument.kind() {
+                    match kind(argument) {
                         "keyword_argument" => {
                             let name = field(argument, "name").map(|name| self.text(name)).unwrap_or_default();
                             let value = self.expr_field(argument, "value");
@@ -826,7 +840,7 @@ impl<'a> Converter<'a> {
         let mut cursor = node.walk();
         let children: Vec<Node> = node.children(&mut cursor).collect();
         for child in children {
-            match child.kind() {
+            match kind(child) {
                 "string_content" | "escape_sequence" => content.push_str(&self.text(child)),
                 "string" => content.push_str(&self.string_content(child, parts)),
                 "interpolation" => {
@@ -861,7 +875,7 @@ mod tests {
     use super::*;
 
     fn facts(text: &str) -> FileFacts {
-        extract(text, ExtractOptions { outline: false, comments: true }).expect("parses")
+        extract(text, ExtractOptions { outline: false, comments_with: Some("#") }).expect("parses")
     }
 
     fn count_calls(block: &Block, name: &str) -> usize {
@@ -918,10 +932,10 @@ mod tests {
 
     #[test]
     fn comments_are_found_anywhere_when_asked_for() {
-        let text = "x = (u and  # oauth-audit: ignore\n     r.json())\ny = r.headers[  # second\n    'content-type']\n";
-        let with_comments = facts(text);
+        let text = "x = (u and  # oauth-audit: ignore\n     r.json())\ny = r.headers[  # second oauth-audit: x\n    'content-type']\ns = 'oauth-audit: not a comment'\n";
+        let with_comments = extract(text, ExtractOptions { outline: false, comments_with: Some("oauth-audit:") }).expect("parses");
         let texts: Vec<&str> = with_comments.comments.iter().map(|comment| comment.text.as_str()).collect();
-        assert_eq!(texts, vec!["# oauth-audit: ignore", "# second"]);
+        assert_eq!(texts, vec!["# oauth-audit: ignore", "# second oauth-audit: x"]);
         let without = extract(text, ExtractOptions::default()).expect("parses");
         assert!(without.comments.is_empty());
     }
@@ -941,7 +955,7 @@ mod tests {
     fn outline_keeps_decorators_and_drops_bodies() {
         let text =
             "router = APIRouter(prefix=\"/api/zoom\")\n\n@router.get(\"/callback\")\nasync def callback(code: str):\n    return r.json()\n";
-        let outline = extract(text, ExtractOptions { outline: true, comments: false }).expect("parses");
+        let outline = extract(text, ExtractOptions { outline: true, comments_with: None }).expect("parses");
         let callback = outline.functions.iter().find(|function| function.name == "callback").expect("function");
         assert_eq!(callback.decorators.len(), 1);
         assert_eq!(callback.params[0].name, "code");

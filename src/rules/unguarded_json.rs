@@ -666,25 +666,21 @@ impl<'p> FunctionContext<'p> {
                 break;
             }
             let mut found = None;
-            for function in &self.facts.functions {
-                let is_method = function.class.as_deref() == Some(class.as_str());
-                visit_statements(&function.body, &mut |stmt| match &stmt.kind {
-                    StmtKind::Assign { targets, value, .. }
-                        if is_method && targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str())) =>
+            // `self.client = httpx.AsyncClient()` in one of the class's methods.
+            for method in self.facts.functions.iter().filter(|function| function.class.as_deref() == Some(class.as_str())) {
+                visit_statements(&method.body, &mut |stmt| {
+                    if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+                        && targets.iter().any(|assigned| assigned.dotted().as_deref() == Some(target.as_str()))
                     {
                         found = found.or(self.constructor_library(value));
                     }
-                    StmtKind::ClassDef { name, body } if *name == class => {
-                        for inner in &body.statements {
-                            if let StmtKind::Assign { targets, value, .. } = &inner.kind
-                                && targets.iter().any(|assigned| assigned.as_name() == Some(attribute))
-                            {
-                                found = found.or(self.constructor_library(value));
-                            }
-                        }
-                    }
-                    _ => {}
                 });
+            }
+            // `client = httpx.AsyncClient()` in the class body.
+            if found.is_none()
+                && let Some(definition) = self.facts.classes.iter().find(|candidate| candidate.name == class)
+            {
+                found = self.class_body_library(definition.span, attribute);
             }
             if found.is_some() {
                 return found;
@@ -694,6 +690,28 @@ impl<'p> FunctionContext<'p> {
             }
         }
         None
+    }
+
+    /// The library of a client assigned to `attribute` in the body of the class at `span`.
+    fn class_body_library(&self, span: Span, attribute: &str) -> Option<Library> {
+        // The class statement sits in the body of the function (or module) enclosing it.
+        let owner = self.facts.functions.iter().filter(|function| function.span.contains(&span)).last()?;
+        let mut found = None;
+        visit_statements(&owner.body, &mut |stmt| {
+            // A decorated class statement also spans its decorators.
+            if let StmtKind::ClassDef { body, .. } = &stmt.kind
+                && stmt.span.contains(&span)
+            {
+                for inner in &body.statements {
+                    if let StmtKind::Assign { targets, value, .. } = &inner.kind
+                        && targets.iter().any(|assigned| assigned.as_name() == Some(attribute))
+                    {
+                        found = found.or(self.constructor_library(value));
+                    }
+                }
+            }
+        });
+        found
     }
 
     /// When `function` returns a response: a raw one (`Client`) or a checked one.
