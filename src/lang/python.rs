@@ -925,7 +925,7 @@ mod tests {
         let module = facts.module().expect("module");
         assert_eq!(count_calls(&module.body, "json"), 4999, "every branch is kept");
         fn depth(block: &Block) -> usize {
-            block.statements.iter().map(|stmt| 1 + stmt.blocks().into_iter().map(depth).max().unwrap_or(0)).max().unwrap_or(0)
+            block.statements.iter().map(|stmt| 1 + stmt.blocks().map(depth).max().unwrap_or(0)).max().unwrap_or(0)
         }
         assert!(depth(&module.body) <= MAX_DEPTH + 2, "depth {}", depth(&module.body));
     }

@@ -695,7 +695,7 @@ impl<'p> FunctionContext<'p> {
     /// The library of a client assigned to `attribute` in the body of the class at `span`.
     fn class_body_library(&self, span: Span, attribute: &str) -> Option<Library> {
         // The class statement sits in the body of the function (or module) enclosing it.
-        let owner = self.facts.functions.iter().filter(|function| function.span.contains(&span)).last()?;
+        let owner = self.facts.functions.iter().rev().find(|function| function.span.contains(&span))?;
         let mut found = None;
         visit_statements(&owner.body, &mut |stmt| {
             // A decorated class statement also spans its decorators.
