@@ -927,16 +927,6 @@ impl<'p> FunctionContext<'p> {
     /// `"json" in ct` (JSON), `"application/json" not in ct` (not JSON),
     /// `ct.startswith("application/json")`, `ct != "application/json"`, `"text/html" in ct`.
     fn content_type_test(&self, test: &Expr, check: &Check, hints: &mut Vec<String>) -> Option<Polarity> {
-        let literal_polarity = |text: &str| {
-            let lower = text.to_lowercase();
-            if lower.contains("json") {
-                Some(Polarity::Json)
-            } else if lower.contains("html") || lower.starts_with("text/") {
-                Some(Polarity::NotJson)
-            } else {
-                None
-            }
-        };
         match &test.kind {
             // `is_html = ct.startswith("text/html")` ... `if is_html:`.
             ExprKind::Name(name) => match self.binding_of(name, check.before) {
@@ -945,39 +935,43 @@ impl<'p> FunctionContext<'p> {
                 }
                 _ => None,
             },
-            ExprKind::Compare { operands, operators } if operators.len() == 1 && operands.len() == 2 => {
-                let (left, right) = (&operands[0], &operands[1]);
+            ExprKind::Compare { operands, operators } => {
+                let ([left, right], [operator]) = (operands.as_slice(), operators.as_slice()) else { return None };
                 let (literal, other) = match (&left.kind, &right.kind) {
                     (ExprKind::String(text), _) => (text, right),
                     (_, ExprKind::String(text)) => (text, left),
                     _ => return None,
                 };
-                if !self.reads_content_type(other, check, hints) {
-                    return None;
-                }
-                let polarity = literal_polarity(literal)?;
-                match operators[0].as_str() {
+                let polarity = self.tested_polarity(other, literal, check, hints)?;
+                match operator.as_str() {
                     "in" => Some(polarity),
                     "not in" => Some(polarity.negate()),
                     // HTML pages come as `text/html; charset=utf-8`: equality with a bare
-                    // `text/html` misses them, equality with `application/json` does not.
+                    // `text/html` misses them, equality with `application/json` (or a body
+                    // starting with `{`) does not.
                     "==" if polarity == Polarity::Json => Some(Polarity::Json),
                     "!=" if polarity == Polarity::Json => Some(Polarity::NotJson),
                     _ => None,
                 }
             }
             ExprKind::Call(call) => {
-                if !call.args.iter().chain(std::iter::once(call.callee.as_ref())).any(|part| self.reads_content_type(part, check, hints)) {
-                    return None;
-                }
-                // `ct.startswith("application/json")`, `is_json_content_type(ct)`.
+                // `ct.startswith("application/json")`, `r.text.lstrip().startswith("<!doctype")`,
+                // `r.text.startswith(("{", "["))`, `is_json_content_type(ct)`.
                 let literal = call.args.iter().find_map(|arg| match &arg.kind {
                     ExprKind::String(text) => Some(text.clone()),
+                    ExprKind::Sequence(items) => items.iter().find_map(|item| match &item.kind {
+                        ExprKind::String(text) => Some(text.clone()),
+                        _ => None,
+                    }),
                     _ => None,
                 });
+                let subject = std::iter::once(call.callee.as_ref()).chain(call.args.iter());
                 match literal {
-                    Some(text) => literal_polarity(&text),
+                    Some(text) => subject.into_iter().find_map(|part| self.tested_polarity(part, &text, check, hints)),
                     None => {
+                        if !subject.into_iter().any(|part| self.reads_content_type(part, check, hints)) {
+                            return None;
+                        }
                         let name = call.callee.dotted().unwrap_or_default().to_lowercase();
                         if name.contains("json") {
                             Some(Polarity::Json)
@@ -990,6 +984,33 @@ impl<'p> FunctionContext<'p> {
                 }
             }
             _ => None,
+        }
+    }
+
+    /// What finding `literal` in `subject` says: about the content type when `subject` reads
+    /// it (`json` -> JSON; `html`, `text/` -> not JSON), about the body when it reads the
+    /// body text (`{`, `[` -> JSON; `<html`, `<!doctype` -> not JSON).
+    fn tested_polarity(&self, subject: &Expr, literal: &str, check: &Check, hints: &mut Vec<String>) -> Option<Polarity> {
+        let lower = literal.trim().to_lowercase();
+        if self.reads_content_type(subject, check, hints) {
+            if lower.contains("json") {
+                return Some(Polarity::Json);
+            }
+            if lower.contains("html") || lower.starts_with("text/") {
+                return Some(Polarity::NotJson);
+            }
+            return None;
+        }
+        let body = [format!("{}.text", check.target), format!("{}.content", check.target)];
+        if !subject.any(&|part| part.dotted().is_some_and(|dotted| body.contains(&dotted))) {
+            return None;
+        }
+        if lower.starts_with('{') || lower.starts_with('[') {
+            Some(Polarity::Json)
+        } else if lower.contains("<html") || lower.contains("<!doctype") || lower.contains("<head") || lower.contains("<body") {
+            Some(Polarity::NotJson)
+        } else {
+            None
         }
     }
 
