@@ -124,10 +124,27 @@ pub fn scan_root(paths: &[PathBuf]) -> PathBuf {
     common
 }
 
+/// `path` relative to `root`, `/`-separated. The parent folder is resolved, not the entry
+/// itself, so a symlink is reported under its own name rather than its target's.
 fn relative_to(root: &Path, path: &Path) -> String {
-    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let resolved_parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")).canonicalize();
+    let absolute = match (resolved_parent, path.file_name()) {
+        (Ok(parent), Some(name)) => parent.join(name),
+        _ => path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+    };
     let relative = absolute.strip_prefix(root).unwrap_or(&absolute);
     relative.components().map(|component| component.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// The file or folder a walk error is about.
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::Loop { child, .. } => Some(child),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::Partial(errors) => errors.first().and_then(error_path),
+        _ => None,
+    }
 }
 
 fn is_virtualenv(path: &Path) -> bool {
@@ -157,6 +174,9 @@ pub fn discover(options: &DiscoverOptions, config: &Config) -> Discovery {
             .require_git(false)
             .ignore(true)
             .parents(true)
+            // Symlinks are followed, so a linked source folder is scanned and a link loop
+            // is detected and reported instead of silently ignored.
+            .follow_links(true)
             .threads(options.threads.max(1))
             .filter_entry(|entry: &DirEntry| {
                 let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
@@ -176,10 +196,7 @@ pub fn discover(options: &DiscoverOptions, config: &Config) -> Discovery {
                         }
                     }
                     Err(error) => {
-                        let file = match &error {
-                            ignore::Error::WithPath { path, .. } => path.display().to_string(),
-                            _ => String::from("?"),
-                        };
+                        let file = error_path(&error).map(|path| path.display().to_string()).unwrap_or_else(|| String::from("?"));
                         walk_errors.lock().map(|mut errors| errors.push(Skipped { file, reason: format!("cannot walk: {error}") })).ok();
                     }
                 }

@@ -45,6 +45,38 @@ fn unreadable_files_are_skipped_with_reasons_and_the_rest_is_scanned() {
 }
 
 #[test]
+fn a_50_mb_file_is_skipped_without_being_read() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    write(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
+    let huge = std::fs::File::create(folder.path().join("generated_client.py")).expect("create");
+    huge.set_len(50 * 1024 * 1024).expect("a sparse 50 MB file");
+    let report = json_report(&[folder.path().to_str().expect("path")]);
+    assert!(skipped_reason(&report, "generated_client.py").expect("skipped").contains("52428800 bytes, over the 2000000 byte limit"));
+    assert_eq!(report["findings"][0]["file"], "notion_service.py", "the rest is scanned");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_reported_and_the_rest_is_scanned() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    write(root, "app/notion_service.py", UNGUARDED.as_bytes());
+    // A folder linking back to its parent, and two files linking to each other.
+    std::os::unix::fs::symlink(root.join("app"), root.join("app/again")).expect("folder loop");
+    std::os::unix::fs::symlink(root.join("app/b.py"), root.join("app/a.py")).expect("link a");
+    std::os::unix::fs::symlink(root.join("app/a.py"), root.join("app/b.py")).expect("link b");
+    let output = run(&["scan", root.to_str().expect("path"), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let skipped: Vec<String> =
+        report["skipped"].as_array().expect("skipped").iter().map(|entry| format!("{}: {}", entry["file"], entry["reason"])).collect();
+    assert!(skipped.iter().any(|entry| entry.starts_with("\"app/again\": ") && entry.contains("loop")), "{skipped:#?}");
+    assert!(skipped.iter().any(|entry| entry.contains("a.py")), "{skipped:#?}");
+    let files: Vec<&str> = report["findings"].as_array().expect("findings").iter().filter_map(|finding| finding["file"].as_str()).collect();
+    assert_eq!(files, vec!["app/notion_service.py"]);
+}
+
+#[test]
 fn the_size_limit_is_configurable() {
     let folder = tempfile::tempdir().expect("temp dir");
     write(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
