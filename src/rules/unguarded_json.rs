@@ -621,22 +621,35 @@ impl<'p> FunctionContext<'p> {
             _ => {}
         }
         let call = value.unawaited().as_call()?;
-        let dotted = call.callee.dotted()?;
-        let constructors = &self.config.http.client_constructors;
-        if !constructors.contains(&dotted) {
+        self.client_type_library(&call.callee.dotted()?, MAX_WRAPPER_DEPTH)
+    }
+
+    /// The library of a client type: a configured client constructor (`httpx.AsyncClient`),
+    /// or a class of this file that extends one (`class ZoomSession(requests.Session)`).
+    fn client_type_library(&self, dotted: &str, depth: usize) -> Option<Library> {
+        if self.config.http.client_constructors.iter().any(|constructor| constructor == dotted) {
+            return Some(match dotted.split_once('.') {
+                Some((module, _)) => {
+                    let module = self
+                        .facts
+                        .imports
+                        .iter()
+                        .find(|import| import.alias == module)
+                        .map(|import| import.module.as_str())
+                        .unwrap_or(module);
+                    Library::from_module(module)
+                }
+                None => {
+                    let import = self.facts.imports.iter().find(|import| import.alias == dotted);
+                    import.map(|import| Library::from_module(&import.module)).unwrap_or(self.file_library)
+                }
+            });
+        }
+        if depth == 0 {
             return None;
         }
-        match dotted.split_once('.') {
-            Some((module, _)) => {
-                let module =
-                    self.facts.imports.iter().find(|import| import.alias == module).map(|import| import.module.as_str()).unwrap_or(module);
-                Some(Library::from_module(module))
-            }
-            None => {
-                let import = self.facts.imports.iter().find(|import| import.alias == dotted);
-                Some(import.map(|import| Library::from_module(&import.module)).unwrap_or(self.file_library))
-            }
-        }
+        let class = self.facts.classes.iter().find(|class| class.name == dotted)?;
+        class.bases.iter().filter_map(Expr::dotted).find_map(|base| self.client_type_library(&base, depth - 1))
     }
 
     /// The library of `self.<attribute>` when the class (or a base class in this file)
