@@ -101,3 +101,58 @@ async def fetch_guarded(session, url):\n    async with session.get(url) as resp:
     assert_eq!(findings[0]["confidence"], "high");
     assert_eq!(report["summary"]["steps"]["html_guard"], serde_json::json!({"done": 1, "total": 2}));
 }
+
+const CLIENT: &str = r#"import requests
+
+
+class Requests:
+    """A thin client: `post` returns the raw response, `get_checked` checks it first."""
+
+    def post(self, url, **kwargs):
+        return requests.post(url, timeout=10, **kwargs)
+
+    def get_checked(self, url):
+        resp = requests.get(url, timeout=10)
+        if not resp.headers.get("content-type", "").startswith("application/json"):
+            raise ValueError("not JSON")
+        return resp
+"#;
+
+const USES: &str = r#"from app.util.request import Requests
+
+
+def exchange(url):
+    result = Requests().post(url, data={})
+    return result.json()
+
+
+def profile(url):
+    api = Requests()
+    reply = api.get_checked(url)
+    return reply.json()
+
+
+def refresh(api: Requests, url):
+    outcome = api.post(url, data={})
+    return outcome.json()
+"#;
+
+#[test]
+fn methods_of_tree_classes_called_on_instances_are_followed() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    std::fs::create_dir_all(root.join("app/util")).expect("mkdir");
+    std::fs::create_dir_all(root.join("app/integrations")).expect("mkdir");
+    std::fs::write(root.join("app/util/request.py"), CLIENT).expect("write");
+    std::fs::write(root.join("app/integrations/reddit.py"), USES).expect("write");
+    let report = json_report(&[root.to_str().expect("path")]);
+    let findings: Vec<(u64, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| (finding["line"].as_u64().expect("line"), finding["confidence"].as_str().expect("confidence").to_string()))
+        .collect();
+    // `result` and `outcome` say nothing by name: only following `Requests.post` finds them.
+    assert_eq!(findings, vec![(6, "high".to_string()), (17, "high".to_string())], "{:#?}", report["findings"]);
+    assert_eq!(report["summary"]["steps"]["html_guard"], serde_json::json!({"done": 1, "total": 3}));
+}

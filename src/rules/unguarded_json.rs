@@ -516,6 +516,13 @@ impl<'p> FunctionContext<'p> {
                         return self.not_response();
                     }
                 }
+                // `Requests().post(...)`, or `api = HubSpotClient(); api.get_owner(...)`: a
+                // method of a class of the tree, called on an instance of it.
+                if let Some(class) = self.instance_class(object, position)
+                    && let Some((file_index, method_function)) = self.class_method(&class, method)
+                {
+                    return self.wrapper_origin(file_index, method_function, &dotted, position).unwrap_or(unknown);
+                }
                 // `http_utils.post_with_retry(...)` or `app.core.http.post_with_retry(...)`
                 // on a module of the tree.
                 if let Some(module) = object.dotted().filter(|module| module != "self" && module != "cls")
@@ -549,6 +556,43 @@ impl<'p> FunctionContext<'p> {
             }
             _ => unknown,
         }
+    }
+
+    /// The class an object is an instance of, when the code says: `HubSpotClient()`,
+    /// a variable assigned one, or a parameter annotated with a class name.
+    fn instance_class(&self, object: &Expr, before: usize) -> Option<String> {
+        let constructed = |value: &Expr| {
+            let call = value.unawaited().as_call()?;
+            let dotted = call.callee.dotted()?;
+            is_constructor_name(last_segment(&dotted)).then_some(dotted)
+        };
+        match &object.unawaited().kind {
+            ExprKind::Call(_) => constructed(object),
+            ExprKind::Name(name) if name != "self" && name != "cls" => match self.binding_of(name, before) {
+                Some(Binding::Value(value, _)) => constructed(value),
+                Some(Binding::Opaque(_)) => None,
+                None => {
+                    let annotation = self.function.param(name)?.annotation.as_deref()?;
+                    is_constructor_name(last_segment(annotation)).then(|| annotation.to_string())
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// Method `method` of the class named `class` (`HubSpotClient`, `clients.HubSpotClient`),
+    /// defined in this file or imported from a file of the tree, inherited ones included.
+    fn class_method(&self, class: &str, method: &str) -> Option<(usize, &'p Function)> {
+        if let Some((module, name)) = class.rsplit_once('.') {
+            let target = self.project.resolve_module_alias(self.file_index, self.facts, module)?;
+            return self.project.find_method(target, self.project.facts(target)?, name, method, MAX_WRAPPER_DEPTH);
+        }
+        if self.facts.classes.iter().any(|candidate| candidate.name == class) {
+            return self.project.find_method(self.file_index, self.facts, class, method, MAX_WRAPPER_DEPTH);
+        }
+        let import = self.facts.imports.iter().find(|import| import.alias == class && import.name.is_some())?;
+        let target = self.project.resolve_module(self.file_index, &import.module)?;
+        self.project.find_method(target, self.project.facts(target)?, import.name.as_deref()?, method, MAX_WRAPPER_DEPTH)
     }
 
     /// The library of the client `object` when it is one: an HTTP module, a client name, a
