@@ -277,10 +277,8 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], finding
     let mut out: Vec<ReportFinding> = Vec::new();
     let mut occurrences: BTreeMap<String, usize> = BTreeMap::new();
     let mut ordered: Vec<&Finding> = findings.iter().collect();
-    ordered.sort_by(|a, b| {
-        let path = |finding: &Finding| project.files.get(finding.file_index).map(|file| file.relative_path.clone()).unwrap_or_default();
-        (path(a), a.span.start_byte, a.rule.code).cmp(&(path(b), b.span.start_byte, b.rule.code))
-    });
+    // Discovery sorts files by path, so file order is path order.
+    ordered.sort_by_key(|finding| (finding.file_index, finding.span.start_byte, finding.rule.code));
     for finding in ordered {
         let Some(file) = project.files.get(finding.file_index) else { continue };
         let Span { start, end, .. } = finding.span;
