@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{ColorChoice, Command, FailOn, Format, RulesArgs, ScanArgs};
 use crate::config::Config;
 use crate::discover;
-use crate::report::{github, json, sarif, text};
+use crate::report::{PathBase, github, json, sarif, text};
 use crate::rules::{RULES, Severity, find_rule};
 use crate::scan::{self, ScanOptions};
 
@@ -93,8 +93,8 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     let rendered = match args.format {
         Format::Text => text::render(report, &outcome.project.files, &outcome.syntax_warnings, color),
         Format::Json => json::render(report).context("cannot serialise the JSON report")?,
-        Format::Sarif => sarif::render(report, &outcome.root).context("cannot serialise the SARIF report")?,
-        Format::Github => github::render(report),
+        Format::Sarif => sarif::render(report, &path_base(&outcome.root)).context("cannot serialise the SARIF report")?,
+        Format::Github => github::render(report, &path_base(&outcome.root)),
     };
     match &args.output {
         Some(path) => write_output(path, &rendered)?,
@@ -132,6 +132,10 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
         );
     }
     Ok(if failing_findings || below_coverage { Outcome::Failed } else { Outcome::Clean })
+}
+
+fn path_base(root: &Path) -> PathBase {
+    PathBase::new(root, std::env::current_dir().ok().as_deref())
 }
 
 /// Writes through a temporary file in the same folder, renamed into place, so a reader

@@ -92,7 +92,8 @@ fn sarif_is_valid_and_carries_rules_uris_and_fingerprints() {
         let location = &result["locations"][0]["physicalLocation"];
         let uri = location["artifactLocation"]["uri"].as_str().expect("uri");
         assert!(!uri.starts_with('/') && !uri.contains("://"), "repo-relative URI: {uri}");
-        assert_eq!(uri, finding["file"]);
+        // The tests run from the repository root, which code scanning resolves URIs from.
+        assert_eq!(uri, format!("fixtures/python-fastapi/{}", finding["file"].as_str().expect("file")));
         assert_eq!(location["artifactLocation"]["uriBaseId"], "SRCROOT");
         assert_eq!(location["region"]["startLine"], finding["line"]);
         assert_eq!(location["region"]["startColumn"], finding["column"]);
@@ -109,12 +110,27 @@ fn github_annotations_are_escaped() {
     assert!(!errors.is_empty());
     for line in &errors {
         let (properties, message) = line.trim_start_matches("::error ").split_once("::").expect("command form");
-        assert!(properties.starts_with("file=backend/"), "{line}");
+        assert!(properties.starts_with("file=fixtures/python-fastapi/backend/"), "{line}");
         assert!(properties.contains(",line=") && properties.contains(",col=") && properties.contains(",endColumn="), "{line}");
         assert!(properties.contains("title=OA001 unguarded-json"), "{line}");
         assert!(!message.contains('\n') && !message.contains('\r'));
     }
     assert!(text.lines().last().expect("summary").starts_with("::notice title=oauth-audit::"));
+}
+
+#[test]
+fn github_and_sarif_paths_are_relative_to_the_working_directory_when_the_root_is_inside_it() {
+    let root = fixture("python-fastapi");
+    let inside = common::oauth_audit().current_dir(&root).args(["scan", ".", "--format", "github"]).output().expect("runs");
+    let first = stdout(&inside).lines().find(|line| line.starts_with("::error ")).map(String::from).expect("an annotation");
+    assert!(first.starts_with("::error file=backend/"), "{first}");
+    let parent = root.parent().expect("fixtures").to_path_buf();
+    let above = common::oauth_audit().current_dir(&parent).args(["scan", "python-fastapi", "--format", "sarif"]).output().expect("runs");
+    let sarif: serde_json::Value = serde_json::from_slice(&above.stdout).expect("SARIF");
+    let uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().expect("uri");
+    assert!(uri.starts_with("python-fastapi/backend/"), "{uri}");
+    let base = sarif["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"].as_str().expect("base");
+    assert!(base.ends_with("/fixtures/"), "{base}");
 }
 
 #[test]

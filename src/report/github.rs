@@ -1,6 +1,6 @@
 //! `--format github`: GitHub Actions workflow commands, one annotation per finding.
 
-use crate::report::Report;
+use crate::report::{PathBase, Report};
 use crate::rules::Severity;
 
 /// Escapes the message part of a workflow command.
@@ -13,7 +13,8 @@ pub fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-pub fn render(report: &Report) -> String {
+/// Paths are given from `base.directory` (the repository root in a workflow).
+pub fn render(report: &Report, base: &PathBase) -> String {
     let mut out = String::new();
     for finding in &report.findings {
         let command = match finding.severity {
@@ -23,7 +24,7 @@ pub fn render(report: &Report) -> String {
         };
         out.push_str(&format!(
             "::{command} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
-            escape_property(&finding.file),
+            escape_property(&base.path(&finding.file)),
             finding.line,
             finding.column,
             finding.end_line,

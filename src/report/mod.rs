@@ -13,6 +13,35 @@ use crate::discover::Skipped;
 use crate::rules::{Confidence, Severity};
 
 pub const SCHEMA: &str = "oauth-audit/report@1";
+
+/// Where report paths (relative to the scan root) sit for tools that resolve paths from
+/// the working directory, as GitHub does from the repository root: the scan root's path
+/// under the working directory (`backend/` when scanning `backend` from the repository),
+/// and that directory.
+#[derive(Debug, Clone)]
+pub struct PathBase {
+    pub directory: std::path::PathBuf,
+    pub prefix: String,
+}
+
+impl PathBase {
+    /// The working directory when the scan root is inside it, else the scan root itself.
+    pub fn new(root: &std::path::Path, working_directory: Option<&std::path::Path>) -> PathBase {
+        let working_directory = working_directory.and_then(|directory| directory.canonicalize().ok());
+        if let Some(directory) = working_directory
+            && let Ok(inside) = root.strip_prefix(&directory)
+        {
+            let prefix: Vec<String> = inside.components().map(|component| component.as_os_str().to_string_lossy().to_string()).collect();
+            let prefix = if prefix.is_empty() { String::new() } else { format!("{}/", prefix.join("/")) };
+            return PathBase { directory, prefix };
+        }
+        PathBase { directory: root.to_path_buf(), prefix: String::new() }
+    }
+
+    pub fn path(&self, relative: &str) -> String {
+        format!("{}{relative}", self.prefix)
+    }
+}
 pub const TOOL_NAME: &str = "oauth-audit";
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 

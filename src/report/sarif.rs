@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::report::{Report, TOOL_NAME, TOOL_VERSION};
+use crate::report::{PathBase, Report, TOOL_NAME, TOOL_VERSION};
 use crate::rules::RULES;
 
 const SARIF_SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -33,7 +33,9 @@ fn root_uri(root: &Path) -> String {
     uri
 }
 
-pub fn render(report: &Report, root: &Path) -> Result<String, serde_json::Error> {
+/// Artifact URIs are relative to `base.directory`, given as the `SRCROOT` base: the
+/// repository root when scanning a folder of it from there, as code scanning expects.
+pub fn render(report: &Report, base: &PathBase) -> Result<String, serde_json::Error> {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|rule| {
@@ -61,7 +63,7 @@ pub fn render(report: &Report, root: &Path) -> Result<String, serde_json::Error>
                 "message": {"text": finding.message},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": encode_uri_path(&finding.file), "uriBaseId": "SRCROOT"},
+                        "artifactLocation": {"uri": encode_uri_path(&base.path(&finding.file)), "uriBaseId": "SRCROOT"},
                         "region": {
                             "startLine": finding.line,
                             "startColumn": finding.column,
@@ -87,7 +89,7 @@ pub fn render(report: &Report, root: &Path) -> Result<String, serde_json::Error>
             json!({
                 "level": "warning",
                 "message": {"text": format!("skipped: {}", skipped.reason)},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": encode_uri_path(&skipped.file), "uriBaseId": "SRCROOT"}}}],
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": encode_uri_path(&base.path(&skipped.file)), "uriBaseId": "SRCROOT"}}}],
             })
         })
         .collect();
@@ -102,7 +104,7 @@ pub fn render(report: &Report, root: &Path) -> Result<String, serde_json::Error>
                 "rules": rules,
             }},
             "invocations": [{"executionSuccessful": true, "toolExecutionNotifications": notifications}],
-            "originalUriBaseIds": {"SRCROOT": {"uri": root_uri(root)}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": root_uri(&base.directory)}},
             "columnKind": "unicodeCodePoints",
             "results": results,
             "properties": {
