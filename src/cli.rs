@@ -38,6 +38,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (annotations).
     Github,
+    /// The coverage dashboard as Markdown tables (a PR comment, $GITHUB_STEP_SUMMARY).
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,6 +48,8 @@ pub enum FailOn {
     Error,
     /// Fail on findings of severity warning or error.
     Warning,
+    /// Fail only on findings that the --baseline report does not have.
+    New,
     /// Never fail because of findings (coverage can still fail).
     Never,
 }
@@ -87,7 +91,13 @@ pub struct ScanArgs {
     #[arg(long = "integration", value_name = "NAME")]
     pub integrations: Vec<String>,
 
-    /// Exit 1 when a finding of this severity or above remains.
+    /// A JSON report of an earlier run: the report gets a `delta` with the new and fixed
+    /// findings (matched by fingerprint) and the change in coverage.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
+
+    /// Exit 1 when a finding of this severity or above remains (`new`: a finding the
+    /// baseline does not have).
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
 

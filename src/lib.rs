@@ -1,6 +1,7 @@
 //! oauth-audit: audits OAuth integration code for the 3-step fix pattern.
 
 pub mod alloc;
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod coverage;

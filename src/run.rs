@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::baseline;
 use crate::cli::{ColorChoice, Command, FailOn, Format, RulesArgs, ScanArgs};
 use crate::config::Config;
 use crate::discover;
-use crate::report::{PathBase, github, json, sarif, text};
+use crate::report::{PathBase, github, json, markdown, sarif, text};
 use crate::rules::{RULES, Severity, find_rule};
 use crate::scan::{self, ScanOptions};
 
@@ -81,7 +82,14 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     let config = Config::resolve(args.config.as_deref(), &root)?;
     let integrations = args.integrations.iter().map(|name| crate::config::normalize_provider(name)).collect();
     let options = ScanOptions { paths, include_tests: args.include_tests, jobs: args.jobs, rules, integrations };
-    let outcome = scan::scan(&options, &config)?;
+    if args.fail_on == FailOn::New && args.baseline.is_none() {
+        bail!("--fail-on new needs --baseline REPORT.json to tell new findings from old ones");
+    }
+    let baseline = args.baseline.as_deref().map(baseline::load).transpose()?;
+    let mut outcome = scan::scan(&options, &config)?;
+    if let (Some(baseline), Some(path)) = (&baseline, &args.baseline) {
+        outcome.report.delta = Some(baseline::compare(&outcome.report, baseline, &path.display().to_string()));
+    }
     let report = &outcome.report;
     let color = match args.color {
         ColorChoice::Always => true,
@@ -95,6 +103,7 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
         Format::Json => json::render(report).context("cannot serialise the JSON report")?,
         Format::Sarif => sarif::render(report, &path_base(&outcome.root)).context("cannot serialise the SARIF report")?,
         Format::Github => github::render(report, &path_base(&outcome.root)),
+        Format::Markdown => markdown::render(report),
     };
     match &args.output {
         Some(path) => write_output(path, &rendered)?,
@@ -117,12 +126,12 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
             stats.analyse.as_millis(),
         );
     }
-    let threshold = match args.fail_on {
-        FailOn::Error => Some(Severity::Error),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Never => None,
+    let failing_findings = match args.fail_on {
+        FailOn::Error => report.findings.iter().any(|finding| finding.severity <= Severity::Error),
+        FailOn::Warning => report.findings.iter().any(|finding| finding.severity <= Severity::Warning),
+        FailOn::New => report.delta.as_ref().is_some_and(|delta| !delta.new.is_empty()),
+        FailOn::Never => false,
     };
-    let failing_findings = threshold.is_some_and(|threshold| report.findings.iter().any(|finding| finding.severity <= threshold));
     let below_coverage = args.min_coverage.is_some_and(|minimum| report.summary.percent_complete < minimum);
     if below_coverage {
         eprintln!(

@@ -2,6 +2,7 @@
 
 pub mod github;
 pub mod json;
+pub mod markdown;
 pub mod sarif;
 pub mod text;
 
@@ -56,7 +57,29 @@ pub struct Report {
     pub integrations: Vec<Integration>,
     pub findings: Vec<ReportFinding>,
     pub skipped: Vec<Skipped>,
-    pub delta: Option<serde_json::Value>,
+    /// The comparison with `--baseline`, `null` without one.
+    pub delta: Option<Delta>,
+}
+
+/// How this report differs from a baseline report (`--baseline OLD.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Delta {
+    /// The baseline file as given on the command line.
+    pub baseline: String,
+    pub percent_complete: Change<f64>,
+    pub complete: Change<usize>,
+    pub findings: Change<usize>,
+    /// Findings of this report whose fingerprint the baseline does not have.
+    pub new: Vec<ReportFinding>,
+    /// Findings of the baseline whose fingerprint this report does not have, as the
+    /// baseline recorded them.
+    pub fixed: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Change<T> {
+    pub before: T,
+    pub after: T,
 }
 
 #[derive(Debug, Clone, Serialize)]

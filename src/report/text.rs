@@ -140,6 +140,16 @@ fn summary(report: &Report, style: &Style) -> String {
     let steps: Vec<String> =
         STEPS.iter().filter_map(|name| summary.steps.get(name).map(|step| format!("{name} {}/{}", step.done, step.total))).collect();
     out.push_str(&format!("Steps: {}\n", steps.join(", ")));
+    if let Some(delta) = &report.delta {
+        out.push_str(&format!(
+            "Compared with {}: {} new, {} fixed; complete {:.1}% -> {:.1}%\n",
+            delta.baseline,
+            delta.new.len(),
+            delta.fixed.len(),
+            delta.percent_complete.before,
+            delta.percent_complete.after
+        ));
+    }
     if !report.integrations.is_empty() {
         let width = report.integrations.iter().map(|integration| integration.name.len()).max().unwrap_or(0).max("integration".len());
         out.push_str(&format!("\n{}{:width$}  {:11}  html_guard{}\n", style.dim, "integration", "status", style.reset));
