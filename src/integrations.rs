@@ -12,7 +12,8 @@
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
-use crate::facts::{ExprKind, FileFacts, StmtKind, last_segment};
+use crate::facts::FileFacts;
+use crate::routes;
 use crate::source::SourceFile;
 
 /// Router prefix segments that name no provider.
@@ -42,9 +43,6 @@ const GENERIC_SEGMENTS: &[&str] = &[
 
 /// Route path segments that name an OAuth callback.
 const CALLBACK_SEGMENTS: &[&str] = &["callback", "oauth2callback", "oauth_callback", "oauth-callback"];
-
-/// Router constructors and the keyword holding their prefix.
-const ROUTERS: &[(&str, &str)] = &[("APIRouter", "prefix"), ("Blueprint", "url_prefix")];
 
 pub struct ProviderMatcher {
     /// (provider, a spelling with the words joined), longest spellings first.
@@ -111,45 +109,6 @@ pub fn words_of(text: &str) -> Vec<String> {
     words
 }
 
-/// Router prefixes declared in a file (`router = APIRouter(prefix="/api/zoom")`).
-pub fn router_prefixes(facts: &FileFacts) -> Vec<String> {
-    let mut prefixes = Vec::new();
-    for function in &facts.functions {
-        for stmt in &function.body.statements {
-            let (StmtKind::Assign { value, .. } | StmtKind::Expr(value)) = &stmt.kind else { continue };
-            let ExprKind::Call(call) = &value.kind else { continue };
-            let Some(callee) = call.callee.dotted() else { continue };
-            let constructor = last_segment(&callee);
-            let Some((_, keyword)) = ROUTERS.iter().find(|(name, _)| *name == constructor) else { continue };
-            for (name, argument) in &call.keywords {
-                if name == keyword
-                    && let ExprKind::String(prefix) = &argument.kind
-                {
-                    prefixes.push(prefix.clone());
-                }
-            }
-        }
-    }
-    prefixes
-}
-
-/// Paths of route decorators (`@router.get("/acme/callback")`) in a file.
-pub fn route_paths(facts: &FileFacts) -> Vec<String> {
-    let mut paths = Vec::new();
-    for function in &facts.functions {
-        for decorator in &function.decorators {
-            if let ExprKind::Call(call) = &decorator.kind
-                && let Some(first) = call.args.first()
-                && let ExprKind::String(path) = &first.kind
-                && path.starts_with('/')
-            {
-                paths.push(path.clone());
-            }
-        }
-    }
-    paths
-}
-
 /// The segment before `/callback` in a route path: the provider of an unknown integration.
 fn provider_before_callback(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
@@ -182,7 +141,10 @@ pub struct Routing {
 
 impl Routing {
     pub fn of(facts: &FileFacts) -> Routing {
-        Routing { prefixes: router_prefixes(facts), route_paths: route_paths(facts) }
+        Routing {
+            prefixes: routes::router_prefixes(facts).into_values().filter(|prefix| !prefix.is_empty()).collect(),
+            route_paths: routes::routes_of(facts).into_iter().map(|route| route.path).collect(),
+        }
     }
 }
 

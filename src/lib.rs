@@ -11,6 +11,7 @@ pub mod index;
 pub mod integrations;
 pub mod lang;
 pub mod report;
+pub mod routes;
 pub mod rules;
 pub mod run;
 pub mod scan;

@@ -1,0 +1,211 @@
+//! Route handlers declared in a file: FastAPI/Starlette (`@router.get("/callback")`,
+//! `@router.api_route(path, methods=[...])`, `router.add_api_route(path, handler, ...)`) and
+//! Flask (`@app.route(rule, methods=[...])`, `app.add_url_rule(rule, view_func=handler)`),
+//! with the prefix of the router they are declared on (`APIRouter(prefix="/api/zoom")`,
+//! `Blueprint(..., url_prefix=...)`).
+//!
+//! Prefixes added where a router is mounted in another file (`include_router(router,
+//! prefix=...)`) are not joined here; that needs the cross-file index.
+
+use std::collections::BTreeMap;
+
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, StmtKind, last_segment};
+
+/// Router and application constructors, and the keyword holding their prefix (none for
+/// applications: their routes start at `/`).
+const ROUTER_CONSTRUCTORS: &[(&str, Option<&str>)] =
+    &[("APIRouter", Some("prefix")), ("Blueprint", Some("url_prefix")), ("FastAPI", None), ("Flask", None), ("Starlette", None)];
+
+/// Decorator methods that declare one HTTP method each.
+const METHOD_DECORATORS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
+
+/// Decorator methods that take `methods=[...]` (default GET).
+const MULTI_METHOD_DECORATORS: &[&str] = &["route", "api_route"];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    /// The path with the prefix of the router it is declared on: `/api/zoom/callback`.
+    pub path: String,
+    /// Upper-case HTTP methods, sorted.
+    pub methods: Vec<String>,
+    /// The handler's name as written (`Class.method` for a method).
+    pub handler: String,
+    /// 0-based line of the declaration (decorator or registering call).
+    pub line: usize,
+    /// The handler's parameter names, when the handler is defined in this file.
+    pub params: Vec<String>,
+}
+
+/// Every route declared in a file, sorted by path then methods.
+pub fn routes_of(facts: &FileFacts) -> Vec<Route> {
+    let prefixes = router_prefixes(facts);
+    let prefix_of = |router: &Expr| router.dotted().and_then(|name| prefixes.get(&name).cloned()).unwrap_or_default();
+    let mut routes = Vec::new();
+    for function in &facts.functions {
+        for decorator in &function.decorators {
+            let ExprKind::Call(call) = &decorator.kind else { continue };
+            let ExprKind::Attribute { object: router, name: method } = &call.callee.kind else { continue };
+            let Some((path, methods)) = declared(call, method) else { continue };
+            routes.push(Route {
+                path: join(&prefix_of(router), &path),
+                methods,
+                handler: function.qualified_name(),
+                line: decorator.span.start.line,
+                params: function.params.iter().map(|param| param.name.clone()).collect(),
+            });
+        }
+    }
+    // `router.add_api_route("/callback", handler, methods=["GET"])`,
+    // `app.add_url_rule("/callback", view_func=handler, methods=["GET"])`.
+    for function in &facts.functions {
+        for stmt in &function.body.statements {
+            let StmtKind::Expr(expr) = &stmt.kind else { continue };
+            let ExprKind::Call(call) = &expr.unawaited().kind else { continue };
+            let ExprKind::Attribute { object: router, name } = &call.callee.kind else { continue };
+            if name != "add_api_route" && name != "add_url_rule" {
+                continue;
+            }
+            let Some(path) = string_argument(call, 0, &["path", "rule"]) else { continue };
+            let handler =
+                keyword(call, "endpoint").or_else(|| keyword(call, "view_func")).or_else(|| call.args.get(1)).and_then(Expr::dotted);
+            let Some(handler) = handler else { continue };
+            let defined = facts.find_function(None, &handler);
+            routes.push(Route {
+                path: join(&prefix_of(router), &path),
+                methods: methods_keyword(call).unwrap_or_else(|| vec!["GET".to_string()]),
+                handler,
+                line: stmt.span.start.line,
+                params: defined
+                    .map(|function: &Function| function.params.iter().map(|param| param.name.clone()).collect())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    routes.sort();
+    routes
+}
+
+/// Prefixes of the routers assigned in a file, by variable name.
+pub fn router_prefixes(facts: &FileFacts) -> BTreeMap<String, String> {
+    let mut prefixes = BTreeMap::new();
+    for function in &facts.functions {
+        for stmt in &function.body.statements {
+            let StmtKind::Assign { targets, value, .. } = &stmt.kind else { continue };
+            let ExprKind::Call(call) = &value.unawaited().kind else { continue };
+            let Some(callee) = call.callee.dotted() else { continue };
+            let Some((_, prefix_keyword)) = ROUTER_CONSTRUCTORS.iter().find(|(name, _)| *name == last_segment(&callee)) else { continue };
+            let prefix = match prefix_keyword.and_then(|name| keyword(call, name)).map(|value| &value.kind) {
+                Some(ExprKind::String(prefix)) => prefix.clone(),
+                _ => String::new(),
+            };
+            for target in targets {
+                if let Some(name) = target.dotted() {
+                    prefixes.insert(name, prefix.clone());
+                }
+            }
+        }
+    }
+    prefixes
+}
+
+/// The path and methods a route decorator declares, if it is one.
+fn declared(call: &Call, method: &str) -> Option<(String, Vec<String>)> {
+    let path = string_argument(call, 0, &["path", "rule"])?;
+    if METHOD_DECORATORS.contains(&method) {
+        return Some((path, vec![method.to_uppercase()]));
+    }
+    if MULTI_METHOD_DECORATORS.contains(&method) {
+        return Some((path, methods_keyword(call).unwrap_or_else(|| vec!["GET".to_string()])));
+    }
+    None
+}
+
+fn keyword<'c>(call: &'c Call, name: &str) -> Option<&'c Expr> {
+    call.keywords.iter().find(|(keyword, _)| keyword == name).map(|(_, value)| value)
+}
+
+/// A string given as the argument at `position` or as one of `names`.
+fn string_argument(call: &Call, position: usize, names: &[&str]) -> Option<String> {
+    let value = call.args.get(position).or_else(|| names.iter().find_map(|name| keyword(call, name)))?;
+    match &value.kind {
+        ExprKind::String(text) if text.starts_with('/') || text.is_empty() => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// `methods=["GET", "POST"]`, upper-cased and sorted.
+fn methods_keyword(call: &Call) -> Option<Vec<String>> {
+    let ExprKind::Sequence(items) = &keyword(call, "methods")?.kind else { return None };
+    let mut methods: Vec<String> = items
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ExprKind::String(method) => Some(method.to_uppercase()),
+            _ => None,
+        })
+        .collect();
+    methods.sort();
+    methods.dedup();
+    (!methods.is_empty()).then_some(methods)
+}
+
+/// `prefix` + `path` with exactly one `/` between them.
+pub fn join(prefix: &str, path: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    match (prefix.is_empty(), path.is_empty()) {
+        (true, true) => "/".to_string(),
+        (true, false) => path.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}/{}", path.trim_start_matches('/')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{ExtractOptions, python};
+
+    fn routes(text: &str) -> Vec<Route> {
+        routes_of(&python::extract(text, ExtractOptions::default()).expect("parses"))
+    }
+
+    #[test]
+    fn fastapi_decorators_with_router_prefix() {
+        let found = routes(
+            "from fastapi import APIRouter, Request\nrouter = APIRouter(prefix=\"/api/zoom\", tags=[\"zoom\"])\n\n\
+             @router.get(\"/callback\")\nasync def callback(code: str, state: str, request: Request):\n    ...\n\n\
+             @router.api_route(\"/token\", methods=[\"post\", \"GET\"])\nasync def token():\n    ...\n",
+        );
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].path, "/api/zoom/callback");
+        assert_eq!(found[0].methods, vec!["GET"]);
+        assert_eq!(found[0].handler, "callback");
+        assert_eq!(found[0].params, vec!["code", "state", "request"]);
+        assert_eq!(found[0].line, 3);
+        assert_eq!((found[1].path.as_str(), found[1].methods.clone()), ("/api/zoom/token", vec!["GET".to_string(), "POST".to_string()]));
+    }
+
+    #[test]
+    fn flask_routes_and_registered_handlers() {
+        let found = routes(
+            "from flask import Blueprint\nbp = Blueprint(\"hubspot\", __name__, url_prefix=\"/hubspot/\")\n\n\
+             @bp.route(\"/oauth2callback\", methods=[\"GET\"])\ndef oauth2callback():\n    ...\n\n\
+             def exchange(public_token):\n    ...\n\nbp.add_url_rule(\"/exchange\", view_func=exchange, methods=[\"POST\"])\n",
+        );
+        let paths: Vec<(&str, &str)> = found.iter().map(|route| (route.path.as_str(), route.methods[0].as_str())).collect();
+        assert_eq!(paths, vec![("/hubspot/exchange", "POST"), ("/hubspot/oauth2callback", "GET")]);
+        assert_eq!(found[0].params, vec!["public_token"]);
+    }
+
+    #[test]
+    fn non_route_decorators_are_not_routes() {
+        assert!(routes("@functools.lru_cache(maxsize=1)\ndef f():\n    ...\n\n@app.get(some_path)\ndef g():\n    ...\n").is_empty());
+    }
+
+    #[test]
+    fn joining_paths() {
+        assert_eq!(join("/api/", "/callback"), "/api/callback");
+        assert_eq!(join("", "/callback"), "/callback");
+        assert_eq!(join("/api", ""), "/api");
+        assert_eq!(join("", ""), "/");
+    }
+}
