@@ -99,3 +99,32 @@ fn config_is_found_from_the_scan_root_upward_and_extends_the_defaults() {
     assert_eq!(after["integrations"][0]["name"], "acme");
     assert_eq!(after["integrations"][0]["steps"]["html_guard"]["done"], 1);
 }
+
+#[test]
+fn unknown_providers_come_from_router_prefixes_and_callback_routes() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    std::fs::create_dir_all(root.join("app/routes")).expect("mkdir");
+    // No provider in the name or folder: the segment before `/callback` names it, after the
+    // router's generic prefix.
+    let callback = "import requests\nfrom fastapi import APIRouter\nrouter = APIRouter(prefix=\"/api/integrations\")\n\n\
+@router.get(\"/acme/callback\")\ndef acme_callback(code: str):\n    return requests.post(\"https://acme.example/token\", data={\"code\": code}).json()\n";
+    std::fs::write(root.join("app/routes/oauth_routes.py"), callback).expect("write");
+    // A router prefix naming an unknown provider.
+    let prefixed = "import requests\nfrom flask import Blueprint\nbp = Blueprint(\"crm\", __name__, url_prefix=\"/api/globex-crm\")\n\n\
+@bp.route(\"/contacts\")\ndef contacts():\n    return requests.get(\"https://globex.example/contacts\").json()\n";
+    std::fs::write(root.join("app/routes/crm.py"), prefixed).expect("write");
+    let report = json_report(&[root.to_str().expect("path")]);
+    let groups: Vec<(String, String)> = report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .map(|integration| {
+            (integration["name"].as_str().expect("name").to_string(), integration["files"][0].as_str().expect("file").to_string())
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        vec![("acme".to_string(), "app/routes/oauth_routes.py".to_string()), ("globex_crm".to_string(), "app/routes/crm.py".to_string())]
+    );
+}
