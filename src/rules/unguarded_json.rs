@@ -101,18 +101,9 @@ impl Library {
     }
 }
 
-/// How a `.json()` site is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuardKind {
-    Helper,
-    ContentType,
-    Try,
-    Wrapper,
-}
-
 #[derive(Debug, Clone)]
 pub enum Verdict {
-    Guarded(GuardKind),
+    Guarded,
     Unguarded { hints: Vec<String> },
 }
 
@@ -131,7 +122,7 @@ pub struct JsonSite {
 
 impl JsonSite {
     pub fn is_guarded(&self) -> bool {
-        matches!(self.verdict, Verdict::Guarded(_))
+        matches!(self.verdict, Verdict::Guarded)
     }
 
     pub fn finding(&self) -> Option<Finding> {
@@ -349,7 +340,7 @@ impl<'p> FunctionContext<'p> {
             OriginKind::NotResponse => return None,
         };
         let verdict = if origin.kind == OriginKind::GuardWrapper {
-            Verdict::Guarded(GuardKind::Wrapper)
+            Verdict::Guarded
         } else {
             self.guard_verdict(receiver, &origin, path, context, call_expr.span, true)
         };
@@ -395,18 +386,7 @@ impl<'p> FunctionContext<'p> {
                 }
                 Some(self.origin_of_name(name, before, 0))
             }
-            ExprKind::Attribute { name, .. } => {
-                if self.is_response_name(name) {
-                    Some(Origin {
-                        kind: OriginKind::Named,
-                        library: self.file_library,
-                        position: 0,
-                        description: format!("a value named `{name}`"),
-                    })
-                } else {
-                    None
-                }
-            }
+            ExprKind::Attribute { name, .. } => self.is_response_name(name).then(|| self.named_origin(name, 0)),
             _ => None,
         }
     }
@@ -423,11 +403,11 @@ impl<'p> FunctionContext<'p> {
     /// Where the value of `name` at byte `before` comes from.
     fn origin_of_name(&self, name: &str, before: usize, hops: usize) -> Origin {
         match self.binding_of(name, before) {
-            Some(Binding::Value(value, position)) => {
+            Some(Binding::Value { value, position, from_with }) => {
                 let origin = match &value.unawaited().kind {
                     ExprKind::Call(call) => {
                         let origin = self.classify_call(call, position);
-                        if origin.kind == OriginKind::Named && self.is_with_binding(name, position) && self.is_http_method_call(call) {
+                        if origin.kind == OriginKind::Named && from_with && self.is_http_method_call(call) {
                             // `async with session.get(url) as resp:`: only aiohttp-style clients
                             // return responses as context managers.
                             let library = if self.file_library == Library::Unknown { Library::Aiohttp } else { self.file_library };
@@ -455,19 +435,6 @@ impl<'p> FunctionContext<'p> {
                 None => self.named_origin(name, 0),
             },
         }
-    }
-
-    /// True when `name` is bound at `position` by a `with ... as name` item.
-    fn is_with_binding(&self, name: &str, position: usize) -> bool {
-        let mut found = false;
-        visit_statements(&self.function.body, &mut |stmt| {
-            if stmt.span.start_byte == position
-                && let StmtKind::With { items, .. } = &stmt.kind
-            {
-                found |= items.iter().any(|item| item.binding.as_ref().and_then(|binding| binding.as_name()) == Some(name));
-            }
-        });
-        found
     }
 
     fn is_http_method_call(&self, call: &Call) -> bool {
@@ -569,7 +536,7 @@ impl<'p> FunctionContext<'p> {
         match &object.unawaited().kind {
             ExprKind::Call(_) => constructed(object),
             ExprKind::Name(name) if name != "self" && name != "cls" => match self.binding_of(name, before) {
-                Some(Binding::Value(value, _)) => constructed(value),
+                Some(Binding::Value { value, .. }) => constructed(value),
                 Some(Binding::Opaque(_)) => None,
                 None => {
                     let annotation = self.function.param(name)?.annotation.as_deref()?;
@@ -610,7 +577,7 @@ impl<'p> FunctionContext<'p> {
                     return Some(Library::from_module(name));
                 }
                 match self.binding_of(name, before) {
-                    Some(Binding::Value(value, _)) => {
+                    Some(Binding::Value { value, .. }) => {
                         if let Some(library) = self.constructor_library(value) {
                             return Some(library);
                         }
@@ -621,7 +588,7 @@ impl<'p> FunctionContext<'p> {
                         if let Some(module) = self.facts.module().filter(|module| !std::ptr::eq(*module, self.function)) {
                             let mut found = None;
                             collect_bindings(&module.body, name, usize::MAX, &mut found);
-                            if let Some(Binding::Value(value, _)) = found
+                            if let Some(Binding::Value { value, .. }) = found
                                 && let Some(library) = self.constructor_library(value)
                             {
                                 return Some(library);
@@ -630,7 +597,7 @@ impl<'p> FunctionContext<'p> {
                     }
                 }
                 if let Some(annotation) = self.function.param(name).and_then(|param| param.annotation.as_deref())
-                    && let Some(library) = client_annotation_library(annotation)
+                    && let Some(library) = self.client_type_library(annotation, MAX_WRAPPER_DEPTH)
                 {
                     return Some(library);
                 }
@@ -801,7 +768,7 @@ impl<'p> FunctionContext<'p> {
             let guarded = match origin.kind {
                 OriginKind::GuardWrapper => true,
                 OriginKind::Client | OriginKind::Named => {
-                    matches!(self.guard_verdict(value, &origin, &path, &ExprContext::default(), stmt.span, false), Verdict::Guarded(_))
+                    matches!(self.guard_verdict(value, &origin, &path, &ExprContext::default(), stmt.span, false), Verdict::Guarded)
                 }
                 OriginKind::NotResponse => continue,
             };
@@ -842,7 +809,7 @@ impl<'p> FunctionContext<'p> {
                     self.non_json_implies(condition, check, &mut hints)
                 };
                 if guarded {
-                    return Verdict::Guarded(GuardKind::ContentType);
+                    return Verdict::Guarded;
                 }
             }
         }
@@ -858,10 +825,10 @@ impl<'p> FunctionContext<'p> {
                             if (in_then && self.implies_json(condition, check, &mut hints))
                                 || (in_else && self.non_json_implies(condition, check, &mut hints))
                             {
-                                return Verdict::Guarded(GuardKind::ContentType);
+                                return Verdict::Guarded;
                             }
                             if (in_then || in_else) && self.checks_helper_result(condition, check) {
-                                return Verdict::Guarded(GuardKind::Helper);
+                                return Verdict::Guarded;
                             }
                         }
                     }
@@ -869,7 +836,7 @@ impl<'p> FunctionContext<'p> {
                         // An inner try that re-raises or does not catch passes the error on
                         // to the enclosing ones, which may still guard it.
                         match self.try_verdict(handlers, origin.library) {
-                            TryVerdict::Guards => return Verdict::Guarded(GuardKind::Try),
+                            TryVerdict::Guards => return Verdict::Guarded,
                             TryVerdict::Reraises(types) => hints.push(format!("the `except {types}` handler re-raises it")),
                             TryVerdict::Swallows(types) => {
                                 hints.push(format!("the `except {types}` handler swallows it and carries on without the data"))
@@ -886,8 +853,8 @@ impl<'p> FunctionContext<'p> {
             }
             let Some(check) = &check else { continue };
             for preceding in frame.preceding() {
-                if let Some(kind) = self.guard_in(preceding, check, &mut hints) {
-                    return Verdict::Guarded(kind);
+                if self.guard_in(preceding, check, &mut hints) {
+                    return Verdict::Guarded;
                 }
             }
         }
@@ -897,47 +864,38 @@ impl<'p> FunctionContext<'p> {
     /// A guard that a statement running before the site applies to the target, looking
     /// into the blocks that always run to their end before the site: `with` bodies, `try`
     /// bodies whose handlers all leave, and the branch of an `if` whose other branch leaves.
-    fn guard_in(&self, stmt: &Stmt, check: &Check, hints: &mut Vec<String>) -> Option<GuardKind> {
-        let inner = |block: &Block, hints: &mut Vec<String>| block.statements.iter().find_map(|inner| self.guard_in(inner, check, hints));
+    fn guard_in(&self, stmt: &Stmt, check: &Check, hints: &mut Vec<String>) -> bool {
+        let inner = |block: &Block, hints: &mut Vec<String>| block.statements.iter().any(|inner| self.guard_in(inner, check, hints));
         match &stmt.kind {
             StmtKind::With { body, .. } => inner(body, hints),
             StmtKind::Try { body, handlers, .. } if handlers.iter().all(|handler| self.block_leaves(&handler.body)) => inner(body, hints),
             StmtKind::If { condition, then_block, else_block } => {
                 let then_leaves = self.block_leaves(then_block);
                 let else_leaves = else_block.as_ref().is_some_and(|block| self.block_leaves(block));
-                if stmt.span.start_byte >= check.origin.position {
-                    // Leaving when the condition holds needs "not JSON => condition";
-                    // leaving when it does not needs "condition => JSON".
-                    if (then_leaves && self.non_json_implies(condition, check, hints))
+                // Leaving when the condition holds needs "not JSON => condition"; leaving
+                // when it does not needs "condition => JSON".
+                let tests_target = stmt.span.start_byte >= check.origin.position
+                    && ((then_leaves && self.non_json_implies(condition, check, hints))
                         || (else_leaves && self.implies_json(condition, check, hints))
-                    {
-                        return Some(GuardKind::ContentType);
-                    }
-                    if (then_leaves || else_leaves) && self.checks_helper_result(condition, check) {
-                        return Some(GuardKind::Helper);
-                    }
-                }
-                if then_leaves && let Some(else_block) = else_block {
-                    return inner(else_block, hints);
-                }
-                if else_leaves {
-                    return inner(then_block, hints);
-                }
-                None
+                        || ((then_leaves || else_leaves) && self.checks_helper_result(condition, check)));
+                tests_target
+                    || (then_leaves && else_block.as_ref().is_some_and(|block| inner(block, hints)))
+                    || (else_leaves && inner(then_block, hints))
             }
             StmtKind::Expr(expr) | StmtKind::Assign { value: expr, .. } if stmt.span.start_byte >= check.origin.position => {
-                let call = expr.unawaited().as_call()?;
-                match self.guard_helper(call, check)? {
-                    Helper::Raising => Some(GuardKind::Helper),
-                    Helper::Returning(name) => {
+                let Some(call) = expr.unawaited().as_call() else { return false };
+                match self.guard_helper(call, check) {
+                    Some(Helper::Raising) => true,
+                    Some(Helper::Returning(name)) => {
                         if matches!(stmt.kind, StmtKind::Expr(_)) {
                             hints.push(format!("the result of `{name}({})` is ignored", check.target));
                         }
-                        None
+                        false
                     }
+                    None => false,
                 }
             }
-            _ => None,
+            _ => false,
         }
     }
 
@@ -987,7 +945,9 @@ impl<'p> FunctionContext<'p> {
         match &test.kind {
             // `is_html = ct.startswith("text/html")` ... `if is_html:`.
             ExprKind::Name(name) => match self.binding_of(name, check.before) {
-                Some(Binding::Value(value, position)) if position >= check.origin.position && !matches!(value.kind, ExprKind::Name(_)) => {
+                Some(Binding::Value { value, position, .. })
+                    if position >= check.origin.position && !matches!(value.kind, ExprKind::Name(_)) =>
+                {
                     self.content_type_test(value, check, hints)
                 }
                 _ => None,
@@ -1080,7 +1040,7 @@ impl<'p> FunctionContext<'p> {
         }
         // `ct = response.headers.get("content-type", "")` then a test on `ct`.
         expr.names().into_iter().any(|name| match self.binding_of(name, check.before) {
-            Some(Binding::Value(value, position)) if position >= check.origin.position => {
+            Some(Binding::Value { value, position, .. }) if position >= check.origin.position => {
                 self.reads_content_type_directly(value, check, hints)
             }
             _ => false,
@@ -1219,8 +1179,8 @@ struct ReturnSummary {
 }
 
 enum Binding<'f> {
-    /// `name = value` (or a `with value as name`).
-    Value(&'f Expr, usize),
+    /// `name = value`, or `with value as name` (`from_with`), at a byte offset.
+    Value { value: &'f Expr, position: usize, from_with: bool },
     /// Bound by something whose value is unknown (a loop, a tuple unpacking).
     Opaque(usize),
 }
@@ -1237,16 +1197,6 @@ fn is_constructor_name(name: &str) -> bool {
 fn is_incoming_request_type(annotation: &str) -> bool {
     let last = last_segment(annotation);
     matches!(last, "Request" | "HttpRequest" | "WebSocket" | "BaseRequest")
-}
-
-fn client_annotation_library(annotation: &str) -> Option<Library> {
-    let last = last_segment(annotation);
-    match last {
-        "AsyncClient" | "Client" if annotation.starts_with("httpx") || last == "AsyncClient" => Some(Library::Httpx),
-        "ClientSession" => Some(Library::Aiohttp),
-        "Session" if annotation.starts_with("requests") => Some(Library::Requests),
-        _ => None,
-    }
 }
 
 fn receiver_text(receiver: &Expr) -> String {
@@ -1302,7 +1252,7 @@ fn reraises(handler: &Handler, library: Library) -> bool {
                 else_block.as_ref().is_some_and(|block| visit(block, handler, library))
             }
             StmtKind::FunctionDef(_) => false,
-            _ => stmt.blocks().into_iter().any(|block| visit(block, handler, library)),
+            _ => stmt.blocks().any(|block| visit(block, handler, library)),
         })
     }
     visit(&handler.body, handler, library)
@@ -1370,7 +1320,9 @@ fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut
             StmtKind::Assign { targets, value, augmented: false } if stmt.span.end_byte <= before => {
                 for target in targets {
                     match &target.kind {
-                        ExprKind::Name(bound) if bound == name => *found = Some(Binding::Value(value, stmt.span.start_byte)),
+                        ExprKind::Name(bound) if bound == name => {
+                            *found = Some(Binding::Value { value, position: stmt.span.start_byte, from_with: false })
+                        }
                         _ if target.bound_names().contains(&name) => *found = Some(Binding::Opaque(stmt.span.start_byte)),
                         _ => {}
                     }
@@ -1380,7 +1332,7 @@ fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut
                 for item in items {
                     if let Some(binding) = &item.binding {
                         if binding.as_name() == Some(name) {
-                            *found = Some(Binding::Value(&item.context, stmt.span.start_byte));
+                            *found = Some(Binding::Value { value: &item.context, position: stmt.span.start_byte, from_with: true });
                         } else if binding.bound_names().contains(&name) {
                             *found = Some(Binding::Opaque(stmt.span.start_byte));
                         }
