@@ -1,6 +1,6 @@
 //! From sites and findings to per-integration steps, statuses and the summary.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::report::{FindingCounts, Integration, ReportFinding, STEPS, Status, Step, Summary};
 use crate::rules::RULES;
@@ -80,8 +80,7 @@ pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary) {
     for integration in by_name.values_mut() {
         integration.files.sort();
         integration.findings.sort();
-        let unique: BTreeSet<String> = integration.findings.drain(..).collect();
-        integration.findings = unique.into_iter().collect();
+        integration.findings.dedup();
         let findings = step_findings.get(&integration.name).copied().unwrap_or(0);
         integration.status = status(integration.callbacks.len(), &integration.steps, findings);
     }

@@ -141,9 +141,10 @@ pub struct Routing {
 
 impl Routing {
     pub fn of(facts: &FileFacts) -> Routing {
+        let prefixes = routes::router_prefixes(facts);
         Routing {
-            prefixes: routes::router_prefixes(facts).into_values().filter(|prefix| !prefix.is_empty()).collect(),
-            route_paths: routes::routes_of(facts).into_iter().map(|route| route.path).collect(),
+            route_paths: routes::routes_with_prefixes(facts, &prefixes).into_iter().map(|route| route.path).collect(),
+            prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect(),
         }
     }
 }

@@ -38,7 +38,11 @@ pub struct Route {
 
 /// Every route declared in a file, sorted by path then methods.
 pub fn routes_of(facts: &FileFacts) -> Vec<Route> {
-    let prefixes = router_prefixes(facts);
+    routes_with_prefixes(facts, &router_prefixes(facts))
+}
+
+/// Every route declared in a file, given its routers' prefixes ([`router_prefixes`]).
+pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, String>) -> Vec<Route> {
     let prefix_of = |router: &Expr| router.dotted().and_then(|name| prefixes.get(&name).cloned()).unwrap_or_default();
     let mut routes = Vec::new();
     for function in &facts.functions {

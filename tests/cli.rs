@@ -81,6 +81,9 @@ fn rule_and_integration_filters() {
     let by_slug = json_report(&[path, "--rule", "unguarded-json"]);
     let by_code = json_report(&[path, "--rule", "OA001"]);
     assert_eq!(by_slug["findings"], by_code["findings"]);
+    // The selected rule still runs: filtering keeps every finding of it.
+    assert_eq!(by_slug["findings"], json_report(&[path])["findings"]);
+    assert!(by_slug["summary"]["findings"]["by_rule"]["unguarded-json"].as_u64().expect("count") > 0);
 }
 
 #[test]

@@ -103,7 +103,7 @@ fn sarif_is_valid_and_carries_rules_uris_and_fingerprints() {
 }
 
 #[test]
-fn github_annotations_are_escaped() {
+fn github_annotations_have_the_workflow_command_form() {
     let output = run(&["scan", &fixture_path(), "--format", "github"]);
     let text = stdout(&output);
     let errors: Vec<&str> = text.lines().filter(|line| line.starts_with("::error ")).collect();
