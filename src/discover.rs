@@ -63,6 +63,8 @@ pub struct Skipped {
 #[derive(Debug, Clone)]
 pub struct DiscoverOptions {
     pub paths: Vec<PathBuf>,
+    /// The folder report paths are relative to: [`scan_root`] of `paths`.
+    pub root: PathBuf,
     pub include_tests: bool,
     pub threads: usize,
 }
@@ -152,7 +154,7 @@ fn is_virtualenv(path: &Path) -> bool {
 }
 
 pub fn discover(options: &DiscoverOptions, config: &Config) -> Discovery {
-    let root = scan_root(&options.paths);
+    let root = options.root.clone();
     let mut missing = Vec::new();
     let found: Mutex<Vec<(PathBuf, bool)>> = Mutex::new(Vec::new());
     let walk_errors: Mutex<Vec<Skipped>> = Mutex::new(Vec::new());

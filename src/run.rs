@@ -81,7 +81,7 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     let root = discover::scan_root(&paths);
     let config = Config::resolve(args.config.as_deref(), &root)?;
     let integrations = args.integrations.iter().map(|name| crate::config::normalize_provider(name)).collect();
-    let options = ScanOptions { paths, include_tests: args.include_tests, jobs: args.jobs, rules, integrations };
+    let options = ScanOptions { paths, root, include_tests: args.include_tests, jobs: args.jobs, rules, integrations };
     if args.fail_on == FailOn::New && args.baseline.is_none() {
         bail!("--fail-on new needs --baseline REPORT.json to tell new findings from old ones");
     }

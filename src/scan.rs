@@ -23,6 +23,8 @@ use crate::suppress::Suppressions;
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub paths: Vec<PathBuf>,
+    /// The folder report paths are relative to: [`discover::scan_root`] of `paths`.
+    pub root: PathBuf,
     pub include_tests: bool,
     /// Worker threads; 0 for one per core.
     pub jobs: usize,
@@ -84,8 +86,10 @@ pub fn scan(options: &ScanOptions, config: &Config) -> Result<ScanOutcome, ScanE
 }
 
 fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started: Instant) -> Result<ScanOutcome, ScanError> {
-    let discovery =
-        discover::discover(&DiscoverOptions { paths: options.paths.clone(), include_tests: options.include_tests, threads }, config);
+    let discovery = discover::discover(
+        &DiscoverOptions { paths: options.paths.clone(), root: options.root.clone(), include_tests: options.include_tests, threads },
+        config,
+    );
     if let Some(missing) = discovery.missing.first() {
         return Err(ScanError::MissingPath(missing.display().to_string()));
     }
