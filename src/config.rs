@@ -33,6 +33,71 @@ struct ConfigFile {
     integrations: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     scan: ScanSection,
+    #[serde(default)]
+    callbacks: CallbacksSection,
+    #[serde(default)]
+    persistence: PersistenceSection,
+    #[serde(default)]
+    sync: SyncSection,
+    #[serde(default)]
+    rollback: RollbackSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbacksSection {
+    #[serde(default)]
+    code_inputs: Vec<String>,
+    #[serde(default)]
+    stateless_inputs: Vec<String>,
+    #[serde(default)]
+    exchange_calls: Vec<String>,
+    #[serde(default)]
+    call_through: Vec<String>,
+    #[serde(default)]
+    state_inputs: Vec<String>,
+    #[serde(default)]
+    state_validators: Vec<String>,
+    #[serde(default)]
+    token_keys: Vec<String>,
+    #[serde(default)]
+    response_constructors: Vec<String>,
+    max_depth: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersistenceSection {
+    #[serde(default)]
+    sinks: Vec<String>,
+    #[serde(default)]
+    writes: Vec<String>,
+    #[serde(default)]
+    commits: Vec<String>,
+    #[serde(default)]
+    session_names: Vec<String>,
+    #[serde(default)]
+    session_types: Vec<String>,
+    #[serde(default)]
+    session_factories: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncSection {
+    #[serde(default)]
+    triggers: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackSection {
+    #[serde(default)]
+    writes: Vec<String>,
+    #[serde(default)]
+    managers: Vec<String>,
+    #[serde(default)]
+    early_errors: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +165,52 @@ pub struct Http {
     pub response_suffixes: Vec<String>,
 }
 
+/// What an OAuth callback looks like: what it receives, how it exchanges it, how it checks
+/// `state`, and what a token is.
+#[derive(Debug, Clone, Default)]
+pub struct Callbacks {
+    /// Parameters or request fields carrying what a callback exchanges (`code`, `public_token`).
+    pub code_inputs: Vec<String>,
+    /// Inputs that do not come back through a browser redirect, so carry no `state`.
+    pub stateless_inputs: Vec<String>,
+    /// Library calls that exchange a code given to them, when they are not in the tree.
+    pub exchange_calls: Vec<String>,
+    /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
+    pub call_through: Vec<String>,
+    pub state_inputs: Vec<String>,
+    /// Calls that check `state` against a stored value.
+    pub state_validators: Vec<String>,
+    /// Keys and names of token values (`access_token`).
+    pub token_keys: Vec<String>,
+    /// Calls that build an HTTP response from their arguments (`JSONResponse`, `redirect`).
+    pub response_constructors: Vec<String>,
+    /// How many calls deep the analysis follows a callback (`--max-depth`).
+    pub max_depth: usize,
+}
+
+/// Where tokens are stored: configured sinks, ORM writes and commits, database sessions.
+#[derive(Debug, Clone, Default)]
+pub struct Persistence {
+    pub sinks: Vec<String>,
+    pub writes: Vec<String>,
+    pub commits: Vec<String>,
+    pub session_names: Vec<String>,
+    pub session_types: Vec<String>,
+    pub session_factories: Vec<String>,
+}
+
+/// What needs a rollback, and what provides one.
+#[derive(Debug, Clone, Default)]
+pub struct Rollback {
+    /// Session methods that leave the session dirty when a later step fails.
+    pub writes: Vec<String>,
+    /// Context managers that commit on success and roll back on error.
+    pub managers: Vec<String>,
+    /// Exceptions an application raises itself for bad requests: a handler catching only
+    /// these runs after a write only when one is raised after it.
+    pub early_errors: Vec<String>,
+}
+
 /// A provider assigned explicitly to the files matching some globs. When globs of two
 /// providers match one file, the provider whose name sorts first wins.
 #[derive(Debug, Clone)]
@@ -115,6 +226,11 @@ pub struct Config {
     pub known_providers: Vec<String>,
     pub provider_aliases: BTreeMap<String, Vec<String>>,
     pub explicit_integrations: Vec<ExplicitIntegration>,
+    pub callbacks: Callbacks,
+    pub persistence: Persistence,
+    /// Calls that start the historical sync after a connection.
+    pub sync_triggers: Vec<String>,
+    pub rollback: Rollback,
     pub max_file_size: u64,
     pub exclude: GlobSet,
     /// The folder of an `oauth-audit.toml` found from the scan root upward: its globs are
@@ -173,6 +289,10 @@ impl Config {
         let mut integrations: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut max_file_size = 2_000_000;
         let mut exclude = Vec::new();
+        let mut callbacks = Callbacks { max_depth: 3, ..Callbacks::default() };
+        let mut persistence = Persistence::default();
+        let mut sync_triggers = Vec::new();
+        let mut rollback = Rollback::default();
         for (path, text) in files {
             let file: ConfigFile = toml::from_str(text).map_err(|error| invalid(path, text, error.span(), error.message()))?;
             extend(&mut guards.returning, file.guards.returning);
@@ -218,6 +338,29 @@ impl Config {
                 }
             }
             extend(&mut exclude, file.scan.exclude);
+            let section = file.callbacks;
+            extend(&mut callbacks.code_inputs, section.code_inputs);
+            extend(&mut callbacks.stateless_inputs, section.stateless_inputs);
+            extend(&mut callbacks.exchange_calls, section.exchange_calls);
+            extend(&mut callbacks.call_through, section.call_through);
+            extend(&mut callbacks.state_inputs, section.state_inputs);
+            extend(&mut callbacks.state_validators, section.state_validators);
+            extend(&mut callbacks.token_keys, section.token_keys);
+            extend(&mut callbacks.response_constructors, section.response_constructors);
+            if let Some(depth) = section.max_depth {
+                callbacks.max_depth = depth;
+            }
+            let section = file.persistence;
+            extend(&mut persistence.sinks, section.sinks);
+            extend(&mut persistence.writes, section.writes);
+            extend(&mut persistence.commits, section.commits);
+            extend(&mut persistence.session_names, section.session_names);
+            extend(&mut persistence.session_types, section.session_types);
+            extend(&mut persistence.session_factories, section.session_factories);
+            extend(&mut sync_triggers, file.sync.triggers);
+            extend(&mut rollback.writes, file.rollback.writes);
+            extend(&mut rollback.managers, file.rollback.managers);
+            extend(&mut rollback.early_errors, file.rollback.early_errors);
         }
         let mut explicit_integrations = Vec::new();
         for (name, globs) in integrations {
@@ -229,6 +372,10 @@ impl Config {
             known_providers,
             provider_aliases,
             explicit_integrations,
+            callbacks,
+            persistence,
+            sync_triggers,
+            rollback,
             max_file_size,
             exclude: glob_set(&exclude),
             glob_base: None,

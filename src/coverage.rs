@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::report::{FindingCounts, Integration, ReportFinding, STEPS, Status, Step, Summary};
+use crate::report::{Callback, FindingCounts, Integration, NextEntry, ReportFinding, STEPS, Status, Step, Summary};
 use crate::rules::RULES;
 
 /// One measured unit of a step: a `.json()` site, a callback, a handler.
@@ -15,6 +15,8 @@ pub struct StepItem {
 pub struct CoverageInput<'a> {
     /// Integration of every scanned file, by relative path.
     pub files: &'a [(String, Option<String>)],
+    /// Callbacks and stubs, with the integration of their file.
+    pub callbacks: &'a [(Option<String>, Callback)],
     pub items: &'a [StepItem],
     pub findings: &'a [ReportFinding],
     pub suppressed: usize,
@@ -40,7 +42,7 @@ pub fn status(callbacks: usize, steps: &BTreeMap<&'static str, Step>, step_findi
     Status::Partial
 }
 
-pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary) {
+pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary, Vec<NextEntry>) {
     let mut by_name: BTreeMap<String, Integration> = BTreeMap::new();
     for (file, integration) in input.files {
         let Some(name) = integration else { continue };
@@ -53,6 +55,11 @@ pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary) {
             findings: Vec::new(),
         });
         entry.files.push(file.clone());
+    }
+    for (integration, callback) in input.callbacks {
+        if let Some(entry) = integration.as_ref().and_then(|name| by_name.get_mut(name)) {
+            entry.callbacks.push(callback.clone());
+        }
     }
     let mut totals = empty_steps();
     for item in input.items {
@@ -81,8 +88,10 @@ pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary) {
         integration.files.sort();
         integration.findings.sort();
         integration.findings.dedup();
+        integration.callbacks.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         let findings = step_findings.get(&integration.name).copied().unwrap_or(0);
-        integration.status = status(integration.callbacks.len(), &integration.steps, findings);
+        let callbacks = integration.callbacks.iter().filter(|callback| callback.kind == "callback").count();
+        integration.status = status(callbacks, &integration.steps, findings);
     }
     let integrations: Vec<Integration> = by_name.into_values().collect();
     let complete = integrations.iter().filter(|integration| integration.status == Status::Complete).count();
@@ -100,7 +109,28 @@ pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary) {
         steps: totals,
         findings: FindingCounts { total: input.findings.len(), suppressed: input.suppressed, by_rule },
     };
-    (integrations, summary)
+    let next = next_steps(&integrations);
+    (integrations, summary, next)
+}
+
+/// The unfinished integrations that have work left, least first (closest to done), those
+/// with a callback before the API-only ones; ties by name.
+fn next_steps(integrations: &[Integration]) -> Vec<NextEntry> {
+    let mut next: Vec<NextEntry> = integrations
+        .iter()
+        .filter(|integration| integration.status != Status::Complete)
+        .map(|integration| {
+            let steps: BTreeMap<&'static str, usize> =
+                integration.steps.iter().map(|(step, counts)| (*step, counts.total - counts.done)).filter(|(_, left)| *left > 0).collect();
+            NextEntry { integration: integration.name.clone(), status: integration.status, remaining: steps.values().sum(), steps }
+        })
+        .filter(|entry| entry.remaining > 0)
+        .collect();
+    next.sort_by(|a, b| {
+        let api_only = |entry: &NextEntry| entry.status == Status::NoCallback;
+        (api_only(a), a.remaining, &a.integration).cmp(&(api_only(b), b.remaining, &b.integration))
+    });
+    next
 }
 
 /// `100 * part / whole` rounded to one decimal; 0 when there is nothing.

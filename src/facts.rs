@@ -491,4 +491,33 @@ impl Block {
     pub fn leaves(&self) -> bool {
         self.statements.iter().any(Stmt::leaves)
     }
+
+    /// Visits every statement of this block and its nested blocks in source order, not
+    /// those of nested function definitions.
+    pub fn visit<'a>(&'a self, visit: &mut dyn FnMut(&'a Stmt)) {
+        for stmt in &self.statements {
+            if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
+                continue;
+            }
+            visit(stmt);
+            for nested in stmt.blocks() {
+                nested.visit(visit);
+            }
+        }
+    }
+
+    /// Every call in this block and its nested blocks (not nested functions), in source order.
+    pub fn calls(&self) -> Vec<(&Stmt, &Call, &Expr)> {
+        let mut calls = Vec::new();
+        self.visit(&mut |stmt| {
+            for expression in stmt.expressions() {
+                expression.walk(&mut |part| {
+                    if let ExprKind::Call(call) = &part.kind {
+                        calls.push((stmt, call, part));
+                    }
+                });
+            }
+        });
+        calls
+    }
 }

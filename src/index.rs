@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::facts::{FileFacts, Function, Language};
+use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
 use crate::lang::{self, ExtractOptions, FrontendError};
 use crate::source::SourceFile;
 
@@ -165,6 +165,160 @@ impl Project {
         }
         None
     }
+}
+
+/// A function a call resolves to, with the file that defines it.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub file_index: usize,
+    pub facts: &'a FileFacts,
+    pub function: &'a Function,
+}
+
+/// Resolution of calls seen from the files of the tree: one file's own facts (parsed for
+/// its analysis) plus the resolution cache for every other file.
+pub struct Resolver<'a> {
+    pub project: &'a Project,
+    home: usize,
+    home_facts: &'a FileFacts,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(project: &'a Project, home: usize, home_facts: &'a FileFacts) -> Resolver<'a> {
+        Resolver { project, home, home_facts }
+    }
+
+    /// The facts of file `index`, the analysed file's own when it is that one.
+    pub fn facts(&self, index: usize) -> Option<&'a FileFacts> {
+        if index == self.home { Some(self.home_facts) } else { self.project.facts(index) }
+    }
+
+    /// The function `callee` names when called from `caller` in file `file_index`:
+    /// functions of the file, imported functions, methods on `self`, on module aliases,
+    /// on instances created in the caller (`service = HubSpotService()`), on annotated
+    /// parameters, and on module-level singletons of this or another file
+    /// (`zoom_auth_handler = ZoomAuthHandler()`).
+    pub fn resolve_call(&self, file_index: usize, caller: &Function, callee: &Expr) -> Option<Target<'a>> {
+        let facts = self.facts(file_index)?;
+        match &callee.kind {
+            ExprKind::Name(name) => {
+                if let Some(function) = facts.find_function(None, name) {
+                    return Some(Target { file_index, facts, function });
+                }
+                let (target, function) = self.project.resolve_imported_function(file_index, facts, name)?;
+                Some(Target { file_index: target, facts: self.facts(target)?, function })
+            }
+            ExprKind::Attribute { object, name: method } => {
+                if let Some(alias) = object.as_name()
+                    && facts.imports.iter().any(|import| import.alias == alias)
+                    && let Some(target) = self.module_function(file_index, alias, method)
+                {
+                    return Some(target);
+                }
+                let (class_file, class_facts, class) = self.class_of(file_index, caller, object)?;
+                let (method_file, function) = self.project.find_method(class_file, class_facts, &class, method, 3)?;
+                Some(Target { file_index: method_file, facts: self.facts(method_file)?, function })
+            }
+            _ => None,
+        }
+    }
+
+    /// The class whose instance (or the class itself) `object` is, and the file defining it.
+    fn class_of(&self, file_index: usize, caller: &Function, object: &Expr) -> Option<(usize, &'a FileFacts, String)> {
+        let facts = self.facts(file_index)?;
+        match &object.unawaited().kind {
+            // `SalesforceAuthHandler().get_authorization_url(...)`
+            ExprKind::Call(call) => self.resolve_class(file_index, &call.callee.dotted()?),
+            ExprKind::Name(name) => {
+                if let Some(class) = &caller.class
+                    && caller.params.first().is_some_and(|param| param.name == *name)
+                    && (name == "self" || name == "cls")
+                {
+                    return Some((file_index, facts, class.clone()));
+                }
+                if let Some(found) = self.resolve_class(file_index, name) {
+                    return Some(found);
+                }
+                if let Some(param) = caller.param(name)
+                    && let Some(annotation) = &param.annotation
+                {
+                    let annotation = annotation.trim_end_matches("|None").trim_end_matches("None|");
+                    if let Some(found) = self.resolve_class(file_index, annotation) {
+                        return Some(found);
+                    }
+                }
+                if let Some(class) = instance_class(&caller.body, name) {
+                    return self.resolve_class(file_index, &class);
+                }
+                if let Some(module) = facts.module()
+                    && let Some(class) = instance_class_at_top(&module.body, name)
+                {
+                    return self.resolve_class(file_index, &class);
+                }
+                // `from integrations.auth_handler_zoom import zoom_auth_handler`
+                let import = facts.imports.iter().find(|import| import.alias == *name && import.name.is_some())?;
+                let target = self.project.resolve_module(file_index, &import.module)?;
+                let target_facts = self.facts(target)?;
+                let class = instance_class_at_top(&target_facts.module()?.body, import.name.as_deref()?)?;
+                self.resolve_class(target, &class)
+            }
+            _ => None,
+        }
+    }
+
+    /// The class `dotted` names in file `file_index`: defined there, imported from a file
+    /// of the tree, or reached through a module alias (`services.HubSpotService`).
+    pub fn resolve_class(&self, file_index: usize, dotted: &str) -> Option<(usize, &'a FileFacts, String)> {
+        let facts = self.facts(file_index)?;
+        if let Some((module, name)) = dotted.rsplit_once('.') {
+            let target = self.project.resolve_module_alias(file_index, facts, module)?;
+            let target_facts = self.facts(target)?;
+            return target_facts.classes.iter().any(|class| class.name == name).then(|| (target, target_facts, name.to_string()));
+        }
+        if facts.classes.iter().any(|class| class.name == dotted) {
+            return Some((file_index, facts, dotted.to_string()));
+        }
+        let import = facts.imports.iter().find(|import| import.alias == dotted && import.name.is_some())?;
+        let target = self.project.resolve_module(file_index, &import.module)?;
+        let name = import.name.as_deref()?;
+        let target_facts = self.facts(target)?;
+        target_facts.classes.iter().any(|class| class.name == name).then(|| (target, target_facts, name.to_string()))
+    }
+
+    /// A function of the module `alias` names in file `file_index` (`oauth_utils.save`).
+    pub fn module_function(&self, file_index: usize, alias: &str, name: &str) -> Option<Target<'a>> {
+        let facts = self.facts(file_index)?;
+        let target = self.project.resolve_module_alias(file_index, facts, alias)?;
+        let target_facts = self.facts(target)?;
+        let function = target_facts.find_function(None, name)?;
+        Some(Target { file_index: target, facts: target_facts, function })
+    }
+}
+
+/// The constructor a name is assigned from in a body (`service = HubSpotService()`),
+/// when it looks like a class (capitalised).
+fn instance_class(body: &Block, name: &str) -> Option<String> {
+    let mut found = None;
+    body.visit(&mut |stmt| {
+        if found.is_none() {
+            found = constructed_class(stmt, name);
+        }
+    });
+    found
+}
+
+/// As [`instance_class`], for module-level statements only.
+fn instance_class_at_top(body: &Block, name: &str) -> Option<String> {
+    body.statements.iter().find_map(|stmt| constructed_class(stmt, name))
+}
+
+fn constructed_class(stmt: &Stmt, name: &str) -> Option<String> {
+    let StmtKind::Assign { targets, value, .. } = &stmt.kind else { return None };
+    if !targets.iter().any(|target| target.as_name() == Some(name)) {
+        return None;
+    }
+    let callee = value.unawaited().as_call()?.callee.dotted()?;
+    last_segment(&callee).starts_with(|c: char| c.is_ascii_uppercase()).then_some(callee)
 }
 
 /// Facts borrowed from the resolution cache or parsed for one analysis.

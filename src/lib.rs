@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod baseline;
+pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod coverage;

@@ -36,6 +36,25 @@ pub struct Route {
     pub params: Vec<String>,
 }
 
+/// Cheap test on the raw text: a file without a route decorator (`@router.get(`,
+/// `@app.route(`) or a registering call declares no route handler.
+pub fn may_declare_handlers(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if memchr::memmem::find(bytes, b"add_api_route").is_some() || memchr::memmem::find(bytes, b"add_url_rule").is_some() {
+        return true;
+    }
+    memchr::memchr_iter(b'@', bytes).any(|at| {
+        let rest = &bytes[at + 1..];
+        let end = rest.iter().position(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'_' || *byte == b'.')).unwrap_or(rest.len());
+        if rest.get(end) != Some(&b'(') {
+            return false;
+        }
+        let dotted = std::str::from_utf8(&rest[..end]).unwrap_or("");
+        let method = last_segment(dotted);
+        dotted.contains('.') && (METHOD_DECORATORS.contains(&method) || MULTI_METHOD_DECORATORS.contains(&method))
+    })
+}
+
 /// Every route declared in a file, sorted by path then methods.
 pub fn routes_of(facts: &FileFacts) -> Vec<Route> {
     routes_with_prefixes(facts, &router_prefixes(facts))

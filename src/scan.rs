@@ -9,15 +9,21 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::callbacks::{self, CallbackAnalysis};
 use crate::config::Config;
 use crate::coverage::{self, CoverageInput, StepItem};
 use crate::discover::{self, DiscoverOptions, Skipped};
 use crate::facts::Span;
 use crate::index::Project;
+use crate::index::Resolver;
 use crate::integrations::{self, ProviderMatcher, Routing};
 use crate::lang::ExtractOptions;
+use crate::report::Callback;
 use crate::report::{Report, ReportFinding, SCHEMA, TOOL_NAME, TOOL_VERSION, Tool};
-use crate::rules::{Finding, RuleInfo, unguarded_json};
+use crate::routes;
+use crate::rules::{
+    Finding, RuleInfo, callback_no_persist, callback_no_sync, missing_rollback, state_not_validated, token_in_response, unguarded_json,
+};
 use crate::suppress::Suppressions;
 
 #[derive(Debug, Clone)]
@@ -100,6 +106,10 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
     let matcher = ProviderMatcher::new(config);
     let run_unguarded_json = selected(&unguarded_json::RULE);
+    let callback_rules = [&callback_no_persist::RULE, &callback_no_sync::RULE, &token_in_response::RULE, &state_not_validated::RULE];
+    let run_callbacks = callback_rules.iter().any(|rule| selected(rule));
+    let run_rollback = selected(&missing_rollback::RULE);
+    let wants = Wants { selected: &selected, run_unguarded_json, run_callbacks, run_rollback };
 
     // One pass per file, largest first so one big file does not become a single-threaded
     // tail. A file is parsed only when the prefilter says a rule or grouping needs it, and
@@ -113,10 +123,9 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         .with_max_len(1)
         .map(|&index| {
             let file = &project.files[index];
-            let wants_sites = run_unguarded_json && unguarded_json::may_have_sites(&file.text);
             let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
             let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text);
-            let mut analysis = analyse_file(&project, config, index, wants_sites, wants_routing);
+            let mut analysis = analyse_file(&project, config, index, &wants, wants_routing);
             analysis.path_provider = path_provider;
             (index, analysis)
         })
@@ -160,8 +169,23 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     let mut findings = Vec::new();
     let mut suppressed = 0;
     let mut items = Vec::new();
+    let mut callback_entries = Vec::new();
     let wanted = |integration: &Option<String>| {
         options.integrations.is_empty() || integration.as_ref().is_some_and(|name| options.integrations.contains(name))
+    };
+    // A suppressed finding is accepted: its item counts as done, and it is counted, not reported.
+    let mut take = |finding: Option<&Suppressible>| -> bool {
+        match finding {
+            None => true,
+            Some(Suppressible { suppressed: true, .. }) => {
+                suppressed += 1;
+                true
+            }
+            Some(Suppressible { finding, .. }) => {
+                findings.push(finding.clone());
+                false
+            }
+        }
     };
     for (index, analysis) in &analyses {
         let integration = assignments.get(*index).cloned().flatten();
@@ -169,17 +193,30 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
             continue;
         }
         for site in &analysis.sites {
-            let mut done = site.site.is_guarded();
-            if let Some(finding) = site.site.finding() {
-                if site.suppressed {
-                    suppressed += 1;
-                    // An accepted site needs no more work: it counts as done.
-                    done = true;
-                } else {
-                    findings.push(finding);
+            let unguarded = site.site.finding().map(|finding| Suppressible { finding, suppressed: site.suppressed });
+            let done = take(unguarded.as_ref()) || site.site.is_guarded();
+            items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
+        }
+        for callback in &analysis.callbacks {
+            let by_rule = |rule: &RuleInfo| callback.findings.iter().find(|finding| finding.finding.rule.code == rule.code);
+            let persisted = take(by_rule(&callback_no_persist::RULE));
+            let synced = take(by_rule(&callback_no_sync::RULE));
+            take(by_rule(&token_in_response::RULE));
+            take(by_rule(&state_not_validated::RULE));
+            let analysis = &callback.analysis;
+            if analysis.kind == callbacks::Kind::Callback {
+                if selected(&callback_no_persist::RULE) {
+                    items.push(StepItem { step: "token_persistence", integration: integration.clone(), done: persisted });
+                }
+                if selected(&callback_no_sync::RULE) && analysis.persists() {
+                    items.push(StepItem { step: "historical_sync", integration: integration.clone(), done: synced });
                 }
             }
-            items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
+            callback_entries.push((integration.clone(), callback_entry(&project, analysis)));
+        }
+        for rollback in &analysis.rollbacks {
+            let done = take(rollback.as_ref());
+            items.push(StepItem { step: "rollback", integration: integration.clone(), done });
         }
     }
 
@@ -192,8 +229,9 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         .map(|(index, file)| (file.relative_path.clone(), assignments.get(index).cloned().flatten()))
         .filter(|(_, integration)| wanted(integration))
         .collect();
-    let (integrations, summary) = coverage::compute(&CoverageInput {
+    let (integrations, summary, next) = coverage::compute(&CoverageInput {
         files: &files,
+        callbacks: &callback_entries,
         items: &items,
         findings: &report_findings,
         suppressed,
@@ -213,6 +251,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         tool: Tool { name: TOOL_NAME, version: TOOL_VERSION },
         summary,
         integrations,
+        next,
         findings: report_findings,
         skipped,
         delta: None,
@@ -225,8 +264,30 @@ struct FileAnalysis {
     /// The provider the file's path names, if any.
     path_provider: Option<String>,
     sites: Vec<AnalysedSite>,
+    callbacks: Vec<AnalysedCallback>,
+    /// `except` handlers that need a rollback, with the finding of those without one.
+    rollbacks: Vec<Option<Suppressible>>,
     routing: Option<Routing>,
     parse: ParseStatus,
+}
+
+/// A finding and whether a comment suppresses it.
+struct Suppressible {
+    finding: Finding,
+    suppressed: bool,
+}
+
+struct AnalysedCallback {
+    analysis: CallbackAnalysis,
+    findings: Vec<Suppressible>,
+}
+
+/// Which analyses the selected rules need.
+struct Wants<'w> {
+    selected: &'w (dyn Fn(&RuleInfo) -> bool + Sync),
+    run_unguarded_json: bool,
+    run_callbacks: bool,
+    run_rollback: bool,
 }
 
 struct AnalysedSite {
@@ -240,12 +301,26 @@ enum ParseStatus {
     Failed(String),
 }
 
-fn analyse_file(project: &Project, config: &Config, index: usize, wants_sites: bool, wants_routing: bool) -> FileAnalysis {
-    let nothing = FileAnalysis { path_provider: None, sites: Vec::new(), routing: None, parse: ParseStatus::NotParsed };
-    if !wants_sites && !wants_routing {
+fn analyse_file(project: &Project, config: &Config, index: usize, wants: &Wants, wants_routing: bool) -> FileAnalysis {
+    let nothing = FileAnalysis {
+        path_provider: None,
+        sites: Vec::new(),
+        callbacks: Vec::new(),
+        rollbacks: Vec::new(),
+        routing: None,
+        parse: ParseStatus::NotParsed,
+    };
+    let Some(file) = project.files.get(index) else {
+        return nothing;
+    };
+    let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text);
+    let wants_callbacks = wants.run_callbacks && routes::may_declare_handlers(&file.text);
+    let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text);
+    let full = wants_sites || wants_callbacks || wants_rollback;
+    if !full && !wants_routing {
         return nothing;
     }
-    let options = ExtractOptions { outline: !wants_sites, comments_with: wants_sites.then_some(crate::suppress::MARKER) };
+    let options = ExtractOptions { outline: !full, comments_with: full.then_some(crate::suppress::MARKER) };
     let Some(parsed) = project.parse(index, options) else {
         return nothing;
     };
@@ -253,27 +328,86 @@ fn analyse_file(project: &Project, config: &Config, index: usize, wants_sites: b
         Ok(facts) => facts,
         Err(error) => return FileAnalysis { parse: ParseStatus::Failed(error), ..nothing },
     };
-    let Some(file) = project.files.get(index) else {
-        return nothing;
+    let found_sites = if wants_sites { unguarded_json::check_file(project, config, index, &facts) } else { Vec::new() };
+    let found_callbacks = if wants_callbacks {
+        let resolver = Resolver::new(project, index, &facts);
+        callbacks::analyse_routes(&resolver, config, index, &facts, &routes::routes_of(&facts))
+    } else {
+        Vec::new()
     };
-    let mut sites = Vec::new();
-    if wants_sites {
-        let found = unguarded_json::check_file(project, config, index, &facts);
-        let suppressions = if found.iter().any(|site| !site.is_guarded()) {
-            Suppressions::from_comments(&facts.comments, file)
-        } else {
-            Suppressions::default()
-        };
-        for site in found {
+    let found_rollbacks = if wants_rollback { missing_rollback::check_file(config, index, &facts) } else { Vec::new() };
+    let callback_findings: Vec<Vec<Finding>> = found_callbacks
+        .iter()
+        .map(|callback| {
+            [
+                callback_no_persist::check(project, callback),
+                callback_no_sync::check(project, callback),
+                token_in_response::check(callback),
+                state_not_validated::check(callback),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|finding| (wants.selected)(finding.rule))
+            .collect()
+        })
+        .collect();
+    let any_finding = found_sites.iter().any(|site| !site.is_guarded())
+        || callback_findings.iter().any(|findings| !findings.is_empty())
+        || found_rollbacks.iter().any(|site| site.finding.is_some());
+    let suppressions = if any_finding { Suppressions::from_comments(&facts.comments, file) } else { Suppressions::default() };
+    let suppressible = |finding: Finding| Suppressible { suppressed: suppressions.covers(finding.rule, finding.span.start.line), finding };
+    let sites = found_sites
+        .into_iter()
+        .map(|site| {
             let suppressed = !site.is_guarded() && suppressions.covers(&unguarded_json::RULE, site.span.start.line);
-            sites.push(AnalysedSite { site, suppressed });
-        }
-    }
+            AnalysedSite { site, suppressed }
+        })
+        .collect();
+    let callbacks = found_callbacks
+        .into_iter()
+        .zip(callback_findings)
+        .map(|(analysis, findings)| AnalysedCallback { analysis, findings: findings.into_iter().map(suppressible).collect() })
+        .collect();
+    let rollbacks = found_rollbacks.into_iter().map(|site| site.finding.map(suppressible)).collect();
     FileAnalysis {
         path_provider: None,
         sites,
+        callbacks,
+        rollbacks,
         routing: wants_routing.then(|| Routing::of(&facts)),
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
+    }
+}
+
+/// A callback as the report lists it.
+fn callback_entry(project: &Project, analysis: &CallbackAnalysis) -> Callback {
+    let location = |hop: &callbacks::Hop| crate::rules::hop_location(project, hop);
+    let via = |chain: &Option<Vec<callbacks::Hop>>| -> Vec<crate::report::HopEntry> {
+        chain
+            .iter()
+            .flatten()
+            .map(|hop| crate::report::HopEntry {
+                file: project.files.get(hop.file_index).map(|file| file.relative_path.clone()).unwrap_or_default(),
+                line: hop.line + 1,
+                function: hop.function.clone(),
+            })
+            .collect()
+    };
+    let file = project.files.get(analysis.file_index).map(|file| file.relative_path.clone()).unwrap_or_default();
+    Callback {
+        file,
+        line: analysis.span.start.line + 1,
+        function: analysis.function.clone(),
+        route: analysis.route.clone(),
+        kind: analysis.kind.name(),
+        persists: analysis.persists(),
+        persisted_in: analysis.persistence.as_ref().and_then(|chain| chain.last()).map(location),
+        persisted_via: via(&analysis.persistence),
+        syncs: analysis.syncs(),
+        synced_in: analysis.sync.as_ref().and_then(|chain| chain.last()).map(location),
+        synced_via: via(&analysis.sync),
+        returns_tokens: analysis.leak.is_some(),
+        validates_state: matches!(analysis.state, callbacks::StateCheck::Validated | callbacks::StateCheck::NotApplicable),
     }
 }
 
@@ -306,6 +440,15 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], finding
             function: finding.function.clone(),
             message: finding.message.clone(),
             fixable: finding.fixable,
+            related: finding
+                .related
+                .iter()
+                .map(|related| crate::report::RelatedEntry {
+                    file: project.files.get(related.file_index).map(|file| file.relative_path.clone()).unwrap_or_default(),
+                    line: related.line + 1,
+                    message: related.message.clone(),
+                })
+                .collect(),
         });
     }
     out

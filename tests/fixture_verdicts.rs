@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Expect, fixture, json_report, markers};
+use common::{Expect, fixture, json_report, markers, rule_markers};
 
 fn findings_by_line(report: &serde_json::Value) -> BTreeMap<(String, usize), String> {
     report["findings"]
@@ -47,7 +47,7 @@ fn expected_verdicts_hold(name: &str, minimum_sites: usize) {
     let report = json_report(&[root.to_str().expect("path")]);
     let found = findings_by_line(&report);
     // One finding per place: a site reported twice would hide in the map above.
-    let mut places: Vec<(String, u64, u64)> = report["findings"]
+    let mut places: Vec<(String, u64, u64, String)> = report["findings"]
         .as_array()
         .expect("findings")
         .iter()
@@ -56,13 +56,14 @@ fn expected_verdicts_hold(name: &str, minimum_sites: usize) {
                 finding["file"].as_str().unwrap_or("").to_string(),
                 finding["line"].as_u64().unwrap_or(0),
                 finding["column"].as_u64().unwrap_or(0),
+                finding["code"].as_str().unwrap_or("").to_string(),
             )
         })
         .collect();
     let total = places.len();
     places.sort();
     places.dedup();
-    assert_eq!(places.len(), total, "a site is reported at most once");
+    assert_eq!(places.len(), total, "a place is reported at most once per rule");
 
     let missing: Vec<_> = expected_findings.iter().filter(|(key, confidence)| found.get(*key) != Some(confidence)).collect();
     let unexpected: Vec<_> = found.iter().filter(|(key, _)| !expected_findings.contains_key(*key)).collect();
@@ -76,6 +77,43 @@ fn expected_verdicts_hold(name: &str, minimum_sites: usize) {
     let total = report["summary"]["steps"]["html_guard"]["total"].as_u64().expect("total") as usize;
     assert!(total >= expected_findings.len() + suppressed, "steps count every site");
     assert!(total <= expected_findings.len() + suppressed + oks, "a site is never counted twice");
+}
+
+/// The callback and rollback rules: every `# expect: OA00x` marker is reported at its line
+/// (with its confidence when the marker gives one), and nothing else is.
+#[test]
+fn every_expected_callback_and_rollback_verdict_holds_in_the_fastapi_codebase() {
+    let root = fixture("python-fastapi");
+    let expected = rule_markers(&root);
+    for code in ["OA002", "OA003", "OA004", "OA101", "OA102"] {
+        assert!(expected.keys().any(|(_, _, marked)| marked == code), "the fixture carries {code} cases");
+    }
+    let report = json_report(&[root.to_str().expect("path")]);
+    let found: BTreeMap<(String, usize, String), String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["code"] != "OA001")
+        .map(|finding| {
+            let key = (
+                finding["file"].as_str().expect("file").to_string(),
+                finding["line"].as_u64().expect("line") as usize,
+                finding["code"].as_str().expect("code").to_string(),
+            );
+            (key, finding["confidence"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(key, confidence)| match (found.get(*key), confidence) {
+            (None, _) => true,
+            (Some(found), Some(confidence)) => found != confidence,
+            (Some(_), None) => false,
+        })
+        .collect();
+    let unexpected: Vec<_> = found.keys().filter(|key| !expected.contains_key(*key)).collect();
+    assert!(missing.is_empty(), "expected but not reported (or wrong confidence): {missing:#?}");
+    assert!(unexpected.is_empty(), "reported but not expected: {unexpected:#?}");
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub struct Report {
     pub tool: Tool,
     pub summary: Summary,
     pub integrations: Vec<Integration>,
+    /// The unfinished integrations, least work left first: what to do next.
+    pub next: Vec<NextEntry>,
     pub findings: Vec<ReportFinding>,
     pub skipped: Vec<Skipped>,
     /// The comparison with `--baseline`, `null` without one.
@@ -148,16 +150,52 @@ impl Status {
     }
 }
 
+/// An unfinished integration and the work it has left.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextEntry {
+    pub integration: String,
+    pub status: Status,
+    /// Step items not done, over every step.
+    pub remaining: usize,
+    /// Items not done per step, for the steps with any.
+    pub steps: BTreeMap<&'static str, usize>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Callback {
     pub file: String,
     pub line: usize,
     pub function: String,
+    /// `GET /api/zoom/callback`.
+    pub route: String,
+    /// `callback`, or `stub` for a callback route that exchanges nothing.
+    pub kind: &'static str,
     pub persists: bool,
+    /// `path:line` of the write or sink that stores the tokens.
     pub persisted_in: Option<String>,
+    /// The calls from the handler to that write, the write last.
+    pub persisted_via: Vec<HopEntry>,
     pub syncs: bool,
+    pub synced_in: Option<String>,
+    pub synced_via: Vec<HopEntry>,
     pub returns_tokens: bool,
     pub validates_state: bool,
+}
+
+/// One step of an evidence chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct HopEntry {
+    pub file: String,
+    pub line: usize,
+    pub function: String,
+}
+
+/// A place that explains a finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedEntry {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,4 +214,7 @@ pub struct ReportFinding {
     pub function: Option<String>,
     pub message: String,
     pub fixable: bool,
+    /// Places that explain the finding, in order (a callback's calls to where it stores
+    /// its tokens).
+    pub related: Vec<RelatedEntry>,
 }

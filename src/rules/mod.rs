@@ -1,5 +1,10 @@
 //! The rules: one file each, documented by its module comment (what `explain` prints).
 
+pub mod callback_no_persist;
+pub mod callback_no_sync;
+pub mod missing_rollback;
+pub mod state_not_validated;
+pub mod token_in_response;
 pub mod unguarded_json;
 
 use serde::Serialize;
@@ -71,7 +76,14 @@ impl RuleInfo {
 }
 
 /// Every rule this build implements, in code order.
-pub static RULES: &[&RuleInfo] = &[&unguarded_json::RULE];
+pub static RULES: &[&RuleInfo] = &[
+    &unguarded_json::RULE,
+    &callback_no_persist::RULE,
+    &callback_no_sync::RULE,
+    &missing_rollback::RULE,
+    &token_in_response::RULE,
+    &state_not_validated::RULE,
+];
 
 pub fn find_rule(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().copied().find(|rule| rule.matches(id))
@@ -88,4 +100,39 @@ pub struct Finding {
     pub message: String,
     pub confidence: Option<Confidence>,
     pub fixable: bool,
+    /// Other places that explain the finding, in order (the calls from a callback to
+    /// where it stores its tokens): SARIF related locations and code flows.
+    pub related: Vec<Related>,
+}
+
+/// A place that explains a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    pub file_index: usize,
+    /// 0-based line.
+    pub line: usize,
+    pub message: String,
+}
+
+/// The hops of an evidence chain as related locations: each call, then what it reaches.
+pub fn chain_locations(chain: &[crate::callbacks::Hop], last: &str) -> Vec<Related> {
+    chain
+        .iter()
+        .enumerate()
+        .map(|(position, hop)| Related {
+            file_index: hop.file_index,
+            line: hop.line,
+            message: if position + 1 == chain.len() {
+                format!("{last} in `{}`", hop.function)
+            } else {
+                format!("call in `{}`", hop.function)
+            },
+        })
+        .collect()
+}
+
+/// `path:line` of a hop (1-based line), as reports show it.
+pub fn hop_location(project: &crate::index::Project, hop: &crate::callbacks::Hop) -> String {
+    let file = project.files.get(hop.file_index).map(|file| file.relative_path.as_str()).unwrap_or("?");
+    format!("{file}:{}", hop.line + 1)
 }

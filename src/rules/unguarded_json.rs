@@ -142,6 +142,7 @@ impl JsonSite {
             message,
             confidence: Some(self.confidence),
             fixable: self.fixable,
+            related: Vec::new(),
         })
     }
 }
@@ -1277,15 +1278,7 @@ fn isinstance_of_other_types(condition: &Expr, handler: &Handler, library: Libra
 
 /// Visits every statement of a block and its nested blocks (not nested functions).
 fn visit_statements<'f>(block: &'f Block, visit: &mut dyn FnMut(&'f Stmt)) {
-    for stmt in &block.statements {
-        if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
-            continue;
-        }
-        visit(stmt);
-        for nested in stmt.blocks() {
-            visit_statements(nested, visit);
-        }
-    }
+    block.visit(visit);
 }
 
 fn block_contains(block: &Block, span: &Span) -> bool {

@@ -60,9 +60,38 @@ pub enum Expect {
     TestSite,
 }
 
-/// Every marker under `root`, by (relative path, 1-based line).
+/// Every OA001 marker under `root`, by (relative path, 1-based line).
 pub fn markers(root: &Path) -> BTreeMap<(String, usize), Expect> {
     let mut found = BTreeMap::new();
+    for (relative, line, item) in marker_items(root) {
+        let expect = match item.as_str() {
+            "OA001 high" => Expect::Finding("high".into()),
+            "OA001 medium" => Expect::Finding("medium".into()),
+            "ok" => Expect::Ok,
+            "suppressed" => Expect::Suppressed,
+            "OA001 test" => Expect::TestSite,
+            _ => continue,
+        };
+        found.insert((relative, line), expect);
+    }
+    found
+}
+
+/// Every marker of the other rules (`# expect: OA002, OA003 medium`) under `root`, by
+/// (relative path, 1-based line, code), with the confidence when the marker gives one.
+pub fn rule_markers(root: &Path) -> BTreeMap<(String, usize, String), Option<String>> {
+    let mut found = BTreeMap::new();
+    for (relative, line, item) in marker_items(root) {
+        let mut words = item.split_whitespace();
+        let Some(code) = words.next().filter(|code| code.starts_with("OA") && *code != "OA001") else { continue };
+        found.insert((relative, line, code.to_string()), words.next().map(str::to_string));
+    }
+    found
+}
+
+/// The comma-separated items of every `# expect:` marker under `root`.
+fn marker_items(root: &Path) -> Vec<(String, usize, String)> {
+    let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(folder) = stack.pop() {
         for entry in std::fs::read_dir(&folder).expect("fixture folder reads") {
@@ -78,15 +107,13 @@ pub fn markers(root: &Path) -> BTreeMap<(String, usize), Expect> {
             let text = std::fs::read_to_string(&path).expect("fixture is UTF-8");
             for (index, line) in text.lines().enumerate() {
                 let Some((_, marker)) = line.rsplit_once("# expect: ") else { continue };
-                let expect = match marker.trim() {
-                    "OA001 high" => Expect::Finding("high".into()),
-                    "OA001 medium" => Expect::Finding("medium".into()),
-                    "ok" => Expect::Ok,
-                    "suppressed" => Expect::Suppressed,
-                    "OA001 test" => Expect::TestSite,
-                    other => panic!("{relative}:{}: unknown marker {other:?}", index + 1),
-                };
-                found.insert((relative.clone(), index + 1), expect);
+                for item in marker.split(',') {
+                    let item = item.trim().to_string();
+                    let known = matches!(item.as_str(), "OA001 high" | "OA001 medium" | "ok" | "suppressed" | "OA001 test")
+                        || (item.starts_with("OA") && item != "OA001");
+                    assert!(known, "{relative}:{}: unknown marker {item:?}", index + 1);
+                    found.push((relative.clone(), index + 1, item));
+                }
             }
         }
     }

@@ -1,0 +1,1020 @@
+//! OAuth callbacks and what they do, followed across functions and files.
+//!
+//! A route handler is a callback when what it receives as a code (`code`, `public_token`,
+//! `request.code`) reaches a token exchange: an outgoing HTTP request, or a library
+//! exchange call, in the handler or in what it calls. A handler on a `callback` path that
+//! exchanges nothing is a stub. From each callback the calls are followed, through the
+//! resolution of [`crate::index::Resolver`] and to a bounded depth, to find where the
+//! tokens are stored (a configured sink, or session writes that are committed) and where
+//! the historical sync starts, each with the chain of calls that reaches it. The handler's
+//! own body tells whether it returns tokens and whether it checks `state`.
+//!
+//! This is the link stage: it knows calls, sessions and routes, not defects. The rules
+//! `callback_no_persist`, `callback_no_sync`, `token_in_response` and
+//! `state_not_validated` turn its results into findings.
+
+use std::collections::HashSet;
+
+use crate::config::Config;
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Span, Stmt, StmtKind, last_segment};
+use crate::index::{Resolver, Target};
+use crate::routes::Route;
+
+/// One step of an evidence chain: a call site, or the write or call that is the evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub file_index: usize,
+    /// 0-based line.
+    pub line: usize,
+    /// The qualified name of the function the hop is in.
+    pub function: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Callback,
+    Stub,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Callback => "callback",
+            Kind::Stub => "stub",
+        }
+    }
+}
+
+/// How a callback treats `state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateCheck {
+    /// Compared with a stored value, or given to a validator.
+    Validated,
+    /// The callback exchanges an input that comes with no redirect (Plaid's `public_token`).
+    NotApplicable,
+    /// The callback reads no `state` at all.
+    Absent,
+    /// Only checked for presence (`if not state: raise`), at this 0-based line.
+    PresenceOnly(usize),
+    /// Compared with the user's id, which an attacker can know, at this 0-based line.
+    UserId(usize),
+    /// Read but never checked.
+    Unchecked,
+}
+
+/// Tokens put into the callback's HTTP response.
+#[derive(Debug, Clone)]
+pub struct TokenLeak {
+    pub span: Span,
+    /// What leaks and how, for the message: "spreads `token_data` into the response body".
+    pub description: String,
+}
+
+/// A historical sync that runs only on one branch.
+#[derive(Debug, Clone)]
+pub struct PartialSync {
+    pub chain: Vec<Hop>,
+    /// The `if` (or loop) the sync depends on.
+    pub condition: Hop,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallbackAnalysis {
+    pub file_index: usize,
+    /// The handler's qualified name.
+    pub function: String,
+    /// The handler's name, where findings about the callback as a whole point.
+    pub span: Span,
+    /// `GET /api/zoom/callback`.
+    pub route: String,
+    pub kind: Kind,
+    /// The input the callback exchanges (`code`, `public_token`), when it reads one.
+    pub input: Option<String>,
+    /// Handler call site down to the exchange.
+    pub exchange: Option<Vec<Hop>>,
+    /// Handler call site down to the write or sink that stores the tokens.
+    pub persistence: Option<Vec<Hop>>,
+    /// Tokens kept in attributes only (`self.access_token = ...`): not persistence.
+    pub memory_only: Option<Vec<Hop>>,
+    /// The historical sync started after persistence on the success path, unconditionally.
+    pub sync: Option<Vec<Hop>>,
+    /// A sync after persistence that runs only on one branch.
+    pub partial_sync: Option<PartialSync>,
+    /// A sync started before the tokens are stored.
+    pub early_sync: Option<Vec<Hop>>,
+    pub leak: Option<TokenLeak>,
+    pub state: StateCheck,
+}
+
+impl CallbackAnalysis {
+    pub fn persists(&self) -> bool {
+        self.persistence.is_some()
+    }
+
+    pub fn syncs(&self) -> bool {
+        self.sync.is_some()
+    }
+}
+
+/// Every callback and stub among the routes of one file.
+pub fn analyse_routes(
+    resolver: &Resolver<'_>,
+    config: &Config,
+    file_index: usize,
+    facts: &FileFacts,
+    routes: &[Route],
+) -> Vec<CallbackAnalysis> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for route in routes {
+        let Some(function) = facts.functions.iter().find(|function| function.qualified_name() == route.handler && !function.is_module())
+        else {
+            continue;
+        };
+        if !seen.insert(function.id) {
+            continue;
+        }
+        let route_text = format!("{} {}", route.methods.join("|"), route.path);
+        if let Some(analysis) = analyse_handler(resolver, config, file_index, facts, function, route_text, &route.path) {
+            out.push(analysis);
+        }
+    }
+    out
+}
+
+fn analyse_handler(
+    resolver: &Resolver<'_>,
+    config: &Config,
+    file_index: usize,
+    facts: &FileFacts,
+    function: &Function,
+    route: String,
+    path: &str,
+) -> Option<CallbackAnalysis> {
+    let input = code_input(config, function);
+    let looks_like_callback = path.to_lowercase().contains("callback") || function.name.to_lowercase().contains("callback");
+    if input.is_none() && !looks_like_callback {
+        return None;
+    }
+    let mut walk = Walk { resolver, config, events: Vec::new(), path: Vec::new() };
+    let target = Target { file_index, facts, function };
+    let tainted: HashSet<String> =
+        function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect();
+    walk.function(target, tainted, 0, &[], &Flags::default());
+    let events = walk.events;
+    let exchange = events.iter().find(|event| event.kind == EventKind::Exchange).map(|event| event.chain.clone());
+    let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
+    if kind == Kind::Stub && !looks_like_callback {
+        return None;
+    }
+    let success = |event: &&Event| event.flags.error_path.is_none();
+    let persist_index = events.iter().position(|event| event.kind == EventKind::Persist && event.flags.error_path.is_none());
+    let persistence = persist_index.map(|index| events[index].chain.clone());
+    let memory_only = events.iter().find(|event| event.kind == EventKind::Memory).map(|event| event.chain.clone());
+    let mut sync = None;
+    let mut partial_sync = None;
+    let mut early_sync = None;
+    if let Some(persist_index) = persist_index {
+        for event in events.iter().skip(persist_index + 1).filter(success).filter(|event| event.kind == EventKind::Sync) {
+            match &event.flags.condition {
+                None => {
+                    sync = Some(event.chain.clone());
+                    break;
+                }
+                Some(condition) => {
+                    if partial_sync.is_none() {
+                        partial_sync = Some(PartialSync { chain: event.chain.clone(), condition: condition.clone() });
+                    }
+                }
+            }
+        }
+        if sync.is_some() {
+            partial_sync = None;
+        } else if partial_sync.is_none() {
+            early_sync = events
+                .iter()
+                .take(persist_index)
+                .filter(success)
+                .find(|event| event.kind == EventKind::Sync)
+                .map(|event| event.chain.clone());
+        }
+    }
+    let (leak, state) = if kind == Kind::Callback {
+        (token_leak(config, function), state_check(config, function, input.as_deref()))
+    } else {
+        (None, StateCheck::NotApplicable)
+    };
+    Some(CallbackAnalysis {
+        file_index,
+        function: function.qualified_name(),
+        span: function.name_span,
+        route,
+        kind,
+        input,
+        exchange,
+        persistence: if kind == Kind::Callback { persistence } else { None },
+        memory_only,
+        sync: if kind == Kind::Callback { sync } else { None },
+        partial_sync,
+        early_sync,
+        leak,
+        state,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    Exchange,
+    Persist,
+    Sync,
+    /// A token assigned to an attribute of `self`.
+    Memory,
+}
+
+/// Where in the control flow an event happens, as seen from the handler.
+#[derive(Debug, Clone, Default)]
+struct Flags {
+    /// The innermost `if` or loop the event depends on.
+    condition: Option<Hop>,
+    /// The `except` handler the event runs in.
+    error_path: Option<Hop>,
+}
+
+#[derive(Debug)]
+struct Event {
+    kind: EventKind,
+    chain: Vec<Hop>,
+    flags: Flags,
+}
+
+/// A depth-first walk over the calls of a callback, recording events in source order
+/// with the events of a callee inlined at its call site.
+struct Walk<'r, 'a> {
+    resolver: &'r Resolver<'a>,
+    config: &'r Config,
+    events: Vec<Event>,
+    /// The functions on the current call path, against recursion.
+    path: Vec<(usize, FunctionId)>,
+}
+
+/// What one function does with database sessions.
+pub struct Sessions {
+    /// Session names bound in the function (parameters, `with ... as db`, factories).
+    pub bound: HashSet<String>,
+    /// Sessions whose writes are committed: a commit call on them, or a committing manager.
+    pub committed: HashSet<String>,
+    /// The function assigns a token attribute on an object that is not `self`.
+    assigns_token_attribute: bool,
+    /// The function mentions a token at all.
+    mentions_token: bool,
+}
+
+impl<'a> Walk<'_, 'a> {
+    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, depth: usize, prefix: &[Hop], flags: &Flags) {
+        let key = (target.file_index, target.function.id);
+        if self.path.contains(&key) {
+            return;
+        }
+        self.path.push(key);
+        let tainted = taint(self.config, target.function, initial);
+        let sessions = sessions_of(self.config, target.function);
+        let context = FunctionWalk { target, tainted, sessions, depth, prefix: prefix.to_vec() };
+        self.block(&context, &target.function.body.statements, flags);
+        self.path.pop();
+    }
+
+    fn block(&mut self, context: &FunctionWalk<'a>, statements: &'a [Stmt], flags: &Flags) {
+        for stmt in statements {
+            let hop = context.hop(stmt.span.start.line);
+            match &stmt.kind {
+                StmtKind::FunctionDef(_) | StmtKind::ClassDef { .. } => {}
+                StmtKind::If { condition, then_block, else_block } => {
+                    self.expression(context, condition, flags);
+                    let nested = Flags { condition: Some(hop), error_path: flags.error_path.clone() };
+                    self.block(context, &then_block.statements, &nested);
+                    if let Some(else_block) = else_block {
+                        self.block(context, &else_block.statements, &nested);
+                    }
+                }
+                StmtKind::Loop { targets, iter, condition, body, else_block } => {
+                    for expression in targets.iter().chain(iter.iter()).chain(condition.iter()) {
+                        self.expression(context, expression, flags);
+                    }
+                    let nested = Flags { condition: Some(hop), error_path: flags.error_path.clone() };
+                    self.block(context, &body.statements, &nested);
+                    if let Some(else_block) = else_block {
+                        self.block(context, &else_block.statements, &nested);
+                    }
+                }
+                StmtKind::Try { body, handlers, else_block, finally_block } => {
+                    self.block(context, &body.statements, flags);
+                    for handler in handlers {
+                        let nested = Flags { condition: flags.condition.clone(), error_path: Some(context.hop(handler.span.start.line)) };
+                        self.block(context, &handler.body.statements, &nested);
+                    }
+                    for block in else_block.iter().chain(finally_block.iter()) {
+                        self.block(context, &block.statements, flags);
+                    }
+                }
+                StmtKind::With { items, body, .. } => {
+                    for item in items {
+                        self.expression(context, &item.context, flags);
+                    }
+                    self.block(context, &body.statements, flags);
+                }
+                StmtKind::Assign { targets, value, .. } => {
+                    self.expression(context, value, flags);
+                    for target in targets {
+                        if let ExprKind::Attribute { object, name } = &target.kind
+                            && object.as_name().is_some_and(|object| object == "self")
+                            && is_token_key(self.config, name)
+                        {
+                            self.push(EventKind::Memory, context.chain(stmt.span.start.line), flags);
+                        }
+                    }
+                }
+                _ => {
+                    for expression in stmt.expressions() {
+                        self.expression(context, expression, flags);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The calls of an expression, outer calls first (source order for the usual
+    /// `await service.call(...)` statement).
+    fn expression(&mut self, context: &FunctionWalk<'a>, expression: &'a Expr, flags: &Flags) {
+        let mut calls = Vec::new();
+        expression.walk(&mut |part| {
+            if let ExprKind::Call(call) = &part.kind {
+                calls.push((call, part.span));
+            }
+        });
+        for (call, span) in calls {
+            self.call(context, call, span, flags);
+        }
+    }
+
+    fn call(&mut self, context: &FunctionWalk<'a>, call: &'a Call, span: Span, flags: &Flags) {
+        let config = self.config;
+        let line = span.start.line;
+        let Some(callee_name) = call.callee.dotted() else { return };
+        let name = last_segment(&callee_name);
+        // `run_in_threadpool(handler.exchange_code, code, uri)` calls its first argument.
+        let (callee, args): (&Expr, &[Expr]) = match call.args.split_first() {
+            Some((first, rest)) if config.callbacks.call_through.iter().any(|through| through == name) => (first, rest),
+            _ => (&call.callee, &call.args),
+        };
+        let callee_name = callee.dotted().unwrap_or(callee_name.clone());
+        let name = last_segment(&callee_name);
+        if config.sync_triggers.iter().any(|trigger| trigger == name) {
+            self.push(EventKind::Sync, context.chain(line), flags);
+            return;
+        }
+        let tainted_args = args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_tainted(config, arg));
+        let is_sink = config.persistence.sinks.iter().any(|sink| sink == name);
+        let resolved = if context.depth < config.callbacks.max_depth {
+            self.resolver.resolve_call(context.target.file_index, context.target.function, callee)
+        } else {
+            None
+        };
+        if let Some(target) = resolved {
+            let before = self.events.len();
+            let initial = mapped_taint(config, context, target.function, args, &call.keywords);
+            let mut chain = context.prefix.clone();
+            chain.push(context.hop(line));
+            self.function(target, initial, context.depth + 1, &chain, flags);
+            let persisted = self.events[before..].iter().any(|event| event.kind == EventKind::Persist);
+            if is_sink && !persisted {
+                self.push(EventKind::Persist, context.chain(line), flags);
+            }
+            return;
+        }
+        if is_sink {
+            self.push(EventKind::Persist, context.chain(line), flags);
+            return;
+        }
+        if tainted_args && (is_http_request(config, callee) || is_exchange_call(config, name)) {
+            self.push(EventKind::Exchange, context.chain(line), flags);
+            return;
+        }
+        // Session writes: `db.add(token)` with a commit on `db`, or `db.commit()` after a
+        // token attribute was set on a loaded row.
+        if let ExprKind::Attribute { object, name: method } = &callee.kind
+            && let Some(session) = object.dotted()
+            && context.sessions.is_session(config, &session)
+        {
+            let committed = context.sessions.committed.contains(&session);
+            let write = config.persistence.writes.contains(method) && committed && context.sessions.mentions_token;
+            let commit = config.persistence.commits.contains(method) && context.sessions.assigns_token_attribute;
+            if write || commit {
+                self.push(EventKind::Persist, context.chain(line), flags);
+            }
+        }
+    }
+
+    fn push(&mut self, kind: EventKind, chain: Vec<Hop>, flags: &Flags) {
+        self.events.push(Event { kind, chain, flags: flags.clone() });
+    }
+}
+
+/// One function being walked, and what the walk knows about it.
+struct FunctionWalk<'a> {
+    target: Target<'a>,
+    tainted: HashSet<String>,
+    sessions: Sessions,
+    depth: usize,
+    /// The call sites that led here from the handler.
+    prefix: Vec<Hop>,
+}
+
+impl FunctionWalk<'_> {
+    fn hop(&self, line: usize) -> Hop {
+        Hop { file_index: self.target.file_index, line, function: self.target.function.qualified_name() }
+    }
+
+    fn chain(&self, line: usize) -> Vec<Hop> {
+        let mut chain = self.prefix.clone();
+        chain.push(self.hop(line));
+        chain
+    }
+
+    fn is_tainted(&self, config: &Config, expression: &Expr) -> bool {
+        expression.any(&|part| match &part.kind {
+            ExprKind::Name(name) => self.tainted.contains(name),
+            _ => is_code_read(config, part),
+        })
+    }
+}
+
+impl Sessions {
+    /// True when `dotted` (`db`, `self.session`) names a database session here.
+    pub fn is_session(&self, config: &Config, dotted: &str) -> bool {
+        self.bound.contains(dotted) || config.persistence.session_names.iter().any(|name| name == last_segment(dotted))
+    }
+}
+
+/// The database sessions of a function, and what it does with them.
+pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
+    let persistence = &config.persistence;
+    let mut bound = HashSet::new();
+    let mut committed = HashSet::new();
+    for param in &function.params {
+        let annotated = param.annotation.as_deref().is_some_and(|annotation| {
+            persistence
+                .session_types
+                .iter()
+                .any(|session_type| annotation == session_type || annotation.ends_with(&format!(".{session_type}")))
+        });
+        let injected = param.default.as_ref().is_some_and(|default| {
+            default.any(&|part| {
+                part.dotted().is_some_and(|name| persistence.session_factories.iter().any(|factory| *factory == last_segment(&name)))
+            })
+        });
+        if annotated || injected {
+            bound.insert(param.name.clone());
+        }
+    }
+    let mut assigns_token_attribute = false;
+    let mut mentions_token = false;
+    function.body.visit(&mut |stmt| {
+        match &stmt.kind {
+            StmtKind::With { items, .. } => {
+                for item in items {
+                    let Some(call) = item.context.unawaited().as_call() else { continue };
+                    let Some(callee) = call.callee.dotted() else { continue };
+                    let name = last_segment(&callee);
+                    let managed = config.rollback.managers.iter().any(|manager| manager == name);
+                    let factory = persistence.session_factories.iter().any(|factory| factory == name);
+                    if let Some(binding) = item.binding.as_ref().and_then(Expr::dotted)
+                        && (managed || factory)
+                    {
+                        bound.insert(binding.clone());
+                        if managed {
+                            committed.insert(binding);
+                        }
+                    }
+                    // `with db.begin():` commits the session it is called on.
+                    if managed
+                        && let ExprKind::Attribute { object, .. } = &call.callee.kind
+                        && let Some(session) = object.dotted()
+                    {
+                        committed.insert(session);
+                    }
+                }
+            }
+            StmtKind::Assign { targets, value, .. } => {
+                if let Some(call) = value.unawaited().as_call()
+                    && let Some(callee) = call.callee.dotted()
+                    && persistence.session_factories.iter().any(|factory| *factory == last_segment(&callee))
+                {
+                    for target in targets {
+                        if let Some(name) = target.dotted() {
+                            bound.insert(name);
+                        }
+                    }
+                }
+                for target in targets {
+                    if let ExprKind::Attribute { object, name } = &target.kind
+                        && object.as_name() != Some("self")
+                        && is_token_key(config, name)
+                    {
+                        assigns_token_attribute = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        for expression in stmt.expressions() {
+            if !mentions_token && expression.any(&|part| mentions_token_name(part)) {
+                mentions_token = true;
+            }
+            expression.walk(&mut |part| {
+                if let ExprKind::Call(call) = &part.kind
+                    && let ExprKind::Attribute { object, name } = &call.callee.kind
+                    && persistence.commits.contains(name)
+                    && let Some(session) = object.dotted()
+                {
+                    committed.insert(session);
+                }
+            });
+        }
+    });
+    Sessions { bound, committed, assigns_token_attribute, mentions_token }
+}
+
+fn mentions_token_name(expression: &Expr) -> bool {
+    let text = match &expression.kind {
+        ExprKind::Name(name) | ExprKind::String(name) => name,
+        ExprKind::Attribute { name, .. } => name,
+        ExprKind::Call(call) => {
+            return call.keywords.iter().any(|(keyword, _)| keyword.to_lowercase().contains("token"));
+        }
+        _ => return false,
+    };
+    let lower = text.to_lowercase();
+    lower.contains("token") || lower.contains("credential")
+}
+
+fn is_code_input(config: &Config, name: &str) -> bool {
+    config.callbacks.code_inputs.iter().any(|input| input == name)
+}
+
+fn is_token_key(config: &Config, name: &str) -> bool {
+    config.callbacks.token_keys.iter().any(|key| key == name)
+}
+
+/// A read of a code from a request: `request.code`, `args["code"]`, `params.get("code")`.
+fn is_code_read(config: &Config, expression: &Expr) -> bool {
+    match &expression.kind {
+        ExprKind::Attribute { object, name } => is_code_input(config, name) && object.as_name() != Some("self"),
+        ExprKind::Subscript { index, .. } => matches!(&index.kind, ExprKind::String(key) if is_code_input(config, key)),
+        ExprKind::Call(call) => {
+            matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "get")
+                && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_code_input(config, key))
+        }
+        _ => false,
+    }
+}
+
+/// The code input a handler reads: a parameter, or a field of a request it reads.
+fn code_input(config: &Config, function: &Function) -> Option<String> {
+    if let Some(param) = function.params.iter().find(|param| is_code_input(config, &param.name)) {
+        return Some(param.name.clone());
+    }
+    let mut found = None;
+    function.body.visit(&mut |stmt| {
+        for expression in stmt.expressions() {
+            expression.walk(&mut |part| {
+                if found.is_some() || !is_code_read(config, part) {
+                    return;
+                }
+                found = match &part.kind {
+                    ExprKind::Attribute { name, .. } => Some(name.clone()),
+                    ExprKind::Subscript { index, .. } => match &index.kind {
+                        ExprKind::String(key) => Some(key.clone()),
+                        _ => None,
+                    },
+                    ExprKind::Call(call) => match call.args.first().map(|arg| &arg.kind) {
+                        Some(ExprKind::String(key)) => Some(key.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+            });
+        }
+    });
+    found
+}
+
+/// Names holding the code in a function: the initial ones, and names assigned from an
+/// expression holding one (`data = {"code": code}`), to a fixpoint.
+fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> HashSet<String> {
+    let mut tainted = initial;
+    let mut assignments = Vec::new();
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Assign { targets, value, .. } = &stmt.kind {
+            assignments.push((targets, value));
+        }
+    });
+    loop {
+        let before = tainted.len();
+        for (targets, value) in &assignments {
+            let holds = value.any(&|part| match &part.kind {
+                ExprKind::Name(name) => tainted.contains(name),
+                _ => is_code_read(config, part),
+            });
+            if holds {
+                for target in targets.iter() {
+                    for name in target.bound_names() {
+                        tainted.insert(name.to_string());
+                    }
+                }
+            }
+        }
+        if tainted.len() == before {
+            return tainted;
+        }
+    }
+}
+
+/// The callee's parameters that receive a tainted argument.
+fn mapped_taint(
+    config: &Config,
+    context: &FunctionWalk<'_>,
+    callee: &Function,
+    args: &[Expr],
+    keywords: &[(String, Expr)],
+) -> HashSet<String> {
+    let skip =
+        usize::from(callee.class.is_some() && callee.params.first().is_some_and(|param| param.name == "self" || param.name == "cls"));
+    let mut tainted = HashSet::new();
+    for (position, arg) in args.iter().enumerate() {
+        if context.is_tainted(config, arg)
+            && let Some(param) = callee.params.get(position + skip)
+        {
+            tainted.insert(param.name.clone());
+        }
+    }
+    for (keyword, value) in keywords {
+        if context.is_tainted(config, value) {
+            tainted.insert(keyword.clone());
+        }
+    }
+    tainted
+}
+
+/// An outgoing request: `client.post(...)`, `requests.get(...)`, `self.http.request(...)`.
+fn is_http_request(config: &Config, callee: &Expr) -> bool {
+    let ExprKind::Attribute { object, name } = &callee.kind else { return false };
+    if !config.http.methods.contains(name) {
+        return false;
+    }
+    if matches!(name.as_str(), "post" | "put" | "patch") {
+        return true;
+    }
+    let Some(receiver) = object.dotted() else {
+        // `httpx.AsyncClient().get(...)`
+        return object.as_call().and_then(|call| call.callee.dotted()).is_some_and(|constructor| {
+            config.http.client_constructors.iter().any(|known| *known == constructor || last_segment(known) == last_segment(&constructor))
+        });
+    };
+    let root = receiver.split('.').next().unwrap_or(&receiver);
+    config.http.modules.iter().any(|module| module == root)
+        || config.http.client_names.iter().any(|client| client == last_segment(&receiver))
+}
+
+fn is_exchange_call(config: &Config, name: &str) -> bool {
+    let lower = name.to_lowercase();
+    config.callbacks.exchange_calls.iter().any(|call| call == name) || lower.contains("exchange") || lower.contains("token")
+}
+
+/// Tokens the handler puts into its response: token keys in a returned dict, a spread
+/// token dict, the token dict itself, or a token in a redirect URL. A dict the handler
+/// strips (`tokens.pop("access_token")`) no longer counts.
+fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
+    let mut dicts: HashSet<String> = HashSet::new();
+    let mut values: HashSet<String> = config.callbacks.token_keys.iter().cloned().collect();
+    let mut stripped: HashSet<String> = HashSet::new();
+    let mut returns = Vec::new();
+    let mut responses = Vec::new();
+    let tainted = taint(
+        config,
+        function,
+        function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect(),
+    );
+    let holds_code = |expression: &Expr| {
+        expression.any(&|part| match &part.kind {
+            ExprKind::Name(name) => tainted.contains(name),
+            _ => is_code_read(config, part),
+        })
+    };
+    function.body.visit(&mut |stmt| {
+        match &stmt.kind {
+            StmtKind::Assign { targets, value, .. } => {
+                let names: Vec<String> = targets.iter().flat_map(|target| target.bound_names()).map(str::to_string).collect();
+                let inner = value.unawaited();
+                let from_exchange = matches!(inner.kind, ExprKind::Call(_)) && holds_code(inner);
+                let copies_dict = match &inner.kind {
+                    ExprKind::Name(name) => dicts.contains(name),
+                    ExprKind::Call(call) => {
+                        call.has_splat && call.args.iter().any(|arg| splat_name(arg).is_some_and(|name| dicts.contains(name)))
+                    }
+                    _ => false,
+                };
+                if from_exchange || copies_dict {
+                    dicts.extend(names.iter().cloned());
+                } else if is_token_value(config, &dicts, &values, inner) {
+                    values.extend(names.iter().cloned());
+                }
+            }
+            StmtKind::Return(Some(value)) => returns.push(value),
+            StmtKind::Other(expressions) => {
+                // `del tokens["access_token"]`
+                for expression in expressions {
+                    if let ExprKind::Subscript { object, index } = &expression.kind
+                        && matches!(&index.kind, ExprKind::String(key) if is_token_key(config, key))
+                        && let Some(name) = object.as_name()
+                    {
+                        stripped.insert(name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        for expression in stmt.expressions() {
+            expression.walk(&mut |part| {
+                let ExprKind::Call(call) = &part.kind else { return };
+                if let ExprKind::Attribute { object, name } = &call.callee.kind
+                    && name == "pop"
+                    && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_token_key(config, key))
+                    && let Some(dict) = object.as_name()
+                {
+                    stripped.insert(dict.to_string());
+                }
+                if let Some(callee) = call.callee.dotted()
+                    && config.callbacks.response_constructors.iter().any(|constructor| *constructor == last_segment(&callee))
+                {
+                    responses.push(part);
+                }
+            });
+        }
+    });
+    dicts.retain(|name| !stripped.contains(name));
+    let leak = Leak { config, dicts: &dicts, values: &values };
+    returns.into_iter().chain(responses).find_map(|expression| leak.find(expression))
+}
+
+/// The name in `**name` (or a plain name).
+fn splat_name(expression: &Expr) -> Option<&str> {
+    match &expression.kind {
+        ExprKind::Name(name) => Some(name),
+        ExprKind::Other(parts) if parts.len() == 1 => parts[0].as_name(),
+        _ => None,
+    }
+}
+
+fn is_token_value(config: &Config, dicts: &HashSet<String>, values: &HashSet<String>, expression: &Expr) -> bool {
+    match &expression.kind {
+        ExprKind::Name(name) => values.contains(name),
+        ExprKind::Attribute { object, name } => is_token_key(config, name) && object.as_name().is_some_and(|object| dicts.contains(object)),
+        ExprKind::Subscript { object, index } => {
+            matches!(&index.kind, ExprKind::String(key) if is_token_key(config, key))
+                && object.as_name().is_some_and(|object| dicts.contains(object))
+        }
+        ExprKind::Call(call) => {
+            matches!(&call.callee.kind, ExprKind::Attribute { object, name } if name == "get" && object.as_name().is_some_and(|object| dicts.contains(object)))
+                && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_token_key(config, key))
+        }
+        _ => false,
+    }
+}
+
+struct Leak<'l> {
+    config: &'l Config,
+    dicts: &'l HashSet<String>,
+    values: &'l HashSet<String>,
+}
+
+impl Leak<'_> {
+    fn find(&self, expression: &Expr) -> Option<TokenLeak> {
+        let leak = |description: String| Some(TokenLeak { span: expression.span, description });
+        match &expression.unawaited().kind {
+            ExprKind::Name(name) if self.dicts.contains(name) => {
+                leak(format!("returns `{name}`, the provider's token response, as the response body"))
+            }
+            ExprKind::Dict(entries) => {
+                for (key, value) in entries {
+                    match key {
+                        None => {
+                            if let Some(name) = splat_name(value).filter(|name| self.dicts.contains(*name)) {
+                                return leak(format!("spreads `{name}` (the provider's tokens) into the response body"));
+                            }
+                        }
+                        Some(key) => {
+                            let token_key = matches!(&key.kind, ExprKind::String(text) if is_token_key(self.config, text));
+                            let constant = matches!(value.kind, ExprKind::Constant(_));
+                            if (token_key && !constant) || is_token_value(self.config, self.dicts, self.values, value) {
+                                return leak("returns a token in the response body".to_string());
+                            }
+                            if let Some(found) = self.find(value) {
+                                return Some(found);
+                            }
+                        }
+                    }
+                }
+                None
+            }
+            ExprKind::Interpolated { parts, .. } => parts
+                .iter()
+                .any(|part| is_token_value(self.config, self.dicts, self.values, part))
+                .then(|| TokenLeak { span: expression.span, description: "puts a token in the redirect URL".to_string() }),
+            ExprKind::Call(call) => {
+                let constructor = call.callee.dotted().is_some_and(|callee| {
+                    self.config.callbacks.response_constructors.iter().any(|constructor| *constructor == last_segment(&callee))
+                });
+                if !constructor {
+                    return None;
+                }
+                call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).find_map(|arg| self.find(arg))
+            }
+            ExprKind::Sequence(items) => items.iter().find_map(|item| self.find(item)),
+            _ => None,
+        }
+    }
+}
+
+/// How the handler checks `state`.
+fn state_check(config: &Config, function: &Function, input: Option<&str>) -> StateCheck {
+    if input.is_some_and(|input| config.callbacks.stateless_inputs.iter().any(|stateless| stateless == input)) {
+        return StateCheck::NotApplicable;
+    }
+    let is_state_input = |name: &str| config.callbacks.state_inputs.iter().any(|state| state == name);
+    let incoming_request = |name: &str| {
+        function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(|annotation| last_segment(annotation) == "Request")
+    };
+    let is_state = |expression: &Expr| {
+        expression.any(&|part| match &part.kind {
+            ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some(),
+            // `request.state` on a request model, not Starlette's `Request.state`.
+            ExprKind::Attribute { object, name } => {
+                is_state_input(name) && object.as_name().is_some_and(|object| object != "self" && !incoming_request(object))
+            }
+            ExprKind::Subscript { index, .. } => matches!(&index.kind, ExprKind::String(key) if is_state_input(key)),
+            ExprKind::Call(call) => {
+                matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "get")
+                    && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_state_input(key))
+            }
+            _ => false,
+        })
+    };
+    let mut read = function.params.iter().any(|param| is_state_input(&param.name));
+    let mut validated = false;
+    let mut presence = None;
+    let mut user_id = None;
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::If { condition, .. } = &stmt.kind
+            && is_state(condition)
+            && presence.is_none()
+        {
+            presence = Some(stmt.span.start.line);
+        }
+        for expression in stmt.expressions() {
+            if is_state(expression) {
+                read = true;
+            }
+            expression.walk(&mut |part| match &part.kind {
+                ExprKind::Call(call) => {
+                    let Some(callee) = call.callee.dotted() else { return };
+                    let name = last_segment(&callee);
+                    let validator = config.callbacks.state_validators.iter().any(|validator| validator == name);
+                    let arguments: Vec<&Expr> = call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).collect();
+                    if validator && arguments.iter().any(|arg| is_state(arg)) {
+                        if arguments.iter().any(|arg| is_user_id(arg)) {
+                            user_id = Some(part.span.start.line);
+                        } else {
+                            validated = true;
+                        }
+                    }
+                }
+                ExprKind::Compare { operands, operators } => {
+                    let equality = operators.iter().all(|operator| matches!(operator.as_str(), "==" | "!=" | "in" | "not in"));
+                    if !equality || !operands.iter().any(&is_state) {
+                        return;
+                    }
+                    let others: Vec<&Expr> = operands.iter().filter(|operand| !is_state(operand)).collect();
+                    if others.iter().any(|other| is_user_id(other)) {
+                        user_id = Some(part.span.start.line);
+                    } else if others
+                        .iter()
+                        .any(|other| !matches!(other.kind, ExprKind::Constant(_) | ExprKind::String(_) | ExprKind::Number(_)))
+                    {
+                        validated = true;
+                    }
+                }
+                _ => {}
+            });
+        }
+    });
+    if validated {
+        StateCheck::Validated
+    } else if let Some(line) = user_id {
+        StateCheck::UserId(line)
+    } else if !read {
+        StateCheck::Absent
+    } else if let Some(line) = presence {
+        StateCheck::PresenceOnly(line)
+    } else {
+        StateCheck::Unchecked
+    }
+}
+
+/// `user.id`, `current_user.id`, `user_id`, `str(current_user.id)`.
+fn is_user_id(expression: &Expr) -> bool {
+    expression.any(&|part| {
+        part.dotted().is_some_and(|dotted| {
+            let lower = dotted.to_lowercase();
+            lower.ends_with("user_id") || lower.ends_with("userid") || (lower.contains("user") && lower.ends_with(".id"))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Language;
+    use crate::index::Project;
+    use crate::lang::{ExtractOptions, python};
+    use crate::routes::routes_of;
+    use crate::source::SourceFile;
+
+    fn analyse(files: &[(&str, &str)]) -> Vec<CallbackAnalysis> {
+        let config = Config::defaults().expect("defaults");
+        let project = Project::new(
+            files.iter().map(|(path, text)| SourceFile::new(path.to_string(), path.into(), Language::Python, text.to_string())).collect(),
+        );
+        let facts = python::extract(files[0].1, ExtractOptions::default()).expect("parses");
+        let resolver = Resolver::new(&project, 0, &facts);
+        analyse_routes(&resolver, &config, 0, &facts, &routes_of(&facts))
+    }
+
+    const ROUTE_HEAD: &str =
+        "from fastapi import APIRouter\nfrom services import Service, handler\nrouter = APIRouter(prefix=\"/api/acme\")\n";
+
+    #[test]
+    fn persistence_and_sync_through_an_instance_and_a_singleton() {
+        let routes = format!(
+            "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str, state: str):\n    if not await store.consume_state(state):\n        raise E()\n    \
+             service = Service()\n    await service.connect(code)\n    await handler.after()\n"
+        );
+        let services = "import httpx\nclass Service:\n    async def connect(self, code):\n        data = {\"code\": code}\n        \
+                        r = await self.client.post(URL, data=data)\n        tokens = r.json()\n        token_storage.save_token(\"acme\", tokens)\n\n\
+                        class Handler:\n    async def after(self):\n        await trigger_historical_sync_on_connection(\"acme\")\n\nhandler = Handler()\n";
+        let found = analyse(&[("routes.py", &routes), ("services.py", services)]);
+        assert_eq!(found.len(), 1);
+        let callback = &found[0];
+        assert_eq!(callback.kind, Kind::Callback);
+        assert_eq!(callback.route, "GET /api/acme/callback");
+        let persistence = callback.persistence.as_ref().expect("persists");
+        assert_eq!(persistence.iter().map(|hop| (hop.file_index, hop.line)).collect::<Vec<_>>(), vec![(0, 8), (1, 6)]);
+        let sync = callback.sync.as_ref().expect("syncs");
+        assert_eq!(sync.last().map(|hop| hop.function.as_str()), Some("Handler.after"));
+        assert_eq!(callback.state, StateCheck::Validated);
+    }
+
+    #[test]
+    fn memory_only_storage_is_not_persistence_and_stubs_are_stubs() {
+        let routes = format!(
+            "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str, state: str = None):\n    if not state:\n        raise E()\n    \
+             return await handler.exchange(code)\n\n@router.get(\"/mobile/callback\")\nasync def mobile(code: str):\n    return RedirectResponse(f\"app://x?code={{code}}\")\n"
+        );
+        let services = "class Handler:\n    async def exchange(self, code):\n        r = await self.client.post(URL, params={\"code\": code})\n        \
+                        data = r.json()\n        self.access_token = data[\"access_token\"]\n        return data\n\nhandler = Handler()\n";
+        let found = analyse(&[("routes.py", &routes), ("services.py", services)]);
+        assert_eq!(found.len(), 2);
+        let callback = &found[0];
+        assert_eq!(callback.kind, Kind::Callback);
+        assert!(callback.persistence.is_none());
+        assert_eq!(callback.memory_only.as_ref().and_then(|chain| chain.last()).map(|hop| hop.line), Some(4));
+        assert_eq!(callback.state, StateCheck::PresenceOnly(5));
+        assert_eq!(found[1].kind, Kind::Stub);
+    }
+
+    #[test]
+    fn tokens_in_the_response_and_partial_sync() {
+        let routes = format!(
+            "{ROUTE_HEAD}@router.post(\"/oauth/complete\")\ndef complete(request: OAuthRequest, db: Session = Depends(get_db)):\n    \
+             token_data = requests.post(URL, data={{\"code\": request.code}}).json()\n    db.add(Token(access_token=token_data[\"access_token\"]))\n    db.commit()\n    \
+             if token_data.get(\"scope\"):\n        trigger_historical_sync_on_connection(\"acme\")\n    return {{\"ok\": True, **token_data}}\n"
+        );
+        let found = analyse(&[("routes.py", &routes)]);
+        let callback = &found[0];
+        assert_eq!(callback.kind, Kind::Callback);
+        assert_eq!(callback.persistence.as_ref().map(|chain| chain[0].line), Some(6));
+        assert!(callback.sync.is_none());
+        assert_eq!(callback.partial_sync.as_ref().map(|partial| partial.condition.line), Some(8));
+        assert!(callback.leak.as_ref().is_some_and(|leak| leak.description.contains("spreads `token_data`")));
+        assert_eq!(callback.state, StateCheck::Absent);
+    }
+}
