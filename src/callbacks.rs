@@ -106,6 +106,19 @@ pub struct CallbackAnalysis {
     pub state: StateCheck,
 }
 
+impl StateCheck {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StateCheck::Validated => "validated",
+            StateCheck::NotApplicable => "not-applicable",
+            StateCheck::Absent => "absent",
+            StateCheck::PresenceOnly(_) => "presence-only",
+            StateCheck::UserId(_) => "user-id",
+            StateCheck::Unchecked => "unchecked",
+        }
+    }
+}
+
 impl CallbackAnalysis {
     pub fn persists(&self) -> bool {
         self.persistence.is_some()
@@ -718,9 +731,14 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
                 let from_exchange = matches!(inner.kind, ExprKind::Call(_)) && holds_code(inner);
                 let copies_dict = match &inner.kind {
                     ExprKind::Name(name) => dicts.contains(name),
-                    ExprKind::Call(call) => {
-                        call.has_splat && call.args.iter().any(|arg| splat_name(arg).is_some_and(|name| dicts.contains(name)))
-                    }
+                    // `TokenResponse(**token_data)`, `dict(token_data)`, `token_data.copy()`
+                    ExprKind::Call(call) => match &call.callee.kind {
+                        ExprKind::Attribute { object, name } => name == "copy" && object.as_name().is_some_and(|name| dicts.contains(name)),
+                        callee => {
+                            (call.has_splat || matches!(callee, ExprKind::Name(name) if name == "dict"))
+                                && call.args.iter().any(|arg| splat_name(arg).is_some_and(|name| dicts.contains(name)))
+                        }
+                    },
                     _ => false,
                 };
                 if from_exchange || copies_dict {
@@ -1016,5 +1034,18 @@ mod tests {
         assert_eq!(callback.partial_sync.as_ref().map(|partial| partial.condition.line), Some(8));
         assert!(callback.leak.as_ref().is_some_and(|leak| leak.description.contains("spreads `token_data`")));
         assert_eq!(callback.state, StateCheck::Absent);
+    }
+
+    #[test]
+    fn a_copy_of_the_tokens_leaks_unless_they_are_stripped() {
+        let handler = |strip: &str| {
+            format!(
+                "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str):\n    connection = await exchange(code)\n    row = dict(connection)\n{strip}    return row\n"
+            )
+        };
+        let leaking = analyse(&[("routes.py", &handler(""))]);
+        assert!(leaking[0].leak.is_some(), "{:?}", leaking[0].leak);
+        let stripped = analyse(&[("routes.py", &handler("    row.pop(\"access_token\", None)\n    del row[\"refresh_token\"]\n"))]);
+        assert!(stripped[0].leak.is_none(), "{:?}", stripped[0].leak);
     }
 }

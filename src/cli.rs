@@ -109,6 +109,11 @@ pub struct ScanArgs {
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     pub jobs: usize,
 
+    /// How many calls deep a callback is followed, across files, to find where it stores
+    /// its tokens and starts the sync (default: `[callbacks] max_depth` of the config, 3).
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+
     /// Also scan test files (tests/, test/, __tests__/, test_*.py, *_test.py, *_tests.py,
     /// conftest.py).
     #[arg(long)]

@@ -9,6 +9,7 @@
 //! The path decides without parsing; a file is parsed for its routes only when its path
 //! names no provider.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
@@ -140,8 +141,8 @@ pub struct Routing {
 }
 
 impl Routing {
-    pub fn of(facts: &FileFacts) -> Routing {
-        let prefixes = routes::router_prefixes(facts);
+    /// What the routes of a file say, its routers' prefixes as [`routes::mounted_prefixes`] gives them.
+    pub fn of(facts: &FileFacts, prefixes: BTreeMap<String, String>) -> Routing {
         Routing {
             route_paths: routes::routes_with_prefixes(facts, &prefixes).into_iter().map(|route| route.path).collect(),
             prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect(),

@@ -4,12 +4,14 @@
 //! with the prefix of the router they are declared on (`APIRouter(prefix="/api/zoom")`,
 //! `Blueprint(..., url_prefix=...)`).
 //!
-//! Prefixes added where a router is mounted in another file (`include_router(router,
-//! prefix=...)`) are not joined here; that needs the cross-file index.
+//! Prefixes added where a router is mounted in another file (`app.include_router(
+//! notion_routes.router, prefix="/v2")`, Flask's `register_blueprint(bp, url_prefix=...)`)
+//! are found by [`mounts_in`] and joined by [`mounted_prefixes`].
 
 use std::collections::BTreeMap;
 
 use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, StmtKind, last_segment};
+use crate::index::Project;
 
 /// Router and application constructors, and the keyword holding their prefix (none for
 /// applications: their routes start at `/`).
@@ -126,6 +128,69 @@ pub fn router_prefixes(facts: &FileFacts) -> BTreeMap<String, String> {
                     prefixes.insert(name, prefix.clone());
                 }
             }
+        }
+    }
+    prefixes
+}
+
+/// A router mounted with a prefix: `app.include_router(zoom_routes.router, prefix="/v2")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The file defining the router.
+    pub file_index: usize,
+    /// The router's variable in that file.
+    pub router: String,
+    pub prefix: String,
+    /// Flask's `url_prefix` replaces the blueprint's own; FastAPI's `prefix` goes before it.
+    pub replaces: bool,
+}
+
+/// Cheap test on the raw text: a file without these calls mounts no router.
+pub fn may_mount_routers(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find(bytes, b"include_router(").is_some() || memchr::memmem::find(bytes, b"register_blueprint(").is_some()
+}
+
+/// The routers file `file_index` mounts with a prefix, resolved to the files defining them.
+pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec<Mount> {
+    let mut mounts = Vec::new();
+    for function in &facts.functions {
+        function.body.visit(&mut |stmt| {
+            let StmtKind::Expr(expr) = &stmt.kind else { return };
+            let Some(call) = expr.unawaited().as_call() else { return };
+            let ExprKind::Attribute { name, .. } = &call.callee.kind else { return };
+            let (keyword_name, replaces) = match name.as_str() {
+                "include_router" => ("prefix", false),
+                "register_blueprint" => ("url_prefix", true),
+                _ => return,
+            };
+            let Some(ExprKind::String(prefix)) = keyword(call, keyword_name).map(|value| &value.kind) else { return };
+            let Some(router) = call.args.first().and_then(Expr::dotted) else { return };
+            // `notion_routes.router` (a module alias) or `router as notion_router` (imported).
+            let target = match router.rsplit_once('.') {
+                Some((module, variable)) => {
+                    project.resolve_module_alias(file_index, facts, module).map(|target| (target, variable.to_string()))
+                }
+                None => facts
+                    .imports
+                    .iter()
+                    .find(|import| import.alias == router && import.name.is_some())
+                    .and_then(|import| Some((project.resolve_module(file_index, &import.module)?, import.name.clone()?))),
+            };
+            if let Some((target, variable)) = target {
+                mounts.push(Mount { file_index: target, router: variable, prefix: prefix.clone(), replaces });
+            }
+        });
+    }
+    mounts
+}
+
+/// The prefixes of a file's routers once `mounts` (of this file's routers) are applied.
+pub fn mounted_prefixes(facts: &FileFacts, mounts: &[Mount]) -> BTreeMap<String, String> {
+    let mut prefixes = router_prefixes(facts);
+    for mount in mounts {
+        if let Some(own) = prefixes.get_mut(&mount.router) {
+            *own = if mount.replaces { mount.prefix.clone() } else { join(&mount.prefix, own) };
         }
     }
     prefixes

@@ -79,7 +79,10 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
         bail!("--min-coverage must be between 0 and 100, not {minimum}");
     }
     let root = discover::scan_root(&paths);
-    let config = Config::resolve(args.config.as_deref(), &root)?;
+    let mut config = Config::resolve(args.config.as_deref(), &root)?;
+    if let Some(depth) = args.max_depth {
+        config.callbacks.max_depth = depth;
+    }
     let integrations = args.integrations.iter().map(|name| crate::config::normalize_provider(name)).collect();
     let options = ScanOptions { paths, root, include_tests: args.include_tests, jobs: args.jobs, rules, integrations };
     if args.fail_on == FailOn::New && args.baseline.is_none() {

@@ -111,6 +111,20 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     let run_rollback = selected(&missing_rollback::RULE);
     let wants = Wants { selected: &selected, run_unguarded_json, run_callbacks, run_rollback };
 
+    // Routers mounted with a prefix in another file (`app.include_router(r, prefix=...)`).
+    let mut mounts: Vec<Vec<routes::Mount>> = vec![Vec::new(); project.files.len()];
+    for (index, file) in project.files.iter().enumerate() {
+        if !routes::may_mount_routers(&file.text) {
+            continue;
+        }
+        let Some(facts) = project.facts(index) else { continue };
+        for mount in routes::mounts_in(&project, index, facts) {
+            if let Some(slot) = mounts.get_mut(mount.file_index) {
+                slot.push(mount);
+            }
+        }
+    }
+
     // One pass per file, largest first so one big file does not become a single-threaded
     // tail. A file is parsed only when the prefilter says a rule or grouping needs it, and
     // its facts are dropped once its results are taken.
@@ -125,7 +139,8 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
             let file = &project.files[index];
             let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
             let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text);
-            let mut analysis = analyse_file(&project, config, index, &wants, wants_routing);
+            let mounted = mounts.get(index).map(Vec::as_slice).unwrap_or_default();
+            let mut analysis = analyse_file(&project, config, index, &wants, wants_routing, mounted);
             analysis.path_provider = path_provider;
             (index, analysis)
         })
@@ -301,7 +316,14 @@ enum ParseStatus {
     Failed(String),
 }
 
-fn analyse_file(project: &Project, config: &Config, index: usize, wants: &Wants, wants_routing: bool) -> FileAnalysis {
+fn analyse_file(
+    project: &Project,
+    config: &Config,
+    index: usize,
+    wants: &Wants,
+    wants_routing: bool,
+    mounts: &[routes::Mount],
+) -> FileAnalysis {
     let nothing = FileAnalysis {
         path_provider: None,
         sites: Vec::new(),
@@ -331,7 +353,8 @@ fn analyse_file(project: &Project, config: &Config, index: usize, wants: &Wants,
     let found_sites = if wants_sites { unguarded_json::check_file(project, config, index, &facts) } else { Vec::new() };
     let found_callbacks = if wants_callbacks {
         let resolver = Resolver::new(project, index, &facts);
-        callbacks::analyse_routes(&resolver, config, index, &facts, &routes::routes_of(&facts))
+        let prefixes = routes::mounted_prefixes(&facts, mounts);
+        callbacks::analyse_routes(&resolver, config, index, &facts, &routes::routes_with_prefixes(&facts, &prefixes))
     } else {
         Vec::new()
     };
@@ -374,7 +397,7 @@ fn analyse_file(project: &Project, config: &Config, index: usize, wants: &Wants,
         sites,
         callbacks,
         rollbacks,
-        routing: wants_routing.then(|| Routing::of(&facts)),
+        routing: wants_routing.then(|| Routing::of(&facts, routes::mounted_prefixes(&facts, mounts))),
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     }
 }
@@ -407,7 +430,8 @@ fn callback_entry(project: &Project, analysis: &CallbackAnalysis) -> Callback {
         synced_in: analysis.sync.as_ref().and_then(|chain| chain.last()).map(location),
         synced_via: via(&analysis.sync),
         returns_tokens: analysis.leak.is_some(),
-        validates_state: matches!(analysis.state, callbacks::StateCheck::Validated | callbacks::StateCheck::NotApplicable),
+        validates_state: analysis.state == callbacks::StateCheck::Validated,
+        state: analysis.state.name(),
     }
 }
 

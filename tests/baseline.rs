@@ -120,6 +120,6 @@ fn markdown_dashboard_snapshot() {
     let output = run(&["scan", fixture("python-fastapi").to_str().expect("path"), "--format", "markdown"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    assert!(text.starts_with("## oauth-audit: 0/11 integrations complete (0.0%)"), "{text}");
+    assert!(text.starts_with("## oauth-audit: 1/13 integrations complete (7.7%)"), "{text}");
     insta::assert_snapshot!("python_fastapi_markdown", text);
 }

@@ -26,9 +26,27 @@ fn list(findings: &[&ReportFinding], out: &mut String) {
     }
 }
 
-/// Step items not done yet: what separates an integration from `complete`.
-fn work_left(integration: &Integration) -> usize {
-    integration.steps.values().map(|step| step.total - step.done.min(step.total)).sum()
+/// The status as the hand-kept trackers show it.
+fn status_cell(status: Status) -> String {
+    let mark = match status {
+        Status::Complete => "✅",
+        Status::Partial => "🟡",
+        Status::NotStarted => "⬜",
+        Status::NoCallback => "➖",
+    };
+    format!("{mark} {}", status.name())
+}
+
+/// Where the integration's callbacks are: `file.py:34` (the file name only, to keep the
+/// table narrow), stubs left out.
+fn callback_cell(integration: &Integration) -> String {
+    let places: Vec<String> = integration
+        .callbacks
+        .iter()
+        .filter(|callback| callback.kind == "callback")
+        .map(|callback| format!("`{}:{}`", callback.file.rsplit('/').next().unwrap_or(&callback.file), callback.line))
+        .collect();
+    if places.is_empty() { "—".to_string() } else { cell(&places.join(", ")) }
 }
 
 pub fn render(report: &Report) -> String {
@@ -45,33 +63,33 @@ pub fn render(report: &Report) -> String {
         summary.files_skipped,
     );
 
-    out.push_str("| Integration | Status |");
+    out.push_str("| Integration | Status | Callback |");
     for step in STEPS {
         out.push_str(&format!(" {step} |"));
     }
-    out.push_str(" Findings |\n| --- | --- |");
+    out.push_str(" Findings |\n| --- | --- | --- |");
     for _ in STEPS {
         out.push_str(" ---: |");
     }
     out.push_str(" ---: |\n");
     for integration in &report.integrations {
-        out.push_str(&format!("| {} | {} |", cell(&integration.name), integration.status.name()));
+        out.push_str(&format!("| {} | {} | {} |", cell(&integration.name), status_cell(integration.status), callback_cell(integration)));
         for step in STEPS {
             let value = integration.steps.get(step).copied().unwrap_or_default();
             out.push_str(&format!(" {}/{} |", value.done, value.total));
         }
         out.push_str(&format!(" {} |\n", integration.findings.len()));
     }
-    out.push_str("| **All** | |");
+    out.push_str("| **All** | | |");
     for step in STEPS {
         let value = summary.steps.get(step).copied().unwrap_or_default();
         out.push_str(&format!(" {}/{} |", value.done, value.total));
     }
     out.push_str(&format!(" {} |\n", summary.findings.total));
 
-    let mut unfinished: Vec<&Integration> =
-        report.integrations.iter().filter(|integration| integration.status != Status::Complete).collect();
-    unfinished.sort_by(|a, b| work_left(a).cmp(&work_left(b)).then_with(|| a.name.cmp(&b.name)));
+    // The report's `next` order: least work left first.
+    let unfinished: Vec<&Integration> =
+        report.next.iter().filter_map(|next| report.integrations.iter().find(|integration| integration.name == next.integration)).collect();
     let outside: Vec<&ReportFinding> = report.findings.iter().filter(|finding| finding.integration.is_none()).collect();
     if !unfinished.is_empty() || !outside.is_empty() {
         out.push_str("\n### What is left\n");

@@ -180,6 +180,10 @@ pub struct Callback {
     pub synced_via: Vec<HopEntry>,
     pub returns_tokens: bool,
     pub validates_state: bool,
+    /// How `state` is checked: `validated`, `not-applicable` (a stub, or an input with no
+    /// redirect such as Plaid's `public_token`), `absent`, `presence-only`, `user-id`,
+    /// `unchecked`.
+    pub state: &'static str,
 }
 
 /// One step of an evidence chain.

@@ -1,0 +1,115 @@
+//! Callback verdicts on the FastAPI fixture, end to end: which routes are callbacks or
+//! stubs, where each stores its tokens and starts its sync (with the chain of calls that
+//! gets there), and how `--max-depth` bounds the search.
+
+mod common;
+
+use common::{fixture, json_report};
+
+/// One line per callback: the verdicts a reviewer reads, as a snapshot.
+fn callback_lines(report: &serde_json::Value) -> String {
+    let mut lines = Vec::new();
+    for integration in report["integrations"].as_array().expect("integrations") {
+        for callback in integration["callbacks"].as_array().expect("callbacks") {
+            let hops = |key: &str| -> String {
+                callback[key]
+                    .as_array()
+                    .expect("hops")
+                    .iter()
+                    .map(|hop| format!("{}:{} {}", hop["file"].as_str().unwrap_or(""), hop["line"], hop["function"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            };
+            lines.push(format!(
+                "{} [{}] {} {}:{} {}\n  persists={} via: {}\n  syncs={} via: {}\n  returns_tokens={} state={}",
+                integration["name"].as_str().unwrap_or(""),
+                callback["kind"].as_str().unwrap_or(""),
+                callback["route"].as_str().unwrap_or(""),
+                callback["file"].as_str().unwrap_or(""),
+                callback["line"],
+                callback["function"].as_str().unwrap_or(""),
+                callback["persists"],
+                hops("persisted_via"),
+                callback["syncs"],
+                hops("synced_via"),
+                callback["returns_tokens"],
+                callback["state"].as_str().unwrap_or(""),
+            ));
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn callback_verdicts_snapshot() {
+    let report = json_report(&[fixture("python-fastapi").to_str().expect("path")]);
+    insta::assert_snapshot!("python_fastapi_callbacks", callback_lines(&report));
+}
+
+fn callback<'r>(report: &'r serde_json::Value, function: &str) -> &'r serde_json::Value {
+    report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .flat_map(|integration| integration["callbacks"].as_array().expect("callbacks"))
+        .find(|callback| callback["function"] == function)
+        .unwrap_or_else(|| panic!("no callback {function}"))
+}
+
+#[test]
+fn persistence_three_files_away_is_found_with_its_chain_and_the_mount_prefix() {
+    let report = json_report(&[fixture("python-fastapi").to_str().expect("path")]);
+    let pipedrive = callback(&report, "pipedrive_callback");
+    // `app.include_router(pipedrive_routes.router, prefix="/api")` in main.py.
+    assert_eq!(pipedrive["route"], "GET /api/pipedrive/oauth/callback");
+    assert_eq!(pipedrive["persisted_in"], "backend/core/credential_vault.py:20");
+    let files: Vec<&str> = pipedrive["persisted_via"].as_array().expect("hops").iter().filter_map(|hop| hop["file"].as_str()).collect();
+    assert_eq!(
+        files,
+        vec![
+            "backend/api/routes/integrations/pipedrive_routes.py",
+            "backend/integrations/pipedrive_service.py",
+            "backend/integrations/connections/registry.py",
+            "backend/core/credential_vault.py",
+        ]
+    );
+    // A module-level singleton imported from another file, then a class the handler instantiates.
+    let hubspot = callback(&report, "hubspot_callback");
+    assert_eq!(hubspot["persisted_in"], "backend/core/token_storage.py:37");
+    let pipedrive_integration = report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .find(|integration| integration["name"] == "pipedrive")
+        .expect("pipedrive");
+    assert_eq!(pipedrive_integration["status"], "complete");
+}
+
+#[test]
+fn max_depth_bounds_the_search() {
+    let path = fixture("python-fastapi");
+    let path = path.to_str().expect("path");
+    let shallow = json_report(&[path, "--max-depth", "2"]);
+    assert_eq!(callback(&shallow, "pipedrive_callback")["persists"], false, "the write is three calls away");
+    assert_eq!(callback(&shallow, "hubspot_callback")["persists"], true, "the write is two calls away");
+    let oa002: Vec<&str> = shallow["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["code"] == "OA002")
+        .filter_map(|finding| finding["function"].as_str())
+        .collect();
+    assert!(oa002.contains(&"pipedrive_callback"), "{oa002:?}");
+}
+
+#[test]
+fn stubs_are_listed_and_not_reported_as_callbacks() {
+    let report = json_report(&[fixture("python-fastapi").to_str().expect("path")]);
+    for stub in ["monday_mobile_callback", "pipedrive_admin_callback"] {
+        assert_eq!(callback(&report, stub)["kind"], "stub");
+        let reported = report["findings"].as_array().expect("findings").iter().any(|finding| finding["function"] == stub);
+        assert!(!reported, "{stub} is a stub");
+    }
+    // An exchange endpoint without `callback` in its path is a callback.
+    assert_eq!(callback(&report, "exchange_public_token")["kind"], "callback");
+}
