@@ -100,6 +100,15 @@ fn sarif_is_valid_and_carries_rules_uris_and_fingerprints() {
         assert_eq!(result["partialFingerprints"]["oauthAudit/v1"], finding["fingerprint"]);
     }
     assert_eq!(run_["columnKind"], "unicodeCodePoints");
+    // Cross-file evidence: the chain from a callback to where it stores its tokens.
+    let with_flow = results
+        .iter()
+        .find(|result| result["ruleId"] == "OA003" && result["relatedLocations"].as_array().is_some_and(|related| related.len() == 3))
+        .expect("an OA003 result with the hubspot chain");
+    let flow = with_flow["codeFlows"][0]["threadFlows"][0]["locations"].as_array().expect("thread flow");
+    assert_eq!(flow.len(), 4, "the finding, then each hop");
+    let last = flow[3]["location"]["physicalLocation"]["artifactLocation"]["uri"].as_str().expect("uri");
+    assert!(last.ends_with("backend/core/token_storage.py"), "{last}");
 }
 
 #[test]

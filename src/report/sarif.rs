@@ -56,7 +56,31 @@ pub fn render(report: &Report, base: &PathBase) -> Result<String, serde_json::Er
         .iter()
         .map(|finding| {
             let rule_index = RULES.iter().position(|rule| rule.code == finding.code).unwrap_or(0);
-            json!({
+            let location = |file: &str, line: usize, message: &str, id: Option<usize>| {
+                let mut location = json!({
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": encode_uri_path(&base.path(file)), "uriBaseId": "SRCROOT"},
+                        "region": {"startLine": line},
+                    },
+                    "message": {"text": message},
+                });
+                if let Some(id) = id {
+                    location["id"] = json!(id);
+                }
+                location
+            };
+            let related: Vec<Value> =
+                finding.related.iter().enumerate().map(|(id, related)| location(&related.file, related.line, &related.message, Some(id))).collect();
+            // The evidence chain as a code flow: from the finding through each call to
+            // where the chain ends (the write, the exchange), so a viewer can step through it.
+            let code_flows: Vec<Value> = if finding.related.is_empty() {
+                Vec::new()
+            } else {
+                let mut steps = vec![json!({"location": location(&finding.file, finding.line, &finding.message, None)})];
+                steps.extend(finding.related.iter().map(|related| json!({"location": location(&related.file, related.line, &related.message, None)})));
+                vec![json!({"threadFlows": [{"locations": steps}]})]
+            };
+            let mut result = json!({
                 "ruleId": finding.code,
                 "ruleIndex": rule_index,
                 "level": finding.severity.name(),
@@ -79,7 +103,12 @@ pub fn render(report: &Report, base: &PathBase) -> Result<String, serde_json::Er
                     "integration": finding.integration,
                     "fixable": finding.fixable,
                 },
-            })
+            });
+            if !related.is_empty() {
+                result["relatedLocations"] = json!(related);
+                result["codeFlows"] = json!(code_flows);
+            }
+            result
         })
         .collect();
     let notifications: Vec<Value> = report

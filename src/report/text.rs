@@ -40,7 +40,7 @@ pub fn render(report: &Report, files: &[SourceFile], syntax_warnings: &[SyntaxWa
             finding.line,
             finding.column,
             style.reset,
-            style.red,
+            if finding.severity == crate::rules::Severity::Error { style.red } else { style.yellow },
             finding.code,
             style.reset,
             finding.message,
@@ -56,6 +56,9 @@ pub fn render(report: &Report, files: &[SourceFile], syntax_warnings: &[SyntaxWa
             && let Some(file) = files.get(index)
         {
             out.push_str(&code_frame(file, finding.line, finding.column, finding.end_line, finding.end_column, finding.code, &style));
+        }
+        for related in &finding.related {
+            out.push_str(&format!("  {}= {}:{}{}: {}\n", style.blue, related.file, related.line, style.reset, related.message));
         }
         out.push('\n');
     }
@@ -152,10 +155,18 @@ fn summary(report: &Report, style: &Style) -> String {
     }
     if !report.integrations.is_empty() {
         let width = report.integrations.iter().map(|integration| integration.name.len()).max().unwrap_or(0).max("integration".len());
-        out.push_str(&format!("\n{}{:width$}  {:11}  html_guard{}\n", style.dim, "integration", "status", style.reset));
+        out.push_str(&format!("\n{}{:width$}  {:11}", style.dim, "integration", "status"));
+        for step in STEPS {
+            out.push_str(&format!("  {step}"));
+        }
+        out.push_str(&format!("{}\n", style.reset));
         for integration in &report.integrations {
-            let guard = integration.steps.get("html_guard").copied().unwrap_or_default();
-            out.push_str(&format!("{:width$}  {:11}  {}/{}\n", integration.name, integration.status.name(), guard.done, guard.total));
+            out.push_str(&format!("{:width$}  {:11}", integration.name, integration.status.name()));
+            for step in STEPS {
+                let value = integration.steps.get(step).copied().unwrap_or_default();
+                out.push_str(&format!("  {:>width$}", format!("{}/{}", value.done, value.total), width = step.len()));
+            }
+            out.push('\n');
         }
     }
     out
