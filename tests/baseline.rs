@@ -92,6 +92,51 @@ fn new_and_fixed_findings_survive_line_moves() {
     let markdown = stdout(&run(&["scan", root.to_str().expect("path"), "--baseline", &baseline_arg, "--format", "markdown"]));
     assert!(markdown.contains("2 new, 1 fixed."), "{markdown}");
     assert!(markdown.contains("\nNew:\n- `backend/integrations/notion_service.py:"), "{markdown}");
+
+    // Finish two steps: HubSpot's callback starts the sync after its service stores the
+    // tokens (OA003 fixed), and Intercom's last unguarded site is reviewed and suppressed,
+    // which completes Intercom: the percentage moves.
+    edit(&root.join("backend/api/routes/integrations/hubspot_routes.py"), |text| {
+        let synced = text.replacen(
+            "    logger.info(\"HubSpot connected",
+            "    await trigger_historical_sync_on_connection(integration_id=\"hubspot\", user_id=current_user.id, tenant_id=current_tenant.id, db=None)\n    logger.info(\"HubSpot connected",
+            1,
+        );
+        assert_ne!(synced, text);
+        synced.replacen(
+            "from core.database import get_db\n",
+            "from core.database import get_db\nfrom core.oauth_utils import trigger_historical_sync_on_connection\n",
+            1,
+        )
+    });
+    edit(&root.join("backend/connectors/intercom/client.py"), |text| {
+        let reviewed = text.replacen(
+            "        return response.json()",
+            "        # oauth-audit: ignore[unguarded-json] -- usage API answers JSON or 204\n        return response.json()",
+            1,
+        );
+        assert_ne!(reviewed, text);
+        reviewed
+    });
+    let (_, finished) = scan_json(&root, &["--baseline", &baseline_arg]);
+    let delta = &finished["delta"];
+    assert_eq!(delta["percent_complete"], serde_json::json!({"before": 7.7, "after": 15.4}), "{delta:#}");
+    assert_eq!(delta["complete"], serde_json::json!({"before": 1, "after": 2}));
+    let fixed: Vec<(String, String)> = delta["fixed"]
+        .as_array()
+        .expect("fixed")
+        .iter()
+        .map(|finding| (finding["code"].as_str().unwrap_or("").to_string(), finding["file"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(fixed.contains(&("OA003".to_string(), "backend/api/routes/integrations/hubspot_routes.py".to_string())), "{fixed:?}");
+    assert!(fixed.contains(&("OA001".to_string(), "backend/connectors/intercom/client.py".to_string())), "{fixed:?}");
+    let intercom = finished["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .find(|integration| integration["name"] == "intercom")
+        .expect("intercom");
+    assert_eq!(intercom["status"], "complete");
 }
 
 #[test]
