@@ -13,7 +13,9 @@
 //! `callback_no_persist`, `callback_no_sync`, `token_in_response` and
 //! `state_not_validated` turn its results into findings.
 
-use std::collections::HashSet;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use crate::config::Config;
 use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Span, Stmt, StmtKind, last_segment};
@@ -139,6 +141,8 @@ pub fn analyse_routes(
 ) -> Vec<CallbackAnalysis> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
+    // Handlers of one file often call the same services: their walks are shared.
+    let mut walk = Walk { resolver, config, events: Vec::new(), path: Vec::new(), memo: HashMap::new() };
     for route in routes {
         let Some(function) = facts.functions.iter().find(|function| function.qualified_name() == route.handler && !function.is_module())
         else {
@@ -148,33 +152,31 @@ pub fn analyse_routes(
             continue;
         }
         let route_text = format!("{} {}", route.methods.join("|"), route.path);
-        if let Some(analysis) = analyse_handler(resolver, config, file_index, facts, function, route_text, &route.path) {
+        if let Some(analysis) = analyse_handler(&mut walk, file_index, facts, function, route_text, &route.path) {
             out.push(analysis);
         }
     }
     out
 }
 
-fn analyse_handler(
-    resolver: &Resolver<'_>,
-    config: &Config,
+fn analyse_handler<'a>(
+    walk: &mut Walk<'_, 'a>,
     file_index: usize,
-    facts: &FileFacts,
-    function: &Function,
+    facts: &'a FileFacts,
+    function: &'a Function,
     route: String,
     path: &str,
 ) -> Option<CallbackAnalysis> {
+    let config = walk.config;
     let input = code_input(config, function);
     let looks_like_callback = path.to_lowercase().contains("callback") || function.name.to_lowercase().contains("callback");
     if input.is_none() && !looks_like_callback {
         return None;
     }
-    let mut walk = Walk { resolver, config, events: Vec::new(), path: Vec::new() };
     let target = Target { file_index, facts, function };
     let tainted: HashSet<String> =
         function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect();
-    walk.function(target, tainted, 0, &[], &Flags::default());
-    let events = walk.events;
+    let events = walk.function(target, tainted, 0);
     let exchange = events.iter().find(|event| event.kind == EventKind::Exchange).map(|event| event.chain.clone());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
     if kind == Kind::Stub && !looks_like_callback {
@@ -253,21 +255,27 @@ struct Flags {
     error_path: Option<Hop>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Event {
     kind: EventKind,
     chain: Vec<Hop>,
     flags: Flags,
 }
 
+/// A walked function: file, function, its tainted parameters (sorted) and the depth.
+type WalkKey = (usize, FunctionId, Vec<String>, usize);
+
 /// A depth-first walk over the calls of a callback, recording events in source order
 /// with the events of a callee inlined at its call site.
 struct Walk<'r, 'a> {
     resolver: &'r Resolver<'a>,
     config: &'r Config,
+    /// The events of the function being walked, chains and flags relative to it.
     events: Vec<Event>,
     /// The functions on the current call path, against recursion.
     path: Vec<(usize, FunctionId)>,
+    /// The events of functions already walked, by function, tainted parameters and depth.
+    memo: HashMap<WalkKey, Rc<Vec<Event>>>,
 }
 
 /// What one function does with database sessions.
@@ -283,27 +291,29 @@ pub struct Sessions {
 }
 
 impl<'a> Walk<'_, 'a> {
-    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, depth: usize, prefix: &[Hop], flags: &Flags) {
+    /// The events of one function, chains starting at its own lines and flags relative to
+    /// its body.
+    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, depth: usize) -> Vec<Event> {
         let key = (target.file_index, target.function.id);
         if self.path.contains(&key) {
-            return;
+            return Vec::new();
         }
         self.path.push(key);
+        let outer = std::mem::take(&mut self.events);
         let tainted = taint(self.config, target.function, initial);
-        let sessions = sessions_of(self.config, target.function);
-        let context = FunctionWalk { target, tainted, sessions, depth, prefix: prefix.to_vec() };
-        self.block(&context, &target.function.body.statements, flags);
+        let context = FunctionWalk { target, tainted, sessions: OnceCell::new(), depth };
+        self.block(&context, &target.function.body.statements, &Flags::default());
         self.path.pop();
+        std::mem::replace(&mut self.events, outer)
     }
 
     fn block(&mut self, context: &FunctionWalk<'a>, statements: &'a [Stmt], flags: &Flags) {
         for stmt in statements {
-            let hop = context.hop(stmt.span.start.line);
             match &stmt.kind {
                 StmtKind::FunctionDef(_) | StmtKind::ClassDef { .. } => {}
                 StmtKind::If { condition, then_block, else_block } => {
                     self.expression(context, condition, flags);
-                    let nested = Flags { condition: Some(hop), error_path: flags.error_path.clone() };
+                    let nested = Flags { condition: Some(context.hop(stmt.span.start.line)), error_path: flags.error_path.clone() };
                     self.block(context, &then_block.statements, &nested);
                     if let Some(else_block) = else_block {
                         self.block(context, &else_block.statements, &nested);
@@ -313,7 +323,7 @@ impl<'a> Walk<'_, 'a> {
                     for expression in targets.iter().chain(iter.iter()).chain(condition.iter()) {
                         self.expression(context, expression, flags);
                     }
-                    let nested = Flags { condition: Some(hop), error_path: flags.error_path.clone() };
+                    let nested = Flags { condition: Some(context.hop(stmt.span.start.line)), error_path: flags.error_path.clone() };
                     self.block(context, &body.statements, &nested);
                     if let Some(else_block) = else_block {
                         self.block(context, &else_block.statements, &nested);
@@ -393,12 +403,30 @@ impl<'a> Walk<'_, 'a> {
             None
         };
         if let Some(target) = resolved {
-            let before = self.events.len();
             let initial = mapped_taint(config, context, target.function, args, &call.keywords);
-            let mut chain = context.prefix.clone();
-            chain.push(context.hop(line));
-            self.function(target, initial, context.depth + 1, &chain, flags);
-            let persisted = self.events[before..].iter().any(|event| event.kind == EventKind::Persist);
+            let mut sorted: Vec<String> = initial.iter().cloned().collect();
+            sorted.sort();
+            let key = (target.file_index, target.function.id, sorted, context.depth + 1);
+            let events = match self.memo.get(&key) {
+                Some(events) => Rc::clone(events),
+                None => {
+                    let events = Rc::new(self.function(target, initial, context.depth + 1));
+                    self.memo.insert(key, Rc::clone(&events));
+                    events
+                }
+            };
+            let call_site = context.hop(line);
+            for event in events.iter() {
+                let mut chain = Vec::with_capacity(event.chain.len() + 1);
+                chain.push(call_site.clone());
+                chain.extend(event.chain.iter().cloned());
+                let flags = Flags {
+                    condition: event.flags.condition.clone().or_else(|| flags.condition.clone()),
+                    error_path: event.flags.error_path.clone().or_else(|| flags.error_path.clone()),
+                };
+                self.events.push(Event { kind: event.kind, chain, flags });
+            }
+            let persisted = events.iter().any(|event| event.kind == EventKind::Persist);
             if is_sink && !persisted {
                 self.push(EventKind::Persist, context.chain(line), flags);
             }
@@ -415,12 +443,14 @@ impl<'a> Walk<'_, 'a> {
         // Session writes: `db.add(token)` with a commit on `db`, or `db.commit()` after a
         // token attribute was set on a loaded row.
         if let ExprKind::Attribute { object, name: method } = &callee.kind
+            && (config.persistence.writes.contains(method) || config.persistence.commits.contains(method))
             && let Some(session) = object.dotted()
-            && context.sessions.is_session(config, &session)
+            && context.sessions(config).is_session(config, &session)
         {
-            let committed = context.sessions.committed.contains(&session);
-            let write = config.persistence.writes.contains(method) && committed && context.sessions.mentions_token;
-            let commit = config.persistence.commits.contains(method) && context.sessions.assigns_token_attribute;
+            let sessions = context.sessions(config);
+            let committed = sessions.committed.contains(&session);
+            let write = config.persistence.writes.contains(method) && committed && sessions.mentions_token;
+            let commit = config.persistence.commits.contains(method) && sessions.assigns_token_attribute;
             if write || commit {
                 self.push(EventKind::Persist, context.chain(line), flags);
             }
@@ -436,10 +466,9 @@ impl<'a> Walk<'_, 'a> {
 struct FunctionWalk<'a> {
     target: Target<'a>,
     tainted: HashSet<String>,
-    sessions: Sessions,
+    /// Computed when the first session call is met.
+    sessions: OnceCell<Sessions>,
     depth: usize,
-    /// The call sites that led here from the handler.
-    prefix: Vec<Hop>,
 }
 
 impl FunctionWalk<'_> {
@@ -448,9 +477,11 @@ impl FunctionWalk<'_> {
     }
 
     fn chain(&self, line: usize) -> Vec<Hop> {
-        let mut chain = self.prefix.clone();
-        chain.push(self.hop(line));
-        chain
+        vec![self.hop(line)]
+    }
+
+    fn sessions(&self, config: &Config) -> &Sessions {
+        self.sessions.get_or_init(|| sessions_of(config, self.target.function))
     }
 
     fn is_tainted(&self, config: &Config, expression: &Expr) -> bool {
@@ -475,10 +506,9 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
     let mut committed = HashSet::new();
     for param in &function.params {
         let annotated = param.annotation.as_deref().is_some_and(|annotation| {
-            persistence
-                .session_types
-                .iter()
-                .any(|session_type| annotation == session_type || annotation.ends_with(&format!(".{session_type}")))
+            persistence.session_types.iter().any(|session_type| {
+                annotation == session_type || annotation.strip_suffix(session_type.as_str()).is_some_and(|head| head.ends_with('.'))
+            })
         });
         let injected = param.default.as_ref().is_some_and(|default| {
             default.any(&|part| {

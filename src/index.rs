@@ -6,7 +6,7 @@
 //! cache here and kept, so memory follows the links between files, not the size of the tree.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
 use crate::lang::{self, ExtractOptions, FrontendError};
@@ -18,6 +18,8 @@ pub struct Project {
     resolved: Vec<OnceLock<Result<FileFacts, FrontendError>>>,
     /// File indices by file name (`http.py`), to find modules without scanning every path.
     by_file_name: HashMap<String, Vec<usize>>,
+    /// Absolute module paths already resolved (`core.http`), shared by the workers.
+    absolute: Mutex<HashMap<String, Option<usize>>>,
 }
 
 impl Project {
@@ -28,7 +30,7 @@ impl Project {
             let name = file.relative_path.rsplit('/').next().unwrap_or(&file.relative_path);
             by_file_name.entry(name.to_string()).or_default().push(index);
         }
-        Project { files, resolved, by_file_name }
+        Project { files, resolved, by_file_name, absolute: Mutex::new(HashMap::new()) }
     }
 
     /// Parses file `index` for its own analysis, without caching, unless resolution has
@@ -42,6 +44,11 @@ impl Project {
             _ => {}
         }
         Some(lang::extract(file.language, &file.text, options).map(CowFacts::Owned).map_err(|error| error.to_string()))
+    }
+
+    /// How many files resolution has parsed and keeps.
+    pub fn resolved_count(&self) -> usize {
+        self.resolved.iter().filter(|slot| slot.get().is_some()).count()
     }
 
     /// The facts of file `index` for resolution from another file: parsed once and kept.
@@ -76,13 +83,25 @@ impl Project {
             return candidates.iter().find_map(|candidate| self.exact(candidate));
         }
         // `core.http` is `core/http.py` or `core/http/__init__.py` at the root or below a
-        // source folder (`backend/core/http.py`): unique or unresolved.
+        // source folder (`backend/core/http.py`): unique or unresolved. The answer does not
+        // depend on the importing file, so it is computed once per module.
+        if let Some(found) = self.absolute.lock().ok().and_then(|cache| cache.get(module).copied()) {
+            return found;
+        }
+        let found = self.resolve_absolute(&relative);
+        if let Ok(mut cache) = self.absolute.lock() {
+            cache.insert(module.to_string(), found);
+        }
+        found
+    }
+
+    fn resolve_absolute(&self, relative: &str) -> Option<usize> {
         let mut found = None;
         for candidate in [format!("{relative}.py"), format!("{relative}/__init__.py")] {
             let name = candidate.rsplit('/').next().unwrap_or(&candidate);
             for &index in self.by_file_name.get(name).into_iter().flatten() {
                 let path = &self.files[index].relative_path;
-                if *path == candidate || path.ends_with(&format!("/{candidate}")) {
+                if path.strip_suffix(candidate.as_str()).is_some_and(|head| head.is_empty() || head.ends_with('/')) {
                     if found.is_some_and(|other| other != index) {
                         return None;
                     }

@@ -118,11 +118,12 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     if args.stats {
         let stats = &outcome.stats;
         eprintln!(
-            "stats: files={} bytes={} parsed={} parsed_bytes={} elapsed_ms={} peak_rss_kb={} discover_ms={} analyse_ms={}",
+            "stats: files={} bytes={} parsed={} parsed_bytes={} resolved={} elapsed_ms={} peak_rss_kb={} discover_ms={} analyse_ms={}",
             stats.files,
             stats.bytes,
             stats.parsed,
             stats.parsed_bytes,
+            stats.resolved,
             stats.elapsed.as_millis(),
             scan::peak_rss_kib().map(|kib| kib.to_string()).unwrap_or_else(|| "unknown".into()),
             stats.discover.as_millis(),

@@ -64,6 +64,8 @@ pub struct Stats {
     pub parsed: usize,
     /// Bytes of the files parsed.
     pub parsed_bytes: usize,
+    /// Files parsed (and kept) because resolution from another file reached them.
+    pub resolved: usize,
     pub elapsed: Duration,
     /// Walking and reading files.
     pub discover: Duration,
@@ -257,6 +259,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         bytes: project.files.iter().map(|file| file.text.len()).sum(),
         parsed,
         parsed_bytes,
+        resolved: project.resolved_count(),
         elapsed: started.elapsed(),
         discover: discovered,
         analyse: analysed.saturating_sub(discovered),
