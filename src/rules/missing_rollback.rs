@@ -87,6 +87,11 @@ pub fn may_have_sites(text: &str) -> bool {
 pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<RollbackSite> {
     let mut sites = Vec::new();
     for function in facts.functions.iter().filter(|function| !function.is_module()) {
+        let mut has_handler = false;
+        function.body.visit(&mut |stmt| has_handler |= matches!(&stmt.kind, StmtKind::Try { handlers, .. } if !handlers.is_empty()));
+        if !has_handler {
+            continue;
+        }
         let sessions = sessions_of(config, function);
         let checker = Checker { config, file_index, function, sessions: &sessions };
         checker.block(&function.body, &BTreeSet::new(), &mut sites);
