@@ -84,14 +84,5 @@ pub fn check(project: &Project, callback: &CallbackAnalysis) -> Option<Finding> 
             message: format!("tokens kept in memory only in `{}`", memory.function),
         });
     }
-    Some(Finding {
-        rule: &RULE,
-        file_index: callback.file_index,
-        span: callback.span,
-        function: Some(callback.function.clone()),
-        message,
-        confidence: Some(Confidence::High),
-        fixable: true,
-        related,
-    })
+    Some(Finding::on_callback(&RULE, callback, None, message, Confidence::High, related))
 }

@@ -81,14 +81,8 @@ pub fn check(project: &Project, callback: &CallbackAnalysis) -> Option<Finding> 
     } else {
         (format!("{head} but starts no historical sync afterwards: the new connection shows no past data"), Confidence::High)
     };
-    Some(Finding {
-        rule: &RULE,
-        file_index: callback.file_index,
-        span: callback.span,
-        function: Some(callback.function.clone()),
-        message,
-        confidence: Some(confidence),
-        fixable: persistence.len() == 1,
-        related,
-    })
+    let mut finding = Finding::on_callback(&RULE, callback, None, message, confidence, related);
+    // A trigger can be inserted after the write only when the write is in the handler.
+    finding.fixable = persistence.len() == 1;
+    Some(finding)
 }

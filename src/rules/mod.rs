@@ -105,6 +105,29 @@ pub struct Finding {
     pub related: Vec<Related>,
 }
 
+impl Finding {
+    /// A finding about a callback, at its handler's name unless `span` says otherwise.
+    pub fn on_callback(
+        rule: &'static RuleInfo,
+        callback: &crate::callbacks::CallbackAnalysis,
+        span: Option<Span>,
+        message: String,
+        confidence: Confidence,
+        related: Vec<Related>,
+    ) -> Finding {
+        Finding {
+            rule,
+            file_index: callback.file_index,
+            span: span.unwrap_or(callback.span),
+            function: Some(callback.function.clone()),
+            message,
+            confidence: Some(confidence),
+            fixable: rule.fixable,
+            related,
+        }
+    }
+}
+
 /// A place that explains a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {

@@ -70,14 +70,5 @@ pub fn check(callback: &CallbackAnalysis) -> Option<Finding> {
         ),
         StateCheck::Unchecked => (format!("{head} accepts `state` but never checks it against a stored value"), Confidence::Medium),
     };
-    Some(Finding {
-        rule: &RULE,
-        file_index: callback.file_index,
-        span: callback.span,
-        function: Some(callback.function.clone()),
-        message,
-        confidence: Some(confidence),
-        fixable: false,
-        related: Vec::new(),
-    })
+    Some(Finding::on_callback(&RULE, callback, None, message, confidence, Vec::new()))
 }

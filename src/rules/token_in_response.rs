@@ -48,17 +48,15 @@ pub fn check(callback: &CallbackAnalysis) -> Option<Finding> {
         return None;
     }
     let leak = callback.leak.as_ref()?;
-    Some(Finding {
-        rule: &RULE,
-        file_index: callback.file_index,
-        span: leak.span,
-        function: Some(callback.function.clone()),
-        message: format!(
+    Some(Finding::on_callback(
+        &RULE,
+        callback,
+        Some(leak.span),
+        format!(
             "OAuth callback `{}` {}: whoever sees the response (browser history, logs, the frontend) can act as the user at the provider",
             callback.function, leak.description
         ),
-        confidence: Some(Confidence::High),
-        fixable: false,
-        related: Vec::new(),
-    })
+        Confidence::High,
+        Vec::new(),
+    ))
 }
