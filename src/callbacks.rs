@@ -215,7 +215,7 @@ fn analyse_handler<'a>(
         }
     }
     let (leak, state) = if kind == Kind::Callback {
-        (token_leak(config, function), state_check(config, function, input.as_deref()))
+        (token_leak(config, function), state_check(walk.resolver, config, file_index, function, input.as_deref()))
     } else {
         (None, StateCheck::NotApplicable)
     };
@@ -396,7 +396,8 @@ impl<'a> Walk<'_, 'a> {
             return;
         }
         let tainted_args = args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_tainted(config, arg));
-        let is_sink = config.persistence.sinks.iter().any(|sink| sink == name);
+        let is_sink =
+            config.persistence.sinks.iter().any(|sink| sink == name) || looks_like_sink(config, &callee_name, args, &call.keywords);
         let resolved = if context.depth < config.callbacks.max_depth {
             self.resolver.resolve_call(context.target.file_index, context.target.function, callee)
         } else {
@@ -587,6 +588,24 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
     Sessions { bound, committed, assigns_token_attribute, mentions_token }
 }
 
+/// A store call by its name and what it is given: a verb of `[persistence] sink_verbs`
+/// first in the method's name, a noun of `sink_nouns` in the callee
+/// (`create_credential(info, user, db)`, `installation_store.save(installation)`), and an
+/// argument that names a token or credential unless the method names one itself.
+fn looks_like_sink(config: &Config, callee: &str, args: &[Expr], keywords: &[(String, Expr)]) -> bool {
+    let method = crate::integrations::words_of(last_segment(callee));
+    let Some(verb) = method.first() else { return false };
+    if !config.persistence.sink_verbs.contains(verb) {
+        return false;
+    }
+    let has_noun = |words: &[String]| words.iter().any(|word| config.persistence.sink_nouns.contains(word));
+    if has_noun(&method[1..]) {
+        return true;
+    }
+    has_noun(&crate::integrations::words_of(callee))
+        && args.iter().chain(keywords.iter().map(|(_, value)| value)).any(|arg| arg.any(&mentions_token_name))
+}
+
 fn mentions_token_name(expression: &Expr) -> bool {
     let text = match &expression.kind {
         ExprKind::Name(name) | ExprKind::String(name) => name,
@@ -654,32 +673,7 @@ fn code_input(config: &Config, function: &Function) -> Option<String> {
 /// Names holding the code in a function: the initial ones, and names assigned from an
 /// expression holding one (`data = {"code": code}`), to a fixpoint.
 fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> HashSet<String> {
-    let mut tainted = initial;
-    let mut assignments = Vec::new();
-    function.body.visit(&mut |stmt| {
-        if let StmtKind::Assign { targets, value, .. } = &stmt.kind {
-            assignments.push((targets, value));
-        }
-    });
-    loop {
-        let before = tainted.len();
-        for (targets, value) in &assignments {
-            let holds = value.any(&|part| match &part.kind {
-                ExprKind::Name(name) => tainted.contains(name),
-                _ => is_code_read(config, part),
-            });
-            if holds {
-                for target in targets.iter() {
-                    for name in target.bound_names() {
-                        tainted.insert(name.to_string());
-                    }
-                }
-            }
-        }
-        if tainted.len() == before {
-            return tainted;
-        }
-    }
+    taint_with(function, initial, &|part| is_code_read(config, part))
 }
 
 /// The callee's parameters that receive a tainted argument.
@@ -758,7 +752,7 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
             StmtKind::Assign { targets, value, .. } => {
                 let names: Vec<String> = targets.iter().flat_map(|target| target.bound_names()).map(str::to_string).collect();
                 let inner = value.unawaited();
-                let from_exchange = matches!(inner.kind, ExprKind::Call(_)) && holds_code(inner);
+                let from_exchange = is_exchange_value(inner, &dicts, &holds_code);
                 let copies_dict = match &inner.kind {
                     ExprKind::Name(name) => dicts.contains(name),
                     // `TokenResponse(**token_data)`, `dict(token_data)`, `token_data.copy()`
@@ -812,6 +806,23 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
     dicts.retain(|name| !stripped.contains(name));
     let leak = Leak { config, dicts: &dicts, values: &values };
     returns.into_iter().chain(responses).find_map(|expression| leak.find(expression))
+}
+
+/// The provider's answer to the exchange: a call given the code (`await
+/// service.exchange_code(code)`), or `.json()` of one (`requests.post(..., data={"code":
+/// code}).json()`, `response.json()` where `response` is one). Values derived from it
+/// (`data.get("team")`) are not the token response.
+fn is_exchange_value(expression: &Expr, dicts: &HashSet<String>, holds_code: &dyn Fn(&Expr) -> bool) -> bool {
+    let Some(call) = expression.unawaited().as_call() else { return false };
+    if call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(holds_code) {
+        return true;
+    }
+    match &call.callee.kind {
+        ExprKind::Attribute { object, name } if name == "json" => {
+            object.unawaited().as_name().is_some_and(|name| dicts.contains(name)) || is_exchange_value(object, dicts, holds_code)
+        }
+        _ => false,
+    }
 }
 
 /// The name in `**name` (or a plain name).
@@ -894,7 +905,7 @@ impl Leak<'_> {
 }
 
 /// How the handler checks `state`.
-fn state_check(config: &Config, function: &Function, input: Option<&str>) -> StateCheck {
+fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, function: &Function, input: Option<&str>) -> StateCheck {
     if input.is_some_and(|input| config.callbacks.stateless_inputs.iter().any(|stateless| stateless == input)) {
         return StateCheck::NotApplicable;
     }
@@ -902,79 +913,191 @@ fn state_check(config: &Config, function: &Function, input: Option<&str>) -> Sta
     let incoming_request = |name: &str| {
         function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(|annotation| last_segment(annotation) == "Request")
     };
-    let is_state = |expression: &Expr| {
-        expression.any(&|part| match &part.kind {
-            ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some(),
-            // `request.state` on a request model, not Starlette's `Request.state`.
-            ExprKind::Attribute { object, name } => {
-                is_state_input(name) && object.as_name().is_some_and(|object| object != "self" && !incoming_request(object))
-            }
-            ExprKind::Subscript { index, .. } => matches!(&index.kind, ExprKind::String(key) if is_state_input(key)),
-            ExprKind::Call(call) => {
-                matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "get")
-                    && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_state_input(key))
-            }
-            _ => false,
-        })
-    };
-    let mut read = function.params.iter().any(|param| is_state_input(&param.name));
-    let mut validated = false;
-    let mut presence = None;
-    let mut user_id = None;
-    function.body.visit(&mut |stmt| {
-        if let StmtKind::If { condition, .. } = &stmt.kind
-            && is_state(condition)
-            && presence.is_none()
-        {
-            presence = Some(stmt.span.start.line);
+    // A read of `state`: the parameter, `request.state` on a request model (not
+    // Starlette's `Request.state`), `args["state"]`, `params.get("state")`.
+    let is_read = |part: &Expr| match &part.kind {
+        ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some(),
+        ExprKind::Attribute { object, name } => {
+            is_state_input(name) && object.as_name().is_some_and(|object| object != "self" && !incoming_request(object))
         }
-        for expression in stmt.expressions() {
-            if is_state(expression) {
-                read = true;
-            }
-            expression.walk(&mut |part| match &part.kind {
-                ExprKind::Call(call) => {
-                    let Some(callee) = call.callee.dotted() else { return };
-                    let name = last_segment(&callee);
-                    let validator = config.callbacks.state_validators.iter().any(|validator| validator == name);
-                    let arguments: Vec<&Expr> = call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).collect();
-                    if validator && arguments.iter().any(|arg| is_state(arg)) {
-                        if arguments.iter().any(|arg| is_user_id(arg)) {
-                            user_id = Some(part.span.start.line);
+        ExprKind::Subscript { index, .. } => matches!(&index.kind, ExprKind::String(key) if is_state_input(key)),
+        ExprKind::Call(call) => {
+            matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "get")
+                && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_state_input(key))
+        }
+        _ => false,
+    };
+    let initial: HashSet<String> =
+        function.params.iter().filter(|param| is_state_input(&param.name)).map(|param| param.name.clone()).collect();
+    let read = !initial.is_empty() || {
+        let mut found = false;
+        function.body.visit(&mut |stmt| found |= stmt.expressions().iter().any(|expression| expression.any(&is_read)));
+        found
+    };
+    let derived = taint_with(function, initial, &is_read);
+    let checker = StateChecker { resolver, config };
+    let verdict = checker.check(file_index, function, &derived, &is_read, 0);
+    match verdict {
+        Some(verdict) => verdict,
+        None if !read => StateCheck::Absent,
+        None => {
+            // Only `if not state:` and the like.
+            let mut presence = None;
+            function.body.visit(&mut |stmt| {
+                if let StmtKind::If { condition, .. } = &stmt.kind
+                    && presence.is_none()
+                    && condition.any(&|part| is_read(part) || part.as_name().is_some_and(|name| derived.contains(name)))
+                {
+                    presence = Some(stmt.span.start.line);
+                }
+            });
+            presence.map(StateCheck::PresenceOnly).unwrap_or(StateCheck::Unchecked)
+        }
+    }
+}
+
+struct StateChecker<'c, 'r, 'a> {
+    resolver: &'c Resolver<'a>,
+    config: &'r Config,
+}
+
+impl StateChecker<'_, '_, '_> {
+    /// `Some(Validated)` or `Some(UserId(line))` when `function` checks the state held by
+    /// `derived` names (or read by `is_read`), following calls it passes the state to.
+    fn check(
+        &self,
+        file_index: usize,
+        function: &Function,
+        derived: &HashSet<String>,
+        is_read: &dyn Fn(&Expr) -> bool,
+        depth: usize,
+    ) -> Option<StateCheck> {
+        let holds = |expression: &Expr| expression.any(&|part| is_read(part) || part.as_name().is_some_and(|name| derived.contains(name)));
+        let mut validated = false;
+        let mut user_id = None;
+        let mut callees = Vec::new();
+        function.body.visit(&mut |stmt| {
+            for expression in stmt.expressions() {
+                expression.walk(&mut |part| match &part.kind {
+                    ExprKind::Call(call) => {
+                        let Some(callee) = call.callee.dotted() else { return };
+                        let arguments: Vec<&Expr> = call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).collect();
+                        if !arguments.iter().any(|arg| holds(arg)) {
+                            return;
+                        }
+                        if self.validates(&callee) {
+                            if arguments.iter().any(|arg| is_user_id(arg)) {
+                                user_id = Some(part.span.start.line);
+                            } else {
+                                validated = true;
+                            }
+                        } else if is_store_lookup(&callee) {
+                            validated = true;
                         } else {
+                            callees.push(call);
+                        }
+                    }
+                    ExprKind::Compare { operands, operators } => {
+                        let equality = operators.iter().all(|operator| matches!(operator.as_str(), "==" | "!=" | "in" | "not in"));
+                        if !equality || !operands.iter().any(|operand| holds(operand)) {
+                            return;
+                        }
+                        let others: Vec<&Expr> = operands.iter().filter(|operand| !holds(operand)).collect();
+                        if others.iter().any(|other| is_user_id(other)) {
+                            user_id = Some(part.span.start.line);
+                        } else if others
+                            .iter()
+                            .any(|other| !matches!(other.kind, ExprKind::Constant(_) | ExprKind::String(_) | ExprKind::Number(_)))
+                        {
                             validated = true;
                         }
                     }
-                }
-                ExprKind::Compare { operands, operators } => {
-                    let equality = operators.iter().all(|operator| matches!(operator.as_str(), "==" | "!=" | "in" | "not in"));
-                    if !equality || !operands.iter().any(&is_state) {
-                        return;
-                    }
-                    let others: Vec<&Expr> = operands.iter().filter(|operand| !is_state(operand)).collect();
-                    if others.iter().any(|other| is_user_id(other)) {
-                        user_id = Some(part.span.start.line);
-                    } else if others
-                        .iter()
-                        .any(|other| !matches!(other.kind, ExprKind::Constant(_) | ExprKind::String(_) | ExprKind::Number(_)))
+                    _ => {}
+                });
+            }
+        });
+        if validated {
+            return Some(StateCheck::Validated);
+        }
+        if let Some(line) = user_id {
+            return Some(StateCheck::UserId(line));
+        }
+        // `user_id = get_decoded_id(state)`: the check may be in the function it goes to.
+        if depth < 2 {
+            for call in callees {
+                let Some(target) = self.resolver.resolve_call(file_index, function, &call.callee) else { continue };
+                let skip = usize::from(
+                    target.function.class.is_some()
+                        && target.function.params.first().is_some_and(|param| param.name == "self" || param.name == "cls"),
+                );
+                let mut initial = HashSet::new();
+                for (position, arg) in call.args.iter().enumerate() {
+                    if holds(arg)
+                        && let Some(param) = target.function.params.get(position + skip)
                     {
-                        validated = true;
+                        initial.insert(param.name.clone());
                     }
                 }
-                _ => {}
-            });
+                for (keyword, value) in &call.keywords {
+                    if holds(value) {
+                        initial.insert(keyword.clone());
+                    }
+                }
+                let inner = taint_with(target.function, initial, &|_| false);
+                if let Some(verdict) = self.check(target.file_index, target.function, &inner, &|_| false, depth + 1) {
+                    return Some(verdict);
+                }
+            }
+        }
+        None
+    }
+
+    /// A configured validator, or a signed-state decoder (`jwt.decode`, itsdangerous'
+    /// `loads`/`unsign`): a forged `state` fails its signature check.
+    fn validates(&self, callee: &str) -> bool {
+        let name = last_segment(callee);
+        if self.config.callbacks.state_validators.iter().any(|validator| validator == name) {
+            return true;
+        }
+        let lower = callee.to_lowercase();
+        (lower.contains("jwt") && name == "decode")
+            || name == "unsign"
+            || (name == "loads" && (lower.contains("serializer") || lower.contains("signer")))
+    }
+}
+
+/// A lookup of the state in a server-side store: `redis.get(key)`, `cache.pop(state)`,
+/// `store.getdel(...)`; not a read of the incoming request.
+fn is_store_lookup(callee: &str) -> bool {
+    let name = last_segment(callee);
+    let receiver = callee.rsplit_once('.').map(|(receiver, _)| receiver.to_lowercase()).unwrap_or_default();
+    let request = ["request", "query_params", "args", "params", "form", "headers", "cookies"].iter().any(|part| receiver.ends_with(part));
+    matches!(name, "get" | "getdel" | "pop" | "hget" | "exists" | "get_state" | "load_state") && !receiver.is_empty() && !request
+}
+
+/// Names holding what `is_read` reads (or the `initial` names), through assignments.
+fn taint_with(function: &Function, initial: HashSet<String>, is_read: &dyn Fn(&Expr) -> bool) -> HashSet<String> {
+    let mut tainted = initial;
+    let mut assignments = Vec::new();
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Assign { targets, value, .. } = &stmt.kind {
+            assignments.push((targets, value));
         }
     });
-    if validated {
-        StateCheck::Validated
-    } else if let Some(line) = user_id {
-        StateCheck::UserId(line)
-    } else if !read {
-        StateCheck::Absent
-    } else if let Some(line) = presence {
-        StateCheck::PresenceOnly(line)
-    } else {
-        StateCheck::Unchecked
+    loop {
+        let before = tainted.len();
+        for (targets, value) in &assignments {
+            if value.any(&|part| is_read(part) || part.as_name().is_some_and(|name| tainted.contains(name))) {
+                for target in targets.iter() {
+                    for name in target.bound_names() {
+                        tainted.insert(name.to_string());
+                    }
+                }
+            }
+        }
+        if tainted.len() == before {
+            return tainted;
+        }
     }
 }
 
@@ -1077,5 +1200,35 @@ mod tests {
         assert!(leaking[0].leak.is_some(), "{:?}", leaking[0].leak);
         let stripped = analyse(&[("routes.py", &handler("    row.pop(\"access_token\", None)\n    del row[\"refresh_token\"]\n"))]);
         assert!(stripped[0].leak.is_none(), "{:?}", stripped[0].leak);
+    }
+
+    #[test]
+    fn state_checked_through_a_store_lookup_or_a_signed_decoder_is_validated() {
+        let handler = |body: &str| {
+            format!(
+                "{ROUTE_HEAD}import jwt\n@router.get(\"/callback\")\nasync def callback(code: str, state: str):\n{body}    return await exchange_code(code)\n"
+            )
+        };
+        let verdict = |body: &str| analyse(&[("routes.py", &handler(body))])[0].state.clone();
+        assert_eq!(verdict("    key = f\"oauth:{state}\"\n    if not redis.get(key):\n        raise E()\n"), StateCheck::Validated);
+        assert_eq!(verdict("    user_id = decoded(state)\n"), StateCheck::Unchecked);
+        assert_eq!(verdict("    data = base64.urlsafe_b64decode(state)\n"), StateCheck::Unchecked, "decoding is not checking");
+        let text = format!(
+            "{}\ndef decoded(value):\n    return jwt.decode(value, SECRET, algorithms=[\"HS256\"])[\"uid\"]\n",
+            handler("    user_id = decoded(state)\n")
+        );
+        assert_eq!(analyse(&[("routes.py", &text)])[0].state, StateCheck::Validated, "a signed state, checked in a helper");
+    }
+
+    #[test]
+    fn values_derived_from_the_token_response_are_not_tokens() {
+        let routes = format!(
+            "{ROUTE_HEAD}@router.post(\"/callback\")\ndef callback(code: str):\n    response = requests.post(URL, data={{\"code\": code}})\n    \
+             data = response.json()\n    team_id = data.get(\"team\", {{}}).get(\"id\")\n    create_credential({{\"bot_token\": data.get(\"access_token\")}}, user, db)\n    \
+             return {{\"team_id\": team_id}}\n"
+        );
+        let found = analyse(&[("routes.py", &routes)]);
+        assert!(found[0].leak.is_none(), "{:?}", found[0].leak);
+        assert!(found[0].persists(), "create_credential(...) outside the tree stores by its name");
     }
 }

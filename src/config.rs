@@ -71,6 +71,10 @@ struct PersistenceSection {
     #[serde(default)]
     sinks: Vec<String>,
     #[serde(default)]
+    sink_verbs: Vec<String>,
+    #[serde(default)]
+    sink_nouns: Vec<String>,
+    #[serde(default)]
     writes: Vec<String>,
     #[serde(default)]
     commits: Vec<String>,
@@ -192,6 +196,10 @@ pub struct Callbacks {
 #[derive(Debug, Clone, Default)]
 pub struct Persistence {
     pub sinks: Vec<String>,
+    /// A call outside the tree whose method starts with one of these verbs and names one
+    /// of `sink_nouns` stores what it is given (`create_credential`, `save_installation`).
+    pub sink_verbs: Vec<String>,
+    pub sink_nouns: Vec<String>,
     pub writes: Vec<String>,
     pub commits: Vec<String>,
     pub session_names: Vec<String>,
@@ -352,6 +360,8 @@ impl Config {
             }
             let section = file.persistence;
             extend(&mut persistence.sinks, section.sinks);
+            extend(&mut persistence.sink_verbs, section.sink_verbs);
+            extend(&mut persistence.sink_nouns, section.sink_nouns);
             extend(&mut persistence.writes, section.writes);
             extend(&mut persistence.commits, section.commits);
             extend(&mut persistence.session_names, section.session_names);

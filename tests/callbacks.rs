@@ -89,9 +89,15 @@ fn persistence_three_files_away_is_found_with_its_chain_and_the_mount_prefix() {
 fn max_depth_bounds_the_search() {
     let path = fixture("python-fastapi");
     let path = path.to_str().expect("path");
-    let shallow = json_report(&[path, "--max-depth", "2"]);
+    // One call deep: Pipedrive's service is walked, but not the registry it hands the
+    // tokens to, whose name says nothing about storing.
+    let shallow = json_report(&[path, "--max-depth", "1"]);
     assert_eq!(callback(&shallow, "pipedrive_callback")["persists"], false, "the write is three calls away");
-    assert_eq!(callback(&shallow, "hubspot_callback")["persists"], true, "the write is two calls away");
+    // Salesforce's handler calls the token store itself: one call is enough.
+    assert_eq!(callback(&shallow, "salesforce_callback")["persisted_in"], "backend/core/token_storage.py:37");
+    // The bound applies to finding the exchange too: HubSpot's is two calls away, so at
+    // depth 1 its callback route looks like a stub.
+    assert_eq!(callback(&shallow, "hubspot_callback")["kind"], "stub");
     let oa002: Vec<&str> = shallow["findings"]
         .as_array()
         .expect("findings")
@@ -100,6 +106,10 @@ fn max_depth_bounds_the_search() {
         .filter_map(|finding| finding["function"].as_str())
         .collect();
     assert!(oa002.contains(&"pipedrive_callback"), "{oa002:?}");
+    // Two calls deep, the vault's `put` is reached as a call: its name and arguments say
+    // it stores credentials.
+    let two = json_report(&[path, "--max-depth", "2"]);
+    assert_eq!(callback(&two, "pipedrive_callback")["persisted_in"], "backend/integrations/connections/registry.py:15");
 }
 
 #[test]
