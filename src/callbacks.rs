@@ -999,7 +999,7 @@ impl StateChecker<'_, '_, '_> {
                     }
                     ExprKind::Compare { operands, operators } => {
                         let equality = operators.iter().all(|operator| matches!(operator.as_str(), "==" | "!=" | "in" | "not in"));
-                        if !equality || !operands.iter().any(|operand| holds(operand)) {
+                        if !equality || !operands.iter().any(&holds) {
                             return;
                         }
                         let others: Vec<&Expr> = operands.iter().filter(|operand| !holds(operand)).collect();
