@@ -49,10 +49,10 @@ fn rules_listing(args: &RulesArgs) -> String {
             .collect();
         return serde_json::to_string_pretty(&rules).unwrap_or_default() + "\n";
     }
-    let mut out = format!("{:6}  {:16}  {:11}  {:8}  {:7}  {}\n", "code", "slug", "step", "severity", "fixable", "title");
+    let mut out = format!("{:6}  {:19}  {:17}  {:8}  {:7}  {}\n", "code", "slug", "step", "severity", "fixable", "title");
     for rule in RULES {
         out.push_str(&format!(
-            "{:6}  {:16}  {:11}  {:8}  {:7}  {}\n",
+            "{:6}  {:19}  {:17}  {:8}  {:7}  {}\n",
             rule.code,
             rule.slug,
             rule.step.unwrap_or("-"),

@@ -12,10 +12,21 @@ fn rules_lists_every_rule() {
     let output = run(&["rules"]);
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
-    assert!(text.lines().any(|line| line.starts_with("OA001   unguarded-json    html_guard   error     yes")), "{text}");
+    assert!(text.lines().any(|line| line.starts_with("OA001   unguarded-json       html_guard         error     yes")), "{text}");
+    assert!(text.lines().any(|line| line.starts_with("OA102   state-not-validated  -                  warning   no")), "{text}");
     let listed: serde_json::Value = serde_json::from_slice(&run(&["rules", "--json"]).stdout).expect("JSON");
-    assert_eq!(listed[0]["code"], "OA001");
+    let codes: Vec<&str> = listed.as_array().expect("rules").iter().filter_map(|rule| rule["code"].as_str()).collect();
+    assert_eq!(codes, vec!["OA001", "OA002", "OA003", "OA004", "OA101", "OA102"]);
     assert_eq!(listed[0]["fixable"], true);
+    // Every rule explains itself in the fixed sections.
+    for code in codes {
+        let text = stdout(&run(&["explain", code]));
+        for section in
+            ["### What it does", "### Why is this bad?", "### Example", "### Use instead", "### How to suppress", "### Fix safety"]
+        {
+            assert!(text.contains(section), "{code} lacks {section}");
+        }
+    }
 }
 
 #[test]
