@@ -382,14 +382,19 @@ impl<'a> Walk<'_, 'a> {
     fn call(&mut self, context: &FunctionWalk<'a>, call: &'a Call, span: Span, flags: &Flags) {
         let config = self.config;
         let line = span.start.line;
-        let Some(callee_name) = call.callee.dotted() else { return };
+        // `Service().connect(code)` has no dotted name: its method name is enough here.
+        let callee_name = match (&call.callee.kind, call.callee.dotted()) {
+            (_, Some(dotted)) => dotted,
+            (ExprKind::Attribute { name, .. }, None) => name.clone(),
+            _ => return,
+        };
         let name = last_segment(&callee_name);
         // `run_in_threadpool(handler.exchange_code, code, uri)` calls its first argument.
         let (callee, args): (&Expr, &[Expr]) = match call.args.split_first() {
             Some((first, rest)) if config.callbacks.call_through.iter().any(|through| through == name) => (first, rest),
             _ => (&call.callee, &call.args),
         };
-        let callee_name = callee.dotted().unwrap_or(callee_name.clone());
+        let callee_name = callee.dotted().unwrap_or_else(|| callee_name.clone());
         let name = last_segment(&callee_name);
         if config.sync_triggers.iter().any(|trigger| trigger == name) {
             self.push(EventKind::Sync, context.chain(line), flags);
@@ -1230,5 +1235,19 @@ mod tests {
         let found = analyse(&[("routes.py", &routes)]);
         assert!(found[0].leak.is_none(), "{:?}", found[0].leak);
         assert!(found[0].persists(), "create_credential(...) outside the tree stores by its name");
+    }
+
+    #[test]
+    fn methods_of_objects_held_in_attributes_are_followed() {
+        let routes = format!(
+            "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str, state: str):\n    if not await store.consume_state(state):\n        raise E()\n    \
+             await Service().connect(code)\n"
+        );
+        let services = "from vault import Vault\nclass Service:\n    def __init__(self):\n        self.vault = Vault()\n\n    \
+                        async def connect(self, code):\n        tokens = (await self.client.post(URL, data={\"code\": code})).json()\n        self.vault.keep(tokens)\n";
+        let vault = "class Vault:\n    def keep(self, tokens):\n        with get_db_session() as db:\n            db.add(Token(access_token=tokens[\"access_token\"]))\n";
+        let found = analyse(&[("routes.py", &routes), ("services.py", services), ("vault.py", vault)]);
+        let persistence = found[0].persistence.as_ref().unwrap_or_else(|| panic!("persists through self.vault: {:#?}", found[0]));
+        assert_eq!(persistence.last().map(|hop| (hop.file_index, hop.function.as_str())), Some((2, "Vault.keep")));
     }
 }

@@ -248,6 +248,16 @@ impl<'a> Resolver<'a> {
         match &object.unawaited().kind {
             // `SalesforceAuthHandler().get_authorization_url(...)`
             ExprKind::Call(call) => self.resolve_class(file_index, &call.callee.dotted()?),
+            // `self.store.save(...)` where a method of the class sets `self.store = TokenStore()`.
+            ExprKind::Attribute { object, name: attribute } if object.as_name() == Some("self") => {
+                let class = caller.class.as_deref()?;
+                let constructor = facts
+                    .functions
+                    .iter()
+                    .filter(|method| method.class.as_deref() == Some(class))
+                    .find_map(|method| attribute_class(&method.body, attribute))?;
+                self.resolve_class(file_index, &constructor)
+            }
             ExprKind::Name(name) => {
                 if let Some(class) = &caller.class
                     && caller.params.first().is_some_and(|param| param.name == *name)
@@ -321,6 +331,28 @@ fn instance_class(body: &Block, name: &str) -> Option<String> {
     body.visit(&mut |stmt| {
         if found.is_none() {
             found = constructed_class(stmt, name);
+        }
+    });
+    found
+}
+
+/// The constructor `self.<attribute>` is assigned from in a method body.
+fn attribute_class(body: &Block, attribute: &str) -> Option<String> {
+    let mut found = None;
+    body.visit(&mut |stmt| {
+        let StmtKind::Assign { targets, value, .. } = &stmt.kind else { return };
+        if found.is_some() {
+            return;
+        }
+        let assigns = targets.iter().any(
+            |target| matches!(&target.kind, ExprKind::Attribute { object, name } if name == attribute && object.as_name() == Some("self")),
+        );
+        if !assigns {
+            return;
+        }
+        let Some(callee) = value.unawaited().as_call().and_then(|call| call.callee.dotted()) else { return };
+        if last_segment(&callee).starts_with(|c: char| c.is_ascii_uppercase()) {
+            found = Some(callee);
         }
     });
     found
