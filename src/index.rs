@@ -12,6 +12,10 @@ use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, S
 use crate::lang::{self, ExtractOptions, FrontendError};
 use crate::source::SourceFile;
 
+/// What the resolution cache reads of a file: everything, suppression comments included,
+/// so a file's own analysis can reuse it instead of parsing again.
+const CACHED: ExtractOptions = ExtractOptions { outline: false, comments_with: Some(crate::suppress::MARKER) };
+
 pub struct Project {
     pub files: Vec<SourceFile>,
     /// Facts of files reached by resolution, parsed on first use.
@@ -40,7 +44,10 @@ impl Project {
         let file = self.files.get(index)?;
         match self.resolved.get(index).and_then(OnceLock::get) {
             Some(Err(error)) => return Some(Err(error.to_string())),
-            Some(Ok(facts)) if options.comments_with.is_none() => return Some(Ok(CowFacts::Cached(facts))),
+            // The cache reads suppression comments too, so it covers every analysis.
+            Some(Ok(facts)) if options.comments_with.is_none() || options.comments_with == CACHED.comments_with => {
+                return Some(Ok(CowFacts::Cached(facts)));
+            }
             _ => {}
         }
         Some(lang::extract(file.language, &file.text, options).map(CowFacts::Owned).map_err(|error| error.to_string()))
@@ -55,7 +62,7 @@ impl Project {
     pub fn facts(&self, index: usize) -> Option<&FileFacts> {
         let file = self.files.get(index)?;
         let slot = self.resolved.get(index)?;
-        slot.get_or_init(|| lang::extract(file.language, &file.text, ExtractOptions::default())).as_ref().ok()
+        slot.get_or_init(|| lang::extract(file.language, &file.text, CACHED)).as_ref().ok()
     }
 
     /// The file a module path (`core.http`, `.http`, `..core.http`) imported from the file
