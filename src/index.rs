@@ -12,6 +12,9 @@ use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, S
 use crate::lang::{self, ExtractOptions, FrontendError};
 use crate::source::SourceFile;
 
+/// How many levels of base classes are searched for an inherited method.
+pub const BASE_CLASS_DEPTH: usize = 3;
+
 /// What the resolution cache reads of a file: everything, suppression comments included,
 /// so a file's own analysis can reuse it instead of parsing again.
 const CACHED: ExtractOptions = ExtractOptions { outline: false, comments_with: Some(crate::suppress::MARKER) };
@@ -137,11 +140,16 @@ impl Project {
         }
     }
 
+    /// The file and the original name of a name imported with `from m import name [as
+    /// alias]` into the file `from_index` (whose facts are `facts`), when `m` is in the tree.
+    pub fn resolve_import<'f>(&self, from_index: usize, facts: &'f FileFacts, alias: &str) -> Option<(usize, &'f str)> {
+        let import = facts.imports.iter().find(|import| import.alias == alias && import.name.is_some())?;
+        Some((self.resolve_module(from_index, &import.module)?, import.name.as_deref()?))
+    }
+
     /// The function an imported name refers to: `from core.http import post_with_retry`.
     pub fn resolve_imported_function(&self, from_index: usize, facts: &FileFacts, name: &str) -> Option<(usize, &Function)> {
-        let import = facts.imports.iter().find(|import| import.alias == name && import.name.is_some())?;
-        let target = self.resolve_module(from_index, &import.module)?;
-        let imported = import.name.as_deref()?;
+        let (target, imported) = self.resolve_import(from_index, facts, name)?;
         let function = self.facts(target)?.find_function(None, imported)?;
         Some((target, function))
     }
@@ -176,11 +184,10 @@ impl Project {
             // `from app.base import BaseService` or `base.BaseService`.
             let (target, name) = match dotted.rsplit_once('.') {
                 Some((module, name)) => (self.resolve_module_alias(file_index, facts, module), name.to_string()),
-                None => {
-                    let import = facts.imports.iter().find(|import| import.alias == dotted && import.name.is_some());
-                    let target = import.and_then(|import| self.resolve_module(file_index, &import.module));
-                    (target, import.and_then(|import| import.name.clone()).unwrap_or(dotted.clone()))
-                }
+                None => match self.resolve_import(file_index, facts, &dotted) {
+                    Some((target, name)) => (Some(target), name.to_string()),
+                    None => (None, dotted.clone()),
+                },
             };
             if let Some(target) = target
                 && let Some(target_facts) = self.facts(target)
@@ -241,9 +248,8 @@ impl<'a> Resolver<'a> {
                 {
                     return Some(target);
                 }
-                let (class_file, class_facts, class) = self.class_of(file_index, caller, object)?;
-                let (method_file, function) = self.project.find_method(class_file, class_facts, &class, method, 3)?;
-                Some(Target { file_index: method_file, facts: self.facts(method_file)?, function })
+                let (class_file, _, class) = self.class_of(file_index, caller, object)?;
+                self.class_method(class_file, &class, method)
             }
             _ => None,
         }
@@ -292,10 +298,8 @@ impl<'a> Resolver<'a> {
                     return self.resolve_class(file_index, &class);
                 }
                 // `from integrations.auth_handler_zoom import zoom_auth_handler`
-                let import = facts.imports.iter().find(|import| import.alias == *name && import.name.is_some())?;
-                let target = self.project.resolve_module(file_index, &import.module)?;
-                let target_facts = self.facts(target)?;
-                let class = instance_class_at_top(&target_facts.module()?.body, import.name.as_deref()?)?;
+                let (target, imported) = self.project.resolve_import(file_index, facts, name)?;
+                let class = instance_class_at_top(&self.facts(target)?.module()?.body, imported)?;
                 self.resolve_class(target, &class)
             }
             _ => None,
@@ -314,11 +318,17 @@ impl<'a> Resolver<'a> {
         if facts.classes.iter().any(|class| class.name == dotted) {
             return Some((file_index, facts, dotted.to_string()));
         }
-        let import = facts.imports.iter().find(|import| import.alias == dotted && import.name.is_some())?;
-        let target = self.project.resolve_module(file_index, &import.module)?;
-        let name = import.name.as_deref()?;
+        let (target, name) = self.project.resolve_import(file_index, facts, dotted)?;
         let target_facts = self.facts(target)?;
         target_facts.classes.iter().any(|class| class.name == name).then(|| (target, target_facts, name.to_string()))
+    }
+
+    /// Method `method` of the class `class` names in file `file_index` (inherited ones
+    /// included): `HubSpotClient`, `clients.HubSpotClient`, an imported class.
+    pub fn class_method(&self, file_index: usize, class: &str, method: &str) -> Option<Target<'a>> {
+        let (class_file, class_facts, class) = self.resolve_class(file_index, class)?;
+        let (method_file, function) = self.project.find_method(class_file, class_facts, &class, method, BASE_CLASS_DEPTH)?;
+        Some(Target { file_index: method_file, facts: self.facts(method_file)?, function })
     }
 
     /// A function of the module `alias` names in file `file_index` (`oauth_utils.save`).

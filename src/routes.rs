@@ -171,11 +171,7 @@ pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec
                 Some((module, variable)) => {
                     project.resolve_module_alias(file_index, facts, module).map(|target| (target, variable.to_string()))
                 }
-                None => facts
-                    .imports
-                    .iter()
-                    .find(|import| import.alias == router && import.name.is_some())
-                    .and_then(|import| Some((project.resolve_module(file_index, &import.module)?, import.name.clone()?))),
+                None => project.resolve_import(file_index, facts, &router).map(|(target, name)| (target, name.to_string())),
             };
             if let Some((target, variable)) = target {
                 mounts.push(Mount { file_index: target, router: variable, prefix: prefix.clone(), replaces });

@@ -55,7 +55,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::facts::*;
-use crate::index::Project;
+use crate::index::{Project, Resolver};
 use crate::rules::{Confidence, Finding, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -551,16 +551,8 @@ impl<'p> FunctionContext<'p> {
     /// Method `method` of the class named `class` (`HubSpotClient`, `clients.HubSpotClient`),
     /// defined in this file or imported from a file of the tree, inherited ones included.
     fn class_method(&self, class: &str, method: &str) -> Option<(usize, &'p Function)> {
-        if let Some((module, name)) = class.rsplit_once('.') {
-            let target = self.project.resolve_module_alias(self.file_index, self.facts, module)?;
-            return self.project.find_method(target, self.project.facts(target)?, name, method, MAX_WRAPPER_DEPTH);
-        }
-        if self.facts.classes.iter().any(|candidate| candidate.name == class) {
-            return self.project.find_method(self.file_index, self.facts, class, method, MAX_WRAPPER_DEPTH);
-        }
-        let import = self.facts.imports.iter().find(|import| import.alias == class && import.name.is_some())?;
-        let target = self.project.resolve_module(self.file_index, &import.module)?;
-        self.project.find_method(target, self.project.facts(target)?, import.name.as_deref()?, method, MAX_WRAPPER_DEPTH)
+        let target = Resolver::new(self.project, self.file_index, self.facts).class_method(self.file_index, class, method)?;
+        Some((target.file_index, target.function))
     }
 
     /// The library of the client `object` when it is one: an HTTP module, a client name, a
