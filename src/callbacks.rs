@@ -409,7 +409,7 @@ impl<'a> Walk<'_, 'a> {
             None
         };
         if let Some(target) = resolved {
-            let initial = mapped_taint(config, context, target.function, args, &call.keywords);
+            let initial = mapped_taint(config, context, target.function, call, args);
             let mut sorted: Vec<String> = initial.iter().cloned().collect();
             sorted.sort();
             let key = (target.file_index, target.function.id, sorted, context.depth + 1);
@@ -491,10 +491,7 @@ impl FunctionWalk<'_> {
     }
 
     fn is_tainted(&self, config: &Config, expression: &Expr) -> bool {
-        expression.any(&|part| match &part.kind {
-            ExprKind::Name(name) => self.tainted.contains(name),
-            _ => is_code_read(config, part),
-        })
+        holds(expression, &self.tainted, &|part| is_code_read(config, part))
     }
 }
 
@@ -634,15 +631,39 @@ fn is_token_key(config: &Config, name: &str) -> bool {
 
 /// A read of a code from a request: `request.code`, `args["code"]`, `params.get("code")`.
 fn is_code_read(config: &Config, expression: &Expr) -> bool {
-    match &expression.kind {
-        ExprKind::Attribute { object, name } => is_code_input(config, name) && object.as_name() != Some("self"),
-        ExprKind::Subscript { index, .. } => matches!(&index.kind, ExprKind::String(key) if is_code_input(config, key)),
-        ExprKind::Call(call) => {
-            matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "get")
-                && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_code_input(config, key))
+    expression.keyed_read().is_some_and(|(object, key)| is_code_input(config, key) && object.as_name() != Some("self"))
+}
+
+/// True when `expression` holds one of `names`, or something `is_read` reads.
+fn holds(expression: &Expr, names: &HashSet<String>, is_read: &dyn Fn(&Expr) -> bool) -> bool {
+    expression.any(&|part| is_read(part) || part.as_name().is_some_and(|name| names.contains(name)))
+}
+
+/// The parameters of `callee` that receive an argument `holds` accepts (`self`/`cls`
+/// skipped for methods).
+fn parameters_receiving(callee: &Function, call: &Call, args: &[Expr], holds: &dyn Fn(&Expr) -> bool) -> HashSet<String> {
+    let skip =
+        usize::from(callee.class.is_some() && callee.params.first().is_some_and(|param| param.name == "self" || param.name == "cls"));
+    let mut received = HashSet::new();
+    for (position, arg) in args.iter().enumerate() {
+        if holds(arg)
+            && let Some(param) = callee.params.get(position + skip)
+        {
+            received.insert(param.name.clone());
         }
-        _ => false,
     }
+    for (keyword, value) in &call.keywords {
+        if holds(value) {
+            received.insert(keyword.clone());
+        }
+    }
+    received
+}
+
+fn is_response_constructor(config: &Config, call: &Call) -> bool {
+    call.callee
+        .dotted()
+        .is_some_and(|callee| config.callbacks.response_constructors.iter().any(|constructor| *constructor == last_segment(&callee)))
 }
 
 /// The code input a handler reads: a parameter, or a field of a request it reads.
@@ -654,21 +675,9 @@ fn code_input(config: &Config, function: &Function) -> Option<String> {
     function.body.visit(&mut |stmt| {
         for expression in stmt.expressions() {
             expression.walk(&mut |part| {
-                if found.is_some() || !is_code_read(config, part) {
-                    return;
+                if found.is_none() && is_code_read(config, part) {
+                    found = part.keyed_read().map(|(_, key)| key.to_string());
                 }
-                found = match &part.kind {
-                    ExprKind::Attribute { name, .. } => Some(name.clone()),
-                    ExprKind::Subscript { index, .. } => match &index.kind {
-                        ExprKind::String(key) => Some(key.clone()),
-                        _ => None,
-                    },
-                    ExprKind::Call(call) => match call.args.first().map(|arg| &arg.kind) {
-                        Some(ExprKind::String(key)) => Some(key.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
             });
         }
     });
@@ -682,29 +691,8 @@ fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> Hash
 }
 
 /// The callee's parameters that receive a tainted argument.
-fn mapped_taint(
-    config: &Config,
-    context: &FunctionWalk<'_>,
-    callee: &Function,
-    args: &[Expr],
-    keywords: &[(String, Expr)],
-) -> HashSet<String> {
-    let skip =
-        usize::from(callee.class.is_some() && callee.params.first().is_some_and(|param| param.name == "self" || param.name == "cls"));
-    let mut tainted = HashSet::new();
-    for (position, arg) in args.iter().enumerate() {
-        if context.is_tainted(config, arg)
-            && let Some(param) = callee.params.get(position + skip)
-        {
-            tainted.insert(param.name.clone());
-        }
-    }
-    for (keyword, value) in keywords {
-        if context.is_tainted(config, value) {
-            tainted.insert(keyword.clone());
-        }
-    }
-    tainted
+fn mapped_taint(config: &Config, context: &FunctionWalk<'_>, callee: &Function, call: &Call, args: &[Expr]) -> HashSet<String> {
+    parameters_receiving(callee, call, args, &|arg| context.is_tainted(config, arg))
 }
 
 /// An outgoing request: `client.post(...)`, `requests.get(...)`, `self.http.request(...)`.
@@ -746,12 +734,7 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
         function,
         function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect(),
     );
-    let holds_code = |expression: &Expr| {
-        expression.any(&|part| match &part.kind {
-            ExprKind::Name(name) => tainted.contains(name),
-            _ => is_code_read(config, part),
-        })
-    };
+    let holds_code = |expression: &Expr| holds(expression, &tainted, &|part| is_code_read(config, part));
     function.body.visit(&mut |stmt| {
         match &stmt.kind {
             StmtKind::Assign { targets, value, .. } => {
@@ -800,9 +783,7 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
                 {
                     stripped.insert(dict.to_string());
                 }
-                if let Some(callee) = call.callee.dotted()
-                    && config.callbacks.response_constructors.iter().any(|constructor| *constructor == last_segment(&callee))
-                {
+                if is_response_constructor(config, call) {
                     responses.push(part);
                 }
             });
@@ -819,7 +800,7 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
 /// (`data.get("team")`) are not the token response.
 fn is_exchange_value(expression: &Expr, dicts: &HashSet<String>, holds_code: &dyn Fn(&Expr) -> bool) -> bool {
     let Some(call) = expression.unawaited().as_call() else { return false };
-    if call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(holds_code) {
+    if call.arguments().any(holds_code) {
         return true;
     }
     match &call.callee.kind {
@@ -839,19 +820,14 @@ fn splat_name(expression: &Expr) -> Option<&str> {
     }
 }
 
+/// A token: a name holding one, or a token key read from the token response
+/// (`tokens.access_token`, `tokens["access_token"]`, `tokens.get("access_token")`).
 fn is_token_value(config: &Config, dicts: &HashSet<String>, values: &HashSet<String>, expression: &Expr) -> bool {
     match &expression.kind {
         ExprKind::Name(name) => values.contains(name),
-        ExprKind::Attribute { object, name } => is_token_key(config, name) && object.as_name().is_some_and(|object| dicts.contains(object)),
-        ExprKind::Subscript { object, index } => {
-            matches!(&index.kind, ExprKind::String(key) if is_token_key(config, key))
-                && object.as_name().is_some_and(|object| dicts.contains(object))
-        }
-        ExprKind::Call(call) => {
-            matches!(&call.callee.kind, ExprKind::Attribute { object, name } if name == "get" && object.as_name().is_some_and(|object| dicts.contains(object)))
-                && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_token_key(config, key))
-        }
-        _ => false,
+        _ => expression
+            .keyed_read()
+            .is_some_and(|(object, key)| is_token_key(config, key) && object.as_name().is_some_and(|object| dicts.contains(object))),
     }
 }
 
@@ -894,15 +870,7 @@ impl Leak<'_> {
                 .iter()
                 .any(|part| is_token_value(self.config, self.dicts, self.values, part))
                 .then(|| TokenLeak { span: expression.span, description: "puts a token in the redirect URL".to_string() }),
-            ExprKind::Call(call) => {
-                let constructor = call.callee.dotted().is_some_and(|callee| {
-                    self.config.callbacks.response_constructors.iter().any(|constructor| *constructor == last_segment(&callee))
-                });
-                if !constructor {
-                    return None;
-                }
-                call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).find_map(|arg| self.find(arg))
-            }
+            ExprKind::Call(call) if is_response_constructor(self.config, call) => call.arguments().find_map(|arg| self.find(arg)),
             ExprKind::Sequence(items) => items.iter().find_map(|item| self.find(item)),
             _ => None,
         }
@@ -925,12 +893,7 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
         ExprKind::Attribute { object, name } => {
             is_state_input(name) && object.as_name().is_some_and(|object| object != "self" && !incoming_request(object))
         }
-        ExprKind::Subscript { index, .. } => matches!(&index.kind, ExprKind::String(key) if is_state_input(key)),
-        ExprKind::Call(call) => {
-            matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "get")
-                && matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(key)) if is_state_input(key))
-        }
-        _ => false,
+        _ => part.keyed_read().is_some_and(|(_, key)| is_state_input(key)),
     };
     let initial: HashSet<String> =
         function.params.iter().filter(|param| is_state_input(&param.name)).map(|param| param.name.clone()).collect();
@@ -951,7 +914,7 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
             function.body.visit(&mut |stmt| {
                 if let StmtKind::If { condition, .. } = &stmt.kind
                     && presence.is_none()
-                    && condition.any(&|part| is_read(part) || part.as_name().is_some_and(|name| derived.contains(name)))
+                    && holds(condition, &derived, &is_read)
                 {
                     presence = Some(stmt.span.start.line);
                 }
@@ -977,7 +940,7 @@ impl StateChecker<'_, '_, '_> {
         is_read: &dyn Fn(&Expr) -> bool,
         depth: usize,
     ) -> Option<StateCheck> {
-        let holds = |expression: &Expr| expression.any(&|part| is_read(part) || part.as_name().is_some_and(|name| derived.contains(name)));
+        let holds = |expression: &Expr| holds(expression, derived, is_read);
         let mut validated = false;
         let mut user_id = None;
         let mut callees = Vec::new();
@@ -986,7 +949,7 @@ impl StateChecker<'_, '_, '_> {
                 expression.walk(&mut |part| match &part.kind {
                     ExprKind::Call(call) => {
                         let Some(callee) = call.callee.dotted() else { return };
-                        let arguments: Vec<&Expr> = call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).collect();
+                        let arguments: Vec<&Expr> = call.arguments().collect();
                         if !arguments.iter().any(|arg| holds(arg)) {
                             return;
                         }
@@ -1031,23 +994,7 @@ impl StateChecker<'_, '_, '_> {
         if depth < 2 {
             for call in callees {
                 let Some(target) = self.resolver.resolve_call(file_index, function, &call.callee) else { continue };
-                let skip = usize::from(
-                    target.function.class.is_some()
-                        && target.function.params.first().is_some_and(|param| param.name == "self" || param.name == "cls"),
-                );
-                let mut initial = HashSet::new();
-                for (position, arg) in call.args.iter().enumerate() {
-                    if holds(arg)
-                        && let Some(param) = target.function.params.get(position + skip)
-                    {
-                        initial.insert(param.name.clone());
-                    }
-                }
-                for (keyword, value) in &call.keywords {
-                    if holds(value) {
-                        initial.insert(keyword.clone());
-                    }
-                }
+                let initial = parameters_receiving(target.function, call, &call.args, &holds);
                 let inner = taint_with(target.function, initial, &|_| false);
                 if let Some(verdict) = self.check(target.file_index, target.function, &inner, &|_| false, depth + 1) {
                     return Some(verdict);
@@ -1092,7 +1039,7 @@ fn taint_with(function: &Function, initial: HashSet<String>, is_read: &dyn Fn(&E
     loop {
         let before = tainted.len();
         for (targets, value) in &assignments {
-            if value.any(&|part| is_read(part) || part.as_name().is_some_and(|name| tainted.contains(name))) {
+            if holds(value, &tainted, is_read) {
                 for target in targets.iter() {
                     for name in target.bound_names() {
                         tainted.insert(name.to_string());

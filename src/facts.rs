@@ -318,6 +318,11 @@ impl Call {
     pub fn has_no_arguments(&self) -> bool {
         self.args.is_empty() && self.keywords.is_empty() && !self.has_splat
     }
+
+    /// Positional arguments, then keyword values.
+    pub fn arguments(&self) -> impl Iterator<Item = &Expr> {
+        self.args.iter().chain(self.keywords.iter().map(|(_, value)| value))
+    }
 }
 
 impl Expr {
@@ -348,6 +353,23 @@ impl Expr {
     pub fn as_name(&self) -> Option<&str> {
         match &self.kind {
             ExprKind::Name(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// A read of one named field, and the object it is read from: `request.code`,
+    /// `args["code"]`, `params.get("code")`.
+    pub fn keyed_read(&self) -> Option<(&Expr, &str)> {
+        match &self.kind {
+            ExprKind::Attribute { object, name } => Some((object, name)),
+            ExprKind::Subscript { object, index } => match &index.kind {
+                ExprKind::String(key) => Some((object, key)),
+                _ => None,
+            },
+            ExprKind::Call(call) => match (&call.callee.kind, call.args.first().map(|arg| &arg.kind)) {
+                (ExprKind::Attribute { object, name }, Some(ExprKind::String(key))) if name == "get" => Some((object, key)),
+                _ => None,
+            },
             _ => None,
         }
     }

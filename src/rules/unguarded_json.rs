@@ -1204,7 +1204,7 @@ fn receiver_text(receiver: &Expr) -> String {
 
 /// True when one of the call's arguments is `target` (`check_html_response(response)`).
 fn call_mentions(call: &Call, target: &str) -> bool {
-    call.args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| arg.unawaited().dotted().as_deref() == Some(target))
+    call.arguments().any(|arg| arg.unawaited().dotted().as_deref() == Some(target))
 }
 
 fn catches_decode_error(types: &[String], library: Library) -> bool {
