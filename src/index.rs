@@ -56,6 +56,11 @@ impl Project {
         Some(lang::extract(file.language, &file.text, options).map(CowFacts::Owned).map_err(|error| error.to_string()))
     }
 
+    /// The path of file `index` relative to the scan root, as reports show it.
+    pub fn path(&self, index: usize) -> &str {
+        self.files.get(index).map(|file| file.relative_path.as_str()).unwrap_or_default()
+    }
+
     /// How many files resolution has parsed and keeps.
     pub fn resolved_count(&self) -> usize {
         self.resolved.iter().filter(|slot| slot.get().is_some()).count()

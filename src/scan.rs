@@ -21,9 +21,7 @@ use crate::lang::ExtractOptions;
 use crate::report::Callback;
 use crate::report::{Report, ReportFinding, SCHEMA, TOOL_NAME, TOOL_VERSION, Tool};
 use crate::routes;
-use crate::rules::{
-    Finding, RuleInfo, callback_no_persist, callback_no_sync, missing_rollback, state_not_validated, token_in_response, unguarded_json,
-};
+use crate::rules::{CALLBACK_RULES, Finding, RuleInfo, callback_no_persist, callback_no_sync, missing_rollback, unguarded_json};
 use crate::suppress::Suppressions;
 
 #[derive(Debug, Clone)]
@@ -108,8 +106,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
     let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
     let matcher = ProviderMatcher::new(config);
     let run_unguarded_json = selected(&unguarded_json::RULE);
-    let callback_rules = [&callback_no_persist::RULE, &callback_no_sync::RULE, &token_in_response::RULE, &state_not_validated::RULE];
-    let run_callbacks = callback_rules.iter().any(|rule| selected(rule));
+    let run_callbacks = CALLBACK_RULES.iter().any(|(rule, _)| selected(rule));
     let run_rollback = selected(&missing_rollback::RULE);
     let wants = Wants { selected: &selected, run_unguarded_json, run_callbacks, run_rollback };
 
@@ -210,16 +207,19 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
             continue;
         }
         for site in &analysis.sites {
-            let unguarded = site.site.finding().map(|finding| Suppressible { finding, suppressed: site.suppressed });
-            let done = take(unguarded.as_ref()) || site.site.is_guarded();
+            let done = take(site.as_ref());
             items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
         }
         for callback in &analysis.callbacks {
-            let by_rule = |rule: &RuleInfo| callback.findings.iter().find(|finding| finding.finding.rule.code == rule.code);
-            let persisted = take(by_rule(&callback_no_persist::RULE));
-            let synced = take(by_rule(&callback_no_sync::RULE));
-            take(by_rule(&token_in_response::RULE));
-            take(by_rule(&state_not_validated::RULE));
+            let (mut persisted, mut synced) = (true, true);
+            for finding in &callback.findings {
+                let done = take(Some(finding));
+                if finding.finding.rule.code == callback_no_persist::RULE.code {
+                    persisted = done;
+                } else if finding.finding.rule.code == callback_no_sync::RULE.code {
+                    synced = done;
+                }
+            }
             let analysis = &callback.analysis;
             if analysis.kind == callbacks::Kind::Callback {
                 if selected(&callback_no_persist::RULE) {
@@ -281,7 +281,8 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
 struct FileAnalysis {
     /// The provider the file's path names, if any.
     path_provider: Option<String>,
-    sites: Vec<AnalysedSite>,
+    /// `.json()` sites, with the finding of those without a guard.
+    sites: Vec<Option<Suppressible>>,
     callbacks: Vec<AnalysedCallback>,
     /// `except` handlers that need a rollback, with the finding of those without one.
     rollbacks: Vec<Option<Suppressible>>,
@@ -306,11 +307,6 @@ struct Wants<'w> {
     run_unguarded_json: bool,
     run_callbacks: bool,
     run_rollback: bool,
-}
-
-struct AnalysedSite {
-    site: unguarded_json::JsonSite,
-    suppressed: bool,
 }
 
 enum ParseStatus {
@@ -365,16 +361,7 @@ fn analyse_file(
     let callback_findings: Vec<Vec<Finding>> = found_callbacks
         .iter()
         .map(|callback| {
-            [
-                callback_no_persist::check(project, callback),
-                callback_no_sync::check(project, callback),
-                token_in_response::check(callback),
-                state_not_validated::check(callback),
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|finding| (wants.selected)(finding.rule))
-            .collect()
+            CALLBACK_RULES.iter().filter(|(rule, _)| (wants.selected)(rule)).filter_map(|(_, check)| check(project, callback)).collect()
         })
         .collect();
     let any_finding = found_sites.iter().any(|site| !site.is_guarded())
@@ -382,13 +369,7 @@ fn analyse_file(
         || found_rollbacks.iter().any(|site| site.finding.is_some());
     let suppressions = if any_finding { Suppressions::from_comments(&facts.comments, file) } else { Suppressions::default() };
     let suppressible = |finding: Finding| Suppressible { suppressed: suppressions.covers(finding.rule, finding.span.start.line), finding };
-    let sites = found_sites
-        .into_iter()
-        .map(|site| {
-            let suppressed = !site.is_guarded() && suppressions.covers(&unguarded_json::RULE, site.span.start.line);
-            AnalysedSite { site, suppressed }
-        })
-        .collect();
+    let sites = found_sites.iter().map(|site| site.finding().map(suppressible)).collect();
     let callbacks = found_callbacks
         .into_iter()
         .zip(callback_findings)
@@ -413,15 +394,14 @@ fn callback_entry(project: &Project, analysis: &CallbackAnalysis) -> Callback {
             .iter()
             .flatten()
             .map(|hop| crate::report::HopEntry {
-                file: project.files.get(hop.file_index).map(|file| file.relative_path.clone()).unwrap_or_default(),
+                file: project.path(hop.file_index).to_string(),
                 line: hop.line + 1,
                 function: hop.function.clone(),
             })
             .collect()
     };
-    let file = project.files.get(analysis.file_index).map(|file| file.relative_path.clone()).unwrap_or_default();
     Callback {
-        file,
+        file: project.path(analysis.file_index).to_string(),
         line: analysis.span.start.line + 1,
         function: analysis.function.clone(),
         route: analysis.route.clone(),
@@ -471,7 +451,7 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], finding
                 .related
                 .iter()
                 .map(|related| crate::report::RelatedEntry {
-                    file: project.files.get(related.file_index).map(|file| file.relative_path.clone()).unwrap_or_default(),
+                    file: project.path(related.file_index).to_string(),
                     line: related.line + 1,
                     message: related.message.clone(),
                 })

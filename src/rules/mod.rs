@@ -75,6 +75,17 @@ impl RuleInfo {
     }
 }
 
+/// A rule that judges one callback.
+pub type CallbackCheck = fn(&crate::index::Project, &crate::callbacks::CallbackAnalysis) -> Option<Finding>;
+
+/// The rules that judge callbacks, each with its check.
+pub static CALLBACK_RULES: [(&RuleInfo, CallbackCheck); 4] = [
+    (&callback_no_persist::RULE, callback_no_persist::check),
+    (&callback_no_sync::RULE, callback_no_sync::check),
+    (&token_in_response::RULE, token_in_response::check),
+    (&state_not_validated::RULE, state_not_validated::check),
+];
+
 /// Every rule this build implements, in code order.
 pub static RULES: &[&RuleInfo] = &[
     &unguarded_json::RULE,
@@ -156,6 +167,5 @@ pub fn chain_locations(chain: &[crate::callbacks::Hop], last: &str) -> Vec<Relat
 
 /// `path:line` of a hop (1-based line), as reports show it.
 pub fn hop_location(project: &crate::index::Project, hop: &crate::callbacks::Hop) -> String {
-    let file = project.files.get(hop.file_index).map(|file| file.relative_path.as_str()).unwrap_or("?");
-    format!("{file}:{}", hop.line + 1)
+    format!("{}:{}", project.path(hop.file_index), hop.line + 1)
 }

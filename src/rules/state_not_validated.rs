@@ -38,6 +38,7 @@
 //! No automatic fix: the state store belongs to the authorize route as well.
 
 use crate::callbacks::{CallbackAnalysis, Kind, StateCheck};
+use crate::index::Project;
 use crate::rules::{Confidence, Finding, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -50,7 +51,7 @@ pub static RULE: RuleInfo = RuleInfo {
     source: include_str!("state_not_validated.rs"),
 };
 
-pub fn check(callback: &CallbackAnalysis) -> Option<Finding> {
+pub fn check(_project: &Project, callback: &CallbackAnalysis) -> Option<Finding> {
     if callback.kind != Kind::Callback {
         return None;
     }

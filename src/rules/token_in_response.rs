@@ -31,6 +31,7 @@
 //! No automatic fix: what the frontend needs instead is a product decision.
 
 use crate::callbacks::{CallbackAnalysis, Kind};
+use crate::index::Project;
 use crate::rules::{Confidence, Finding, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -43,7 +44,7 @@ pub static RULE: RuleInfo = RuleInfo {
     source: include_str!("token_in_response.rs"),
 };
 
-pub fn check(callback: &CallbackAnalysis) -> Option<Finding> {
+pub fn check(_project: &Project, callback: &CallbackAnalysis) -> Option<Finding> {
     if callback.kind != Kind::Callback {
         return None;
     }
