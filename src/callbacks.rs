@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::config::Config;
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Span, Stmt, StmtKind, last_segment};
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Span, Stmt, StmtKind, WithItem, last_segment};
 use crate::index::{Resolver, Target};
 use crate::routes::Route;
 
@@ -281,9 +281,9 @@ struct Walk<'r, 'a> {
 /// What one function does with database sessions.
 pub struct Sessions {
     /// Session names bound in the function (parameters, `with ... as db`, factories).
-    pub bound: HashSet<String>,
+    bound: HashSet<String>,
     /// Sessions whose writes are committed: a commit call on them, or a committing manager.
-    pub committed: HashSet<String>,
+    committed: HashSet<String>,
     /// The function assigns a token attribute on an object that is not `self`.
     assigns_token_attribute: bool,
     /// The function mentions a token at all.
@@ -502,6 +502,24 @@ impl Sessions {
     }
 }
 
+/// The sessions a `with` item puts under a context manager that commits on success and
+/// rolls back on error: the name it binds (`with get_db_session() as db`) and the session
+/// it is called on (`with db.begin():`).
+pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
+    let Some(call) = item.context.unawaited().as_call() else { return Vec::new() };
+    let Some(callee) = call.callee.dotted() else { return Vec::new() };
+    if !config.rollback.managers.iter().any(|manager| manager == last_segment(&callee)) {
+        return Vec::new();
+    }
+    let mut sessions: Vec<String> = item.binding.as_ref().and_then(Expr::dotted).into_iter().collect();
+    if let ExprKind::Attribute { object, .. } = &call.callee.kind
+        && let Some(session) = object.dotted()
+    {
+        sessions.push(session);
+    }
+    sessions
+}
+
 /// The database sessions of a function, and what it does with them.
 pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
     let persistence = &config.persistence;
@@ -528,25 +546,17 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
         match &stmt.kind {
             StmtKind::With { items, .. } => {
                 for item in items {
-                    let Some(call) = item.context.unawaited().as_call() else { continue };
-                    let Some(callee) = call.callee.dotted() else { continue };
-                    let name = last_segment(&callee);
-                    let managed = config.rollback.managers.iter().any(|manager| manager == name);
-                    let factory = persistence.session_factories.iter().any(|factory| factory == name);
-                    if let Some(binding) = item.binding.as_ref().and_then(Expr::dotted)
-                        && (managed || factory)
-                    {
-                        bound.insert(binding.clone());
-                        if managed {
-                            committed.insert(binding);
-                        }
-                    }
-                    // `with db.begin():` commits the session it is called on.
-                    if managed
-                        && let ExprKind::Attribute { object, .. } = &call.callee.kind
-                        && let Some(session) = object.dotted()
-                    {
-                        committed.insert(session);
+                    let managed = managed_sessions(config, item);
+                    bound.extend(managed.iter().cloned());
+                    committed.extend(managed);
+                    let factory = item
+                        .context
+                        .unawaited()
+                        .as_call()
+                        .and_then(|call| call.callee.dotted())
+                        .is_some_and(|callee| persistence.session_factories.iter().any(|factory| factory == last_segment(&callee)));
+                    if factory && let Some(binding) = item.binding.as_ref().and_then(Expr::dotted) {
+                        bound.insert(binding);
                     }
                 }
             }

@@ -53,7 +53,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::callbacks::{Sessions, sessions_of};
+use crate::callbacks::{Sessions, managed_sessions, sessions_of};
 use crate::config::Config;
 use crate::facts::{Block, ExprKind, FileFacts, Function, Handler, Span, StmtKind, last_segment};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
@@ -121,19 +121,7 @@ impl Checker<'_> {
                 StmtKind::With { items, body, .. } => {
                     let mut inner = managed.clone();
                     for item in items {
-                        let Some(call) = item.context.unawaited().as_call() else { continue };
-                        let Some(callee) = call.callee.dotted() else { continue };
-                        if !self.config.rollback.managers.iter().any(|manager| manager == last_segment(&callee)) {
-                            continue;
-                        }
-                        if let Some(binding) = item.binding.as_ref().and_then(|binding| binding.dotted()) {
-                            inner.insert(binding);
-                        }
-                        if let ExprKind::Attribute { object, .. } = &call.callee.kind
-                            && let Some(session) = object.dotted()
-                        {
-                            inner.insert(session);
-                        }
+                        inner.extend(managed_sessions(self.config, item));
                     }
                     self.block(body, &inner, sites);
                     continue;
