@@ -725,6 +725,8 @@ fn is_http_request(config: &Config, callee: &Expr) -> bool {
         || config.http.client_names.iter().any(|client| client == last_segment(&receiver))
 }
 
+/// A library exchange call by name: a configured one, or one whose name holds `token` or
+/// `exchange`.
 fn is_exchange_call(config: &Config, name: &str) -> bool {
     let lower = name.to_lowercase();
     config.callbacks.exchange_calls.iter().any(|call| call == name) || lower.contains("exchange") || lower.contains("token")
@@ -1206,5 +1208,16 @@ mod tests {
         let found = analyse(&[("routes.py", &routes), ("services.py", services), ("vault.py", vault)]);
         let persistence = found[0].persistence.as_ref().unwrap_or_else(|| panic!("persists through self.vault: {:#?}", found[0]));
         assert_eq!(persistence.last().map(|hop| (hop.file_index, hop.function.as_str())), Some((2, "Vault.keep")));
+    }
+
+    #[test]
+    fn library_exchanges_are_known_by_name() {
+        let handler = |call: &str| {
+            format!("{ROUTE_HEAD}@router.get(\"/slack/oauth\")\nasync def install(code: str):\n    response = {call}\n    return {{}}\n")
+        };
+        let kind = |call: &str| analyse(&[("routes.py", &handler(call))]).first().map(|callback| callback.kind);
+        assert_eq!(kind("web_client.oauth_v2_access(client_id=ID, code=code)"), Some(Kind::Callback), "configured");
+        assert_eq!(kind("flow.fetch_token(code=code)"), Some(Kind::Callback), "`token` in the name");
+        assert_eq!(kind("audit.record(code)"), None, "neither: not a callback, and not on a callback path");
     }
 }

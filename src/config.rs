@@ -177,7 +177,8 @@ pub struct Callbacks {
     pub code_inputs: Vec<String>,
     /// Inputs that do not come back through a browser redirect, so carry no `state`.
     pub stateless_inputs: Vec<String>,
-    /// Library calls that exchange a code given to them, when they are not in the tree.
+    /// Library calls that exchange a code given to them, when they are not in the tree
+    /// (besides any call whose name holds `token` or `exchange`).
     pub exchange_calls: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,

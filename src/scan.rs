@@ -350,9 +350,9 @@ fn analyse_file(
         Err(error) => return FileAnalysis { parse: ParseStatus::Failed(error), ..nothing },
     };
     let found_sites = if wants_sites { unguarded_json::check_file(project, config, index, &facts) } else { Vec::new() };
+    let prefixes = if wants_callbacks || wants_routing { routes::mounted_prefixes(&facts, mounts) } else { BTreeMap::new() };
     let found_callbacks = if wants_callbacks {
         let resolver = Resolver::new(project, index, &facts);
-        let prefixes = routes::mounted_prefixes(&facts, mounts);
         callbacks::analyse_routes(&resolver, config, index, &facts, &routes::routes_with_prefixes(&facts, &prefixes))
     } else {
         Vec::new()
@@ -381,7 +381,7 @@ fn analyse_file(
         sites,
         callbacks,
         rollbacks,
-        routing: wants_routing.then(|| Routing::of(&facts, routes::mounted_prefixes(&facts, mounts))),
+        routing: wants_routing.then(|| Routing::of(&facts, prefixes)),
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     }
 }

@@ -161,6 +161,13 @@ pub struct NextEntry {
     pub steps: BTreeMap<&'static str, usize>,
 }
 
+impl Callback {
+    /// A callback proper, not a stub.
+    pub fn exchanges(&self) -> bool {
+        self.kind == crate::callbacks::Kind::Callback.name()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Callback {
     pub file: String,
