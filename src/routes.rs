@@ -286,6 +286,22 @@ mod tests {
     }
 
     #[test]
+    fn mounts_prepend_a_fastapi_prefix_and_replace_a_flask_one() {
+        let facts = python::extract(
+            "router = APIRouter(prefix=\"/zoom\")\nbp = Blueprint(\"x\", __name__, url_prefix=\"/old\")\n",
+            ExtractOptions::default(),
+        )
+        .expect("parses");
+        let mount =
+            |router: &str, prefix: &str, replaces: bool| Mount { file_index: 0, router: router.into(), prefix: prefix.into(), replaces };
+        let prefixes =
+            mounted_prefixes(&facts, &[mount("router", "/api", false), mount("bp", "/new", true), mount("missing", "/x", false)]);
+        assert_eq!(prefixes.get("router").map(String::as_str), Some("/api/zoom"));
+        assert_eq!(prefixes.get("bp").map(String::as_str), Some("/new"));
+        assert!(!prefixes.contains_key("missing"));
+    }
+
+    #[test]
     fn joining_paths() {
         assert_eq!(join("/api/", "/callback"), "/api/callback");
         assert_eq!(join("", "/callback"), "/callback");
