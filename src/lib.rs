@@ -15,6 +15,7 @@ pub mod report;
 pub mod routes;
 pub mod rules;
 pub mod run;
+pub mod runtime;
 pub mod scan;
 pub mod source;
 pub mod suppress;
