@@ -151,7 +151,7 @@ pub fn analyse_routes(
         if !seen.insert(function.id) {
             continue;
         }
-        let route_text = format!("{} {}", route.methods.join("|"), route.path);
+        let route_text = if route.methods.is_empty() { route.path.clone() } else { format!("{} {}", route.methods.join("|"), route.path) };
         if let Some(analysis) = analyse_handler(&mut walk, file_index, facts, function, route_text, &route.path) {
             out.push(analysis);
         }
@@ -288,6 +288,8 @@ pub struct Sessions {
     assigns_token_attribute: bool,
     /// The function mentions a token at all.
     mentions_token: bool,
+    /// Transactions that roll back when dropped uncommitted (`let tx = pool.begin()`).
+    scoped: HashSet<String>,
 }
 
 impl<'a> Walk<'_, 'a> {
@@ -442,16 +444,15 @@ impl<'a> Walk<'_, 'a> {
             self.push(EventKind::Persist, context.chain(line), flags);
             return;
         }
-        if tainted_args && (is_http_request(config, callee) || is_exchange_call(config, name)) {
+        if tainted_args && (is_built_request(config, callee) || is_exchange_call(config, name)) {
             self.push(EventKind::Exchange, context.chain(line), flags);
             return;
         }
         // Session writes: `db.add(token)` with a commit on `db`, or `db.commit()` after a
         // token attribute was set on a loaded row.
-        if let ExprKind::Attribute { object, name: method } = &callee.kind
+        if let ExprKind::Attribute { name: method, .. } = &callee.kind
             && (config.persistence.writes.contains(method) || config.persistence.commits.contains(method))
-            && let Some(session) = object.dotted()
-            && context.sessions(config).is_session(config, &session)
+            && let Some(session) = context.sessions(config).written_session(config, call)
         {
             let sessions = context.sessions(config);
             let committed = sessions.committed.contains(&session);
@@ -500,6 +501,41 @@ impl Sessions {
     pub fn is_session(&self, config: &Config, dotted: &str) -> bool {
         self.bound.contains(dotted) || config.persistence.session_names.iter().any(|name| name == last_segment(dotted))
     }
+
+    /// The session a method call acts on: its receiver (`db.add(row)`), or, when the
+    /// receiver is no session, its first argument (`query(sql).execute(&mut *tx)`).
+    pub fn written_session(&self, config: &Config, call: &Call) -> Option<String> {
+        let ExprKind::Attribute { object, .. } = &call.callee.kind else { return None };
+        if let Some(session) = object.dotted()
+            && self.is_session(config, &session)
+        {
+            return Some(session);
+        }
+        call.args.first().and_then(|arg| arg.unawaited().dotted()).filter(|session| self.is_session(config, session))
+    }
+
+    /// Transactions bound here that roll back when dropped uncommitted.
+    pub fn scoped(&self) -> &HashSet<String> {
+        &self.scoped
+    }
+}
+
+/// A type as written, without references, generics or path separators: `&mut sqlx::Transaction<'_, Postgres>` -> `sqlx.Transaction`.
+fn plain_type(annotation: &str) -> String {
+    let mut text = annotation.trim();
+    while let Some(rest) = text.strip_prefix('&') {
+        let rest = rest.trim_start();
+        // Annotations come with whitespace removed: `&mut sqlx::X` reads `&mutsqlx::X`
+        // (and a type path starting `mutex` keeps its name).
+        text = rest.strip_prefix("mut").filter(|tail| !tail.starts_with("ex")).unwrap_or(rest).trim_start();
+    }
+    let base = text.split('<').next().unwrap_or(text);
+    base.replace("::", ".")
+}
+
+fn is_type_in(annotation: &str, types: &[String]) -> bool {
+    let plain = plain_type(annotation);
+    types.iter().any(|candidate| plain == *candidate || plain.strip_suffix(candidate.as_str()).is_some_and(|head| head.ends_with('.')))
 }
 
 /// The sessions a `with` item puts under a context manager that commits on success and
@@ -525,12 +561,12 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
     let persistence = &config.persistence;
     let mut bound = HashSet::new();
     let mut committed = HashSet::new();
+    let mut scoped = HashSet::new();
     for param in &function.params {
-        let annotated = param.annotation.as_deref().is_some_and(|annotation| {
-            persistence.session_types.iter().any(|session_type| {
-                annotation == session_type || annotation.strip_suffix(session_type.as_str()).is_some_and(|head| head.ends_with('.'))
-            })
-        });
+        let annotated = param.annotation.as_deref().is_some_and(|annotation| is_type_in(annotation, &persistence.session_types));
+        if param.annotation.as_deref().is_some_and(|annotation| is_type_in(annotation, &persistence.autocommit_types)) {
+            committed.insert(param.name.clone());
+        }
         let injected = param.default.as_ref().is_some_and(|default| {
             default.any(&|part| {
                 part.dotted().is_some_and(|name| persistence.session_factories.iter().any(|factory| *factory == last_segment(&name)))
@@ -562,12 +598,17 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
             }
             StmtKind::Assign { targets, value, .. } => {
                 if let Some(call) = value.unawaited().as_call()
-                    && let Some(callee) = call.callee.dotted()
-                    && persistence.session_factories.iter().any(|factory| *factory == last_segment(&callee))
+                    && let ExprKind::Attribute { name: method, .. } | ExprKind::Name(method) = &call.callee.kind
                 {
-                    for target in targets {
-                        if let Some(name) = target.dotted() {
-                            bound.insert(name);
+                    let method = last_segment(method);
+                    let factory = persistence.session_factories.iter().any(|factory| factory == method);
+                    let transaction = config.rollback.scoped.iter().any(|call| call == method);
+                    for name in targets.iter().filter_map(Expr::dotted) {
+                        if factory || transaction {
+                            bound.insert(name.clone());
+                        }
+                        if transaction {
+                            scoped.insert(name);
                         }
                     }
                 }
@@ -597,7 +638,7 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
             });
         }
     });
-    Sessions { bound, committed, assigns_token_attribute, mentions_token }
+    Sessions { bound, committed, assigns_token_attribute, mentions_token, scoped }
 }
 
 /// A store call by its name and what it is given: a verb of `[persistence] sink_verbs`
@@ -671,9 +712,19 @@ fn parameters_receiving(callee: &Function, call: &Call, args: &[Expr], holds: &d
 }
 
 fn is_response_constructor(config: &Config, call: &Call) -> bool {
-    call.callee
-        .dotted()
-        .is_some_and(|callee| config.callbacks.response_constructors.iter().any(|constructor| *constructor == last_segment(&callee)))
+    calls_one_of(call, &config.callbacks.response_constructors)
+}
+
+/// The callee is one of `names`: equal, the same last segment, or ending with one
+/// (`axum.response.Redirect.to` for `Redirect.to`).
+fn calls_one_of(call: &Call, names: &[String]) -> bool {
+    call.callee.dotted().is_some_and(|callee| {
+        names.iter().any(|name| {
+            *name == callee
+                || (!name.contains('.') && name == last_segment(&callee))
+                || callee.strip_suffix(name.as_str()).is_some_and(|head| head.ends_with('.'))
+        })
+    })
 }
 
 /// The code input a handler reads: a parameter, or a field of a request it reads.
@@ -723,6 +774,21 @@ fn is_http_request(config: &Config, callee: &Expr) -> bool {
     let root = receiver.split('.').next().unwrap_or(&receiver);
     config.http.modules.iter().any(|module| module == root)
         || config.http.client_names.iter().any(|client| client == last_segment(&receiver))
+}
+
+/// An HTTP request, or a call building one on a request: `client.post(url).form(&params)`,
+/// `ureq::post(url).send_form(params)`.
+fn is_built_request(config: &Config, callee: &Expr) -> bool {
+    let mut callee = callee;
+    for _ in 0..16 {
+        if is_http_request(config, callee) {
+            return true;
+        }
+        let ExprKind::Attribute { object, .. } = &callee.kind else { return false };
+        let Some(inner) = object.unawaited().as_call() else { return false };
+        callee = &inner.callee;
+    }
+    false
 }
 
 /// A library exchange call by name: a configured one, or one whose name holds `token` or
@@ -882,7 +948,11 @@ impl Leak<'_> {
                 .iter()
                 .any(|part| is_token_value(self.config, self.dicts, self.values, part))
                 .then(|| TokenLeak { span: expression.span, description: "puts a token in the redirect URL".to_string() }),
-            ExprKind::Call(call) if is_response_constructor(self.config, call) => call.arguments().find_map(|arg| self.find(arg)),
+            ExprKind::Call(call)
+                if is_response_constructor(self.config, call) || calls_one_of(call, &self.config.callbacks.value_wrappers) =>
+            {
+                call.arguments().find_map(|arg| self.find(arg))
+            }
             ExprKind::Sequence(items) => items.iter().find_map(|item| self.find(item)),
             _ => None,
         }
@@ -894,6 +964,13 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
     if input.is_some_and(|input| config.callbacks.stateless_inputs.iter().any(|stateless| stateless == input)) {
         return StateCheck::NotApplicable;
     }
+    // axum's `State(state): State<AppState>` is the application's state, not OAuth's.
+    let app_state = |name: &str| {
+        function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(|annotation| {
+            let plain = plain_type(annotation);
+            config.callbacks.app_state_types.iter().any(|app| plain == *app || plain.ends_with(&format!(".{app}")))
+        })
+    };
     let is_state_input = |name: &str| config.callbacks.state_inputs.iter().any(|state| state == name);
     let incoming_request = |name: &str| {
         function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(|annotation| last_segment(annotation) == "Request")
@@ -901,14 +978,18 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
     // A read of `state`: the parameter, `request.state` on a request model (not
     // Starlette's `Request.state`), `args["state"]`, `params.get("state")`.
     let is_read = |part: &Expr| match &part.kind {
-        ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some(),
+        ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some() && !app_state(name),
         ExprKind::Attribute { object, name } => {
             is_state_input(name) && object.as_name().is_some_and(|object| object != "self" && !incoming_request(object))
         }
         _ => part.keyed_read().is_some_and(|(_, key)| is_state_input(key)),
     };
-    let initial: HashSet<String> =
-        function.params.iter().filter(|param| is_state_input(&param.name)).map(|param| param.name.clone()).collect();
+    let initial: HashSet<String> = function
+        .params
+        .iter()
+        .filter(|param| is_state_input(&param.name) && !app_state(&param.name))
+        .map(|param| param.name.clone())
+        .collect();
     let read = !initial.is_empty() || {
         let mut found = false;
         function.body.visit(&mut |stmt| found |= stmt.expressions().iter().any(|expression| expression.any(&is_read)));

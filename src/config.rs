@@ -62,6 +62,12 @@ struct CallbacksSection {
     token_keys: Vec<String>,
     #[serde(default)]
     response_constructors: Vec<String>,
+    #[serde(default)]
+    value_wrappers: Vec<String>,
+    #[serde(default)]
+    app_state_types: Vec<String>,
+    #[serde(default)]
+    handlers: Vec<String>,
     max_depth: Option<usize>,
 }
 
@@ -84,6 +90,8 @@ struct PersistenceSection {
     session_types: Vec<String>,
     #[serde(default)]
     session_factories: Vec<String>,
+    #[serde(default)]
+    autocommit_types: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +108,8 @@ struct RollbackSection {
     writes: Vec<String>,
     #[serde(default)]
     managers: Vec<String>,
+    #[serde(default)]
+    scoped: Vec<String>,
     #[serde(default)]
     early_errors: Vec<String>,
 }
@@ -130,6 +140,16 @@ struct HttpSection {
     response_names: Vec<String>,
     #[serde(default)]
     response_suffixes: Vec<String>,
+    #[serde(default)]
+    send_methods: Vec<String>,
+    #[serde(default)]
+    passthrough: Vec<String>,
+    #[serde(default)]
+    json_methods: Vec<String>,
+    #[serde(default)]
+    json_parsers: Vec<String>,
+    #[serde(default)]
+    body_readers: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +187,18 @@ pub struct Http {
     pub methods: Vec<String>,
     pub response_names: Vec<String>,
     pub response_suffixes: Vec<String>,
+    /// Methods that send a request built by a chain of builder calls on a client's verb
+    /// (`client.post(url).form(..).send()`, ureq's `send_form`).
+    pub send_methods: Vec<String>,
+    /// Methods of a response that return the response (or its body reader) itself:
+    /// `error_for_status()`, `body_mut()`.
+    pub passthrough: Vec<String>,
+    /// Zero-argument methods that parse a response's body as JSON (`json`, `read_json`).
+    pub json_methods: Vec<String>,
+    /// Functions that parse a body given as their first argument (`serde_json::from_slice`).
+    pub json_parsers: Vec<String>,
+    /// Methods that read a response's body (`bytes`, `text`), for `json_parsers`.
+    pub body_readers: Vec<String>,
 }
 
 /// What an OAuth callback looks like: what it receives, how it exchanges it, how it checks
@@ -189,6 +221,14 @@ pub struct Callbacks {
     pub token_keys: Vec<String>,
     /// Calls that build an HTTP response from their arguments (`JSONResponse`, `redirect`).
     pub response_constructors: Vec<String>,
+    /// Calls that wrap a value without changing what it holds (`Ok(..)`, `json!(..)`).
+    pub value_wrappers: Vec<String>,
+    /// Types of parameters holding the application's state, whatever their name
+    /// (axum's `State(state): State<AppState>`): never the OAuth `state`.
+    pub app_state_types: Vec<String>,
+    /// Functions analysed as callbacks though no route declares them (`Class.method` or
+    /// `function`): custom routers, library callback flows.
+    pub handlers: Vec<String>,
     /// How many calls deep the analysis follows a callback (`--max-depth`).
     pub max_depth: usize,
 }
@@ -206,6 +246,8 @@ pub struct Persistence {
     pub session_names: Vec<String>,
     pub session_types: Vec<String>,
     pub session_factories: Vec<String>,
+    /// Types of connection pools whose writes commit by themselves (`PgPool`).
+    pub autocommit_types: Vec<String>,
 }
 
 /// What needs a rollback, and what provides one.
@@ -215,6 +257,9 @@ pub struct Rollback {
     pub writes: Vec<String>,
     /// Context managers that commit on success and roll back on error.
     pub managers: Vec<String>,
+    /// Calls returning a transaction that rolls back when dropped uncommitted (sqlx's
+    /// `pool.begin()`): leaving the function after an error rolls it back.
+    pub scoped: Vec<String>,
     /// Exceptions an application raises itself for bad requests: a handler catching only
     /// these runs after a write only when one is raised after it.
     pub early_errors: Vec<String>,
@@ -313,6 +358,11 @@ impl Config {
             extend(&mut http.methods, file.http.methods);
             extend(&mut http.response_names, file.http.response_names);
             extend(&mut http.response_suffixes, file.http.response_suffixes);
+            extend(&mut http.send_methods, file.http.send_methods);
+            extend(&mut http.passthrough, file.http.passthrough);
+            extend(&mut http.json_methods, file.http.json_methods);
+            extend(&mut http.json_parsers, file.http.json_parsers);
+            extend(&mut http.body_readers, file.http.body_readers);
             let known: Vec<String> = file.providers.known.iter().map(|name| normalize_provider(name)).collect();
             extend(&mut known_providers, known);
             for (provider, aliases) in file.providers.aliases {
@@ -356,6 +406,9 @@ impl Config {
             extend(&mut callbacks.state_validators, section.state_validators);
             extend(&mut callbacks.token_keys, section.token_keys);
             extend(&mut callbacks.response_constructors, section.response_constructors);
+            extend(&mut callbacks.value_wrappers, section.value_wrappers);
+            extend(&mut callbacks.app_state_types, section.app_state_types);
+            extend(&mut callbacks.handlers, section.handlers);
             if let Some(depth) = section.max_depth {
                 callbacks.max_depth = depth;
             }
@@ -368,9 +421,11 @@ impl Config {
             extend(&mut persistence.session_names, section.session_names);
             extend(&mut persistence.session_types, section.session_types);
             extend(&mut persistence.session_factories, section.session_factories);
+            extend(&mut persistence.autocommit_types, section.autocommit_types);
             extend(&mut sync_triggers, file.sync.triggers);
             extend(&mut rollback.writes, file.rollback.writes);
             extend(&mut rollback.managers, file.rollback.managers);
+            extend(&mut rollback.scoped, file.rollback.scoped);
             extend(&mut rollback.early_errors, file.rollback.early_errors);
         }
         let mut explicit_integrations = Vec::new();

@@ -84,6 +84,7 @@ pub struct Discovery {
 pub fn language_of(path: &Path) -> Option<Language> {
     match path.extension()?.to_str()? {
         "py" => Some(Language::Python),
+        "rs" => Some(Language::Rust),
         _ => None,
     }
 }

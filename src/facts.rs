@@ -258,6 +258,8 @@ pub enum ExprKind {
     },
     Call(Call),
     Await(Box<Expr>),
+    /// `e?` (Rust): the success value of `e`, or an early return of its error.
+    Try(Box<Expr>),
     Subscript {
         object: Box<Expr>,
         index: Box<Expr>,
@@ -335,10 +337,10 @@ impl Expr {
         }
     }
 
-    /// This expression with `await` removed.
+    /// This expression with `await` (and Rust's `?`) removed: the value it evaluates to.
     pub fn unawaited(&self) -> &Expr {
         match &self.kind {
-            ExprKind::Await(inner) => inner.unawaited(),
+            ExprKind::Await(inner) | ExprKind::Try(inner) => inner.unawaited(),
             _ => self,
         }
     }
@@ -385,7 +387,7 @@ impl Expr {
                 children.extend(call.keywords.iter().map(|(_, value)| value));
                 children
             }
-            ExprKind::Await(inner) | ExprKind::Not(inner) => vec![inner],
+            ExprKind::Await(inner) | ExprKind::Not(inner) | ExprKind::Try(inner) => vec![inner],
             ExprKind::Subscript { object, index } => vec![object, index],
             ExprKind::Compare { operands, .. } | ExprKind::Bool { operands, .. } => operands.iter().collect(),
             ExprKind::Conditional { condition, then_value, else_value } => vec![condition, then_value, else_value],

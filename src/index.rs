@@ -77,6 +77,9 @@ impl Project {
     /// `from_index` refers to, when the scanned tree holds exactly one candidate.
     pub fn resolve_module(&self, from_index: usize, module: &str) -> Option<usize> {
         let from = self.files.get(from_index)?;
+        if from.language == Language::Rust {
+            return self.resolve_rust_module(&from.relative_path, module);
+        }
         if from.language != Language::Python {
             return None;
         }
@@ -110,6 +113,52 @@ impl Project {
         found
     }
 
+    /// A Rust module path (`crate.store`, `super.store`, `self.tokens`) used in the file
+    /// `from_path`: `crate` is the folder holding the nearest `lib.rs`/`main.rs` above the
+    /// file (the scan root when there is none); a module `m` is `m.rs` or `m/mod.rs`.
+    /// Paths into other crates are not in the tree.
+    fn resolve_rust_module(&self, from_path: &str, module: &str) -> Option<usize> {
+        let (folder, file_name) = from_path.rsplit_once('/').unwrap_or(("", from_path));
+        let stem = file_name.strip_suffix(".rs")?;
+        let owns_folder = matches!(stem, "mod" | "lib" | "main");
+        // Where the current module's children live, and where its siblings do.
+        let children = if owns_folder { folder.to_string() } else { join_path(folder, stem) };
+        let siblings =
+            if owns_folder { folder.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("").to_string() } else { folder.to_string() };
+        let mut segments = module.split('.');
+        let mut base = match segments.next()? {
+            "crate" => self.crate_root(folder),
+            "self" => children,
+            "super" => siblings,
+            _ => return None,
+        };
+        let mut rest: Vec<&str> = segments.collect();
+        // `super::super::x`: one folder up per extra `super`.
+        while rest.first() == Some(&"super") {
+            rest.remove(0);
+            base = base.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("").to_string();
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let path = join_path(&base, &rest.join("/"));
+        [format!("{path}.rs"), format!("{path}/mod.rs")].iter().find_map(|candidate| self.exact(candidate))
+    }
+
+    /// The folder of the crate root (`lib.rs`/`main.rs`) nearest above `folder`.
+    fn crate_root(&self, folder: &str) -> String {
+        let mut current = folder.to_string();
+        loop {
+            if ["lib.rs", "main.rs"].iter().any(|root| self.exact(&join_path(&current, root)).is_some()) {
+                return current;
+            }
+            if current.is_empty() {
+                return current;
+            }
+            current = current.rsplit_once('/').map(|(parent, _)| parent.to_string()).unwrap_or_default();
+        }
+    }
+
     fn resolve_absolute(&self, relative: &str) -> Option<usize> {
         let mut found = None;
         for candidate in [format!("{relative}.py"), format!("{relative}/__init__.py")] {
@@ -135,6 +184,10 @@ impl Project {
     /// The file a name bound to a module refers to: `import app.http as h`, or
     /// `from app import http as h` (a submodule). `facts` are the importing file's.
     pub fn resolve_module_alias(&self, from_index: usize, facts: &FileFacts, alias: &str) -> Option<usize> {
+        // Rust paths from the crate, the module or its parent need no import.
+        if facts.language == Language::Rust && matches!(alias.split('.').next(), Some("crate" | "self" | "super")) {
+            return self.resolve_module(from_index, alias);
+        }
         let import = facts.imports.iter().find(|import| import.alias == alias)?;
         match &import.name {
             None => self.resolve_module(from_index, &import.module),
@@ -409,6 +462,11 @@ impl std::ops::Deref for CowFacts<'_> {
             CowFacts::Owned(facts) => facts,
         }
     }
+}
+
+/// `folder/tail`, or `tail` at the root.
+fn join_path(folder: &str, tail: &str) -> String {
+    if folder.is_empty() { tail.to_string() } else { format!("{folder}/{tail}") }
 }
 
 #[cfg(test)]

@@ -42,7 +42,17 @@ pub struct Route {
 /// `@app.route(`) or a registering call declares no route handler.
 pub fn may_declare_handlers(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if memchr::memmem::find(bytes, b"add_api_route").is_some() || memchr::memmem::find(bytes, b"add_url_rule").is_some() {
+    if memchr::memmem::find(bytes, b"add_api_route").is_some()
+        || memchr::memmem::find(bytes, b"add_url_rule").is_some()
+        || memchr::memmem::find(bytes, b".route(").is_some()
+    {
+        return true;
+    }
+    // actix-web's `#[get("/callback")]`.
+    if memchr::memmem::find_iter(bytes, b"#[").any(|at| {
+        let rest = &bytes[at + 2..];
+        METHOD_DECORATORS.iter().any(|method| rest.strip_prefix(method.as_bytes()).is_some_and(|tail| tail.first() == Some(&b'(')))
+    }) {
         return true;
     }
     memchr::memchr_iter(b'@', bytes).any(|at| {
@@ -69,10 +79,16 @@ pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, Strin
     for function in &facts.functions {
         for decorator in &function.decorators {
             let ExprKind::Call(call) = &decorator.kind else { continue };
-            let ExprKind::Attribute { object: router, name: method } = &call.callee.kind else { continue };
+            // `@router.get(path)` on a router, or a bare `#[get(path)]` (actix-web) or
+            // `@get(path)` (Litestar) with no router and so no prefix.
+            let (prefix, method) = match &call.callee.kind {
+                ExprKind::Attribute { object: router, name: method } if !is_framework_path(router) => (prefix_of(router), method),
+                ExprKind::Attribute { name: method, .. } | ExprKind::Name(method) => (String::new(), method),
+                _ => continue,
+            };
             let Some((path, methods)) = declared(call, method) else { continue };
             routes.push(Route {
-                path: join(&prefix_of(router), &path),
+                path: join(&prefix, &path),
                 methods,
                 handler: function.qualified_name(),
                 line: decorator.span.start.line,
@@ -106,8 +122,105 @@ pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, Strin
             });
         }
     }
+    routes.extend(method_routers(facts));
     routes.sort();
     routes
+}
+
+/// Cheap test on the raw text: a file that does not name a declared handler defines none.
+pub fn may_define_declared(text: &str, handlers: &[String]) -> bool {
+    handlers.iter().any(|handler| memchr::memmem::find(text.as_bytes(), last_segment(handler).as_bytes()).is_some())
+}
+
+/// Functions the config declares as callback handlers (`[callbacks] handlers`), for flows
+/// no framework route declares: a custom router, a library's callback function. The
+/// route is the handler's name, with no method.
+pub fn declared_handlers(facts: &FileFacts, handlers: &[String]) -> Vec<Route> {
+    facts
+        .functions
+        .iter()
+        .filter(|function| !function.is_module() && handlers.iter().any(|handler| *handler == function.qualified_name()))
+        .map(|function| Route {
+            path: function.qualified_name(),
+            methods: Vec::new(),
+            handler: function.qualified_name(),
+            line: function.name_span.start.line,
+            params: function.params.iter().map(|param| param.name.clone()).collect(),
+        })
+        .collect()
+}
+
+/// `actix_web::get` used as a path, not a router variable.
+fn is_framework_path(object: &Expr) -> bool {
+    object.dotted().is_some_and(|dotted| matches!(dotted.split('.').next(), Some("actix_web" | "web" | "litestar")))
+}
+
+/// Routes registered with a method router: axum's `.route("/callback", get(handler))`
+/// (and `get(a).post(b)`), actix-web's `.route("/callback", web::get().to(handler))`.
+fn method_routers(facts: &FileFacts) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for function in &facts.functions {
+        for (_, call, expression) in function.body.calls() {
+            let ExprKind::Attribute { name, .. } = &call.callee.kind else { continue };
+            if name != "route" {
+                continue;
+            }
+            let (Some(ExprKind::String(path)), Some(router)) = (call.args.first().map(|arg| &arg.kind), call.args.get(1)) else { continue };
+            if !path.starts_with('/') {
+                continue;
+            }
+            let mut handlers = Vec::new();
+            method_handlers(router, &mut handlers, 0);
+            for (method, handler) in handlers {
+                let defined = facts.find_function(None, last_segment(&handler));
+                routes.push(Route {
+                    path: path.clone(),
+                    methods: vec![method],
+                    handler: if defined.is_some() { last_segment(&handler).to_string() } else { handler },
+                    line: expression.span.start.line,
+                    params: defined.map(|function| function.params.iter().map(|param| param.name.clone()).collect()).unwrap_or_default(),
+                });
+            }
+        }
+    }
+    routes
+}
+
+/// The (method, handler) pairs of a method router expression.
+fn method_handlers(router: &Expr, out: &mut Vec<(String, String)>, depth: usize) {
+    let Some(call) = router.unawaited().as_call() else { return };
+    if depth > 16 {
+        return;
+    }
+    let handler = || call.args.first().and_then(Expr::dotted);
+    match &call.callee.kind {
+        // `web::get().to(handler)`
+        ExprKind::Attribute { object, name } if name == "to" => {
+            if let Some(inner) = object.as_call()
+                && let Some(verb) = inner.callee.dotted()
+                && METHOD_DECORATORS.contains(&last_segment(&verb))
+                && let Some(handler) = handler()
+            {
+                out.push((last_segment(&verb).to_uppercase(), handler));
+            }
+        }
+        // `get(a).post(b)`
+        ExprKind::Attribute { object, name } if METHOD_DECORATORS.contains(&name.as_str()) => {
+            if let Some(handler) = handler() {
+                out.push((name.to_uppercase(), handler));
+            }
+            method_handlers(object, out, depth + 1);
+        }
+        // `get(handler)`, `axum::routing::get(handler)`
+        _ => {
+            if let Some(verb) = call.callee.dotted()
+                && METHOD_DECORATORS.contains(&last_segment(&verb))
+                && let Some(handler) = handler()
+            {
+                out.push((last_segment(&verb).to_uppercase(), handler));
+            }
+        }
+    }
 }
 
 /// Prefixes of the routers assigned in a file, by variable name.

@@ -334,8 +334,9 @@ fn analyse_file(
     let Some(file) = project.files.get(index) else {
         return nothing;
     };
-    let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text);
-    let wants_callbacks = wants.run_callbacks && routes::may_declare_handlers(&file.text);
+    let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text, config);
+    let wants_callbacks = wants.run_callbacks
+        && (routes::may_declare_handlers(&file.text) || routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text);
     let full = wants_sites || wants_callbacks || wants_rollback;
     if !full && !wants_routing {
@@ -353,7 +354,9 @@ fn analyse_file(
     let prefixes = if wants_callbacks || wants_routing { routes::mounted_prefixes(&facts, mounts) } else { BTreeMap::new() };
     let found_callbacks = if wants_callbacks {
         let resolver = Resolver::new(project, index, &facts);
-        callbacks::analyse_routes(&resolver, config, index, &facts, &routes::routes_with_prefixes(&facts, &prefixes))
+        let mut routes = routes::routes_with_prefixes(&facts, &prefixes);
+        routes.extend(routes::declared_handlers(&facts, &config.callbacks.handlers));
+        callbacks::analyse_routes(&resolver, config, index, &facts, &routes)
     } else {
         Vec::new()
     };

@@ -83,7 +83,19 @@ fn expected_verdicts_hold(name: &str, minimum_sites: usize) {
 /// (with its confidence when the marker gives one), and nothing else is.
 #[test]
 fn every_expected_callback_and_rollback_verdict_holds_in_the_fastapi_codebase() {
-    let root = fixture("python-fastapi");
+    expected_rule_verdicts_hold("python-fastapi");
+}
+
+/// The Rust frontend: axum and actix-web handlers, reqwest and ureq responses, sqlx
+/// transactions, persistence through a store module one file away.
+#[test]
+fn every_expected_verdict_holds_in_the_axum_codebase() {
+    expected_verdicts_hold("rust-axum", 3);
+    expected_rule_verdicts_hold("rust-axum");
+}
+
+fn expected_rule_verdicts_hold(name: &str) {
+    let root = fixture(name);
     let expected = rule_markers(&root);
     for code in ["OA002", "OA003", "OA004", "OA101", "OA102"] {
         assert!(expected.keys().any(|(_, _, marked)| marked == code), "the fixture carries {code} cases");

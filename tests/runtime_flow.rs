@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use oauth_audit::runtime::flow::{CallbackError, CallbackFlow, Connected, ProviderConfig, SyncOutcome};
-use oauth_audit::runtime::store::Database;
+use oauth_audit::runtime::store::{Database, unix_now};
 use oauth_audit::runtime::sync::Enqueued;
 
 const CLOUDFLARE_502: &str =
@@ -63,11 +63,33 @@ fn provider(path: &str) -> ProviderConfig {
 }
 
 fn complete(database: &mut Database, path: &str, code: &str) -> Result<Connected, CallbackError> {
-    CallbackFlow::with_options(database, Duration::from_millis(800), 3).complete("acme", &provider(path), code)
+    let state = database.create_state("acme", "slack", unix_now()).expect("state issued");
+    CallbackFlow::with_options(database, Duration::from_millis(800), 3).complete(&provider(path), code, &state)
 }
 
 fn count(database: &Database, table: &str) -> i64 {
     database.connection().query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).expect("counts")
+}
+
+#[test]
+fn an_unknown_replayed_or_foreign_state_is_refused_before_the_exchange() {
+    let mut database = Database::open_in_memory().expect("opens");
+    let mut flow = CallbackFlow::with_options(&mut database, Duration::from_millis(800), 3);
+    let unknown = flow.complete(&provider("/json"), "good", "forged").expect_err("refused");
+    assert!(matches!(unknown, CallbackError::InvalidState { .. }), "{unknown:?}");
+    let state = database.create_state("acme", "notion", unix_now()).expect("state issued");
+    let foreign = CallbackFlow::new(&mut database).complete(&provider("/json"), "good", &state).expect_err("refused");
+    assert!(matches!(foreign, CallbackError::InvalidState { .. }), "state issued for another provider: {foreign:?}");
+    assert_nothing_stored(&database);
+}
+
+#[test]
+fn a_state_is_used_once() {
+    let mut database = Database::open_in_memory().expect("opens");
+    let state = database.create_state("acme", "slack", unix_now()).expect("state issued");
+    CallbackFlow::new(&mut database).complete(&provider("/json"), "good", &state).expect("connects");
+    let replay = CallbackFlow::new(&mut database).complete(&provider("/json"), "good", &state).expect_err("replay refused");
+    assert!(matches!(replay, CallbackError::InvalidState { .. }), "{replay:?}");
 }
 
 fn assert_nothing_stored(database: &Database) {

@@ -1,6 +1,7 @@
 //! Language frontends: syntax to the language-neutral facts of [`crate::facts`].
 
 pub mod python;
+pub mod rust;
 
 use thiserror::Error;
 
@@ -12,6 +13,11 @@ pub enum FrontendError {
     ParseTimeout(u64),
     #[error("no {0} frontend yet")]
     Unsupported(&'static str),
+    /// A file the parser cannot read (1-based line and character column).
+    #[error("syntax error at line {line}, column {column}: {message}")]
+    Syntax { line: usize, column: usize, message: String },
+    #[error("internal error in the frontend: {0}")]
+    Internal(String),
 }
 
 use crate::facts::{FileFacts, Language};
@@ -31,6 +37,7 @@ pub struct ExtractOptions {
 pub fn extract(language: Language, text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
     match language {
         Language::Python => python::extract(text, options),
-        Language::TypeScript | Language::Rust => Err(FrontendError::Unsupported(language.name())),
+        Language::Rust => rust::extract(text, options),
+        Language::TypeScript => Err(FrontendError::Unsupported(language.name())),
     }
 }

@@ -55,7 +55,7 @@ use std::collections::BTreeSet;
 
 use crate::callbacks::{Sessions, managed_sessions, sessions_of};
 use crate::config::Config;
-use crate::facts::{Block, ExprKind, FileFacts, Function, Handler, Span, StmtKind, last_segment};
+use crate::facts::{Block, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, last_segment};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -79,7 +79,8 @@ pub struct RollbackSite {
 /// Cheap test on the raw text: a file without `except` and a session write needs no parse
 /// for this rule.
 pub fn may_have_sites(text: &str) -> bool {
-    text.contains("except") && [".commit(", ".flush(", ".add(", ".execute(", ".merge(", ".delete("].iter().any(|write| text.contains(write))
+    (text.contains("except") || text.contains("Err("))
+        && [".commit(", ".flush(", ".add(", ".execute(", ".merge(", ".delete("].iter().any(|write| text.contains(write))
 }
 
 /// Every handler of the file that runs after a write, with a finding when it does not
@@ -93,8 +94,10 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
             continue;
         }
         let sessions = sessions_of(config, function);
-        let checker = Checker { config, file_index, function, sessions: &sessions };
-        checker.block(&function.body, &BTreeSet::new(), &mut sites);
+        let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions };
+        // A transaction that rolls back when dropped is managed for the whole function.
+        let scoped: BTreeSet<String> = sessions.scoped().iter().cloned().collect();
+        checker.block(&function.body, &scoped, &mut sites);
     }
     sites
 }
@@ -102,6 +105,7 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
 struct Checker<'c> {
     config: &'c Config,
     file_index: usize,
+    language: Language,
     function: &'c Function,
     sessions: &'c Sessions,
 }
@@ -150,10 +154,12 @@ impl Checker<'_> {
             .calls()
             .into_iter()
             .filter_map(|(_, call, expression)| {
-                let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
-                let session = object.dotted()?;
-                (self.config.rollback.writes.contains(name) && self.sessions.is_session(self.config, &session))
-                    .then_some(Write { session, span: expression.span })
+                let ExprKind::Attribute { name, .. } = &call.callee.kind else { return None };
+                if !self.config.rollback.writes.contains(name) {
+                    return None;
+                }
+                let session = self.sessions.written_session(self.config, call)?;
+                Some(Write { session, span: expression.span })
             })
             .collect();
         writes.sort_by_key(|write| write.span.start_byte);
@@ -202,14 +208,18 @@ impl Checker<'_> {
             return RollbackSite { span: handler.span, finding: None };
         };
         let first = writes.iter().find(|write| write.session == *session).map(|write| write.span).unwrap_or(handler.span);
-        let caught =
-            if handler.types.is_empty() { "a bare `except`".to_string() } else { format!("`except {}`", handler.types.join(", ")) };
+        let caught = match (self.language, handler.types.is_empty()) {
+            (Language::Rust, true) => format!("the `Err({})` handler", handler.name.as_deref().unwrap_or("_")),
+            (Language::Rust, false) => format!("the `Err({})` handler", handler.types.join(" | ")),
+            (_, true) => "a bare `except`".to_string(),
+            (_, false) => format!("`except {}`", handler.types.join(", ")),
+        };
         let head =
             format!("{caught} in `{}` runs after a write to `{session}` (line {})", self.function.qualified_name(), first.start.line + 1);
         let commit_after = (!leaves).then(|| self.commit_after(session, try_end)).flatten();
         let mut related =
             vec![Related { file_index: self.file_index, line: first.start.line, message: format!("first write to `{session}`") }];
-        let message = if managed.contains(*session) {
+        let message = if managed.contains(*session) && !self.sessions.scoped().contains(*session) {
             format!(
                 "{head} and swallows the error inside a context manager that commits: the failed unit of work is committed; re-raise or call `{session}.rollback()`"
             )

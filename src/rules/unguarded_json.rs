@@ -114,6 +114,8 @@ pub struct JsonSite {
     pub span: Span,
     pub function: Option<String>,
     pub receiver: String,
+    /// The parse as the message shows it: `response.json()`, `serde_json.from_slice(body)`.
+    pub parse: String,
     pub origin: String,
     pub confidence: Confidence,
     pub verdict: Verdict,
@@ -129,7 +131,7 @@ impl JsonSite {
         let Verdict::Unguarded { hints } = &self.verdict else {
             return None;
         };
-        let mut message = format!("`{}.json()` parses {} with no guard against an HTML error page", self.receiver, self.origin);
+        let mut message = format!("`{}` parses {} with no guard against an HTML error page", self.parse, self.origin);
         for hint in hints {
             message.push_str("; ");
             message.push_str(hint);
@@ -147,9 +149,13 @@ impl JsonSite {
     }
 }
 
-/// Cheap test on the raw text: a file without `.json(` has no site.
-pub fn may_have_sites(text: &str) -> bool {
-    memchr::memmem::find(text.as_bytes(), b".json(").is_some()
+/// Cheap test on the raw text: a file that names no JSON method (`.json(`, `.json::<`) and
+/// no JSON parser (`from_slice(`) has no site.
+pub fn may_have_sites(text: &str, config: &Config) -> bool {
+    let bytes = text.as_bytes();
+    let found = |needle: &str| memchr::memmem::find(bytes, needle.as_bytes()).is_some();
+    config.http.json_methods.iter().any(|method| found(&format!(".{method}(")) || found(&format!(".{method}::<")))
+        || config.http.json_parsers.iter().any(|parser| found(&format!("{}(", last_segment(parser))))
 }
 
 /// Every `.json()` site on a response in one file.
@@ -290,7 +296,7 @@ impl<'p> FunctionContext<'p> {
     fn walk_expr(&self, expr: &'p Expr, path: &[Frame<'p>], context: &ExprContext<'p>, on_site: &mut SiteCallback<'_, 'p>) {
         match &expr.kind {
             ExprKind::Call(call) => {
-                if is_json_call(call) {
+                if self.is_json_call(call) || self.json_parser_argument(call).is_some() {
                     on_site(path, context, call, expr);
                 }
                 for child in expr.children() {
@@ -329,9 +335,27 @@ impl<'p> FunctionContext<'p> {
 
     // ----- sites ------------------------------------------------------------------------
 
+    fn is_json_call(&self, call: &Call) -> bool {
+        matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if self.config.http.json_methods.contains(name))
+            && call.has_no_arguments()
+    }
+
+    /// The body a JSON parser call parses: `serde_json::from_slice(&body)`.
+    fn json_parser_argument(&self, call: &'p Call) -> Option<&'p Expr> {
+        let callee = call.callee.dotted()?;
+        let known = self.config.http.json_parsers.iter().any(|parser| {
+            *parser == callee || (last_segment(parser) == callee && self.facts.imports.iter().any(|import| import.alias == callee))
+        });
+        if known { call.args.first() } else { None }
+    }
+
     fn evaluate_site(&self, path: &[Frame<'p>], context: &ExprContext<'p>, call: &'p Call, call_expr: &'p Expr) -> Option<JsonSite> {
-        let ExprKind::Attribute { object: receiver, .. } = &call.callee.kind else {
-            return None;
+        let (receiver, parse) = match &call.callee.kind {
+            ExprKind::Attribute { object, name } if self.is_json_call(call) => (&**object, format!("{}.{name}()", receiver_text(object))),
+            _ => {
+                let argument = self.json_parser_argument(call)?;
+                (argument, format!("{}({})", call.callee.dotted().unwrap_or_default(), receiver_text(argument)))
+            }
         };
         let site_start = call_expr.span.start_byte;
         let origin = self.origin_of(receiver, site_start, context)?;
@@ -356,6 +380,7 @@ impl<'p> FunctionContext<'p> {
             span: call_expr.span,
             function: (!self.function.is_module()).then(|| self.function.qualified_name()),
             receiver: receiver_text(receiver),
+            parse,
             origin: origin.description,
             confidence,
             verdict,
@@ -469,6 +494,26 @@ impl<'p> FunctionContext<'p> {
                 {
                     return Origin { kind: OriginKind::Client, library, position, description: format!("the response of `{dotted}()`") };
                 }
+                // `client.post(url).form(&params).send()`: a request built on a client's verb.
+                if self.config.http.send_methods.contains(method)
+                    && let Some((verb, library)) = self.built_request(object, position)
+                {
+                    return Origin {
+                        kind: OriginKind::Client,
+                        library,
+                        position,
+                        description: format!("the response of `{verb}(…)….{method}()`"),
+                    };
+                }
+                // `response.error_for_status()?`, `response.bytes().await?`: the same response.
+                let http = &self.config.http;
+                if http.passthrough.contains(method) || (http.body_readers.contains(method) && call.has_no_arguments()) {
+                    return match &object.unawaited().kind {
+                        ExprKind::Name(name) => self.origin_of_name(name, position, 0),
+                        ExprKind::Call(inner) => self.classify_call(inner, position),
+                        _ => unknown,
+                    };
+                }
                 if let ExprKind::Name(receiver) = &object.kind {
                     if receiver == "self" || receiver == "cls" {
                         let class = self.function.class.as_deref();
@@ -524,6 +569,22 @@ impl<'p> FunctionContext<'p> {
             }
             _ => unknown,
         }
+    }
+
+    /// The verb and client library of a request built by a chain of calls on a client's
+    /// verb: `state.http.post(url).form(&params)`, `ureq::post(url).header("Accept", ..)`.
+    fn built_request(&self, mut expr: &'p Expr, position: usize) -> Option<(String, Library)> {
+        for _ in 0..16 {
+            let call = expr.unawaited().as_call()?;
+            let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
+            if self.config.http.methods.contains(name)
+                && let Some(library) = self.client_library(object, position)
+            {
+                return Some((call.callee.dotted().unwrap_or_else(|| format!("….{name}")), library));
+            }
+            expr = object;
+        }
+        None
     }
 
     /// The class an object is an instance of, when the code says: `HubSpotClient()`,
@@ -1178,10 +1239,6 @@ enum Binding<'f> {
     Opaque(usize),
 }
 
-fn is_json_call(call: &Call) -> bool {
-    matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "json") && call.has_no_arguments()
-}
-
 /// Capitalised callees build objects (`TokenResponse(**data)`, a pydantic model).
 fn is_constructor_name(name: &str) -> bool {
     name.chars().next().is_some_and(char::is_uppercase)
@@ -1196,15 +1253,27 @@ fn receiver_text(receiver: &Expr) -> String {
     match receiver.unawaited().dotted() {
         Some(dotted) => dotted,
         None => match &receiver.unawaited().kind {
-            ExprKind::Call(call) => format!("{}(…)", call.callee.dotted().unwrap_or_else(|| "…".into())),
+            ExprKind::Call(call) => match (call.callee.dotted(), &call.callee.kind) {
+                (Some(callee), _) => format!("{callee}(…)"),
+                (None, ExprKind::Attribute { name, .. }) => format!("….{name}()"),
+                (None, _) => "…(…)".into(),
+            },
             _ => "…".into(),
         },
     }
 }
 
-/// True when one of the call's arguments is `target` (`check_html_response(response)`).
+/// True when one of the call's arguments is `target` (`check_html_response(response)`), or
+/// a view of it (`text.as_bytes()`).
 fn call_mentions(call: &Call, target: &str) -> bool {
-    call.arguments().any(|arg| arg.unawaited().dotted().as_deref() == Some(target))
+    call.arguments().any(|arg| {
+        let arg = arg.unawaited();
+        arg.dotted().as_deref() == Some(target)
+            || arg.as_call().is_some_and(|view| {
+                view.has_no_arguments()
+                    && matches!(&view.callee.kind, ExprKind::Attribute { object, .. } if object.dotted().as_deref() == Some(target))
+            })
+    })
 }
 
 fn catches_decode_error(types: &[String], library: Library) -> bool {

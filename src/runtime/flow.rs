@@ -33,6 +33,9 @@ pub struct ProviderConfig {
 /// Why a callback did not connect. Every variant names the provider; none left a token.
 #[derive(Debug, Error)]
 pub enum CallbackError {
+    /// The `state` was not issued for this provider, was used already, or expired.
+    #[error("{provider}: the OAuth state is unknown, used or expired")]
+    InvalidState { provider: String },
     #[error("{provider}: the token request timed out")]
     Timeout { provider: String },
     #[error("{provider}: the token request failed: {message}")]
@@ -95,7 +98,9 @@ pub struct Connected {
 ///     redirect_uri: "https://app.example/callback".into(),
 /// };
 /// let mut database = Database::open_in_memory()?;
-/// let connected = CallbackFlow::new(&mut database).complete("acme", &provider, "abc")?;
+/// // Issued when the user was sent to the provider, and echoed back to the callback.
+/// let state = database.create_state("acme", "slack", oauth_audit::runtime::store::unix_now())?;
+/// let connected = CallbackFlow::new(&mut database).complete(&provider, "abc", &state)?;
 /// assert_eq!(connected.token.access_token, "xoxb-1");
 /// assert!(matches!(connected.sync, SyncOutcome::Queued(_)));
 /// assert_eq!(database.sync_jobs("acme", "slack")?.len(), 1);
@@ -118,8 +123,15 @@ impl<'a> CallbackFlow<'a> {
         CallbackFlow { database, agent, history_months }
     }
 
-    /// Exchanges `code`, stores the tokens for `tenant` and queues the historical sync.
-    pub fn complete(&mut self, tenant: &str, provider: &ProviderConfig, code: &str) -> Result<Connected, CallbackError> {
+    /// Checks `state`, exchanges `code`, stores the tokens for the tenant the state was
+    /// issued to, and queues the historical sync.
+    pub fn complete(&mut self, provider: &ProviderConfig, code: &str, state: &str) -> Result<Connected, CallbackError> {
+        let store_error = |source| CallbackError::Store { provider: provider.name.clone(), source };
+        let pending = self.database.consume_state(state, unix_now()).map_err(store_error)?;
+        let Some(pending) = pending.filter(|pending| pending.provider == provider.name) else {
+            return Err(CallbackError::InvalidState { provider: provider.name.clone() });
+        };
+        let tenant = pending.tenant.as_str();
         let tokens = self.exchange(provider, code)?;
         let now = unix_now();
         let token = self

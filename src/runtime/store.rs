@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS connection_events (
     event     TEXT NOT NULL,
     at        INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS oauth_states (
+    state      TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    provider   TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sync_jobs (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant    TEXT NOT NULL,
@@ -49,6 +55,16 @@ CREATE TABLE IF NOT EXISTS sync_jobs (
 );
 ";
 
+/// How long an authorization may take, from [`Database::create_state`] to the callback.
+pub const STATE_TTL_SECONDS: i64 = 600;
+
+/// The authorization a `state` value was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    pub tenant: String,
+    pub provider: String,
+}
+
 /// A failure of the database.
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -56,6 +72,8 @@ pub enum StoreError {
     Open { path: String, source: rusqlite::Error },
     #[error("token database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("no random source for the OAuth state: {0}")]
+    Random(String),
 }
 
 /// Tokens as a provider's token endpoint returns them.
@@ -140,6 +158,44 @@ impl Database {
         )?;
         transaction.commit()?;
         Ok(stored)
+    }
+
+    /// Issues the `state` for an authorization request of `tenant` to `provider`: 32 random
+    /// bytes, hex-encoded, stored until the callback consumes it.
+    pub fn create_state(&mut self, tenant: &str, provider: &str, now: i64) -> Result<String, StoreError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|error| StoreError::Random(error.to_string()))?;
+        let state: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        self.connection.execute(
+            "INSERT INTO oauth_states (state, tenant, provider, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![state, tenant, provider, now],
+        )?;
+        Ok(state)
+    }
+
+    /// The authorization `state` was issued for, once: the value is deleted as it is
+    /// read, so a replayed callback finds nothing. `None` for an unknown or expired state.
+    ///
+    /// ```
+    /// use oauth_audit::runtime::store::Database;
+    ///
+    /// let mut database = Database::open_in_memory()?;
+    /// let state = database.create_state("acme", "notion", 100)?;
+    /// let pending = database.consume_state(&state, 160)?.expect("issued");
+    /// assert_eq!((pending.tenant.as_str(), pending.provider.as_str()), ("acme", "notion"));
+    /// assert!(database.consume_state(&state, 170)?.is_none(), "single use");
+    /// # Ok::<(), oauth_audit::runtime::store::StoreError>(())
+    /// ```
+    pub fn consume_state(&mut self, state: &str, now: i64) -> Result<Option<PendingAuthorization>, StoreError> {
+        let row: Option<(String, String, i64)> = self
+            .connection
+            .query_row("DELETE FROM oauth_states WHERE state = ?1 RETURNING tenant, provider, created_at", params![state], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        Ok(row
+            .filter(|(_, _, created_at)| now.saturating_sub(*created_at) <= STATE_TTL_SECONDS)
+            .map(|(tenant, provider, _)| PendingAuthorization { tenant, provider }))
     }
 
     /// The stored connection of (tenant, provider), if any.

@@ -100,13 +100,16 @@ fn marker_items(root: &Path) -> Vec<(String, usize, String)> {
                 stack.push(path);
                 continue;
             }
-            if path.extension().and_then(|extension| extension.to_str()) != Some("py") {
-                continue;
-            }
+            // `# expect:` in Python, `// expect:` in Rust.
+            let marker = match path.extension().and_then(|extension| extension.to_str()) {
+                Some("py") => "# expect: ",
+                Some("rs") => "// expect: ",
+                _ => continue,
+            };
             let relative = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
             let text = std::fs::read_to_string(&path).expect("fixture is UTF-8");
             for (index, line) in text.lines().enumerate() {
-                let Some((_, marker)) = line.rsplit_once("# expect: ") else { continue };
+                let Some((_, marker)) = line.rsplit_once(marker) else { continue };
                 for item in marker.split(',') {
                     let item = item.trim().to_string();
                     let known = matches!(item.as_str(), "OA001 high" | "OA001 medium" | "ok" | "suppressed" | "OA001 test")
