@@ -200,3 +200,23 @@ fn gitignored_hidden_and_dependency_folders_are_not_scanned() {
     assert_eq!(files, vec!["app/notion_service.py"]);
     assert_eq!(report["summary"]["files_scanned"], 1);
 }
+
+#[test]
+fn a_rust_file_syn_cannot_parse_is_skipped_with_its_position_and_the_rest_is_scanned() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    write(root, "broken.rs", b"fn exchange() {\n    let token = resp.json();\n    let y = ;\n}\n");
+    write(
+        root,
+        "notion.rs",
+        b"async fn exchange(client: reqwest::Client) -> Result<Token, Error> {\n    let resp = client.post(URL).send().await?;\n    Ok(resp.json::<Token>().await?)\n}\n",
+    );
+    let report = json_report(&[root.to_str().expect("path")]);
+    let reason = skipped_reason(&report, "broken.rs").expect("broken.rs is listed as skipped");
+    assert!(reason.contains("line 3, column 13"), "{reason}");
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().any(|finding| finding["file"] == "notion.rs" && finding["code"] == "OA001" && finding["line"] == 3),
+        "{findings:#?}"
+    );
+}

@@ -46,6 +46,27 @@ fn callback_verdicts_snapshot() {
     insta::assert_snapshot!("python_fastapi_callbacks", callback_lines(&report));
 }
 
+/// The Rust frontend's verdicts: the callbacks with their chains, then every finding
+/// (rule, place, message) and the dashboard row of each integration.
+#[test]
+fn rust_axum_verdicts_snapshot() {
+    let report = json_report(&[fixture("rust-axum").to_str().expect("path")]);
+    let mut text = callback_lines(&report);
+    for finding in report["findings"].as_array().expect("findings") {
+        text.push_str(&format!(
+            "{} {}:{} {}\n",
+            finding["code"].as_str().unwrap_or(""),
+            finding["file"].as_str().unwrap_or(""),
+            finding["line"],
+            finding["message"].as_str().unwrap_or("")
+        ));
+    }
+    for integration in report["integrations"].as_array().expect("integrations") {
+        text.push_str(&format!("{} {}\n", integration["name"].as_str().unwrap_or(""), integration["status"].as_str().unwrap_or("")));
+    }
+    insta::assert_snapshot!("rust_axum_verdicts", text);
+}
+
 fn callback<'r>(report: &'r serde_json::Value, function: &str) -> &'r serde_json::Value {
     report["integrations"]
         .as_array()
