@@ -142,6 +142,94 @@ const CAPTURING_MACROS: &[&str] = &[
 
 /// Reads the facts of one Rust file.
 pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
+    let stack_size = STACK_BASE.saturating_add(text.len().saturating_mul(STACK_PER_BYTE));
+    if stack_size <= WORKER_STACK {
+        return parser_thread::read(text, options);
+    }
+    // Larger than the usual file limit: a thread of its own, sized for it.
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new().name("rust-frontend".into()).stack_size(stack_size).spawn_scoped(scope, || read(text, options));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| Err(panicked(&*panic))),
+            Err(error) => Err(FrontendError::Internal(format!("could not start the parser thread: {error}"))),
+        }
+    })
+}
+
+/// Stack of the long-lived parser threads: enough for files up to 2 MB (the default size
+/// limit); larger ones get a thread of their own.
+const WORKER_STACK: usize = STACK_BASE + (2 << 20) * STACK_PER_BYTE;
+
+/// One parser thread per calling thread, kept for the next file: starting a thread (and
+/// its allocator heap) per file costs a quarter of the parse.
+mod parser_thread {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    struct Job {
+        text: String,
+        options: ExtractOptions,
+        reply: mpsc::Sender<Result<FileFacts, FrontendError>>,
+    }
+
+    thread_local! {
+        static JOBS: RefCell<Option<mpsc::Sender<Job>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn read(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
+        JOBS.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(start()?);
+            }
+            let Some(jobs) = slot.as_ref() else {
+                return Err(FrontendError::Internal("no parser thread".into()));
+            };
+            let (reply, answer) = mpsc::channel();
+            if jobs.send(Job { text: text.to_owned(), options, reply }).is_err() {
+                *slot = None;
+                return Err(FrontendError::Internal("the parser thread stopped".into()));
+            }
+            answer.recv().unwrap_or_else(|_| {
+                *slot = None;
+                Err(FrontendError::Internal("the parser thread stopped".into()))
+            })
+        })
+    }
+
+    fn start() -> Result<mpsc::Sender<Job>, FrontendError> {
+        let (jobs, received) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("rust-frontend".into())
+            .stack_size(WORKER_STACK)
+            .spawn(move || {
+                // Ends when the calling thread, which holds the sender, ends.
+                for job in received {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::read(&job.text, job.options)))
+                        .unwrap_or_else(|panic| Err(panicked(&*panic)));
+                    // proc-macro2 keeps every parsed text in a per-thread source map.
+                    proc_macro2::extra::invalidate_current_thread_spans();
+                    let _ = job.reply.send(result);
+                }
+            })
+            .map_err(|error| FrontendError::Internal(format!("could not start the parser thread: {error}")))?;
+        Ok(jobs)
+    }
+}
+
+fn panicked(panic: &(dyn std::any::Any + Send)) -> FrontendError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|message| message.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the parser panicked".into());
+    FrontendError::Internal(message)
+}
+
+/// Scans, parses and converts, on a parser thread.
+fn read(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
     let lines = LineIndex::new(text);
     let scan = scan(text, options.comments_with, &lines);
     if let Some(offset) = scan.too_deep {
@@ -152,25 +240,7 @@ pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, Fronten
             message: format!("nesting deeper than {MAX_NESTING} levels; not parsed"),
         });
     }
-    let stack_size = STACK_BASE.saturating_add(text.len().saturating_mul(STACK_PER_BYTE));
-    let comments = scan.comments;
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("rust-frontend".into())
-            .stack_size(stack_size)
-            .spawn_scoped(scope, || parse_and_convert(text, &lines, options, comments));
-        match worker {
-            Ok(handle) => handle.join().unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|message| message.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "the parser panicked".into());
-                Err(FrontendError::Internal(message))
-            }),
-            Err(error) => Err(FrontendError::Internal(format!("could not start the parser thread: {error}"))),
-        }
-    })
+    parse_and_convert(text, &lines, options, scan.comments)
 }
 
 /// Parses and converts on the current (parser) thread. The syn tree is dropped here too:
@@ -366,9 +436,10 @@ struct Level {
 
 /// An upper estimate of how deep syn recurses over a stretch of tokens: the open
 /// delimiters, plus, in each, the tokens since the last separator that may start a
-/// nested expression, type or pattern (prefix operators, `=`, `<`, `::`, keywords). A
-/// statement keyword after a closing brace starts a new statement, and `if` after `else`
-/// continues a chain syn reads in a loop, so neither adds up.
+/// nested expression, type or pattern (prefix operators, `=`, `<`, `::`, keywords). An
+/// operator after an operand (`a | b`, `a - b`) is read in a loop, a statement keyword
+/// after a closing brace starts a new statement, and `if` after `else` continues a chain
+/// syn also reads in a loop: none of these adds up.
 struct Nesting {
     levels: Vec<Level>,
     total: usize,
@@ -376,6 +447,8 @@ struct Nesting {
     /// After `#` (or `#!`) at the start of a statement.
     attribute_start: bool,
     after_else: bool,
+    /// After the end of an operand (a name, a literal, a closing delimiter, `?`).
+    after_operand: bool,
 }
 
 const PRONE_WORDS: &[&str] = &[
@@ -389,9 +462,19 @@ const STATEMENT_WORDS: &[&str] = &[
     "pub", "const", "static", "trait", "type", "async", "extern",
 ];
 
-const PRONE_PUNCTS: &[&str] = &[
-    "!", "-", "*", "&", "&&", "|", "||", "<", "<<", "=", "+=", "-=", "*=", "/=", "%=", "^=", "&=", "|=", "<<=", ">>=", "..", "..=", "...",
-    "@", "->", "::", ":",
+const PRONE_PUNCTS: &[&str] = &["<", "<<", "=", "+=", "-=", "*=", "/=", "%=", "^=", "&=", "|=", "<<=", ">>=", "@", "->", "::", ":"];
+
+/// Operators that nest only as prefixes: after an operand they are binary (or `|` between
+/// patterns), which syn reads in a loop.
+const PREFIX_PUNCTS: &[&str] = &["!", "-", "*", "&", "&&", "|", "||", "..", "..=", "..."];
+
+/// Keywords that end an operand.
+const OPERAND_WORDS: &[&str] = &["self", "Self", "super", "crate", "true", "false", "await"];
+
+/// Every operator the lexers produce, to keep token-tree operators as `'static` text.
+const PUNCTS: &[&str] = &[
+    "..=", "...", "<<=", ">>=", "::", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "%=", "^=", "&=", "|=", "<<",
+    ">>", "..", "!", "-", "*", "&", "|", "<", ">", "=", "@", ":", "#", "+", "/", "%", "^", ".", "$", "~", "?",
 ];
 
 const KEYWORDS: &[&str] = &[
@@ -409,6 +492,7 @@ impl Nesting {
             statement_start: true,
             attribute_start: false,
             after_else: false,
+            after_operand: false,
         }
     }
 
@@ -428,6 +512,15 @@ impl Nesting {
         }
     }
 
+    /// Takes back the count of a `!` that turned out to be a macro's (`name! {`).
+    fn forget_bang(&mut self) {
+        let level = self.top();
+        if level.count > 0 {
+            level.count -= 1;
+            self.total = self.total.saturating_sub(1);
+        }
+    }
+
     fn reset(&mut self) {
         let level = self.top();
         let count = std::mem::take(&mut level.count);
@@ -439,6 +532,14 @@ impl Nesting {
         let statement_start = std::mem::take(&mut self.statement_start);
         let attribute_start = std::mem::take(&mut self.attribute_start);
         let after_else = std::mem::take(&mut self.after_else);
+        let after_operand = std::mem::replace(
+            &mut self.after_operand,
+            match lexeme {
+                Lexeme::Close { .. } | Lexeme::Other | Lexeme::Punct("?") => true,
+                Lexeme::Word(word) => !KEYWORDS.contains(&word) || OPERAND_WORDS.contains(&word),
+                _ => false,
+            },
+        );
         match lexeme {
             Lexeme::Open { opaque } => {
                 let opaque = opaque || self.top().opaque;
@@ -474,8 +575,12 @@ impl Nesting {
             Lexeme::Punct("#") if statement_start => self.attribute_start = true,
             Lexeme::Punct("!") if attribute_start => self.attribute_start = true,
             Lexeme::Punct(punct) => {
-                if PRONE_PUNCTS.contains(&punct) {
+                if PRONE_PUNCTS.contains(&punct) || (PREFIX_PUNCTS.contains(&punct) && !after_operand) {
                     self.count();
+                    // `&&x` is two references.
+                    if punct == "&&" {
+                        self.count();
+                    }
                 }
             }
             Lexeme::Other => {}
@@ -495,12 +600,17 @@ impl<'t> Recent<'t> {
         self.last = [Some(lexeme), self.last[0], self.last[1]];
     }
 
+    /// Whether a group opened now is a macro's body: `name!(..)`.
+    fn opens_macro(&self) -> bool {
+        let is_identifier = |lexeme: Option<Lexeme>| matches!(lexeme, Some(Lexeme::Word(word)) if !KEYWORDS.contains(&word));
+        matches!(self.last, [Some(Lexeme::Punct("!")), before, _] if is_identifier(before))
+    }
+
     /// Whether a group opened now is kept as tokens by syn: `name!(..)`,
     /// `macro_rules! name {..}`, `#[..]`, `#![..]`.
     fn opens_opaque(&self, delimiter: u8) -> bool {
-        let is_identifier = |lexeme: Option<Lexeme>| matches!(lexeme, Some(Lexeme::Word(word)) if !KEYWORDS.contains(&word));
         match self.last {
-            [Some(Lexeme::Punct("!")), before, _] if is_identifier(before) => true,
+            _ if self.opens_macro() => true,
             [Some(Lexeme::Word(_)), Some(Lexeme::Punct("!")), Some(Lexeme::Word("macro_rules"))] => true,
             [Some(Lexeme::Punct("#")), _, _] => delimiter == b'[',
             [Some(Lexeme::Punct("!")), Some(Lexeme::Punct("#")), _] => delimiter == b'[',
@@ -561,6 +671,9 @@ fn scan(text: &str, needle: Option<&str>, lines: &LineIndex) -> Scan {
             },
             b'(' | b'[' | b'{' => {
                 at += 1;
+                if recent.opens_macro() {
+                    nesting.forget_bang();
+                }
                 Lexeme::Open { opaque: recent.opens_opaque(byte) }
             }
             b')' | b']' | b'}' => {
@@ -743,22 +856,45 @@ fn punct_length(bytes: &[u8], at: usize) -> usize {
 /// Whether syn can parse `tokens` (a macro's or attribute's arguments) within the
 /// nesting budget: the same estimate as for the file, over token trees, without recursion.
 fn tokens_within_limit(tokens: &TokenStream) -> bool {
-    let mut nesting = Nesting::new();
+    let mut walk = TokenWalk { nesting: Nesting::new(), operator: String::new(), within: true };
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, bool)> = vec![(tokens.clone().into_iter(), false)];
     let mut recent: [Option<TokenTree>; 2] = [None, None];
     while let Some((current, brace)) = stack.last_mut() {
         let brace = *brace;
         let Some(tree) = current.next() else {
+            walk.flush();
             stack.pop();
             if !stack.is_empty() {
-                nesting.feed(Lexeme::Close { brace });
+                walk.feed(Lexeme::Close { brace });
             }
             continue;
         };
+        match &tree {
+            TokenTree::Punct(punct) => {
+                match punct.as_char() {
+                    ',' | ';' => {
+                        walk.flush();
+                        walk.feed(Lexeme::Separator);
+                    }
+                    character => {
+                        walk.operator.push(character);
+                        if punct.spacing() == Spacing::Alone {
+                            walk.flush();
+                        }
+                    }
+                }
+                recent = [Some(tree), recent[0].take()];
+                continue;
+            }
+            _ => walk.flush(),
+        }
         let lexeme = match &tree {
             TokenTree::Group(group) => {
                 let opaque = match &recent {
-                    [Some(TokenTree::Punct(bang)), Some(TokenTree::Ident(_))] => bang.as_char() == '!',
+                    [Some(TokenTree::Punct(bang)), Some(TokenTree::Ident(_))] if bang.as_char() == '!' => {
+                        walk.nesting.forget_bang();
+                        true
+                    }
                     [Some(TokenTree::Punct(pound)), _] => pound.as_char() == '#' && group.delimiter() == Delimiter::Bracket,
                     _ => false,
                 };
@@ -768,28 +904,12 @@ fn tokens_within_limit(tokens: &TokenStream) -> bool {
                 let word = ident.to_string();
                 match KEYWORDS.iter().chain(PRONE_WORDS.iter()).find(|keyword| **keyword == word) {
                     Some(keyword) => Lexeme::Word(keyword),
-                    None => Lexeme::Other,
+                    None => Lexeme::Word("identifier"),
                 }
             }
-            TokenTree::Punct(punct) => match punct.as_char() {
-                ',' | ';' => Lexeme::Separator,
-                '!' => Lexeme::Punct("!"),
-                '-' => Lexeme::Punct("-"),
-                '*' => Lexeme::Punct("*"),
-                '&' => Lexeme::Punct("&"),
-                '|' => Lexeme::Punct("|"),
-                '<' => Lexeme::Punct("<"),
-                '=' => Lexeme::Punct("="),
-                '@' => Lexeme::Punct("@"),
-                ':' => Lexeme::Punct(":"),
-                '#' => Lexeme::Punct("#"),
-                _ => Lexeme::Other,
-            },
-            TokenTree::Literal(_) => Lexeme::Other,
+            _ => Lexeme::Other,
         };
-        if nesting.feed(lexeme) > MAX_NESTING {
-            return false;
-        }
+        walk.feed(lexeme);
         if let TokenTree::Group(group) = &tree
             && group.delimiter() != Delimiter::None
         {
@@ -797,7 +917,39 @@ fn tokens_within_limit(tokens: &TokenStream) -> bool {
         }
         recent = [Some(tree), recent[0].take()];
     }
-    true
+    walk.within
+}
+
+/// The nesting estimate over token trees, with joint punctuation (`&&`, `->`, `..=`)
+/// reassembled into the operators the text lexer sees.
+struct TokenWalk {
+    nesting: Nesting,
+    operator: String,
+    within: bool,
+}
+
+impl TokenWalk {
+    fn feed(&mut self, lexeme: Lexeme<'static>) {
+        if self.nesting.feed(lexeme) > MAX_NESTING {
+            self.within = false;
+        }
+    }
+
+    fn flush(&mut self) {
+        let operator = std::mem::take(&mut self.operator);
+        let bytes = operator.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let length = punct_length(bytes, at);
+            let text = operator.get(at..at + length).unwrap_or("");
+            at += length;
+            match PUNCTS.iter().find(|known| **known == text) {
+                Some(&"=>") => self.feed(Lexeme::Separator),
+                Some(known) => self.feed(Lexeme::Punct(known)),
+                None => self.feed(Lexeme::Punct("")),
+            }
+        }
+    }
 }
 
 // ----- conversion -----------------------------------------------------------------------
@@ -1398,14 +1550,12 @@ impl<'a> Converter<'a> {
                     self.items_into(items, out);
                 }
             }
-            syn::Item::Macro(mac) => {
-                // `macro_rules! name { .. }` defines a macro: nothing to read.
-                if mac.ident.is_none() {
-                    let start = path_first_token(&mac.mac.path).unwrap_or(mac.mac.bang_token.spans[0]);
-                    let end = mac.semi_token.map(|semi| semi.spans[0]).unwrap_or(macro_close(&mac.mac.delimiter));
-                    let span = self.span_between(start, end);
-                    self.macro_statement_into(&mac.mac, &Sink::Discard, span, out);
-                }
+            // `macro_rules! name { .. }` (with an ident) defines a macro: nothing to read.
+            syn::Item::Macro(mac) if mac.ident.is_none() => {
+                let start = path_first_token(&mac.mac.path).unwrap_or(mac.mac.bang_token.spans[0]);
+                let end = mac.semi_token.map(|semi| semi.spans[0]).unwrap_or(macro_close(&mac.mac.delimiter));
+                let span = self.span_between(start, end);
+                self.macro_statement_into(&mac.mac, &Sink::Discard, span, out);
             }
             _ => {}
         }
@@ -2689,7 +2839,7 @@ mod tests {
             .collect()
     }
 
-    fn text_of<'t>(text: &'t str, span: Span) -> &'t str {
+    fn text_of(text: &str, span: Span) -> &str {
         &text[span.start_byte..span.end_byte]
     }
 
@@ -3251,7 +3401,7 @@ fn f<'a>(x: &'a str) -> char {
         // Just under the limit, the costliest recursions syn knows must fit the parser
         // thread's stack (in a debug build too); past it, they are refused.
         type Case = fn(usize) -> String;
-        let parsed: [Case; 12] = [
+        let parsed: [Case; 13] = [
             |n| format!("fn f() {{ {}x{}; }}", "(".repeat(n), ")".repeat(n)),
             |n| format!("fn f() {}{}", "{".repeat(n), "}".repeat(n)),
             |n| format!("fn f() {{ {}x; }}", "!".repeat(n)),
@@ -3259,6 +3409,7 @@ fn f<'a>(x: &'a str) -> char {
             |n| format!("fn f() {{ {}1; }}", "a = ".repeat(n)),
             |n| format!("fn f(x: {}T{}) {{}}", "V<".repeat(n), ">".repeat(n)),
             |n| format!("fn f(x: {}T) {{}}", "&".repeat(n)),
+            |n| format!("fn f(x: {}T) {{}}", "&&".repeat(n / 2)),
             |n| format!("fn f() {{ {}x; }}", "|| ".repeat(n / 2)),
             |n| format!("fn f() {{ {}x; }}", "return ".repeat(n)),
             |n| format!("fn f() {{ {}x{}; }}", "if ".repeat(n), " {}".repeat(n)),
@@ -3333,6 +3484,7 @@ mod sweep {
         let (mut files, mut bytes, mut failed, mut deep, mut internal) = (0, 0, 0, 0, 0);
         let started = std::time::Instant::now();
         let mut slowest = (std::time::Duration::ZERO, String::new());
+        let mut parse_only = std::time::Duration::ZERO;
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             for entry in entries.flatten() {
@@ -3347,6 +3499,21 @@ mod sweep {
                 let Ok(text) = std::fs::read_to_string(&path) else { continue };
                 files += 1;
                 bytes += text.len();
+                let t0 = std::time::Instant::now();
+                let parsed = if std::env::var("SKIP_PARSE").is_ok() {
+                    true
+                } else {
+                    std::thread::scope(|scope| {
+                        std::thread::Builder::new()
+                            .stack_size(256 << 20)
+                            .spawn_scoped(scope, || syn::parse_file(&text).is_ok())
+                            .unwrap()
+                            .join()
+                            .unwrap()
+                    })
+                };
+                let _ = parsed;
+                parse_only += t0.elapsed();
                 let t = std::time::Instant::now();
                 match extract(&text, ExtractOptions { outline: false, comments_with: Some("TODO") }) {
                     Ok(_) => {}
@@ -3372,8 +3539,8 @@ mod sweep {
             }
         }
         println!(
-            "files={files} bytes={bytes} failed={failed} deep={deep} internal={internal} time={:?} slowest={:?}",
-            started.elapsed(),
+            "files={files} bytes={bytes} failed={failed} deep={deep} internal={internal} time={:?} parse_only={parse_only:?} slowest={:?}",
+            started.elapsed() - parse_only,
             slowest
         );
     }
