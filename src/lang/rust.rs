@@ -65,13 +65,15 @@
 //!   e` has the condition `Other([p, e])`.
 //!
 //! Total on any input: syn has no error recovery, so a file it cannot parse is a
-//! [`FrontendError::Syntax`] with the position of the error. syn's parser and its tree's
-//! destructor recurse, so a file whose nesting (delimiters, prefix operators, generic
-//! arguments, ..., estimated by a scan of the text) passes [`MAX_NESTING`] is refused the
-//! same way, and parsing runs on a thread whose stack is sized for the file; the
-//! conversion itself stops at [`MAX_DEPTH`] like the Python frontend.
-
-use std::collections::HashMap;
+//! [`FrontendError::Syntax`] with the position of the error (1-based line and character
+//! column). syn's parser and its tree's destructor recurse, so a file whose nesting
+//! (delimiters, prefix operators, generic arguments, ..., estimated by a scan of the
+//! text) passes [`MAX_NESTING`] is refused the same way, and parsing runs on a parser
+//! thread with a stack large enough for that and for the file's size (one long-lived
+//! thread per calling thread; a panic there is a [`FrontendError::Internal`]). The
+//! conversion itself stops at [`MAX_DEPTH`] like the Python frontend. Comments (only
+//! those holding `comments_with`) come from the same scan, which skips strings, raw
+//! strings, character literals and lifetimes.
 
 use proc_macro2::{Delimiter, LineColumn, Spacing, TokenStream, TokenTree};
 use syn::parse::Parser;
@@ -148,7 +150,8 @@ pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, Fronten
     }
     // Larger than the usual file limit: a thread of its own, sized for it.
     std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new().name("rust-frontend".into()).stack_size(stack_size).spawn_scoped(scope, || read(text, options));
+        let worker =
+            std::thread::Builder::new().name("rust-frontend".into()).stack_size(stack_size).spawn_scoped(scope, || read(text, options));
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|panic| Err(panicked(&*panic))),
             Err(error) => Err(FrontendError::Internal(format!("could not start the parser thread: {error}"))),
@@ -290,10 +293,12 @@ fn syntax_error(error: &syn::Error, lines: &LineIndex) -> FrontendError {
     if message == "cannot parse string into token stream" {
         message = "unbalanced delimiter".into();
     }
-    let point = if message.starts_with("unexpected end of input") {
+    // At the top level, syn places a missing end nowhere (an empty span at 0).
+    let span = error.span();
+    let point = if span.byte_range() == (0..0) && message.starts_with("unexpected end of input") {
         lines.point_at(lines.text.len())
     } else {
-        lines.location(error.span().start()).1
+        lines.location(span.start()).1
     };
     FrontendError::Syntax { line: point.line + 1, column: lines.char_column(point) + 1, message }
 }
@@ -305,8 +310,9 @@ fn syntax_error(error: &syn::Error, lines: &LineIndex) -> FrontendError {
 struct LineIndex<'t> {
     text: &'t str,
     starts: Vec<usize>,
-    /// For lines holding non-ASCII text: the byte column of every `CHECKPOINT`-th character.
-    checkpoints: HashMap<usize, Vec<usize>>,
+    /// Per line, for lines holding non-ASCII text: the byte column of every
+    /// `CHECKPOINT`-th character (empty for ASCII lines, whose columns are the same).
+    checkpoints: Vec<Vec<usize>>,
     /// syn skips a byte order mark, so its columns on the first line are one short.
     bom: bool,
 }
@@ -317,15 +323,15 @@ impl<'t> LineIndex<'t> {
     fn new(text: &'t str) -> Self {
         let mut starts = vec![0];
         starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|newline| newline + 1));
-        let mut checkpoints = HashMap::new();
+        let mut checkpoints = Vec::with_capacity(starts.len());
         for (line, &start) in starts.iter().enumerate() {
             let end = starts.get(line + 1).copied().unwrap_or(text.len());
-            let Some(line_text) = text.get(start..end) else { continue };
+            let line_text = text.get(start..end).unwrap_or("");
             if line_text.is_ascii() {
-                continue;
+                checkpoints.push(Vec::new());
+            } else {
+                checkpoints.push(line_text.char_indices().step_by(CHECKPOINT).map(|(offset, _)| offset).collect());
             }
-            let points: Vec<usize> = line_text.char_indices().step_by(CHECKPOINT).map(|(offset, _)| offset).collect();
-            checkpoints.insert(line, points);
         }
         LineIndex { text, starts, checkpoints, bom: text.starts_with('\u{feff}') }
     }
@@ -344,8 +350,9 @@ impl<'t> LineIndex<'t> {
         };
         let chars = if self.bom && line == 0 { at.column + 1 } else { at.column };
         let line_text = self.line_text(line);
-        let column = match self.checkpoints.get(&line) {
+        let column = match self.checkpoints.get(line) {
             None => chars.min(line_text.len()),
+            Some(points) if points.is_empty() => chars.min(line_text.len()),
             Some(points) => {
                 let index = chars / CHECKPOINT;
                 match points.get(index) {
@@ -3314,6 +3321,11 @@ fn f() {
         assert!(matches!(unclosed, FrontendError::Syntax { line: 1, .. } | FrontendError::Syntax { line: 2, .. }), "{unclosed}");
         let truncated = extract("fn f() -> \n", OPTIONS).expect_err("truncated");
         assert!(matches!(truncated, FrontendError::Syntax { line: 2, .. }), "{truncated}");
+        let inside = extract("fn f() {\n    let x = \n}\n", OPTIONS).expect_err("no value");
+        assert!(
+            matches!(&inside, FrontendError::Syntax { line: 3, column: 1, message } if message.starts_with("unexpected end")),
+            "{inside}"
+        );
     }
 
     #[test]
@@ -3471,77 +3483,5 @@ fn f<'a>(x: &'a str) -> char {
         let facts = facts("fn f(_: u8, (a, b): (u8, u8), S { x, .. }: S) {}");
         let names: Vec<&str> = function(&facts, "f").params.iter().map(|param| param.name.as_str()).collect();
         assert_eq!(names, vec!["_", "a", "b", "x"]);
-    }
-}
-
-#[cfg(test)]
-mod sweep {
-    use super::*;
-    #[test]
-    fn sweep() {
-        let Ok(root) = std::env::var("SWEEP") else { return };
-        let mut stack = vec![std::path::PathBuf::from(root)];
-        let (mut files, mut bytes, mut failed, mut deep, mut internal) = (0, 0, 0, 0, 0);
-        let started = std::time::Instant::now();
-        let mut slowest = (std::time::Duration::ZERO, String::new());
-        let mut parse_only = std::time::Duration::ZERO;
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if path.extension().and_then(|e| e.to_str()) != Some("rs") {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(&path) else { continue };
-                files += 1;
-                bytes += text.len();
-                let t0 = std::time::Instant::now();
-                let parsed = if std::env::var("SKIP_PARSE").is_ok() {
-                    true
-                } else {
-                    std::thread::scope(|scope| {
-                        std::thread::Builder::new()
-                            .stack_size(256 << 20)
-                            .spawn_scoped(scope, || syn::parse_file(&text).is_ok())
-                            .unwrap()
-                            .join()
-                            .unwrap()
-                    })
-                };
-                let _ = parsed;
-                parse_only += t0.elapsed();
-                let t = std::time::Instant::now();
-                match extract(&text, ExtractOptions { outline: false, comments_with: Some("TODO") }) {
-                    Ok(_) => {}
-                    Err(FrontendError::Syntax { message, line, .. }) if message.contains("nesting") => {
-                        deep += 1;
-                        println!("DEEP {} line {line}", path.display());
-                    }
-                    Err(FrontendError::Internal(m)) => {
-                        internal += 1;
-                        println!("INTERNAL {} {m}", path.display());
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        if failed <= 15 {
-                            println!("FAIL {} {e}", path.display());
-                        }
-                    }
-                }
-                let elapsed = t.elapsed();
-                if elapsed > slowest.0 {
-                    slowest = (elapsed, format!("{} ({} bytes)", path.display(), text.len()));
-                }
-            }
-        }
-        println!(
-            "files={files} bytes={bytes} failed={failed} deep={deep} internal={internal} time={:?} parse_only={parse_only:?} slowest={:?}",
-            started.elapsed() - parse_only,
-            slowest
-        );
     }
 }
