@@ -779,16 +779,7 @@ fn is_http_request(config: &Config, callee: &Expr) -> bool {
 /// An HTTP request, or a call building one on a request: `client.post(url).form(&params)`,
 /// `ureq::post(url).send_form(params)`.
 fn is_built_request(config: &Config, callee: &Expr) -> bool {
-    let mut callee = callee;
-    for _ in 0..16 {
-        if is_http_request(config, callee) {
-            return true;
-        }
-        let ExprKind::Attribute { object, .. } = &callee.kind else { return false };
-        let Some(inner) = object.unawaited().as_call() else { return false };
-        callee = &inner.callee;
-    }
-    false
+    is_http_request(config, callee) || callee.chained_calls().any(|call| is_http_request(config, &call.callee))
 }
 
 /// A library exchange call by name: a configured one, or one whose name holds `token` or
@@ -966,10 +957,10 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
     }
     // axum's `State(state): State<AppState>` is the application's state, not OAuth's.
     let app_state = |name: &str| {
-        function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(|annotation| {
-            let plain = plain_type(annotation);
-            config.callbacks.app_state_types.iter().any(|app| plain == *app || plain.ends_with(&format!(".{app}")))
-        })
+        function
+            .param(name)
+            .and_then(|param| param.annotation.as_deref())
+            .is_some_and(|annotation| is_type_in(annotation, &config.callbacks.app_state_types))
     };
     let is_state_input = |name: &str| config.callbacks.state_inputs.iter().any(|state| state == name);
     let incoming_request = |name: &str| {

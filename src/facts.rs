@@ -337,6 +337,18 @@ impl Expr {
         }
     }
 
+    /// The calls a method is chained on, outermost first: for the callee
+    /// `client.post(url).form(f).send`, `client.post(url).form(f)` then `client.post(url)`.
+    pub fn chained_calls(&self) -> impl Iterator<Item = &Call> {
+        fn chained_on(callee: &Expr) -> Option<&Call> {
+            match &callee.kind {
+                ExprKind::Attribute { object, .. } => object.unawaited().as_call(),
+                _ => None,
+            }
+        }
+        std::iter::successors(chained_on(self), |call| chained_on(&call.callee))
+    }
+
     /// This expression with `await` (and Rust's `?`) removed: the value it evaluates to.
     pub fn unawaited(&self) -> &Expr {
         match &self.kind {

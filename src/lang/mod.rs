@@ -20,7 +20,7 @@ pub enum FrontendError {
     Internal(String),
 }
 
-use crate::facts::{FileFacts, Language};
+use crate::facts::{Block, Expr, FileFacts, Language, Span, Stmt, StmtKind};
 
 /// What to read besides declarations and statements.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,4 +40,32 @@ pub fn extract(language: Language, text: &str, options: ExtractOptions) -> Resul
         Language::Rust => rust::extract(text, options),
         Language::TypeScript => Err(FrontendError::Unsupported(language.name())),
     }
+}
+
+/// Nests `branches` as `if a: .. else: if b: .. else: otherwise`, built from the end in a
+/// loop. Past `budget` levels the remaining branches become siblings, so a chain of fifty
+/// thousand `elif`s (or `else if`s, or match arms) stays shallow enough to walk.
+fn if_chain(branches: Vec<(Expr, Block, Span)>, otherwise: Option<Block>, budget: usize) -> Option<Block> {
+    if branches.is_empty() {
+        return otherwise;
+    }
+    let budget = budget.max(1);
+    let mut branches = branches;
+    let overflow = if branches.len() > budget { branches.split_off(budget) } else { Vec::new() };
+    let mut chain = otherwise;
+    if !overflow.is_empty() {
+        let mut flat: Vec<Stmt> = overflow
+            .into_iter()
+            .map(|(condition, then_block, span)| Stmt { span, kind: StmtKind::If { condition, then_block, else_block: None } })
+            .collect();
+        if let Some(block) = chain.take() {
+            flat.extend(block.statements);
+        }
+        chain = Some(Block { statements: flat });
+    }
+    for (condition, then_block, span) in branches.into_iter().rev() {
+        let stmt = Stmt { span, kind: StmtKind::If { condition, then_block, else_block: chain.take() } };
+        chain = Some(Block { statements: vec![stmt] });
+    }
+    chain
 }

@@ -424,32 +424,8 @@ impl<'a> Converter<'a> {
         self.if_chain(branches, otherwise)
     }
 
-    /// Nests `branches` as `if a: .. else: if b: .. else: otherwise`, built from the end in
-    /// a loop. Past the depth budget the remaining branches become siblings, so a chain of
-    /// fifty thousand `elif`s stays shallow enough to walk.
     fn if_chain(&mut self, branches: Vec<(Expr, Block, Span)>, otherwise: Option<Block>) -> Option<Block> {
-        if branches.is_empty() {
-            return otherwise;
-        }
-        let budget = MAX_DEPTH.saturating_sub(self.depth).max(1);
-        let mut branches = branches;
-        let overflow = if branches.len() > budget { branches.split_off(budget) } else { Vec::new() };
-        let mut chain = otherwise;
-        if !overflow.is_empty() {
-            let mut flat: Vec<Stmt> = overflow
-                .into_iter()
-                .map(|(condition, then_block, span)| Stmt { span, kind: StmtKind::If { condition, then_block, else_block: None } })
-                .collect();
-            if let Some(block) = chain.take() {
-                flat.extend(block.statements);
-            }
-            chain = Some(Block { statements: flat });
-        }
-        for (condition, then_block, span) in branches.into_iter().rev() {
-            let stmt = Stmt { span, kind: StmtKind::If { condition, then_block, else_block: chain.take() } };
-            chain = Some(Block { statements: vec![stmt] });
-        }
-        chain
+        super::if_chain(branches, otherwise, MAX_DEPTH.saturating_sub(self.depth))
     }
 
     /// `match subject: case p if g: ...`: the subject once, then an `if`/`else` chain

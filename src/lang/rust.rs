@@ -2008,32 +2008,8 @@ impl<'a> Converter<'a> {
         Stmt { span, kind }
     }
 
-    /// Nests `branches` as `if a: .. else: if b: .. else: otherwise`, built from the end in
-    /// a loop. Past the depth budget the remaining branches become siblings, so a chain of
-    /// thousands of `else if`s or match arms stays shallow enough to walk.
     fn if_chain(&mut self, branches: Vec<(Expr, Block, Span)>, otherwise: Option<Block>) -> Option<Block> {
-        if branches.is_empty() {
-            return otherwise;
-        }
-        let budget = MAX_DEPTH.saturating_sub(self.depth).max(1);
-        let mut branches = branches;
-        let overflow = if branches.len() > budget { branches.split_off(budget) } else { Vec::new() };
-        let mut chain = otherwise;
-        if !overflow.is_empty() {
-            let mut flat: Vec<Stmt> = overflow
-                .into_iter()
-                .map(|(condition, then_block, span)| Stmt { span, kind: StmtKind::If { condition, then_block, else_block: None } })
-                .collect();
-            if let Some(block) = chain.take() {
-                flat.extend(block.statements);
-            }
-            chain = Some(Block { statements: flat });
-        }
-        for (condition, then_block, span) in branches.into_iter().rev() {
-            let stmt = Stmt { span, kind: StmtKind::If { condition, then_block, else_block: chain.take() } };
-            chain = Some(Block { statements: vec![stmt] });
-        }
-        chain
+        super::if_chain(branches, otherwise, MAX_DEPTH.saturating_sub(self.depth))
     }
 
     fn arm_span(&self, arm: &syn::Arm) -> Span {

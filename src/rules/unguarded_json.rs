@@ -573,18 +573,16 @@ impl<'p> FunctionContext<'p> {
 
     /// The verb and client library of a request built by a chain of calls on a client's
     /// verb: `state.http.post(url).form(&params)`, `ureq::post(url).header("Accept", ..)`.
-    fn built_request(&self, mut expr: &'p Expr, position: usize) -> Option<(String, Library)> {
-        for _ in 0..16 {
-            let call = expr.unawaited().as_call()?;
+    fn built_request(&self, expr: &'p Expr, position: usize) -> Option<(String, Library)> {
+        let first = expr.unawaited().as_call()?;
+        std::iter::once(first).chain(first.callee.chained_calls()).find_map(|call| {
             let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
-            if self.config.http.methods.contains(name)
-                && let Some(library) = self.client_library(object, position)
-            {
-                return Some((call.callee.dotted().unwrap_or_else(|| format!("….{name}")), library));
+            if !self.config.http.methods.contains(name) {
+                return None;
             }
-            expr = object;
-        }
-        None
+            let library = self.client_library(object, position)?;
+            Some((call.callee.dotted().unwrap_or_else(|| format!("….{name}")), library))
+        })
     }
 
     /// The class an object is an instance of, when the code says: `HubSpotClient()`,

@@ -174,38 +174,25 @@ impl<'a> CallbackFlow<'a> {
             status,
             message: error.to_string(),
         })?;
-        token_set(&value, status).map_err(|failure| failure.into_error(name(), status))
-    }
-}
-
-enum ParseFailure {
-    Refused { error: String, description: Option<String> },
-    MissingAccessToken,
-}
-
-impl ParseFailure {
-    fn into_error(self, provider: String, status: u16) -> CallbackError {
-        match self {
-            ParseFailure::Refused { error, description } => CallbackError::Refused { provider, status, error, description },
-            ParseFailure::MissingAccessToken => CallbackError::MissingAccessToken { provider, status },
-        }
+        token_set(&value, &provider.name, status)
     }
 }
 
 /// The tokens in a token endpoint's JSON, or why there are none. Slack-style
 /// `{"ok": false, "error": ...}` answers come with status 200, so the `error` field decides,
 /// not the status.
-fn token_set(value: &Value, status: u16) -> Result<TokenSet, ParseFailure> {
+fn token_set(value: &Value, provider: &str, status: u16) -> Result<TokenSet, CallbackError> {
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+    let refused =
+        |error: String, description: Option<String>| CallbackError::Refused { provider: provider.to_string(), status, error, description };
     if let Some(error) = text("error").or_else(|| value.get("error").filter(|error| !error.is_null()).map(Value::to_string)) {
-        let description = text("error_description").or_else(|| text("message"));
-        return Err(ParseFailure::Refused { error, description });
+        return Err(refused(error, text("error_description").or_else(|| text("message"))));
     }
     let Some(access_token) = text("access_token").filter(|token| !token.is_empty()) else {
         return Err(if status >= 400 {
-            ParseFailure::Refused { error: format!("HTTP {status}"), description: text("message") }
+            refused(format!("HTTP {status}"), text("message"))
         } else {
-            ParseFailure::MissingAccessToken
+            CallbackError::MissingAccessToken { provider: provider.to_string(), status }
         });
     };
     // Some providers send `expires_in` as a string.
@@ -221,19 +208,21 @@ mod tests {
 
     #[test]
     fn token_fields_are_read_with_string_expiry() {
-        let Ok(tokens) = token_set(&json!({"access_token": "a", "expires_in": "3600", "scope": "read"}), 200) else { panic!("no tokens") };
+        let Ok(tokens) = token_set(&json!({"access_token": "a", "expires_in": "3600", "scope": "read"}), "p", 200) else {
+            panic!("no tokens")
+        };
         assert_eq!((tokens.expires_in, tokens.scope.as_deref()), (Some(3600), Some("read")));
     }
 
     #[test]
     fn an_error_field_is_a_refusal_even_with_status_200() {
-        let refused = token_set(&json!({"ok": false, "error": "invalid_code"}), 200);
-        assert!(matches!(refused, Err(ParseFailure::Refused { ref error, .. }) if error == "invalid_code"));
+        let refused = token_set(&json!({"ok": false, "error": "invalid_code"}), "p", 200);
+        assert!(matches!(refused, Err(CallbackError::Refused { ref error, .. }) if error == "invalid_code"));
     }
 
     #[test]
     fn no_access_token_is_an_error() {
-        assert!(matches!(token_set(&json!({"token_type": "bearer"}), 200), Err(ParseFailure::MissingAccessToken)));
-        assert!(matches!(token_set(&json!({"message": "bad"}), 401), Err(ParseFailure::Refused { .. })));
+        assert!(matches!(token_set(&json!({"token_type": "bearer"}), "p", 200), Err(CallbackError::MissingAccessToken { .. })));
+        assert!(matches!(token_set(&json!({"message": "bad"}), "p", 401), Err(CallbackError::Refused { .. })));
     }
 }

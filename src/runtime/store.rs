@@ -228,7 +228,8 @@ impl Database {
 fn upsert_tokens(transaction: &Transaction, tenant: &str, provider: &str, tokens: &TokenSet, now: i64) -> Result<StoredToken, StoreError> {
     let expires_in = i64::try_from(tokens.expires_in.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS)).unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(expires_in);
-    transaction.execute(
+    // `RETURNING` gives the refresh token kept by the upsert (the provider may not resend it).
+    let refresh_token: Option<String> = transaction.query_row(
         "INSERT INTO oauth_tokens (tenant, provider, access_token, refresh_token, token_type, scope, expires_at, status, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (tenant, provider) DO UPDATE SET
@@ -238,7 +239,8 @@ fn upsert_tokens(transaction: &Transaction, tenant: &str, provider: &str, tokens
              scope = excluded.scope,
              expires_at = excluded.expires_at,
              status = excluded.status,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at
+         RETURNING refresh_token",
         params![
             tenant,
             provider,
@@ -250,10 +252,6 @@ fn upsert_tokens(transaction: &Transaction, tenant: &str, provider: &str, tokens
             STATUS_ACTIVE,
             now
         ],
-    )?;
-    let refresh_token: Option<String> = transaction.query_row(
-        "SELECT refresh_token FROM oauth_tokens WHERE tenant = ?1 AND provider = ?2",
-        params![tenant, provider],
         |row| row.get(0),
     )?;
     Ok(StoredToken {

@@ -5,7 +5,7 @@
 //! the token database; a replayed callback (the user connects again, the browser retries)
 //! finds the job already queued and does not add a second.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::store::{Database, StoreError};
 
@@ -67,15 +67,12 @@ impl Database {
              ON CONFLICT (tenant, provider, kind) DO NOTHING",
             params![tenant, provider, HISTORICAL, months, now],
         )?;
-        let job = transaction
-            .query_row(
-                "SELECT id, tenant, provider, kind, months, status, queued_at FROM sync_jobs WHERE tenant = ?1 AND provider = ?2 AND kind = ?3",
-                params![tenant, provider, HISTORICAL],
-                job_from_row,
-            )
-            .optional()?;
+        let job = transaction.query_row(
+            "SELECT id, tenant, provider, kind, months, status, queued_at FROM sync_jobs WHERE tenant = ?1 AND provider = ?2 AND kind = ?3",
+            params![tenant, provider, HISTORICAL],
+            job_from_row,
+        )?;
         transaction.commit()?;
-        let job = job.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
         Ok(if inserted == 1 { Enqueued::New(job) } else { Enqueued::Existing(job) })
     }
 
