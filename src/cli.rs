@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Scan code and report findings and per-integration coverage.
     Scan(ScanArgs),
+    /// Patch the fixable findings (OA001-OA004): prints unified diffs, or applies them
+    /// with --write, after verifying every edit by re-parsing and re-auditing.
+    Fix(FixArgs),
     /// List the rules: code, slug, step, severity, fixable.
     Rules(RulesArgs),
     /// Explain a rule: what, why, before/after, how to fix, how to suppress.
@@ -126,6 +129,62 @@ pub struct ScanArgs {
     /// Print timing and memory figures to standard error.
     #[arg(long)]
     pub stats: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FixFormat {
+    /// Unified diffs (a dry run), or a summary of what was written.
+    Text,
+    /// The oauth-audit/fix@1 JSON: applied and skipped fixes, files changed.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Files or folders to fix (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Fix only this rule (code or slug); repeatable.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+
+    /// Fix only this integration; repeatable.
+    #[arg(long = "integration", value_name = "NAME")]
+    pub integrations: Vec<String>,
+
+    /// Print the unified diffs and change nothing (the default).
+    #[arg(long, conflicts_with = "write")]
+    pub diff: bool,
+
+    /// Apply the fixes: each file is replaced atomically, keeping its line endings, byte
+    /// order mark, indentation and mode; a file changed since it was read is refused.
+    #[arg(long)]
+    pub write: bool,
+
+    /// Also write one `git apply`-able patch per integration into DIR (`notion.patch`).
+    #[arg(long, value_name = "DIR")]
+    pub patch_dir: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FixFormat::Text)]
+    pub format: FixFormat,
+
+    /// Configuration file (default: the first oauth-audit.toml from the root upward).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Also fix test files.
+    #[arg(long)]
+    pub include_tests: bool,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+
+    /// Colour in diffs.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Args)]

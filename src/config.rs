@@ -41,6 +41,19 @@ struct ConfigFile {
     sync: SyncSection,
     #[serde(default)]
     rollback: RollbackSection,
+    #[serde(default)]
+    fix: FixSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixSection {
+    python_helper_module: Option<String>,
+    python_helper_file: Option<String>,
+    python_sync_module: Option<String>,
+    typescript_helper_file: Option<String>,
+    #[serde(default)]
+    templates: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -265,6 +278,23 @@ pub struct Rollback {
     pub early_errors: Vec<String>,
 }
 
+/// What `fix` inserts, and where the guard helper it imports lives.
+#[derive(Debug, Clone, Default)]
+pub struct Fix {
+    /// The module Python code imports `check_html_response` from (`core.oauth_utils`).
+    pub python_helper_module: String,
+    /// Where `fix --write` creates that module when the tree has none, relative to the
+    /// folder absolute imports start from.
+    pub python_helper_file: String,
+    /// The module Python code imports `trigger_historical_sync_on_connection` from.
+    pub python_sync_module: String,
+    /// Where the TypeScript guard helper is created when missing, relative to the scan root.
+    pub typescript_helper_file: String,
+    /// Templates replacing the shipped ones, by name (`python/guard`), as paths resolved
+    /// against the configuration file's folder.
+    pub templates: BTreeMap<String, PathBuf>,
+}
+
 /// A provider assigned explicitly to the files matching some globs. When globs of two
 /// providers match one file, the provider whose name sorts first wins.
 #[derive(Debug, Clone)]
@@ -285,6 +315,7 @@ pub struct Config {
     /// Calls that start the historical sync after a connection.
     pub sync_triggers: Vec<String>,
     pub rollback: Rollback,
+    pub fix: Fix,
     pub max_file_size: u64,
     pub exclude: GlobSet,
     /// The folder of an `oauth-audit.toml` found from the scan root upward: its globs are
@@ -347,8 +378,24 @@ impl Config {
         let mut persistence = Persistence::default();
         let mut sync_triggers = Vec::new();
         let mut rollback = Rollback::default();
+        let mut fix = Fix::default();
         for (path, text) in files {
             let file: ConfigFile = toml::from_str(text).map_err(|error| invalid(path, text, error.span(), error.message()))?;
+            let folder = Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default();
+            let section = file.fix;
+            for (value, slot) in [
+                (section.python_helper_module, &mut fix.python_helper_module),
+                (section.python_helper_file, &mut fix.python_helper_file),
+                (section.python_sync_module, &mut fix.python_sync_module),
+                (section.typescript_helper_file, &mut fix.typescript_helper_file),
+            ] {
+                if let Some(value) = value {
+                    *slot = value;
+                }
+            }
+            for (name, template) in section.templates {
+                fix.templates.insert(name, folder.join(template));
+            }
             extend(&mut guards.returning, file.guards.returning);
             extend(&mut guards.raising, file.guards.raising);
             extend(&mut guards.no_return, file.guards.no_return);
@@ -442,6 +489,7 @@ impl Config {
             persistence,
             sync_triggers,
             rollback,
+            fix,
             max_file_size,
             exclude: glob_set(&exclude),
             glob_base: None,

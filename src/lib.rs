@@ -8,6 +8,7 @@ pub mod config;
 pub mod coverage;
 pub mod discover;
 pub mod facts;
+pub mod fix;
 pub mod index;
 pub mod integrations;
 pub mod lang;

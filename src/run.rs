@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::baseline;
-use crate::cli::{ColorChoice, Command, FailOn, Format, RulesArgs, ScanArgs};
+use crate::cli::{ColorChoice, Command, FailOn, FixArgs, FixFormat, Format, RulesArgs, ScanArgs};
 use crate::config::Config;
 use crate::discover;
+use crate::fix::{self, FixOptions};
 use crate::report::{PathBase, github, json, markdown, sarif, text};
 use crate::rules::{RULES, Severity, find_rule};
 use crate::scan::{self, ScanOptions};
@@ -23,6 +24,7 @@ pub enum Outcome {
 pub fn run(command: Command) -> Result<Outcome> {
     match command {
         Command::Scan(args) => run_scan(args),
+        Command::Fix(args) => run_fix(args),
         Command::Rules(args) => {
             print!("{}", rules_listing(&args));
             Ok(Outcome::Clean)
@@ -158,9 +160,108 @@ fn write_output(path: &Path, text: &str) -> Result<()> {
     if path.exists() && !path.is_file() {
         return std::fs::write(path, text).with_context(failed);
     }
-    let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temporary = tempfile::NamedTempFile::new_in(folder).with_context(failed)?;
-    temporary.write_all(text.as_bytes()).with_context(failed)?;
-    temporary.persist(path).map_err(|error| error.error).with_context(failed)?;
-    Ok(())
+    fix::write::atomic_write(path, text.as_bytes(), None, false).with_context(failed)
+}
+
+fn resolve_rules(ids: &[String]) -> Result<Vec<&'static crate::rules::RuleInfo>> {
+    let mut rules = Vec::new();
+    for id in ids {
+        match find_rule(id) {
+            Some(rule) => rules.push(rule),
+            None => bail!("unknown rule {id:?} in --rule; known rules: {}", known_rules()),
+        }
+    }
+    Ok(rules)
+}
+
+fn use_colour(choice: ColorChoice, to_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+    }
+}
+
+fn run_fix(args: FixArgs) -> Result<Outcome> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let rules = resolve_rules(&args.rules)?;
+    if let Some(rule) = rules.iter().find(|rule| !fix::FIXABLE_RULES.iter().any(|fixable| fixable.code == rule.code)) {
+        bail!("{} ({}) has no automatic fix; fixable rules: OA001, OA002, OA003, OA004", rule.code, rule.slug);
+    }
+    let root = discover::scan_root(&paths);
+    let config = Config::resolve(args.config.as_deref(), &root)?;
+    let integrations = args.integrations.iter().map(|name| crate::config::normalize_provider(name)).collect();
+    let scan = ScanOptions { paths, root, include_tests: args.include_tests, jobs: args.jobs, rules: Vec::new(), integrations };
+    let plan = fix::plan(&FixOptions { scan, rules }, &config)?;
+
+    if let Some(folder) = &args.patch_dir {
+        std::fs::create_dir_all(folder).with_context(|| format!("{}: cannot create the patch folder", folder.display()))?;
+        for (integration, changes) in &plan.by_integration {
+            let patch: String = changes.iter().map(fix::write::unified_diff).collect();
+            let path = folder.join(format!("{integration}.patch"));
+            fix::write::atomic_write(&path, patch.as_bytes(), None, false)
+                .with_context(|| format!("{}: cannot write the patch", path.display()))?;
+        }
+    }
+    let mut refused = Vec::new();
+    let mut written = 0;
+    if args.write {
+        for change in &plan.changes {
+            match fix::write::write_change(change) {
+                Ok(()) => written += 1,
+                Err(refusal) => refused.push(refusal),
+            }
+        }
+    }
+    let refused_files: Vec<&str> = refused.iter().map(|refusal| refusal.file.as_str()).collect();
+    let applied: Vec<&fix::AppliedFix> = plan.applied.iter().filter(|fix| !refused_files.contains(&fix.file.as_str())).collect();
+    let mut skipped = plan.skipped.clone();
+    for fix in plan.applied.iter().filter(|fix| refused_files.contains(&fix.file.as_str())) {
+        let reason = refused.iter().find(|refusal| refusal.file == fix.file).map(|refusal| refusal.reason.clone()).unwrap_or_default();
+        skipped.push(fix::SkippedFix { file: fix.file.clone(), line: fix.line, rule: fix.code, reason: format!("not written: {reason}") });
+    }
+    skipped.sort();
+    let files_changed = if args.write { written } else { plan.changes.len() };
+    let mut out = String::new();
+    match args.format {
+        FixFormat::Json => {
+            let value = serde_json::json!({
+                "schema": fix::SCHEMA,
+                "written": args.write,
+                "applied": applied,
+                "skipped": skipped,
+                "refused": refused,
+                "files_changed": files_changed,
+                "unreadable": plan.unreadable.iter().map(|entry| serde_json::json!({"file": entry.file, "reason": entry.reason})).collect::<Vec<_>>(),
+            });
+            out.push_str(&serde_json::to_string_pretty(&value).context("cannot serialise the fix report")?);
+            out.push('\n');
+        }
+        FixFormat::Text => {
+            let colour = use_colour(args.color, std::io::stdout().is_terminal());
+            if !args.write {
+                for change in &plan.changes {
+                    let diff = fix::write::unified_diff(change);
+                    out.push_str(&if colour { fix::write::colour(&diff) } else { diff });
+                }
+            }
+            for entry in &skipped {
+                out.push_str(&format!("skipped {}:{} {}: {}\n", entry.file, entry.line, entry.rule, entry.reason));
+            }
+            for entry in &plan.unreadable {
+                out.push_str(&format!("unreadable {}: {}\n", entry.file, entry.reason));
+            }
+            let verb = if args.write { "applied" } else { "would apply" };
+            out.push_str(&format!(
+                "{verb} {} fix{} in {} file{}; skipped {}\n",
+                applied.len(),
+                if applied.len() == 1 { "" } else { "es" },
+                files_changed,
+                if files_changed == 1 { "" } else { "s" },
+                skipped.len()
+            ));
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes()).context("cannot write to standard output")?;
+    Ok(if refused.is_empty() { Outcome::Clean } else { Outcome::Failed })
 }

@@ -22,6 +22,7 @@ use crate::report::Callback;
 use crate::report::{Report, ReportFinding, SCHEMA, TOOL_NAME, TOOL_VERSION, Tool};
 use crate::routes;
 use crate::rules::{CALLBACK_RULES, Finding, RuleInfo, callback_no_persist, callback_no_sync, missing_rollback, unguarded_json};
+use crate::source::SourceFile;
 use crate::suppress::Suppressions;
 
 #[derive(Debug, Clone)]
@@ -75,6 +76,10 @@ pub struct ScanOutcome {
     pub root: PathBuf,
     pub report: Report,
     pub project: Project,
+    /// The reported findings with their byte spans, in the order of `report.findings`.
+    pub findings: Vec<Finding>,
+    /// The callbacks of the reported integrations.
+    pub callbacks: Vec<CallbackAnalysis>,
     pub syntax_warnings: Vec<SyntaxWarning>,
     pub stats: Stats,
 }
@@ -88,21 +93,46 @@ pub fn scan(options: &ScanOptions, config: &Config) -> Result<ScanOutcome, ScanE
         .stack_size(16 * 1024 * 1024)
         .build()
         .map_err(|error| ScanError::Threads(error.to_string()))?;
-    pool.install(|| scan_in_pool(options, config, threads, started))
+    pool.install(|| {
+        let discovery = discover::discover(
+            &DiscoverOptions { paths: options.paths.clone(), root: options.root.clone(), include_tests: options.include_tests, threads },
+            config,
+        );
+        if let Some(missing) = discovery.missing.first() {
+            return Err(ScanError::MissingPath(missing.display().to_string()));
+        }
+        Ok(scan_files(options, config, discovery.root, discovery.files, discovery.skipped, started))
+    })
 }
 
-fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started: Instant) -> Result<ScanOutcome, ScanError> {
-    let discovery = discover::discover(
-        &DiscoverOptions { paths: options.paths.clone(), root: options.root.clone(), include_tests: options.include_tests, threads },
-        config,
-    );
-    if let Some(missing) = discovery.missing.first() {
-        return Err(ScanError::MissingPath(missing.display().to_string()));
-    }
+/// Scans files already read (the texts `fix` plans to write, say): everything after discovery.
+pub fn scan_discovered(
+    options: &ScanOptions,
+    config: &Config,
+    root: PathBuf,
+    files: Vec<SourceFile>,
+    skipped: Vec<Skipped>,
+) -> Result<ScanOutcome, ScanError> {
+    let started = Instant::now();
+    let threads = if options.jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(1) } else { options.jobs };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .stack_size(16 * 1024 * 1024)
+        .build()
+        .map_err(|error| ScanError::Threads(error.to_string()))?;
+    Ok(pool.install(|| scan_files(options, config, root, files, skipped, started)))
+}
+
+fn scan_files(
+    options: &ScanOptions,
+    config: &Config,
+    root: PathBuf,
+    files: Vec<SourceFile>,
+    mut skipped: Vec<Skipped>,
+    started: Instant,
+) -> ScanOutcome {
     let discovered = started.elapsed();
-    let root = discovery.root.clone();
-    let mut skipped = discovery.skipped;
-    let project = Project::new(discovery.files);
+    let project = Project::new(files);
     let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
     let matcher = ProviderMatcher::new(config);
     let run_unguarded_json = selected(&unguarded_json::RULE);
@@ -237,7 +267,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         }
     }
 
-    let report_findings = to_report_findings(&project, &assignments, &findings);
+    let (report_findings, findings) = to_report_findings(&project, &assignments, findings);
     let files: Vec<(String, Option<String>)> = project
         .files
         .iter()
@@ -246,6 +276,12 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         .map(|(index, file)| (file.relative_path.clone(), assignments.get(index).cloned().flatten()))
         .filter(|(_, integration)| wanted(integration))
         .collect();
+    let mut callbacks = Vec::new();
+    for (index, analysis) in analyses {
+        if wanted(&assignments.get(index).cloned().flatten()) {
+            callbacks.extend(analysis.callbacks.into_iter().map(|callback| callback.analysis));
+        }
+    }
     let (integrations, summary, next) = coverage::compute(&CoverageInput {
         files: &files,
         callbacks: &callback_entries,
@@ -274,7 +310,7 @@ fn scan_in_pool(options: &ScanOptions, config: &Config, threads: usize, started:
         skipped,
         delta: None,
     };
-    Ok(ScanOutcome { root, report, project, syntax_warnings, stats })
+    ScanOutcome { root, report, project, findings, callbacks, syntax_warnings, stats }
 }
 
 /// What one file's pass produced.
@@ -421,13 +457,14 @@ fn callback_entry(project: &Project, analysis: &CallbackAnalysis) -> Callback {
     }
 }
 
-fn to_report_findings(project: &Project, assignments: &[Option<String>], findings: &[Finding]) -> Vec<ReportFinding> {
+/// The report's findings, and the same findings in the same order.
+fn to_report_findings(project: &Project, assignments: &[Option<String>], mut findings: Vec<Finding>) -> (Vec<ReportFinding>, Vec<Finding>) {
     let mut out: Vec<ReportFinding> = Vec::new();
+    let mut kept = Vec::new();
     let mut occurrences: BTreeMap<String, usize> = BTreeMap::new();
-    let mut ordered: Vec<&Finding> = findings.iter().collect();
     // Discovery sorts files by path, so file order is path order.
-    ordered.sort_by_key(|finding| (finding.file_index, finding.span.start_byte, finding.rule.code));
-    for finding in ordered {
+    findings.sort_by_key(|finding| (finding.file_index, finding.span.start_byte, finding.rule.code));
+    for finding in findings {
         let Some(file) = project.files.get(finding.file_index) else { continue };
         let Span { start, end, .. } = finding.span;
         let snippet = normalized_snippet(file.line(start.line));
@@ -460,8 +497,9 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], finding
                 })
                 .collect(),
         });
+        kept.push(finding);
     }
-    out
+    (out, kept)
 }
 
 /// A line with its whitespace collapsed, so re-indenting or moving code keeps fingerprints.

@@ -74,6 +74,8 @@ pub struct RollbackSite {
     pub span: Span,
     /// `None` when the handler rolls back (or a manager does).
     pub finding: Option<Finding>,
+    /// The session the handler must roll back, with the finding.
+    pub session: Option<String>,
 }
 
 /// Cheap test on the raw text: a file without `except` and a session write needs no parse
@@ -205,7 +207,7 @@ impl Checker<'_> {
             !rolled && !by_manager
         });
         let Some(session) = unsafe_session else {
-            return RollbackSite { span: handler.span, finding: None };
+            return RollbackSite { span: handler.span, finding: None, session: None };
         };
         let first = writes.iter().find(|write| write.session == *session).map(|write| write.span).unwrap_or(handler.span);
         let caught = match (self.language, handler.types.is_empty()) {
@@ -250,7 +252,7 @@ impl Checker<'_> {
             fixable: true,
             related,
         };
-        RollbackSite { span: handler.span, finding: Some(finding) }
+        RollbackSite { span: handler.span, finding: Some(finding), session: Some(session.to_string()) }
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.

@@ -1,0 +1,633 @@
+//! Python codemods: where each template goes, computed from the facts of the file.
+//!
+//! Every planner either returns the edits of one fix or the reason it cannot patch the
+//! site safely; it never guesses. Imports and handler parameters are not edited here: a fix
+//! lists what it needs and [`assemble`] adds each once per file, so fixes that are dropped
+//! later take their imports with them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::callbacks::CallbackAnalysis;
+use crate::facts::{Block, ExprKind, FileFacts, Function, Span, Stmt, StmtKind};
+use crate::index::Project;
+
+use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start};
+use super::template::{ParamSpec, Template};
+use super::{Planned, Templates};
+
+/// Placeholder values of a template.
+type Values = BTreeMap<&'static str, String>;
+
+/// What the planners know besides the file: the project, the configuration's knowledge of
+/// sessions, and the templates.
+pub struct Context<'a> {
+    pub project: &'a Project,
+    pub file_index: usize,
+    pub facts: &'a FileFacts,
+    pub templates: &'a Templates,
+    pub session_types: &'a [String],
+    pub session_names: &'a [String],
+    pub session_factories: &'a [String],
+    pub helper_module: &'a str,
+    pub sync_module: &'a str,
+}
+
+impl Context<'_> {
+    fn text(&self) -> &str {
+        self.project.files.get(self.file_index).map(|file| file.text.as_str()).unwrap_or("")
+    }
+
+    fn function_at(&self, span: Span) -> Option<(usize, &Function)> {
+        self.facts
+            .functions
+            .iter()
+            .enumerate()
+            .filter(|(_, function)| !function.is_module() && function.span.contains(&span))
+            .min_by_key(|(_, function)| function.span.end_byte - function.span.start_byte)
+    }
+
+    fn base_values(&self) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([("helper_module", self.helper_module.to_string()), ("sync_module", self.sync_module.to_string())])
+    }
+}
+
+/// OA001: the guard before the statement that parses `receiver`'s body.
+pub fn guard(context: &Context, call_span: Span, helper_available: Result<(), String>) -> Result<Planned, String> {
+    let text = context.text();
+    let (function_index, function) = context
+        .function_at(call_span)
+        .map(|(index, function)| (Some(index), function))
+        .or_else(|| context.facts.module().map(|module| (None, module)))
+        .ok_or("no function holds the call")?;
+    let path = statement_path(&function.body, call_span);
+    let stmt = *path.last().ok_or("the call is not inside a statement")?;
+    let call = find_call(stmt, call_span).ok_or("the call is not where the report says")?;
+    let ExprKind::Call(call) = &call.kind else { return Err("the call is not where the report says".into()) };
+    let ExprKind::Attribute { object, .. } = &call.callee.kind else {
+        return Err("the parse has no receiver to guard".into());
+    };
+    let receiver = object.unawaited();
+    let Some(receiver_name) = receiver.dotted() else {
+        return Err(format!(
+            "chained call `{}`: the response has no name to guard; assign it to a variable first",
+            snippet(text, call_span)
+        ));
+    };
+    match &stmt.kind {
+        StmtKind::If { .. } => {
+            return Err("the parse is in an `if` condition: a guard before it would also run for the other branches".into());
+        }
+        StmtKind::Loop { .. } => return Err("the parse is in a loop header: it runs again on every iteration".into()),
+        StmtKind::With { .. } => return Err("the parse is in a `with` header".into()),
+        StmtKind::Assign { .. } | StmtKind::Expr(_) | StmtKind::Return(_) | StmtKind::Raise { .. } | StmtKind::Other(_) => {}
+        _ => return Err("the parse is in a statement a guard cannot precede".into()),
+    }
+    for expression in stmt.expressions() {
+        let mut reason = None;
+        expression.walk(&mut |part| {
+            if !part.span.contains(&call_span) || reason.is_some() {
+                return;
+            }
+            reason = match &part.kind {
+                ExprKind::Lambda { .. } => Some("the parse is inside a lambda: it runs later, not where a guard could go"),
+                ExprKind::Comprehension { .. } => Some("the parse is inside a comprehension: it runs once per item"),
+                ExprKind::Conditional { .. } => {
+                    Some("the parse is inside a conditional expression: a guard before it would run for both branches")
+                }
+                ExprKind::Bool { .. } => Some("the parse is inside `and`/`or`: it may not run at all"),
+                _ => None,
+            };
+        });
+        if let Some(reason) = reason {
+            return Err(reason.into());
+        }
+    }
+    if function_index.is_none() {
+        return Err("the parse runs at module level: there is no request to answer with an error".into());
+    }
+    let indent = indentation_at(text, stmt.span.start_byte).ok_or("the statement shares its line with another")?;
+    helper_available?;
+    let template = &context.templates.python_guard;
+    let mut values = context.base_values();
+    values.insert("response", receiver_name);
+    let lines = template.render(&values).map_err(|error| error.to_string())?;
+    let layout = Layout::of(text);
+    let block = layout.block(indent, &lines);
+    Ok(Planned {
+        edits: vec![Edit::insert(line_start(text, stmt.span.start_byte), block)],
+        imports: template.filled_imports(&values).map_err(|error| error.to_string())?,
+        params: Vec::new(),
+    })
+}
+
+/// OA004: `<session>.rollback()` first in the `except` handler at `handler_span`.
+pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<Planned, String> {
+    let text = context.text();
+    let (_, function) = context.function_at(handler_span).ok_or("no function holds the handler")?;
+    let mut found = None;
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Try { handlers, .. } = &stmt.kind {
+            for handler in handlers {
+                if handler.span == handler_span {
+                    found = Some(handler);
+                }
+            }
+        }
+    });
+    let handler = found.ok_or("the handler is not where the report says")?;
+    let first = handler.body.statements.first().ok_or("the handler has no body")?;
+    if first.span.start.line == handler.span.start.line {
+        return Err("the handler's body is on its `except` line".into());
+    }
+    let indent = indentation_at(text, first.span.start_byte).ok_or("the handler's first statement shares its line")?;
+    let is_async = function.is_async
+        && (function.params.iter().any(|param| param.name == session && param.annotation.as_deref().is_some_and(|a| a.contains("Async")))
+            || awaits_method_of(&function.body, session));
+    let mut values = context.base_values();
+    values.insert("session", session.to_string());
+    values.insert("await", if is_async { "await ".to_string() } else { String::new() });
+    let template = &context.templates.python_rollback;
+    let lines = template.render(&values).map_err(|error| error.to_string())?;
+    let block = Layout::of(text).block(indent, &lines);
+    Ok(Planned {
+        edits: vec![Edit::insert(line_start(text, first.span.start_byte), block)],
+        imports: template.filled_imports(&values).map_err(|error| error.to_string())?,
+        params: Vec::new(),
+    })
+}
+
+/// OA002: the persistence block (and the sync trigger) right after the exchange.
+pub fn persist(context: &Context, callback: &CallbackAnalysis, provider: &str) -> Result<Planned, String> {
+    let text = context.text();
+    let (function_index, function) = handler_of(context, callback)?;
+    let hop = callback.exchange.as_ref().and_then(|chain| chain.first()).ok_or("no token exchange found in the handler")?;
+    let stmt = statement_on_line(&function.body, hop.line).ok_or("the exchange is not in a statement of the handler")?;
+    indentation_at(text, stmt.span.start_byte).ok_or("the exchange shares its line with another statement")?;
+    let mut edits = Vec::new();
+    let tokens = match &stmt.kind {
+        StmtKind::Assign { targets, augmented: false, .. } if targets.len() == 1 => match &targets[0].kind {
+            ExprKind::Name(name) => name.clone(),
+            _ => return Err("the exchange's result is not assigned to a plain name".into()),
+        },
+        StmtKind::Expr(expression) if matches!(expression.unawaited().kind, ExprKind::Call(_)) => {
+            if function_names(function).contains("token_data") {
+                return Err("the exchange's result is dropped and `token_data` is already used".into());
+            }
+            edits.push(Edit::insert(stmt.span.start_byte, "token_data = "));
+            "token_data".to_string()
+        }
+        _ => return Err("the exchange's result has no name to store (returned or nested in an expression)".into()),
+    };
+    // Outside a `try` whose handlers all leave: the block then runs only once the exchange
+    // succeeded, and no handler of that `try` runs after its writes.
+    let mut anchor = stmt;
+    for outer in statement_path(&function.body, stmt.span) {
+        if let StmtKind::Try { body, handlers, else_block: None, .. } = &outer.kind
+            && body.statements.iter().any(|inner| inner.span.contains(&stmt.span))
+            && !handlers.is_empty()
+            && handlers.iter().all(|handler| handler.body.leaves())
+            && !body.leaves()
+        {
+            anchor = outer;
+            break;
+        }
+    }
+    let indent = indentation_at(text, anchor.span.start_byte).ok_or("the exchange shares its line with another statement")?;
+    let persist = &context.templates.python_persist;
+    let sync = &context.templates.python_sync;
+    if (persist.requires_async || sync.requires_async) && !function.is_async {
+        return Err("the handler is not `async`: the sync trigger must be awaited".into());
+    }
+    let templates = [persist, sync];
+    check_binds(function, &templates)?;
+    let (mut values, params) = roles(context, function_index, function, anchor.span, &templates)?;
+    values.insert("tokens", tokens);
+    values.insert("provider", provider.to_string());
+    let layout = Layout::of(text);
+    let mut block = String::new();
+    let mut imports = Vec::new();
+    for template in templates {
+        block.push_str(&layout.block(indent, &template.render(&values).map_err(|error| error.to_string())?));
+        imports.extend(template.filled_imports(&values).map_err(|error| error.to_string())?);
+    }
+    edits.push(Edit::insert(insertion_after(text, anchor.span.end_byte), ensure_line_break(text, anchor.span.end_byte, &layout, block)));
+    Ok(Planned { edits, imports, params })
+}
+
+/// OA003: the sync trigger after the commit that follows the persistence call.
+pub fn sync(context: &Context, callback: &CallbackAnalysis, provider: &str) -> Result<Planned, String> {
+    let text = context.text();
+    let (function_index, function) = handler_of(context, callback)?;
+    let hop = callback.persistence.as_ref().and_then(|chain| chain.first()).ok_or("no persistence found in the handler")?;
+    let stmt = statement_on_line(&function.body, hop.line).ok_or("the persistence call is not in a statement of the handler")?;
+    // After the commit of the unit of work the write belongs to: the first commit after the
+    // write in its block or an enclosing one, innermost first.
+    let mut blocks = vec![&function.body];
+    for outer in statement_path(&function.body, stmt.span) {
+        if let Some(inner) = outer.blocks().find(|inner| inner.statements.iter().any(|nested| nested.span.contains(&stmt.span))) {
+            blocks.push(inner);
+        }
+    }
+    let anchor = blocks
+        .iter()
+        .rev()
+        .find_map(|block| {
+            block.statements.iter().filter(|later| later.span.start_byte >= stmt.span.start_byte).find(|later| is_commit(later))
+        })
+        .unwrap_or(stmt);
+    let indent = indentation_at(text, anchor.span.start_byte).ok_or("the persistence call shares its line with another statement")?;
+    let template = &context.templates.python_sync;
+    if template.requires_async && !function.is_async {
+        return Err("the handler is not `async`: the sync trigger must be awaited".into());
+    }
+    check_binds(function, &[template])?;
+    let (mut values, params) = roles(context, function_index, function, anchor.span, &[template])?;
+    values.insert("provider", provider.to_string());
+    let layout = Layout::of(text);
+    let lines = template.render(&values).map_err(|error| error.to_string())?;
+    let block = layout.block(indent, &lines);
+    Ok(Planned {
+        edits: vec![Edit::insert(
+            insertion_after(text, anchor.span.end_byte),
+            ensure_line_break(text, anchor.span.end_byte, &layout, block),
+        )],
+        imports: template.filled_imports(&values).map_err(|error| error.to_string())?,
+        params,
+    })
+}
+
+/// The edits that add each needed import and handler parameter once, for fixes accepted
+/// in one file.
+pub fn assemble(text: &str, facts: &FileFacts, planned: &[&Planned]) -> Vec<Edit> {
+    let layout = Layout::of(text);
+    let mut edits = Vec::new();
+    // Parameters, per function, in the order the fixes asked for them.
+    let mut by_function: BTreeMap<usize, Vec<&ParamSpec>> = BTreeMap::new();
+    for fix in planned {
+        for (function_index, param) in &fix.params {
+            let list = by_function.entry(*function_index).or_default();
+            if !list.iter().any(|known| known.name() == param.name()) {
+                list.push(param);
+            }
+        }
+    }
+    let mut imports: Vec<String> = Vec::new();
+    for (function_index, params) in &by_function {
+        let Some(function) = facts.functions.get(*function_index) else { continue };
+        let declarations: Vec<&str> = params.iter().map(|param| param.declaration.as_str()).collect();
+        edits.extend(parameter_edits(text, function, &declarations, &layout));
+        imports.extend(params.iter().flat_map(|param| param.imports.iter().cloned()));
+    }
+    imports.extend(planned.iter().flat_map(|fix| fix.imports.iter().cloned()));
+    if let Some(edit) = import_edit(text, facts, &imports, &layout) {
+        edits.push(edit);
+    }
+    edits
+}
+
+// ----- imports ------------------------------------------------------------------------
+
+/// One edit adding the imports whose names the module does not bind yet, after its last
+/// top-level import (or before its first statement after the docstring).
+fn import_edit(text: &str, facts: &FileFacts, imports: &[String], layout: &Layout) -> Option<Edit> {
+    let mut bound: BTreeSet<String> = facts.imports.iter().map(|import| import.alias.clone()).collect();
+    if let Some(module) = facts.module() {
+        for stmt in &module.body.statements {
+            match &stmt.kind {
+                StmtKind::FunctionDef(id) => {
+                    if let Some(function) = facts.functions.get(id.0) {
+                        bound.insert(function.name.clone());
+                    }
+                }
+                StmtKind::ClassDef { name, .. } => {
+                    bound.insert(name.clone());
+                }
+                StmtKind::Assign { targets, .. } => {
+                    bound.extend(targets.iter().flat_map(|target| target.bound_names()).map(str::to_string))
+                }
+                _ => {}
+            }
+        }
+    }
+    // `from m import a, b` lines by module, in first-seen order; `import m` lines as they are.
+    let mut order: Vec<String> = Vec::new();
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for import in imports {
+        if let Some(rest) = import.strip_prefix("from ") {
+            let Some((module, list)) = rest.split_once(" import ") else { continue };
+            for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+                let alias = name.rsplit(" as ").next().unwrap_or(name).trim().to_string();
+                if bound.insert(alias) {
+                    if !names.contains_key(module) {
+                        order.push(module.to_string());
+                    }
+                    names.entry(module.to_string()).or_default().push(name.to_string());
+                }
+            }
+        } else if let Some(module) = import.strip_prefix("import ") {
+            let alias = module.split(" as ").last().unwrap_or(module).split('.').next().unwrap_or(module).trim().to_string();
+            if bound.insert(alias) {
+                order.push(format!("import {module}"));
+            }
+        }
+    }
+    if order.is_empty() {
+        return None;
+    }
+    let mut lines = String::new();
+    for entry in order {
+        match names.get(&entry) {
+            Some(list) => lines.push_str(&format!("from {entry} import {}{}", list.join(", "), layout.newline)),
+            None => lines.push_str(&format!("{entry}{}", layout.newline)),
+        }
+    }
+    let last_import = facts
+        .imports
+        .iter()
+        .filter(|import| indentation_at(text, import.span.start_byte) == Some(""))
+        .map(|import| import.span.end_byte)
+        .max();
+    let at = match last_import {
+        Some(end) => insertion_after(text, end),
+        None => {
+            let statements = facts.module().map(|module| module.body.statements.as_slice()).unwrap_or_default();
+            let docstring =
+                statements.first().filter(|stmt| matches!(&stmt.kind, StmtKind::Expr(expr) if matches!(expr.kind, ExprKind::String(_))));
+            match (docstring, statements.get(usize::from(docstring.is_some()))) {
+                (_, Some(first)) => line_start(text, first.span.start_byte),
+                (Some(docstring), None) => insertion_after(text, docstring.span.end_byte),
+                (None, None) => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
+            }
+        }
+    };
+    let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') { layout.newline } else { "" };
+    Some(Edit::insert(at, format!("{prefix}{lines}")))
+}
+
+// ----- handler parameters -------------------------------------------------------------
+
+/// The edits adding `declarations` to `function`'s parameter list, in the list's style
+/// (one line, or one parameter per line with or without a trailing comma).
+fn parameter_edits(text: &str, function: &Function, declarations: &[&str], layout: &Layout) -> Vec<Edit> {
+    if declarations.is_empty() {
+        return Vec::new();
+    }
+    let Some(open) = text.get(function.name_span.end_byte..).and_then(|after| after.find('(')).map(|at| function.name_span.end_byte + at)
+    else {
+        return Vec::new();
+    };
+    // A `**kwargs` parameter must stay last.
+    let kwargs = function.params.iter().find(|param| text.get(param.span.start_byte..).is_some_and(|rest| rest.starts_with("**")));
+    let positional: Vec<_> = function.params.iter().filter(|param| kwargs.is_none_or(|kwargs| !std::ptr::eq(*param, kwargs))).collect();
+    let Some(last) = positional.last() else {
+        // `def f():` or `def f(**kwargs):`.
+        let joined = declarations.join(", ");
+        return match kwargs {
+            Some(kwargs) => vec![Edit::insert(kwargs.span.start_byte, format!("{joined}, "))],
+            None => vec![Edit::insert(open + 1, joined)],
+        };
+    };
+    let first = positional.first().map(|param| param.span.start_byte).unwrap_or(last.span.start_byte);
+    let one_per_line = text.get(open..first).is_some_and(|between| between.contains('\n'));
+    if let Some(kwargs) = kwargs {
+        let separator = if one_per_line {
+            let indent = indentation_at(text, kwargs.span.start_byte).unwrap_or("    ");
+            format!(",{}{indent}", layout.newline)
+        } else {
+            ", ".to_string()
+        };
+        let joined = declarations.join(&separator);
+        return vec![Edit::insert(kwargs.span.start_byte, format!("{joined}{separator}"))];
+    }
+    let after = text.get(last.span.end_byte..).unwrap_or("");
+    let comma = after.trim_start_matches([' ', '\t']).starts_with(',').then(|| after.find(',')).flatten();
+    let end_of_last = comma.map_or(last.span.end_byte, |at| last.span.end_byte + at + 1);
+    let line_end = next_line_start(text, end_of_last);
+    // New lines go before the closing parenthesis only when it starts a line of its own.
+    let closing_on_line = text.get(end_of_last..line_end).is_some_and(|rest| rest.contains(')'));
+    if !one_per_line || closing_on_line {
+        return vec![match comma {
+            Some(_) => Edit::insert(end_of_last, format!(" {},", declarations.join(", "))),
+            None => Edit::insert(last.span.end_byte, format!(", {}", declarations.join(", "))),
+        }];
+    }
+    let indent = indentation_at(text, last.span.start_byte).unwrap_or("    ");
+    let lines: String = declarations.iter().map(|declaration| format!("{indent}{declaration},{}", layout.newline)).collect();
+    let mut edits = Vec::new();
+    if comma.is_none() {
+        edits.push(Edit::insert(last.span.end_byte, ","));
+    }
+    edits.push(Edit::insert(line_end, lines));
+    edits
+}
+
+/// The value of every role the templates read, and the parameters to add for roles the
+/// handler does not have.
+fn roles(
+    context: &Context,
+    function_index: usize,
+    function: &Function,
+    at: Span,
+    templates: &[&Template],
+) -> Result<(Values, Vec<(usize, ParamSpec)>), String> {
+    let mut values = context.base_values();
+    let mut params = Vec::new();
+    let mut seen = BTreeSet::new();
+    for spec in templates.iter().flat_map(|template| template.params.iter()) {
+        if !seen.insert(spec.role.clone()) {
+            continue;
+        }
+        let role: &'static str = match spec.role.as_str() {
+            "session" => "session",
+            "tenant" => "tenant",
+            "user" => "user",
+            other => return Err(format!("template parameter role `{other}` is not one of session, tenant, user")),
+        };
+        let existing = function.params.iter().find(|param| {
+            param.name == spec.name()
+                || param.annotation.as_deref().and_then(|annotation| annotation.rsplit('.').next()).is_some_and(|annotation| {
+                    Some(annotation) == spec.annotation()
+                        || (role == "session" && context.session_types.iter().any(|known| known == annotation))
+                })
+                || (role == "session"
+                    && param.annotation.is_none()
+                    && param
+                        .default
+                        .as_ref()
+                        .is_some_and(|default| default.names().iter().any(|name| context.session_factories.iter().any(|f| f == name))))
+        });
+        let name = match existing {
+            Some(param) => param.name.clone(),
+            None => match (role == "session").then(|| session_in_scope(context, &function.body, at)).flatten() {
+                Some(name) => name,
+                None => {
+                    if function_names(function).contains(spec.name()) {
+                        return Err(format!("the handler has no `{role}` parameter and already uses the name `{}`", spec.name()));
+                    }
+                    params.push((function_index, spec.clone()));
+                    spec.name().to_string()
+                }
+            },
+        };
+        if role == "session"
+            && function.params.iter().any(|param| param.name == name && param.annotation.as_deref().is_some_and(|a| a.contains("Async")))
+        {
+            return Err(format!("`{name}` is an async session; the template is written for a synchronous one"));
+        }
+        values.insert(role, name);
+    }
+    if !params.is_empty() && !context.facts.imports.iter().any(|import| import.module == "fastapi" || import.module.starts_with("fastapi."))
+    {
+        return Err("the handler is not a FastAPI route: its parameters cannot be injected with `Depends`".into());
+    }
+    Ok((values, params))
+}
+
+/// A session bound by an enclosing `with get_db_session() as db:` around `at`.
+fn session_in_scope(context: &Context, body: &Block, at: Span) -> Option<String> {
+    let mut found = None;
+    body.visit(&mut |stmt| {
+        if let StmtKind::With { items, body, .. } = &stmt.kind
+            && stmt.span.contains(&at)
+            && body.statements.iter().any(|inner| inner.span.start_byte <= at.start_byte)
+        {
+            for item in items {
+                let factory = item.context.unawaited().as_call().and_then(|call| call.callee.dotted());
+                let is_session = factory.is_some_and(|factory| {
+                    let last = factory.rsplit('.').next().unwrap_or(&factory).to_string();
+                    context.session_factories.contains(&last)
+                });
+                if is_session && let Some(ExprKind::Name(name)) = item.binding.as_ref().map(|binding| &binding.kind) {
+                    found = Some(name.clone());
+                }
+            }
+        }
+    });
+    found.or_else(|| {
+        let mut named = None;
+        body.visit(&mut |stmt| {
+            if let StmtKind::Assign { targets, .. } = &stmt.kind
+                && stmt.span.end_byte <= at.start_byte
+            {
+                for name in targets.iter().flat_map(|target| target.bound_names()) {
+                    if context.session_names.iter().any(|known| known == name) {
+                        named = Some(name.to_string());
+                    }
+                }
+            }
+        });
+        named
+    })
+}
+
+// ----- statements ---------------------------------------------------------------------
+
+/// The statements holding `span`, outermost first (not entering nested functions).
+fn statement_path(block: &Block, span: Span) -> Vec<&Stmt> {
+    let mut path = Vec::new();
+    let mut current = Some(block);
+    while let Some(block) = current.take() {
+        let Some(stmt) = block.statements.iter().find(|stmt| stmt.span.contains(&span)) else { break };
+        path.push(stmt);
+        current = stmt.blocks().find(|inner| inner.statements.iter().any(|nested| nested.span.contains(&span)));
+    }
+    path
+}
+
+/// The innermost simple statement starting on 0-based `line`, or holding it.
+fn statement_on_line(body: &Block, line: usize) -> Option<&Stmt> {
+    let mut best: Option<&Stmt> = None;
+    body.visit(&mut |stmt| {
+        let simple = matches!(stmt.kind, StmtKind::Assign { .. } | StmtKind::Expr(_) | StmtKind::Return(_));
+        if simple && stmt.span.start.line <= line && line <= stmt.span.end.line {
+            best = Some(stmt);
+        }
+    });
+    best
+}
+
+fn find_call(stmt: &Stmt, span: Span) -> Option<&crate::facts::Expr> {
+    let mut found = None;
+    for expression in stmt.expressions() {
+        expression.walk(&mut |part| {
+            if part.span == span && matches!(part.kind, ExprKind::Call(_)) {
+                found = Some(part);
+            }
+        });
+    }
+    found
+}
+
+fn is_commit(stmt: &Stmt) -> bool {
+    matches!(&stmt.kind, StmtKind::Expr(expression)
+        if matches!(&expression.unawaited().kind, ExprKind::Call(call)
+            if matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "commit")))
+}
+
+fn awaits_method_of(body: &Block, object: &str) -> bool {
+    let mut found = false;
+    body.visit(&mut |stmt| {
+        for expression in stmt.expressions() {
+            expression.walk(&mut |part| {
+                if let ExprKind::Await(inner) = &part.kind
+                    && let ExprKind::Call(call) = &inner.kind
+                    && let ExprKind::Attribute { object: receiver, .. } = &call.callee.kind
+                    && receiver.dotted().as_deref() == Some(object)
+                {
+                    found = true;
+                }
+            });
+        }
+    });
+    found
+}
+
+fn handler_of<'a>(context: &'a Context, callback: &CallbackAnalysis) -> Result<(usize, &'a Function), String> {
+    context
+        .facts
+        .functions
+        .iter()
+        .enumerate()
+        .find(|(_, function)| function.name_span == callback.span)
+        .ok_or_else(|| format!("the handler `{}` is not where the report says", callback.function))
+}
+
+/// Every name a function's parameters and body mention.
+fn function_names(function: &Function) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = function.params.iter().map(|param| param.name.clone()).collect();
+    function.body.visit(&mut |stmt| {
+        for expression in stmt.expressions() {
+            names.extend(expression.names().into_iter().map(str::to_string));
+        }
+        if let StmtKind::Try { handlers, .. } = &stmt.kind {
+            names.extend(handlers.iter().filter_map(|handler| handler.name.clone()));
+        }
+    });
+    names
+}
+
+fn check_binds(function: &Function, templates: &[&Template]) -> Result<(), String> {
+    let names = function_names(function);
+    for template in templates {
+        if let Some(name) = template.binds.iter().find(|name| names.contains(*name)) {
+            return Err(format!("the handler already uses `{name}`, which the inserted code assigns"));
+        }
+    }
+    Ok(())
+}
+
+/// Where text goes after the statement ending at `end`: the start of the next line.
+fn insertion_after(text: &str, end: usize) -> usize {
+    next_line_start(text, end)
+}
+
+/// `block` preceded by a line break when the statement ends the file without one.
+fn ensure_line_break(text: &str, end: usize, layout: &Layout, block: String) -> String {
+    if next_line_start(text, end) == text.len() && !text.ends_with('\n') { format!("{}{block}", layout.newline) } else { block }
+}
+
+fn snippet(text: &str, span: Span) -> String {
+    let raw = text.get(span.start_byte..span.end_byte).unwrap_or("");
+    let collapsed: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() > 60 { format!("{}...", collapsed.chars().take(57).collect::<String>()) } else { collapsed }
+}
