@@ -486,7 +486,8 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], mut fin
             integration: assignments.get(finding.file_index).cloned().flatten(),
             function: finding.function.clone(),
             message: finding.message.clone(),
-            fixable: finding.fixable,
+            // `fix` patches Python only, so far.
+            fixable: finding.fixable && file.language == crate::facts::Language::Python,
             related: finding
                 .related
                 .iter()

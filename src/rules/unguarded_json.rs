@@ -369,10 +369,15 @@ impl<'p> FunctionContext<'p> {
         } else {
             self.guard_verdict(receiver, &origin, path, context, call_expr.span, true)
         };
-        let in_condition = path.last().and_then(Frame::stmt).is_some_and(|stmt| match &stmt.kind {
-            StmtKind::If { condition, .. } => condition.span.contains(&call_expr.span),
-            StmtKind::Loop { condition: Some(condition), .. } => condition.span.contains(&call_expr.span),
-            _ => false,
+        // The innermost statement holding the call: a compound one holds it in its header
+        // (`if`, `while`, `for`, `with`), where no guard can go before it.
+        let stmt = path.last().and_then(Frame::stmt);
+        let in_header = stmt.is_some_and(|stmt| matches!(stmt.kind, StmtKind::If { .. } | StmtKind::Loop { .. } | StmtKind::With { .. }));
+        let shares_line = stmt.is_some_and(|stmt| {
+            let text = self.project.files.get(self.file_index).map(|file| file.text.as_str()).unwrap_or("");
+            let line_start = text.get(..stmt.span.start_byte).and_then(|before| before.rfind('\n')).map_or(0, |at| at + 1);
+            text.get(line_start..stmt.span.start_byte)
+                .is_some_and(|before| !before.trim_start_matches('\u{feff}').chars().all(|c| c == ' ' || c == '\t'))
         });
         let chained = matches!(receiver.unawaited().kind, ExprKind::Call(_));
         Some(JsonSite {
@@ -384,7 +389,12 @@ impl<'p> FunctionContext<'p> {
             origin: origin.description,
             confidence,
             verdict,
-            fixable: !(context.in_closure || in_condition || chained || !context.conditions.is_empty()),
+            fixable: !(context.in_closure
+                || in_header
+                || shares_line
+                || chained
+                || self.function.is_module()
+                || !context.conditions.is_empty()),
         })
     }
 

@@ -1,0 +1,368 @@
+//! `oauth-audit fix`: the diffs on every fixture, what `--write` leaves behind (compiles,
+//! re-scans clean, a second run changes nothing), per-integration patches, and the faults a
+//! codemod must survive (CRLF, tabs, BOM, read-only files, files changed under it, kill -9).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{fixture, oauth_audit, stdout};
+use sha2::{Digest, Sha256};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create folder");
+    for entry in std::fs::read_dir(from).expect("list folder") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let root = folder.path().join(name);
+    copy_tree(&fixture(name), &root);
+    (folder, root)
+}
+
+/// Every file under `root` with the SHA-256 of its bytes.
+fn hashes(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).expect("list") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                let relative = path.strip_prefix(root).expect("inside").display().to_string();
+                out.insert(relative, Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02x}")).collect());
+            }
+        }
+    }
+    out
+}
+
+fn fix(args: &[&str]) -> std::process::Output {
+    oauth_audit().arg("fix").args(args).output().expect("runs")
+}
+
+fn fix_json(args: &[&str]) -> serde_json::Value {
+    let output = fix(&[args, &["--format", "json"]].concat());
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {}", stdout(&output)))
+}
+
+fn scan_json(root: &Path) -> serde_json::Value {
+    let output = oauth_audit().args(["scan", "--format", "json"]).arg(root).output().expect("runs");
+    serde_json::from_slice(&output.stdout).expect("JSON report")
+}
+
+fn python3() -> Option<PathBuf> {
+    let found = Command::new("python3").arg("--version").output().is_ok_and(|output| output.status.success());
+    assert!(found || !in_ci(), "python3 is required under CI=true");
+    found.then(|| PathBuf::from("python3"))
+}
+
+/// Python files under `root` that `python3 -m py_compile` accepts.
+fn compiling_python_files(python: &Path, root: &Path) -> BTreeSet<String> {
+    let files: Vec<String> = hashes(root).into_keys().filter(|path| path.ends_with(".py")).collect();
+    let script = "import os, py_compile, sys, tempfile\nout = tempfile.mkdtemp()\nfor index, path in enumerate(sys.argv[1:]):\n    try:\n        py_compile.compile(path, cfile=os.path.join(out, f'{index}.pyc'), doraise=True)\n        print(path)\n    except py_compile.PyCompileError:\n        pass\n";
+    let output = Command::new(python).arg("-c").arg(script).args(&files).current_dir(root).output().expect("python3 runs");
+    assert!(output.status.success(), "py_compile script failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+}
+
+fn fixable_findings(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|finding| finding["fixable"] == true)
+        .map(|finding| format!("{} {}:{}", finding["code"], finding["file"], finding["line"]))
+        .collect()
+}
+
+// ----- the diffs, per fixture -----------------------------------------------------------
+
+#[test]
+fn dry_run_diffs_on_every_fixture() {
+    for name in ["python-fastapi", "python-oa001-cases", "rust-axum"] {
+        let (_folder, root) = copy_fixture(name);
+        let before = hashes(&root);
+        let output = fix(&[root.to_str().expect("utf-8"), "--color", "never"]);
+        assert!(output.status.success(), "{name}: {}", common::stderr(&output));
+        assert_eq!(hashes(&root), before, "{name}: a dry run changed files");
+        insta::assert_snapshot!(format!("fix_diff_{name}"), stdout(&output));
+    }
+}
+
+#[test]
+fn json_output_lists_applied_and_skipped() {
+    let report = fix_json(&[fixture("python-fastapi").to_str().expect("utf-8")]);
+    assert_eq!(report["schema"], "oauth-audit/fix@1");
+    assert_eq!(report["written"], false);
+    let applied = report["applied"].as_array().expect("applied");
+    assert!(applied.len() >= 30, "{} applied", applied.len());
+    for entry in applied {
+        assert!(entry["file"].is_string() && entry["line"].is_u64() && entry["rule"].is_string() && entry["code"].is_string(), "{entry}");
+    }
+    let skipped = report["skipped"].as_array().expect("skipped");
+    assert!(!skipped.is_empty());
+    for entry in skipped {
+        assert!(entry["file"].is_string() && entry["line"].is_u64() && entry["rule"].is_string(), "{entry}");
+        assert!(entry["reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{entry}");
+    }
+    // Sites the scanner marks unfixable are exactly the ones skipped.
+    let scan = scan_json(&fixture("python-fastapi"));
+    let unfixable: BTreeSet<(String, u64)> = scan["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["fixable"] == false && finding["code"] == "OA001")
+        .map(|finding| (finding["file"].as_str().unwrap_or("").to_string(), finding["line"].as_u64().unwrap_or(0)))
+        .collect();
+    let skipped_sites: BTreeSet<(String, u64)> =
+        skipped.iter().map(|entry| (entry["file"].as_str().unwrap_or("").to_string(), entry["line"].as_u64().unwrap_or(0))).collect();
+    assert_eq!(unfixable, skipped_sites);
+    assert!(report["files_changed"].as_u64().is_some_and(|count| count >= 15), "{}", report["files_changed"]);
+}
+
+#[test]
+fn rules_and_integrations_narrow_the_run() {
+    let root = fixture("python-fastapi");
+    let report = fix_json(&[root.to_str().expect("utf-8"), "--rule", "OA004"]);
+    let codes: BTreeSet<&str> = report["applied"].as_array().expect("applied").iter().filter_map(|entry| entry["code"].as_str()).collect();
+    assert_eq!(codes, BTreeSet::from(["OA004"]));
+    let report = fix_json(&[root.to_str().expect("utf-8"), "--integration", "zoom"]);
+    let integrations: BTreeSet<&str> =
+        report["applied"].as_array().expect("applied").iter().filter_map(|entry| entry["integration"].as_str()).collect();
+    assert_eq!(integrations, BTreeSet::from(["zoom"]));
+    let output = fix(&[root.to_str().expect("utf-8"), "--rule", "OA102"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::stderr(&output).contains("no automatic fix"), "{}", common::stderr(&output));
+}
+
+// ----- --write on copies of the fixtures -----------------------------------------------
+
+#[test]
+fn write_compiles_rescans_clean_and_is_idempotent() {
+    let python = python3();
+    for name in ["python-fastapi", "python-oa001-cases"] {
+        let (_folder, root) = copy_fixture(name);
+        let compiled_before = python.as_deref().map(|python| compiling_python_files(python, &root));
+        let report = fix_json(&[root.to_str().expect("utf-8"), "--write"]);
+        assert_eq!(report["written"], true);
+        assert!(report["refused"].as_array().is_some_and(Vec::is_empty), "{name}: {}", report["refused"]);
+        assert!(report["files_changed"].as_u64().is_some_and(|count| count > 0), "{name}");
+        if let (Some(python), Some(before)) = (python.as_deref(), compiled_before) {
+            let after = compiling_python_files(python, &root);
+            let broken: Vec<&String> = before.difference(&after).collect();
+            assert!(broken.is_empty(), "{name}: no longer compile after fix --write: {broken:?}");
+        }
+        let rescan = scan_json(&root);
+        assert_eq!(fixable_findings(&rescan), Vec::<String>::new(), "{name}: fixable findings left");
+        let written = hashes(&root);
+        let again = fix_json(&[root.to_str().expect("utf-8"), "--write"]);
+        assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{name}: {}", again["applied"]);
+        assert_eq!(hashes(&root), written, "{name}: a second fix --write changed bytes");
+    }
+}
+
+#[test]
+fn patches_per_integration_apply_to_a_clean_copy() {
+    let (_folder, root) = copy_fixture("python-fastapi");
+    let patches = tempfile::tempdir().expect("tempdir");
+    let output = fix(&[root.to_str().expect("utf-8"), "--patch-dir", patches.path().to_str().expect("utf-8"), "--color", "never"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let report = scan_json(&root);
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    for integration in report["integrations"].as_array().expect("integrations") {
+        for file in integration["files"].as_array().into_iter().flatten() {
+            owner.insert(file.as_str().unwrap_or("").to_string(), integration["name"].as_str().unwrap_or("").to_string());
+        }
+    }
+    let mut names: Vec<String> = std::fs::read_dir(patches.path())
+        .expect("list")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert!(names.iter().any(|name| name == "zoom.patch") && names.iter().any(|name| name == "hubspot.patch"), "{names:?}");
+    for name in &names {
+        let integration = name.trim_end_matches(".patch");
+        let patch = std::fs::read_to_string(patches.path().join(name)).expect("read patch");
+        for line in patch.lines().filter_map(|line| line.strip_prefix("+++ b/")) {
+            let expected = owner.get(line).map(String::as_str).unwrap_or("unassigned");
+            assert_eq!(expected, integration, "{name} touches {line}, a file of {expected}");
+        }
+        let check = Command::new("git")
+            .args(["apply", "--check", "--verbose"])
+            .arg(patches.path().join(name))
+            .current_dir(&root)
+            .output()
+            .expect("git runs");
+        assert!(check.status.success(), "{name} does not apply: {}", String::from_utf8_lossy(&check.stderr));
+    }
+    assert_eq!(hashes(&root), hashes(&fixture("python-fastapi")), "--patch-dir without --write changed the tree");
+}
+
+// ----- faults ---------------------------------------------------------------------------
+
+const SERVICE: &str = "import httpx\n\n\nasync def exchange(code):\n    async with httpx.AsyncClient() as client:\n        response = await client.post(\"https://slack.com/api/oauth.v2.access\", data={\"code\": code})\n    return response.json()\n";
+
+fn write_project(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("tempdir");
+    for (path, bytes) in files {
+        let path = folder.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+    folder
+}
+
+#[test]
+fn crlf_bom_and_tabs_are_kept() {
+    let crlf = SERVICE.replace('\n', "\r\n");
+    let mut bom = vec![0xef, 0xbb, 0xbf];
+    bom.extend_from_slice(SERVICE.as_bytes());
+    let tabs = SERVICE.replace("    ", "\t");
+    let project = write_project(&[
+        ("slack_crlf.py", crlf.clone().into_bytes()),
+        ("slack_bom.py", bom.clone()),
+        ("slack_tabs.py", tabs.clone().into_bytes()),
+    ]);
+    let report = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(3), "{report}");
+
+    let crlf_after = std::fs::read_to_string(project.path().join("slack_crlf.py")).expect("read");
+    assert!(crlf_after.contains("check_html_response(response)\r\n"), "{crlf_after:?}");
+    assert_eq!(crlf_after.matches('\n').count(), crlf_after.matches("\r\n").count(), "a bare LF in a CRLF file: {crlf_after:?}");
+    assert!(crlf_after.starts_with("import httpx\r\nfrom core.oauth_utils import check_html_response\r\n"), "{crlf_after:?}");
+
+    let bom_after = std::fs::read(project.path().join("slack_bom.py")).expect("read");
+    assert!(bom_after.starts_with(&[0xef, 0xbb, 0xbf, b'i']), "BOM lost");
+
+    let tabs_after = std::fs::read_to_string(project.path().join("slack_tabs.py")).expect("read");
+    assert!(
+        tabs_after.contains("\n\tis_html, html_error = check_html_response(response)\n\tif is_html:\n\t\traise HTTPException("),
+        "{tabs_after}"
+    );
+    assert!(!tabs_after.lines().any(|line| line.starts_with(' ')), "spaces in a tab-indented file: {tabs_after}");
+
+    // Every byte outside the insertions is the original's.
+    let original_lines: Vec<&str> = tabs.lines().collect();
+    let kept: Vec<&str> = tabs_after.lines().filter(|line| original_lines.contains(line)).collect();
+    assert_eq!(kept, original_lines);
+    if let Some(python) = python3() {
+        let compiled = compiling_python_files(&python, project.path());
+        assert_eq!(compiled.len(), 4, "{compiled:?}"); // the three services and the created helper
+    }
+    assert!(project.path().join("core/oauth_utils.py").is_file(), "the missing helper module is created");
+}
+
+#[test]
+fn a_read_only_file_is_reported_and_the_run_continues() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = write_project(&[("a_slack.py", SERVICE.as_bytes().to_vec()), ("b_zoom.py", SERVICE.as_bytes().to_vec())]);
+    let locked = project.path().join("a_slack.py");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let output = fix(&[project.path().to_str().expect("utf-8"), "--write", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["refused"][0]["file"], "a_slack.py", "{report}");
+    assert!(report["refused"][0]["reason"].as_str().is_some_and(|reason| reason.contains("read-only")), "{report}");
+    assert_eq!(std::fs::read_to_string(&locked).expect("read"), SERVICE, "the read-only file was changed");
+    assert!(std::fs::read_to_string(project.path().join("b_zoom.py")).expect("read").contains("check_html_response(response)"));
+    assert!(report["skipped"].as_array().expect("skipped").iter().any(|entry| entry["file"] == "a_slack.py"));
+}
+
+#[test]
+fn a_file_changed_between_plan_and_write_is_refused() {
+    use oauth_audit::config::Config;
+    use oauth_audit::fix::{self, FixOptions};
+    use oauth_audit::scan::ScanOptions;
+    let project = write_project(&[("slack.py", SERVICE.as_bytes().to_vec())]);
+    let root = project.path().to_path_buf();
+    let config = Config::defaults().expect("defaults");
+    let scan = ScanOptions {
+        paths: vec![root.clone()],
+        root: root.clone(),
+        include_tests: false,
+        jobs: 1,
+        rules: Vec::new(),
+        integrations: Vec::new(),
+    };
+    let plan = fix::plan(&FixOptions { scan, rules: Vec::new() }, &config).expect("plans");
+    let change = plan.changes.iter().find(|change| change.relative_path == "slack.py").expect("a change to slack.py");
+    let edited_by_someone = format!("{SERVICE}# edited meanwhile\n");
+    std::fs::write(root.join("slack.py"), &edited_by_someone).expect("write");
+    let refused = fix::write::write_change(change).expect_err("refused");
+    assert!(refused.reason.contains("changed since it was read"), "{}", refused.reason);
+    assert_eq!(std::fs::read_to_string(root.join("slack.py")).expect("read"), edited_by_someone);
+}
+
+#[test]
+fn kill_9_during_a_large_write_leaves_every_file_old_or_new() {
+    // 400 services, each with a site to guard.
+    let files: Vec<(String, Vec<u8>)> =
+        (0..400).map(|index| (format!("svc{:03}/slack_{index}.py", index / 40), SERVICE.as_bytes().to_vec())).collect();
+    let borrowed: Vec<(&str, Vec<u8>)> = files.iter().map(|(path, bytes)| (path.as_str(), bytes.clone())).collect();
+    let template = write_project(&borrowed);
+    let old = hashes(template.path());
+    // What a finished run writes.
+    let finished = tempfile::tempdir().expect("tempdir");
+    copy_tree(template.path(), finished.path());
+    let started = std::time::Instant::now();
+    let report = fix_json(&[finished.path().to_str().expect("utf-8"), "--write"]);
+    let full_run = started.elapsed();
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(400));
+    let new = hashes(finished.path());
+    let binary = assert_cmd::cargo::cargo_bin!("oauth-audit");
+    // Kills spread over the run, later and later, until some land while files are being
+    // written (some old, some new): those are the runs that test atomicity.
+    let (mut interrupted, mut mixed, mut attempts) = (0, 0, 0);
+    while attempts < 16 && mixed < 2 {
+        let fraction = 0.35 + 0.6 * f64::from(attempts % 8) / 7.0;
+        attempts += 1;
+        let run = tempfile::tempdir().expect("tempdir");
+        copy_tree(template.path(), run.path());
+        let mut child = Command::new(binary)
+            .args(["fix", "--write", "--format", "json"])
+            .arg(run.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawns");
+        std::thread::sleep(full_run.mul_f64(fraction));
+        let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+        let status = child.wait().expect("waits");
+        if !status.success() {
+            interrupted += 1;
+        }
+        let (mut old_files, mut new_files) = (0, 0);
+        for (path, hash) in hashes(run.path()) {
+            if path.rsplit('/').next().is_some_and(|name| name.starts_with(".oauth-audit-")) {
+                continue; // a temporary file the kill left behind; never a source file
+            }
+            let is_old = old.get(&path) == Some(&hash);
+            let is_new = new.get(&path) == Some(&hash);
+            assert!(is_old || is_new, "attempt {attempts}: {path} is neither the old nor the new file");
+            old_files += usize::from(is_old && !is_new);
+            new_files += usize::from(is_new && !is_old);
+        }
+        if old_files > 0 && new_files > 0 {
+            mixed += 1;
+        }
+    }
+    eprintln!("kill -9: full run {full_run:?}; {attempts} runs, {interrupted} interrupted, {mixed} killed while writing");
+    assert!(mixed >= 1, "no kill landed while files were being written ({attempts} runs, full run {full_run:?})");
+}
