@@ -53,7 +53,11 @@ impl Project {
             }
             _ => {}
         }
-        Some(lang::extract(file.language, &file.text, options).map(CowFacts::Owned).map_err(|error| error.to_string()))
+        Some(
+            lang::extract_path(file.language, &file.relative_path, &file.text, options)
+                .map(CowFacts::Owned)
+                .map_err(|error| error.to_string()),
+        )
     }
 
     /// The path of file `index` relative to the scan root, as reports show it.
@@ -70,7 +74,7 @@ impl Project {
     pub fn facts(&self, index: usize) -> Option<&FileFacts> {
         let file = self.files.get(index)?;
         let slot = self.resolved.get(index)?;
-        slot.get_or_init(|| lang::extract(file.language, &file.text, CACHED)).as_ref().ok()
+        slot.get_or_init(|| lang::extract_path(file.language, &file.relative_path, &file.text, CACHED)).as_ref().ok()
     }
 
     /// The file a module path (`core.http`, `.http`, `..core.http`) imported from the file

@@ -2,6 +2,7 @@
 
 pub mod python;
 pub mod rust;
+pub mod typescript;
 
 use thiserror::Error;
 
@@ -20,7 +21,7 @@ pub enum FrontendError {
     Internal(String),
 }
 
-use crate::facts::{Block, Expr, FileFacts, Language, Span, Stmt, StmtKind};
+use crate::facts::{Block, Expr, FileFacts, Function, FunctionId, Language, Point, Span, Stmt, StmtKind};
 
 /// What to read besides declarations and statements.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,7 +39,39 @@ pub fn extract(language: Language, text: &str, options: ExtractOptions) -> Resul
     match language {
         Language::Python => python::extract(text, options),
         Language::Rust => rust::extract(text, options),
-        Language::TypeScript => Err(FrontendError::Unsupported(language.name())),
+        Language::TypeScript => typescript_without_path(text, options),
+    }
+}
+
+/// The facts of a file, read with the grammar its extension asks for (TSX for `.tsx` and
+/// `.jsx`, TypeScript for the other TypeScript and JavaScript files).
+pub fn extract_path(language: Language, path: &str, text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
+    match (language, typescript_dialect(path)) {
+        (Language::TypeScript, Some(dialect)) => typescript::extract(text, dialect, options),
+        _ => extract(language, text, options),
+    }
+}
+
+/// The TypeScript grammar a path asks for, when its extension names one.
+pub fn typescript_dialect(path: &str) -> Option<typescript::Dialect> {
+    let extension = path.rsplit_once('.').map(|(_, extension)| extension)?;
+    match extension {
+        "tsx" | "jsx" => Some(typescript::Dialect::Tsx),
+        "ts" | "mts" | "cts" | "js" | "mjs" | "cjs" => Some(typescript::Dialect::TypeScript),
+        _ => None,
+    }
+}
+
+/// TypeScript text of unknown extension: the TypeScript grammar, or TSX when that reads
+/// the text with fewer syntax errors (JSX).
+fn typescript_without_path(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
+    let plain = typescript::extract(text, typescript::Dialect::TypeScript, options)?;
+    if plain.syntax_errors == 0 || !text.contains('<') {
+        return Ok(plain);
+    }
+    match typescript::extract(text, typescript::Dialect::Tsx, options) {
+        Ok(tsx) if tsx.syntax_errors < plain.syntax_errors => Ok(tsx),
+        _ => Ok(plain),
     }
 }
 
@@ -68,4 +101,105 @@ fn if_chain(branches: Vec<(Expr, Block, Span)>, otherwise: Option<Block>, budget
         chain = Some(Block { statements: vec![stmt] });
     }
     chain
+}
+
+// ----- shared by the tree-sitter frontends -----------------------------------------------
+
+/// Where an error region really starts: an ERROR node often begins with constructs that
+/// parsed fine (a whole valid function before the broken one), so skip its complete named
+/// children and descend into the first part that is not.
+fn error_start(error: tree_sitter::Node) -> tree_sitter::Node {
+    let mut node = error;
+    loop {
+        let mut cursor = node.walk();
+        let first_bad = node.children(&mut cursor).find(|child| !(child.is_named() && !child.has_error() && !child.is_missing()));
+        match first_bad {
+            Some(child) if child.has_error() && child.child_count() > 0 && child.id() != node.id() => node = child,
+            Some(child) => return child,
+            None => return node,
+        }
+    }
+}
+
+/// Syntax errors: an iterative walk that descends only into subtrees holding one.
+pub(crate) fn scan_errors(root: tree_sitter::Node) -> (usize, Option<Span>) {
+    let mut errors = 0;
+    let mut first_error = None;
+    if !root.has_error() {
+        return (0, None);
+    }
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if node.is_error() || node.is_missing() {
+            errors += 1;
+            if first_error.is_none() {
+                first_error = Some(span_of(error_start(node)));
+            }
+        }
+        if node.has_error() && !node.is_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return (errors, first_error);
+            }
+        }
+    }
+}
+
+pub(crate) fn span_of(node: tree_sitter::Node) -> Span {
+    let start = node.start_position();
+    let end = node.end_position();
+    Span {
+        start_byte: node.start_byte(),
+        end_byte: node.end_byte(),
+        start: Point { line: start.row, column: start.column },
+        end: Point { line: end.row, column: end.column },
+    }
+}
+
+/// Parses with `parser`, abandoning a parse that runs longer than `limit`.
+pub(crate) fn parse_bounded(
+    parser: &mut tree_sitter::Parser,
+    text: &str,
+    limit: std::time::Duration,
+) -> Result<tree_sitter::Tree, FrontendError> {
+    let started = std::time::Instant::now();
+    let mut progress = |_: &tree_sitter::ParseState| {
+        if started.elapsed() > limit { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+    };
+    let bytes = text.as_bytes();
+    let mut input = |offset: usize, _: tree_sitter::Point| bytes.get(offset..).unwrap_or(&[]);
+    let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+    let tree = parser.parse_with_options(&mut input, None, Some(options));
+    // A cancelled parse leaves state behind that would leak into the next file.
+    parser.reset();
+    tree.ok_or(FrontendError::ParseTimeout(limit.as_secs()))
+}
+
+/// A function with its place and name, before its parameters and body are read.
+pub(crate) fn empty_function(
+    id: FunctionId,
+    name: String,
+    parent: Option<FunctionId>,
+    span: Span,
+    name_span: Span,
+    is_async: bool,
+) -> Function {
+    Function {
+        id,
+        name,
+        class: None,
+        parent,
+        span,
+        name_span,
+        is_async,
+        params: Vec::new(),
+        decorators: Vec::new(),
+        body: Block::default(),
+    }
 }

@@ -6,16 +6,15 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::num::NonZeroU16;
 
-use tree_sitter::{Node, ParseOptions, Parser, Tree};
+use tree_sitter::{Node, Parser, Tree};
 
 use crate::facts::*;
-use crate::lang::{ExtractOptions, FrontendError};
+use crate::lang::{ExtractOptions, FrontendError, span_of};
 
 /// Expressions or statements nested deeper than this are kept as opaque `Other` nodes.
 const MAX_DEPTH: usize = 200;
@@ -78,17 +77,7 @@ pub fn parse(text: &str) -> Result<Tree, FrontendError> {
         let Some(parser) = slot.as_mut() else {
             return Err(FrontendError::Grammar("parser unavailable".into()));
         };
-        let started = Instant::now();
-        let mut progress = |_: &tree_sitter::ParseState| {
-            if started.elapsed() > PARSE_TIME_LIMIT { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-        };
-        let bytes = text.as_bytes();
-        let mut input = |offset: usize, _: tree_sitter::Point| bytes.get(offset..).unwrap_or(&[]);
-        let options = ParseOptions::new().progress_callback(&mut progress);
-        let tree = parser.parse_with_options(&mut input, None, Some(options));
-        // A cancelled parse leaves state behind that would leak into the next file.
-        parser.reset();
-        tree.ok_or(FrontendError::ParseTimeout(PARSE_TIME_LIMIT.as_secs()))
+        super::parse_bounded(parser, text, PARSE_TIME_LIMIT)
     })
 }
 
@@ -113,7 +102,7 @@ fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFact
     let module_id = converter.reserve_function("<module>".into(), None, root, root, false);
     let body = converter.block_from_children(root);
     converter.functions[module_id.0].body = body;
-    let (syntax_errors, first_syntax_error) = scan_errors(root);
+    let (syntax_errors, first_syntax_error) = super::scan_errors(root);
     let comments = options.comments_with.map(|needle| comments_with(root, text, needle)).unwrap_or_default();
     FileFacts {
         language: Language::Python,
@@ -123,22 +112,6 @@ fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFact
         comments,
         syntax_errors,
         first_syntax_error,
-    }
-}
-
-/// Where an error region really starts: an ERROR node often begins with constructs that
-/// parsed fine (a whole valid function before the broken one), so skip its complete named
-/// children and descend into the first part that is not.
-fn error_start(error: Node) -> Node {
-    let mut node = error;
-    loop {
-        let mut cursor = node.walk();
-        let first_bad = node.children(&mut cursor).find(|child| !(child.is_named() && !child.has_error() && !child.is_missing()));
-        match first_bad {
-            Some(child) if child.has_error() && child.child_count() > 0 && child.id() != node.id() => node = child,
-            Some(child) => return child,
-            None => return node,
-        }
     }
 }
 
@@ -156,36 +129,6 @@ fn comments_with(root: Node, text: &str, needle: &str) -> Vec<Comment> {
     comments
 }
 
-/// Syntax errors: an iterative walk that descends only into subtrees holding one.
-fn scan_errors(root: Node) -> (usize, Option<Span>) {
-    let mut errors = 0;
-    let mut first_error = None;
-    if !root.has_error() {
-        return (0, None);
-    }
-    let mut cursor = root.walk();
-    loop {
-        let node = cursor.node();
-        if node.is_error() || node.is_missing() {
-            errors += 1;
-            if first_error.is_none() {
-                first_error = Some(span_of(error_start(node)));
-            }
-        }
-        if node.has_error() && !node.is_error() && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return (errors, first_error);
-            }
-        }
-    }
-}
-
 /// The child in field `name` (`body`, `condition`, ...).
 fn field<'t>(node: Node<'t>, name: &str) -> Option<Node<'t>> {
     let id = field_ids().get(name)?;
@@ -197,17 +140,6 @@ fn fields_of<'t>(node: Node<'t>, name: &str, cursor: &mut tree_sitter::TreeCurso
     match field_ids().get(name) {
         Some(id) => node.children_by_field_id(*id, cursor).collect(),
         None => Vec::new(),
-    }
-}
-
-pub(crate) fn span_of(node: Node) -> Span {
-    let start = node.start_position();
-    let end = node.end_position();
-    Span {
-        start_byte: node.start_byte(),
-        end_byte: node.end_byte(),
-        start: Point { line: start.row, column: start.column },
-        end: Point { line: end.row, column: end.column },
     }
 }
 
@@ -238,18 +170,7 @@ impl<'a> Converter<'a> {
 
     fn reserve_function(&mut self, name: String, parent: Option<FunctionId>, node: Node, name_node: Node, is_async: bool) -> FunctionId {
         let id = FunctionId(self.functions.len());
-        self.functions.push(Function {
-            id,
-            name,
-            class: None,
-            parent,
-            span: span_of(node),
-            name_span: span_of(name_node),
-            is_async,
-            params: Vec::new(),
-            decorators: Vec::new(),
-            body: Block::default(),
-        });
+        self.functions.push(super::empty_function(id, name, parent, span_of(node), span_of(name_node), is_async));
         id
     }
 
