@@ -43,8 +43,11 @@
 //! the line above.
 //!
 //! ### Fix safety
-//! A fix inserts the persistence block after the exchange and adds the `current_user`
-//! dependency. (The `fix` command that applies it is not in this version yet.)
+//! `oauth-audit fix` inserts the persistence block (`rules/templates/python/persist.tmpl`)
+//! and the sync trigger after the exchange, outside a `try` whose handlers all leave, and
+//! adds the `db`, `current_tenant` and `current_user` dependencies the handler lacks.
+//! Skipped: a sync handler, an exchange whose result is returned or nested, a handler that
+//! already uses a name the block assigns, a handler that is not a FastAPI route.
 
 use crate::callbacks::{CallbackAnalysis, Kind};
 use crate::index::Project;

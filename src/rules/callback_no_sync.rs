@@ -37,8 +37,8 @@
 //! line above.
 //!
 //! ### Fix safety
-//! A fix inserts the trigger after the commit. (The `fix` command that applies it is not in
-//! this version yet.)
+//! `oauth-audit fix` inserts the trigger (`rules/templates/python/sync.tmpl`) after the
+//! commit that follows the write, in an `async` handler only (the trigger is awaited).
 
 use crate::callbacks::{CallbackAnalysis, Kind};
 use crate::index::Project;

@@ -48,8 +48,8 @@
 //! `# oauth-audit: ignore[missing-rollback] -- reason` on the `except` line or the line above.
 //!
 //! ### Fix safety
-//! A fix inserts `<session>.rollback()` first in the handler. (The `fix` command that
-//! applies it is not in this version yet.)
+//! `oauth-audit fix` inserts `<session>.rollback()` first in the handler (awaited for an
+//! async session); a handler whose body is on its `except` line is skipped.
 
 use std::collections::BTreeSet;
 

@@ -45,10 +45,12 @@
 //! `# oauth-audit: ignore[unguarded-json] -- reason` on the line or the line above.
 //!
 //! ### Fix safety
-//! The fix inserts the guard before the statement holding the call, at its indentation,
-//! and the import if missing. A call inside a lambda, a comprehension, a condition or a
-//! chained expression has no statement of its own to guard and is reported with
-//! `fixable: false`. (The `fix` command that applies it is not in this version yet.)
+//! `oauth-audit fix` inserts the guard (`rules/templates/python/guard.tmpl`) before the
+//! statement holding the call, at its indentation, and the imports if missing; it creates
+//! the helper module when the tree has none. A call inside a lambda, a comprehension, a
+//! conditional expression, `and`/`or`, a statement header (`if`, `while`, `for`, `with`),
+//! a statement sharing its line, module-level code or a chained expression has no statement
+//! of its own to guard and is reported with `fixable: false`. Python only for now.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
