@@ -86,13 +86,7 @@ pub struct ScanOutcome {
 
 pub fn scan(options: &ScanOptions, config: &Config) -> Result<ScanOutcome, ScanError> {
     let started = Instant::now();
-    let threads = if options.jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(1) } else { options.jobs };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        // Deeply nested code recurses in the frontend; give workers room.
-        .stack_size(16 * 1024 * 1024)
-        .build()
-        .map_err(|error| ScanError::Threads(error.to_string()))?;
+    let (pool, threads) = worker_pool(options.jobs)?;
     pool.install(|| {
         let discovery = discover::discover(
             &DiscoverOptions { paths: options.paths.clone(), root: options.root.clone(), include_tests: options.include_tests, threads },
@@ -114,13 +108,20 @@ pub fn scan_discovered(
     skipped: Vec<Skipped>,
 ) -> Result<ScanOutcome, ScanError> {
     let started = Instant::now();
-    let threads = if options.jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(1) } else { options.jobs };
+    let (pool, _) = worker_pool(options.jobs)?;
+    Ok(pool.install(|| scan_files(options, config, root, files, skipped, started)))
+}
+
+/// `jobs` worker threads (0: one per core), and how many that is.
+fn worker_pool(jobs: usize) -> Result<(rayon::ThreadPool, usize), ScanError> {
+    let threads = if jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(1) } else { jobs };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        // Deeply nested code recurses in the frontend; give workers room.
         .stack_size(16 * 1024 * 1024)
         .build()
         .map_err(|error| ScanError::Threads(error.to_string()))?;
-    Ok(pool.install(|| scan_files(options, config, root, files, skipped, started)))
+    Ok((pool, threads))
 }
 
 fn scan_files(
