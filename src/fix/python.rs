@@ -279,17 +279,16 @@ pub fn assemble(text: &str, facts: &FileFacts, planned: &[&Planned]) -> Vec<Edit
         imports.extend(params.iter().flat_map(|param| param.imports.iter().cloned()));
     }
     imports.extend(planned.iter().flat_map(|fix| fix.imports.iter().cloned()));
-    if let Some(edit) = import_edit(text, facts, &imports, &layout) {
-        edits.push(edit);
-    }
+    edits.extend(import_edits(text, facts, &imports, &layout));
     edits
 }
 
 // ----- imports ------------------------------------------------------------------------
 
-/// One edit adding the imports whose names the module does not bind yet, after its last
-/// top-level import (or before its first statement after the docstring).
-fn import_edit(text: &str, facts: &FileFacts, imports: &[String], layout: &Layout) -> Option<Edit> {
+/// The edits adding the imports whose names the module does not bind yet: appended to a
+/// one-line `from m import ...` of the same module, else on new lines after the last
+/// top-level import (or before the first statement after the docstring).
+fn import_edits(text: &str, facts: &FileFacts, imports: &[String], layout: &Layout) -> Vec<Edit> {
     let mut bound: BTreeSet<String> = facts.imports.iter().map(|import| import.alias.clone()).collect();
     if let Some(module) = facts.module() {
         for stmt in &module.body.statements {
@@ -331,15 +330,20 @@ fn import_edit(text: &str, facts: &FileFacts, imports: &[String], layout: &Layou
             }
         }
     }
-    if order.is_empty() {
-        return None;
-    }
+    let mut edits = Vec::new();
     let mut lines = String::new();
     for entry in order {
         match names.get(&entry) {
-            Some(list) => lines.push_str(&format!("from {entry} import {}{}", list.join(", "), layout.newline)),
+            Some(list) => match extendable_import(text, facts, &entry) {
+                // `from m import a` already there: `from m import a, b`.
+                Some(end) => edits.push(Edit::insert(end, format!(", {}", list.join(", ")))),
+                None => lines.push_str(&format!("from {entry} import {}{}", list.join(", "), layout.newline)),
+            },
             None => lines.push_str(&format!("{entry}{}", layout.newline)),
         }
+    }
+    if lines.is_empty() {
+        return edits;
     }
     let last_import = facts
         .imports
@@ -361,7 +365,24 @@ fn import_edit(text: &str, facts: &FileFacts, imports: &[String], layout: &Layou
         }
     };
     let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') { layout.newline } else { "" };
-    Some(Edit::insert(at, format!("{prefix}{lines}")))
+    edits.push(Edit::insert(at, format!("{prefix}{lines}")));
+    edits
+}
+
+/// The end of a top-level `from module import a, b` written on one line, with no
+/// parentheses, continuation, comment or `*`: where more names can be appended.
+fn extendable_import(text: &str, facts: &FileFacts, module: &str) -> Option<usize> {
+    facts
+        .imports
+        .iter()
+        .filter(|import| import.module == module && import.name.as_deref().is_some_and(|name| name != "*"))
+        .filter(|import| indentation_at(text, import.span.start_byte) == Some(""))
+        .find(|import| {
+            let statement = text.get(import.span.start_byte..import.span.end_byte).unwrap_or("");
+            let rest = text.get(import.span.end_byte..next_line_start(text, import.span.end_byte)).unwrap_or("");
+            !statement.contains(['(', '\\', '\n', ';', '#']) && rest.trim().is_empty()
+        })
+        .map(|import| import.span.end_byte)
 }
 
 // ----- handler parameters -------------------------------------------------------------
