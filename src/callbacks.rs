@@ -64,6 +64,30 @@ pub enum StateCheck {
     Unchecked,
 }
 
+/// A request that forwards the callback's code to a route of the scanned tree (a Next.js
+/// route calling the FastAPI backend), or to a path where none answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    /// Where the forwarding request is made.
+    pub span: Span,
+    pub file_index: usize,
+    /// The request's method (upper case) and path (interpolations as `{...}`).
+    pub method: String,
+    pub path: String,
+    /// The route reached: `POST /api/notion/callback`, its file and its handler.
+    pub target: Option<DelegationTarget>,
+    /// For a request that reaches no route: the closest routes of the tree, as
+    /// `GET /api/asana/callback (backend/routes/asana.py:26)`.
+    pub closest: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegationTarget {
+    pub route: String,
+    pub file_index: usize,
+    pub handler: String,
+}
+
 /// Tokens put into the callback's HTTP response.
 #[derive(Debug, Clone)]
 pub struct TokenLeak {
@@ -106,6 +130,8 @@ pub struct CallbackAnalysis {
     pub early_sync: Option<Vec<Hop>>,
     pub leak: Option<TokenLeak>,
     pub state: StateCheck,
+    /// The callback forwards the code to another route (first such request).
+    pub delegation: Option<Delegation>,
 }
 
 impl StateCheck {
@@ -178,6 +204,7 @@ fn analyse_handler<'a>(
         function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect();
     let events = walk.function(target, tainted, 0);
     let exchange = events.iter().find(|event| event.kind == EventKind::Exchange).map(|event| event.chain.clone());
+    let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
     if kind == Kind::Stub && !looks_like_callback {
         return None;
@@ -234,6 +261,7 @@ fn analyse_handler<'a>(
         early_sync,
         leak,
         state,
+        delegation,
     })
 }
 
@@ -260,6 +288,8 @@ struct Event {
     kind: EventKind,
     chain: Vec<Hop>,
     flags: Flags,
+    /// On the exchange event of a request forwarding the code to another route.
+    delegation: Option<Rc<Delegation>>,
 }
 
 /// A walked function: file, function, its tainted parameters (sorted) and the depth.
@@ -398,13 +428,18 @@ impl<'a> Walk<'_, 'a> {
         };
         let callee_name = callee.dotted().unwrap_or_else(|| callee_name.clone());
         let name = last_segment(&callee_name);
-        if config.sync_triggers.iter().any(|trigger| trigger == name) {
+        if names_one_of(name, &config.sync_triggers) {
             self.push(EventKind::Sync, context.chain(line), flags);
             return;
         }
         let tainted_args = args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_tainted(config, arg));
-        let is_sink =
-            config.persistence.sinks.iter().any(|sink| sink == name) || looks_like_sink(config, &callee_name, args, &call.keywords);
+        let is_sink = names_one_of(name, &config.persistence.sinks)
+            || looks_like_sink(config, &callee_name, args, &call.keywords)
+            || is_client_write(config, call);
+        if tainted_args && let Some(delegation) = self.delegation(context, call, span) {
+            self.delegate(context, delegation, line, flags);
+            return;
+        }
         let resolved = if context.depth < config.callbacks.max_depth {
             self.resolver.resolve_call(context.target.file_index, context.target.function, callee)
         } else {
@@ -432,7 +467,7 @@ impl<'a> Walk<'_, 'a> {
                     condition: event.flags.condition.clone().or_else(|| flags.condition.clone()),
                     error_path: event.flags.error_path.clone().or_else(|| flags.error_path.clone()),
                 };
-                self.events.push(Event { kind: event.kind, chain, flags });
+                self.events.push(Event { kind: event.kind, chain, flags, delegation: event.delegation.clone() });
             }
             let persisted = events.iter().any(|event| event.kind == EventKind::Persist);
             if is_sink && !persisted {
@@ -444,7 +479,7 @@ impl<'a> Walk<'_, 'a> {
             self.push(EventKind::Persist, context.chain(line), flags);
             return;
         }
-        if tainted_args && (is_built_request(config, callee) || is_exchange_call(config, name)) {
+        if tainted_args && (is_built_request(config, context.target.facts, callee) || is_exchange_call(config, name)) {
             self.push(EventKind::Exchange, context.chain(line), flags);
             return;
         }
@@ -465,7 +500,106 @@ impl<'a> Walk<'_, 'a> {
     }
 
     fn push(&mut self, kind: EventKind, chain: Vec<Hop>, flags: &Flags) {
-        self.events.push(Event { kind, chain, flags: flags.clone() });
+        self.events.push(Event { kind, chain, flags: flags.clone(), delegation: None });
+    }
+
+    /// The delegation a request forwarding the code makes: a request whose URL is a path
+    /// of this service (`/api/x`) or of one whose base is interpolated
+    /// (`${BACKEND_URL}/api/x/callback`), that reaches a route of the tree, or that reaches
+    /// none under a `[callbacks] delegation_prefixes` path.
+    fn delegation(&self, context: &FunctionWalk<'a>, call: &'a Call, span: Span) -> Option<Delegation> {
+        let config = self.config;
+        let facts = context.target.facts;
+        if !is_built_request(config, facts, &call.callee) {
+            return None;
+        }
+        let url = call.args.first()?;
+        let path = forwarded_path(url, context.target.function)?;
+        let method = request_method(config, call);
+        let project = self.resolver.project;
+        // `${BACKEND_URL}/api/x` is another service's route; `/api/x` may be this one's.
+        let other_service = match &url.unawaited().kind {
+            ExprKind::Interpolated { text, .. } => !text.starts_with('/'),
+            ExprKind::Name(_) => forwarded_base(url, context.target.function),
+            _ => false,
+        };
+        let home = project.service_root(context.target.file_index);
+        let routes: Vec<&crate::routes::ProjectRoute> = crate::routes::project_routes(project)
+            .iter()
+            .filter(|candidate| !other_service || project.service_root(candidate.file_index) != home)
+            .collect();
+        let reached = routes.iter().find(|candidate| crate::routes::matches(&candidate.route, &method, &path));
+        let target = reached.map(|found| DelegationTarget {
+            route: route_text(&found.route),
+            file_index: found.file_index,
+            handler: found.route.handler.clone(),
+        });
+        if target.is_none() && !config.callbacks.delegation_prefixes.iter().any(|prefix| path.starts_with(prefix.as_str())) {
+            return None;
+        }
+        let mut closest = Vec::new();
+        if target.is_none() {
+            let mut ranked: Vec<(&crate::routes::ProjectRoute, (usize, usize, bool))> = routes
+                .iter()
+                .copied()
+                .filter(|candidate| candidate.file_index != context.target.file_index)
+                .map(|candidate| (candidate, crate::routes::closeness(&candidate.route, &method, &path)))
+                .filter(|(_, (leading, shared, _))| *leading > 0 || *shared > 0)
+                .collect();
+            // Closest first; then by path, so the list is the same on every run.
+            ranked.sort_by(|(a, a_rank), (b, b_rank)| {
+                b_rank.cmp(a_rank).then_with(|| project.path(a.file_index).cmp(project.path(b.file_index))).then(a.route.cmp(&b.route))
+            });
+            closest = ranked
+                .iter()
+                .take(3)
+                .map(|(candidate, _)| {
+                    format!("{} ({}:{})", route_text(&candidate.route), project.path(candidate.file_index), candidate.route.line + 1)
+                })
+                .collect();
+        }
+        // A path no route of the tree is near is another service's, not a dead one.
+        if target.is_none() && closest.is_empty() {
+            return None;
+        }
+        Some(Delegation { span, file_index: context.target.file_index, method, path, target, closest })
+    }
+
+    /// A request forwarding the code: an exchange by this callback, whose persistence and
+    /// sync are those of the route it reaches (walked as a handler of its own).
+    fn delegate(&mut self, context: &FunctionWalk<'a>, delegation: Delegation, line: usize, flags: &Flags) {
+        let reached = delegation.target.as_ref().and_then(|target| {
+            let facts = self.resolver.facts(target.file_index)?;
+            let function = facts.functions.iter().find(|function| function.qualified_name() == target.handler && !function.is_module())?;
+            Some(Target { file_index: target.file_index, facts, function })
+        });
+        self.events.push(Event {
+            kind: EventKind::Exchange,
+            chain: context.chain(line),
+            flags: flags.clone(),
+            delegation: Some(Rc::new(delegation)),
+        });
+        let Some(target) = reached else { return };
+        if context.depth >= self.config.callbacks.max_depth {
+            return;
+        }
+        let initial: HashSet<String> =
+            target.function.params.iter().filter(|param| is_code_input(self.config, &param.name)).map(|param| param.name.clone()).collect();
+        let events = self.function(target, initial, context.depth + 1);
+        let call_site = context.hop(line);
+        for event in events {
+            if event.kind == EventKind::Exchange {
+                continue;
+            }
+            let mut chain = Vec::with_capacity(event.chain.len() + 1);
+            chain.push(call_site.clone());
+            chain.extend(event.chain);
+            let flags = Flags {
+                condition: event.flags.condition.or_else(|| flags.condition.clone()),
+                error_path: event.flags.error_path.or_else(|| flags.error_path.clone()),
+            };
+            self.events.push(Event { kind: event.kind, chain, flags, delegation: None });
+        }
     }
 }
 
@@ -682,7 +816,18 @@ fn is_token_key(config: &Config, name: &str) -> bool {
 
 /// A read of a code from a request: `request.code`, `args["code"]`, `params.get("code")`.
 fn is_code_read(config: &Config, expression: &Expr) -> bool {
-    expression.keyed_read().is_some_and(|(object, key)| is_code_input(config, key) && object.as_name() != Some("self"))
+    code_read(expression).is_some_and(|(object, key)| is_code_input(config, key) && object.as_name() != Some("self"))
+}
+
+/// A read of a named field: [`Expr::keyed_read`], or a query accessor given the name
+/// (Hono's `c.req.query("code")`, `c.req.param("code")`).
+fn code_read(expression: &Expr) -> Option<(&Expr, &str)> {
+    expression.keyed_read().or_else(|| {
+        let call = expression.as_call()?;
+        let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
+        let ExprKind::String(key) = &call.args.first()?.kind else { return None };
+        matches!(name.as_str(), "query" | "param" | "queries").then_some((&**object, key.as_str()))
+    })
 }
 
 /// True when `expression` holds one of `names`, or something `is_read` reads.
@@ -718,7 +863,12 @@ fn is_response_constructor(config: &Config, call: &Call) -> bool {
 /// The callee is one of `names`: equal, the same last segment, or ending with one
 /// (`axum.response.Redirect.to` for `Redirect.to`).
 fn calls_one_of(call: &Call, names: &[String]) -> bool {
-    call.callee.dotted().is_some_and(|callee| {
+    // `res.status(400).json(body)`: the chain's root and the method, `res.json`.
+    let chained = || match &call.callee.kind {
+        ExprKind::Attribute { name, .. } => chain_root(&call.callee).map(|root| format!("{root}.{name}")),
+        _ => None,
+    };
+    call.callee.dotted().or_else(chained).is_some_and(|callee| {
         names.iter().any(|name| {
             *name == callee
                 || (!name.contains('.') && name == last_segment(&callee))
@@ -737,7 +887,7 @@ fn code_input(config: &Config, function: &Function) -> Option<String> {
         for expression in stmt.expressions() {
             expression.walk(&mut |part| {
                 if found.is_none() && is_code_read(config, part) {
-                    found = part.keyed_read().map(|(_, key)| key.to_string());
+                    found = code_read(part).map(|(_, key)| key.to_string());
                 }
             });
         }
@@ -756,8 +906,12 @@ fn mapped_taint(config: &Config, context: &FunctionWalk<'_>, callee: &Function, 
     parameters_receiving(callee, call, args, &|arg| context.is_tainted(config, arg))
 }
 
-/// An outgoing request: `client.post(...)`, `requests.get(...)`, `self.http.request(...)`.
-fn is_http_request(config: &Config, callee: &Expr) -> bool {
+/// An outgoing request: `client.post(...)`, `requests.get(...)`, `self.http.request(...)`,
+/// `fetch(url, ...)`.
+fn is_http_request(config: &Config, facts: &FileFacts, callee: &Expr) -> bool {
+    if let ExprKind::Name(name) = &callee.kind {
+        return is_request_function(config, facts, name);
+    }
     let ExprKind::Attribute { object, name } = &callee.kind else { return false };
     if !config.http.methods.contains(name) {
         return false;
@@ -778,8 +932,179 @@ fn is_http_request(config: &Config, callee: &Expr) -> bool {
 
 /// An HTTP request, or a call building one on a request: `client.post(url).form(&params)`,
 /// `ureq::post(url).send_form(params)`.
-fn is_built_request(config: &Config, callee: &Expr) -> bool {
-    is_http_request(config, callee) || callee.chained_calls().any(|call| is_http_request(config, &call.callee))
+fn is_built_request(config: &Config, facts: &FileFacts, callee: &Expr) -> bool {
+    is_http_request(config, facts, callee) || callee.chained_calls().any(|call| is_http_request(config, facts, &call.callee))
+}
+
+/// The part of an incoming request that carries its parameters: `req.query`, `req.body`,
+/// `ctx.request.body`, or what a destructured read was taken from.
+fn is_request_part(object: &Expr) -> bool {
+    match &object.unawaited().kind {
+        ExprKind::Attribute { name, .. } => matches!(name.as_str(), "query" | "body" | "params" | "searchParams" | "query_params"),
+        ExprKind::Name(name) => name.starts_with("$destructured"),
+        _ => false,
+    }
+}
+
+/// `GET|POST /api/x/callback`, as reports show a route.
+pub fn route_text(route: &Route) -> String {
+    if route.methods.is_empty() { route.path.clone() } else { format!("{} {}", route.methods.join("|"), route.path) }
+}
+
+/// The path a request URL names when it stays in the tree: a path (`/api/x`), or a path
+/// after an interpolated base (`${BACKEND_URL}/api/x/{id}`), query string dropped. A name
+/// holding such a URL (assigned in `function`) is followed once.
+fn forwarded_path(url: &Expr, function: &Function) -> Option<String> {
+    let text = match &url.unawaited().kind {
+        ExprKind::String(text) => text.clone(),
+        ExprKind::Interpolated { text, .. } => text.clone(),
+        ExprKind::Name(name) => {
+            let mut found = None;
+            function.body.visit(&mut |stmt| {
+                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+                    && targets.iter().any(|target| target.as_name() == Some(name))
+                    && matches!(value.kind, ExprKind::String(_) | ExprKind::Interpolated { .. })
+                {
+                    found = Some(value);
+                }
+            });
+            return found.and_then(|value| forwarded_path(value, function));
+        }
+        _ => return None,
+    };
+    let path = if text.starts_with('/') {
+        text.as_str()
+    } else {
+        // `{BACKEND_URL}/api/x`: the base is the first interpolation, closed at its brace.
+        let rest = text.strip_prefix('{')?;
+        let mut depth = 1usize;
+        let close = rest.char_indices().find_map(|(index, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(index)
+        })?;
+        rest.get(close + 1..)?
+    };
+    if !path.starts_with('/') || path.starts_with("//") {
+        return None;
+    }
+    Some(path.split(['?', '#']).next().unwrap_or(path).to_string())
+}
+
+/// True when the URL is a name bound to an interpolated string (`const url =
+/// `${BASE}/api/x``): a base of its own, so another service.
+fn forwarded_base(url: &Expr, function: &Function) -> bool {
+    let Some(name) = url.unawaited().as_name() else { return false };
+    let mut interpolated = false;
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+            && targets.iter().any(|target| target.as_name() == Some(name))
+        {
+            interpolated = matches!(&value.kind, ExprKind::Interpolated { text, .. } if !text.starts_with('/'));
+        }
+    });
+    interpolated
+}
+
+/// The method of a request: the client's verb (`client.post`), or `method` in the options
+/// of a request function (`fetch(url, { method: 'POST' })`), else GET.
+fn request_method(config: &Config, call: &Call) -> String {
+    if let ExprKind::Attribute { name, .. } = &call.callee.kind
+        && config.http.methods.contains(name)
+        && !matches!(name.as_str(), "request" | "send")
+    {
+        return name.to_uppercase();
+    }
+    let option = call.args.iter().skip(1).find_map(|arg| match &arg.kind {
+        ExprKind::Dict(entries) => entries.iter().find_map(|(key, value)| match (key.as_ref().map(|key| &key.kind), &value.kind) {
+            (Some(ExprKind::String(key)), ExprKind::String(method)) if key == "method" => Some(method.to_uppercase()),
+            _ => None,
+        }),
+        _ => None,
+    });
+    option.unwrap_or_else(|| "GET".to_string())
+}
+
+/// A function that sends a request (`[http] functions`): `fetch`, `got`, or `request`
+/// imported from undici (an entry `undici.request`), unless the file defines its own.
+pub fn is_request_function(config: &Config, facts: &FileFacts, name: &str) -> bool {
+    if facts.find_function(None, name).is_some() {
+        return false;
+    }
+    let import = facts.imports.iter().find(|import| import.alias == name);
+    config.http.functions.iter().any(|function| match function.rsplit_once('.') {
+        Some((module, imported)) => import.is_some_and(|import| import.module == module && import.name.as_deref() == Some(imported)),
+        // A plain name is a global (`fetch`) or the default export of its package.
+        None => match import {
+            None => function == name,
+            Some(import) => import.module == *function || import.name.as_deref() == Some(function.as_str()),
+        },
+    })
+}
+
+/// True when `name` is one of `names`, spelled as written or in camelCase
+/// (`triggerHistoricalSync` for `trigger_historical_sync`).
+fn names_one_of(name: &str, names: &[String]) -> bool {
+    if names.iter().any(|candidate| candidate == name) {
+        return true;
+    }
+    if !name.chars().any(|c| c.is_ascii_uppercase()) {
+        return false;
+    }
+    let snake = crate::integrations::words_of(name).join("_");
+    names.contains(&snake)
+}
+
+/// The name a chain of calls and attributes starts from: `supabase` for
+/// `supabase.from('t').upsert`, `self.tokenRepository` for `this.tokenRepository.save`,
+/// `knex` for `knex('t').insert`.
+pub fn chain_root(expression: &Expr) -> Option<String> {
+    let mut current = expression;
+    for _ in 0..64 {
+        match &current.unawaited().kind {
+            ExprKind::Call(call) => current = &call.callee,
+            ExprKind::Attribute { object, .. } if object.unawaited().as_call().is_some() => current = object,
+            ExprKind::Attribute { object, name } => {
+                // `this.tokenRepository.save`: the attribute holding the client.
+                return match object.unawaited().kind {
+                    ExprKind::Name(_) | ExprKind::Attribute { .. } => {
+                        object.dotted().map(|dotted| if dotted == "self" { format!("self.{name}") } else { dotted })
+                    }
+                    _ => None,
+                };
+            }
+            ExprKind::Name(name) => return Some(name.clone()),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// A write of a token through a database or store client (`[persistence] clients` and
+/// `client_writes`): `prisma.oauthToken.upsert({...})`, `supabase.from('tokens').insert(row)`,
+/// `redis.set(key, JSON.stringify(tokens))`, `db.insert(tokens).values({...})`.
+fn is_client_write(config: &Config, call: &Call) -> bool {
+    let ExprKind::Attribute { name: method, .. } = &call.callee.kind else { return false };
+    if !config.persistence.client_writes.contains(method) {
+        return false;
+    }
+    let Some(root) = chain_root(&call.callee) else { return false };
+    // `prisma.oauthToken` (the client first), `self.tokenRepository` (held in an attribute).
+    let known = root.split('.').filter(|segment| *segment != "self").any(|segment| {
+        let holder = segment.to_lowercase();
+        config.persistence.clients.iter().any(|client| {
+            let client = client.to_lowercase();
+            holder == client || holder.starts_with(&client) || holder.ends_with(&client)
+        })
+    });
+    if !known {
+        return false;
+    }
+    let mentions = |expression: &Expr| expression.any(&mentions_token_name);
+    call.arguments().any(mentions) || call.callee.chained_calls().any(|inner| inner.arguments().any(mentions)) || mentions(&call.callee)
 }
 
 /// A library exchange call by name: a configured one, or one whose name holds `token` or
@@ -971,9 +1296,10 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
     let is_read = |part: &Expr| match &part.kind {
         ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some() && !app_state(name),
         ExprKind::Attribute { object, name } => {
-            is_state_input(name) && object.as_name().is_some_and(|object| object != "self" && !incoming_request(object))
+            is_state_input(name)
+                && (object.as_name().is_some_and(|object| object != "self" && !incoming_request(object)) || is_request_part(object))
         }
-        _ => part.keyed_read().is_some_and(|(_, key)| is_state_input(key)),
+        _ => code_read(part).is_some_and(|(_, key)| is_state_input(key)),
     };
     let initial: HashSet<String> = function
         .params

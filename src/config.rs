@@ -81,6 +81,8 @@ struct CallbacksSection {
     app_state_types: Vec<String>,
     #[serde(default)]
     handlers: Vec<String>,
+    #[serde(default)]
+    delegation_prefixes: Vec<String>,
     max_depth: Option<usize>,
 }
 
@@ -105,6 +107,10 @@ struct PersistenceSection {
     session_factories: Vec<String>,
     #[serde(default)]
     autocommit_types: Vec<String>,
+    #[serde(default)]
+    clients: Vec<String>,
+    #[serde(default)]
+    client_writes: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +142,8 @@ struct GuardsSection {
     raising: Vec<String>,
     #[serde(default)]
     no_return: Vec<String>,
+    #[serde(default)]
+    catching: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +171,10 @@ struct HttpSection {
     json_parsers: Vec<String>,
     #[serde(default)]
     body_readers: Vec<String>,
+    #[serde(default)]
+    functions: Vec<String>,
+    #[serde(default)]
+    body_fields: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +201,8 @@ pub struct Guards {
     pub raising: Vec<String>,
     /// Calls that never return (`abort(400)`): a branch ending in one leaves.
     pub no_return: Vec<String>,
+    /// Methods called on a parse's result that handle its failure (`.json().catch(..)`).
+    pub catching: Vec<String>,
 }
 
 /// What an HTTP client and a response look like in code.
@@ -212,6 +226,12 @@ pub struct Http {
     pub json_parsers: Vec<String>,
     /// Methods that read a response's body (`bytes`, `text`), for `json_parsers`.
     pub body_readers: Vec<String>,
+    /// Functions that send a request and return a response (`fetch`, `got`); an entry
+    /// `module.name` is the function `name` imported from `module` (`undici.request`).
+    pub functions: Vec<String>,
+    /// Fields of a response that hold its body, itself parsed with `.json()` (undici's
+    /// `response.body.json()`).
+    pub body_fields: Vec<String>,
 }
 
 /// What an OAuth callback looks like: what it receives, how it exchanges it, how it checks
@@ -244,6 +264,10 @@ pub struct Callbacks {
     pub handlers: Vec<String>,
     /// How many calls deep the analysis follows a callback (`--max-depth`).
     pub max_depth: usize,
+    /// Paths that a request from a callback forwarding the code to another service of the
+    /// tree starts with (`${BACKEND}/api/...`): such a request that reaches no route is a
+    /// dead delegation.
+    pub delegation_prefixes: Vec<String>,
 }
 
 /// Where tokens are stored: configured sinks, ORM writes and commits, database sessions.
@@ -261,6 +285,12 @@ pub struct Persistence {
     pub session_factories: Vec<String>,
     /// Types of connection pools whose writes commit by themselves (`PgPool`).
     pub autocommit_types: Vec<String>,
+    /// Database and store clients whose writes commit by themselves (`prisma`,
+    /// `supabase`, `redis`): matched against the name a call chain starts from.
+    pub clients: Vec<String>,
+    /// Methods of those clients that write (`upsert`, `insert`, `set`): with a token in
+    /// the call, a write of the token.
+    pub client_writes: Vec<String>,
 }
 
 /// What needs a rollback, and what provides one.
@@ -399,6 +429,7 @@ impl Config {
             extend(&mut guards.returning, file.guards.returning);
             extend(&mut guards.raising, file.guards.raising);
             extend(&mut guards.no_return, file.guards.no_return);
+            extend(&mut guards.catching, file.guards.catching);
             extend(&mut http.modules, file.http.modules);
             extend(&mut http.client_constructors, file.http.client_constructors);
             extend(&mut http.client_names, file.http.client_names);
@@ -410,6 +441,8 @@ impl Config {
             extend(&mut http.json_methods, file.http.json_methods);
             extend(&mut http.json_parsers, file.http.json_parsers);
             extend(&mut http.body_readers, file.http.body_readers);
+            extend(&mut http.functions, file.http.functions);
+            extend(&mut http.body_fields, file.http.body_fields);
             let known: Vec<String> = file.providers.known.iter().map(|name| normalize_provider(name)).collect();
             extend(&mut known_providers, known);
             for (provider, aliases) in file.providers.aliases {
@@ -456,6 +489,7 @@ impl Config {
             extend(&mut callbacks.value_wrappers, section.value_wrappers);
             extend(&mut callbacks.app_state_types, section.app_state_types);
             extend(&mut callbacks.handlers, section.handlers);
+            extend(&mut callbacks.delegation_prefixes, section.delegation_prefixes);
             if let Some(depth) = section.max_depth {
                 callbacks.max_depth = depth;
             }
@@ -465,6 +499,8 @@ impl Config {
             extend(&mut persistence.sink_nouns, section.sink_nouns);
             extend(&mut persistence.writes, section.writes);
             extend(&mut persistence.commits, section.commits);
+            extend(&mut persistence.clients, section.clients);
+            extend(&mut persistence.client_writes, section.client_writes);
             extend(&mut persistence.session_names, section.session_names);
             extend(&mut persistence.session_types, section.session_types);
             extend(&mut persistence.session_factories, section.session_factories);

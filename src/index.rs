@@ -15,6 +15,13 @@ use crate::source::SourceFile;
 /// How many levels of base classes are searched for an inherited method.
 pub const BASE_CLASS_DEPTH: usize = 3;
 
+/// How many re-exports (`export { a } from './a'`, `export * from './lib'`) are followed
+/// to the file defining a name.
+pub const REEXPORT_DEPTH: usize = 3;
+
+/// Extensions an ES module specifier may leave out, in the order they are tried.
+const MODULE_EXTENSIONS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+
 /// What the resolution cache reads of a file: everything, suppression comments included,
 /// so a file's own analysis can reuse it instead of parsing again.
 const CACHED: ExtractOptions = ExtractOptions { outline: false, comments_with: Some(crate::suppress::MARKER) };
@@ -27,6 +34,19 @@ pub struct Project {
     by_file_name: HashMap<String, Vec<usize>>,
     /// Absolute module paths already resolved (`core.http`), shared by the workers.
     absolute: Mutex<HashMap<String, Option<usize>>>,
+    /// `tsconfig.json` path aliases by the folder holding the config (relative path).
+    ts_paths: Mutex<HashMap<String, Option<TsPaths>>>,
+    /// The service each folder belongs to (see [`Project::service_root`]), by folder.
+    service_roots: Mutex<HashMap<String, String>>,
+    /// Every route of the tree, computed on first use by [`crate::routes::project_routes`].
+    pub(crate) route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
+}
+
+/// The `paths` of a `tsconfig.json` (or `jsconfig.json`): pattern -> targets, relative to
+/// the scan root, with `*` as the wildcard.
+#[derive(Debug, Clone, Default)]
+struct TsPaths {
+    paths: Vec<(String, Vec<String>)>,
 }
 
 impl Project {
@@ -37,7 +57,15 @@ impl Project {
             let name = file.relative_path.rsplit('/').next().unwrap_or(&file.relative_path);
             by_file_name.entry(name.to_string()).or_default().push(index);
         }
-        Project { files, resolved, by_file_name, absolute: Mutex::new(HashMap::new()) }
+        Project {
+            files,
+            resolved,
+            by_file_name,
+            absolute: Mutex::new(HashMap::new()),
+            ts_paths: Mutex::new(HashMap::new()),
+            service_roots: Mutex::new(HashMap::new()),
+            route_table: OnceLock::new(),
+        }
     }
 
     /// Parses file `index` for its own analysis, without caching, unless resolution has
@@ -83,6 +111,9 @@ impl Project {
         let from = self.files.get(from_index)?;
         if from.language == Language::Rust {
             return self.resolve_rust_module(&from.relative_path, module);
+        }
+        if from.language == Language::TypeScript {
+            return self.resolve_es_module(from_index, module);
         }
         if from.language != Language::Python {
             return None;
@@ -149,6 +180,160 @@ impl Project {
         [format!("{path}.rs"), format!("{path}/mod.rs")].iter().find_map(|candidate| self.exact(candidate))
     }
 
+    /// An ES module specifier imported from file `from_index`: relative (`./x`, `../lib/x`),
+    /// or through a `tsconfig.json` `paths` alias (`@/lib/x`) of the nearest config above
+    /// the file, or `@/`/`~/` for `src/` when no config says; a file with one of the usual
+    /// extensions, or a folder's `index`. Packages (`express`) are not in the tree.
+    fn resolve_es_module(&self, from_index: usize, module: &str) -> Option<usize> {
+        let from = self.files.get(from_index)?;
+        let folder = from.relative_path.rsplit_once('/').map(|(folder, _)| folder).unwrap_or("");
+        if module.starts_with("./") || module.starts_with("../") || module == "." || module == ".." {
+            return self.es_candidates(&normalize_path(&join_path(folder, module))?);
+        }
+        let mut ancestor = Some(folder.to_string());
+        while let Some(current) = ancestor {
+            if let Some(paths) = self.ts_paths_in(from_index, &current) {
+                for (pattern, targets) in &paths.paths {
+                    let rest = match pattern.strip_suffix('*') {
+                        Some(head) => module.strip_prefix(head),
+                        None => (module == pattern).then_some(""),
+                    };
+                    let Some(rest) = rest else { continue };
+                    for target in targets {
+                        if let Some(found) = normalize_path(&target.replace('*', rest)).and_then(|path| self.es_candidates(&path)) {
+                            return Some(found);
+                        }
+                    }
+                }
+            }
+            ancestor =
+                if current.is_empty() { None } else { Some(current.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("").to_string()) };
+        }
+        // The usual alias without a config: `@/lib/x` is `src/lib/x` of an enclosing folder.
+        let rest = module.strip_prefix("@/").or_else(|| module.strip_prefix("~/"))?;
+        let mut current = folder.to_string();
+        loop {
+            for base in [join_path(&current, "src"), current.clone()] {
+                if let Some(found) = normalize_path(&join_path(&base, rest)).and_then(|path| self.es_candidates(&path)) {
+                    return Some(found);
+                }
+            }
+            if current.is_empty() {
+                return None;
+            }
+            current = current.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("").to_string();
+        }
+    }
+
+    /// The file a module path without extension names: `path.ts`, ..., `path/index.ts`, ...
+    /// (`./x.js` in an ESM TypeScript project names `x.ts`).
+    fn es_candidates(&self, path: &str) -> Option<usize> {
+        if let Some(found) = self.exact(path) {
+            return Some(found);
+        }
+        let stem = match path.rsplit_once('.') {
+            Some((stem, extension)) if MODULE_EXTENSIONS.contains(&extension) && !stem.ends_with('/') => stem,
+            _ => path,
+        };
+        MODULE_EXTENSIONS
+            .iter()
+            .map(|extension| format!("{stem}.{extension}"))
+            .chain(MODULE_EXTENSIONS.iter().map(|extension| join_path(path, &format!("index.{extension}"))))
+            .find_map(|candidate| self.exact(&candidate))
+    }
+
+    /// The path aliases of the `tsconfig.json` (or `jsconfig.json`) in `folder` (relative
+    /// to the scan root), read from disk beside file `from_index` once per folder.
+    fn ts_paths_in(&self, from_index: usize, folder: &str) -> Option<TsPaths> {
+        if let Some(known) = self.ts_paths.lock().ok().and_then(|cache| cache.get(folder).cloned()) {
+            return known;
+        }
+        let from = self.files.get(from_index)?;
+        // The folder on disk: the file's folder, up as many levels as `folder` is above it.
+        let below = from.relative_path.split('/').count().saturating_sub(1) - if folder.is_empty() { 0 } else { folder.split('/').count() };
+        let mut disk = from.path.parent().map(std::path::Path::to_path_buf);
+        for _ in 0..below {
+            disk = disk.and_then(|path| path.parent().map(std::path::Path::to_path_buf));
+        }
+        let paths = disk
+            .and_then(|disk| ["tsconfig.json", "jsconfig.json"].iter().find_map(|name| std::fs::read_to_string(disk.join(name)).ok()))
+            .and_then(|text| read_ts_paths(&text, folder));
+        if let Ok(mut cache) = self.ts_paths.lock() {
+            cache.insert(folder.to_string(), paths.clone());
+        }
+        paths
+    }
+
+    /// The folder (relative to the scan root) of the service file `file_index` belongs to:
+    /// the nearest folder above it holding a project manifest (`package.json`,
+    /// `pyproject.toml`, `requirements.txt`, `Cargo.toml`, `deno.json`, `go.mod`), the scan
+    /// root when there is none. A Next.js app and the backend it calls are two services.
+    pub fn service_root(&self, file_index: usize) -> String {
+        const MANIFESTS: &[&str] =
+            &["package.json", "pyproject.toml", "requirements.txt", "setup.py", "Cargo.toml", "deno.json", "deno.jsonc", "go.mod"];
+        let Some(file) = self.files.get(file_index) else { return String::new() };
+        let mut folder = file.relative_path.rsplit_once('/').map(|(folder, _)| folder.to_string()).unwrap_or_default();
+        let mut disk = file.path.parent().map(std::path::Path::to_path_buf);
+        let mut visited = Vec::new();
+        let found = loop {
+            if let Some(known) = self.service_roots.lock().ok().and_then(|cache| cache.get(&folder).cloned()) {
+                break known;
+            }
+            visited.push(folder.clone());
+            if disk.as_ref().is_some_and(|disk| MANIFESTS.iter().any(|manifest| disk.join(manifest).is_file())) {
+                break folder.clone();
+            }
+            if folder.is_empty() {
+                break String::new();
+            }
+            folder = folder.rsplit_once('/').map(|(parent, _)| parent.to_string()).unwrap_or_default();
+            disk = disk.and_then(|path| path.parent().map(std::path::Path::to_path_buf));
+        };
+        if let Ok(mut cache) = self.service_roots.lock() {
+            for folder in visited {
+                cache.insert(folder, found.clone());
+            }
+        }
+        found
+    }
+
+    /// The name file `file_index` defines for what it exports as `name`: `default` is the
+    /// name of `export default <name>`; a name re-exported from another file stays as it is.
+    pub fn exported_name(&self, file_index: usize, name: &str) -> String {
+        self.facts(file_index).and_then(|facts| module_alias(facts, name)).unwrap_or_else(|| name.to_string())
+    }
+
+    /// The file and name that define what file `file_index` exports as `name`, through
+    /// `export default f` (`default = f`) and re-exports, at most `depth` files away.
+    fn resolve_export(&self, file_index: usize, name: &str, depth: usize) -> Option<(usize, String)> {
+        let facts = self.facts(file_index)?;
+        let name = module_alias(facts, name).unwrap_or_else(|| name.to_string());
+        let defines = facts.find_function(None, &name).is_some()
+            || facts.classes.iter().any(|class| class.name == name)
+            || facts
+                .module()
+                .is_some_and(|module| instance_class_at_top(&module.body, &name).is_some() || assigns_at_top(&module.body, &name));
+        if defines || depth == 0 {
+            return Some((file_index, name));
+        }
+        if let Some(import) = facts.imports.iter().find(|import| import.alias == name && import.name.is_some())
+            && let Some(target) = self.resolve_module(file_index, &import.module)
+        {
+            return self.resolve_export(target, import.name.as_deref()?, depth - 1);
+        }
+        for import in facts.imports.iter().filter(|import| import.alias == "*") {
+            if let Some(target) = self.resolve_module(file_index, &import.module)
+                && let Some((found, local)) = self.resolve_export(target, &name, depth - 1)
+                && self.facts(found).is_some_and(|found_facts| {
+                    found_facts.find_function(None, &local).is_some() || found_facts.classes.iter().any(|class| class.name == local)
+                })
+            {
+                return Some((found, local));
+            }
+        }
+        Some((file_index, name))
+    }
+
     /// The folder of the crate root (`lib.rs`/`main.rs`) nearest above `folder`.
     fn crate_root(&self, folder: &str) -> String {
         let mut current = folder.to_string();
@@ -204,15 +389,21 @@ impl Project {
 
     /// The file and the original name of a name imported with `from m import name [as
     /// alias]` into the file `from_index` (whose facts are `facts`), when `m` is in the tree.
-    pub fn resolve_import<'f>(&self, from_index: usize, facts: &'f FileFacts, alias: &str) -> Option<(usize, &'f str)> {
+    /// In TypeScript, default exports and re-exports are followed to the defining file.
+    pub fn resolve_import(&self, from_index: usize, facts: &FileFacts, alias: &str) -> Option<(usize, String)> {
         let import = facts.imports.iter().find(|import| import.alias == alias && import.name.is_some())?;
-        Some((self.resolve_module(from_index, &import.module)?, import.name.as_deref()?))
+        let target = self.resolve_module(from_index, &import.module)?;
+        let name = import.name.as_deref()?;
+        if facts.language == Language::TypeScript {
+            return self.resolve_export(target, name, REEXPORT_DEPTH);
+        }
+        Some((target, name.to_string()))
     }
 
     /// The function an imported name refers to: `from core.http import post_with_retry`.
     pub fn resolve_imported_function(&self, from_index: usize, facts: &FileFacts, name: &str) -> Option<(usize, &Function)> {
         let (target, imported) = self.resolve_import(from_index, facts, name)?;
-        let function = self.facts(target)?.find_function(None, imported)?;
+        let function = self.facts(target)?.find_function(None, &imported)?;
         Some((target, function))
     }
 
@@ -247,7 +438,7 @@ impl Project {
             let (target, name) = match dotted.rsplit_once('.') {
                 Some((module, name)) => (self.resolve_module_alias(file_index, facts, module), name.to_string()),
                 None => match self.resolve_import(file_index, facts, &dotted) {
-                    Some((target, name)) => (Some(target), name.to_string()),
+                    Some((target, name)) => (Some(target), name),
                     None => (None, dotted.clone()),
                 },
             };
@@ -361,7 +552,7 @@ impl<'a> Resolver<'a> {
                 }
                 // `from integrations.auth_handler_zoom import zoom_auth_handler`
                 let (target, imported) = self.project.resolve_import(file_index, facts, name)?;
-                let class = instance_class_at_top(&self.facts(target)?.module()?.body, imported)?;
+                let class = instance_class_at_top(&self.facts(target)?.module()?.body, &imported)?;
                 self.resolve_class(target, &class)
             }
             _ => None,
@@ -382,7 +573,7 @@ impl<'a> Resolver<'a> {
         }
         let (target, name) = self.project.resolve_import(file_index, facts, dotted)?;
         let target_facts = self.facts(target)?;
-        target_facts.classes.iter().any(|class| class.name == name).then(|| (target, target_facts, name.to_string()))
+        target_facts.classes.iter().any(|class| class.name == name).then_some((target, target_facts, name))
     }
 
     /// Method `method` of the class `class` names in file `file_index` (inherited ones
@@ -468,6 +659,121 @@ impl std::ops::Deref for CowFacts<'_> {
     }
 }
 
+/// What a module-level `name = other` aliases (`default = handler` for `export default
+/// handler`).
+fn module_alias(facts: &FileFacts, name: &str) -> Option<String> {
+    facts.module()?.body.statements.iter().find_map(|stmt| match &stmt.kind {
+        StmtKind::Assign { targets, value, .. } if targets.iter().any(|target| target.as_name() == Some(name)) => {
+            value.as_name().filter(|other| *other != name).map(str::to_string)
+        }
+        _ => None,
+    })
+}
+
+/// True when module-level statements assign `name`.
+fn assigns_at_top(body: &Block, name: &str) -> bool {
+    body.statements
+        .iter()
+        .any(|stmt| matches!(&stmt.kind, StmtKind::Assign { targets, .. } if targets.iter().any(|target| target.as_name() == Some(name))))
+}
+
+/// `a/./b/../c` as `a/c`; `None` above the root.
+fn normalize_path(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            _ => parts.push(segment),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The `compilerOptions.paths` of a `tsconfig.json` in `folder`, targets made relative to
+/// the scan root (through `baseUrl`, default the config's folder). Comments and trailing
+/// commas, which tsconfig files allow, are removed first.
+fn read_ts_paths(text: &str, folder: &str) -> Option<TsPaths> {
+    let value: serde_json::Value = serde_json::from_str(&strip_json_comments(text)).ok()?;
+    let options = value.get("compilerOptions")?;
+    let base = options.get("baseUrl").and_then(|base| base.as_str()).unwrap_or(".");
+    let base = normalize_path(&join_path(folder, base))?;
+    let paths = options.get("paths")?.as_object()?;
+    let mut out = Vec::new();
+    for (pattern, targets) in paths {
+        let targets: Vec<String> =
+            targets.as_array()?.iter().filter_map(|target| target.as_str()).map(|target| join_path(&base, target)).collect();
+        out.push((pattern.clone(), targets));
+    }
+    // The longest pattern wins, as in TypeScript.
+    out.sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.len()));
+    Some(TsPaths { paths: out })
+}
+
+/// JSON with `//` and `/* */` comments and trailing commas, as plain JSON.
+fn strip_json_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if c == '\\' {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                for next in chars.by_ref() {
+                    if next == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut previous = ' ';
+                for next in chars.by_ref() {
+                    if previous == '*' && next == '/' {
+                        break;
+                    }
+                    previous = next;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    // Trailing commas: `,` followed by whitespace and a closing bracket.
+    let mut cleaned = String::with_capacity(out.len());
+    let characters: Vec<char> = out.chars().collect();
+    let mut in_string = false;
+    for (index, c) in characters.iter().enumerate() {
+        if *c == '"' && (index == 0 || characters.get(index - 1) != Some(&'\\')) {
+            in_string = !in_string;
+        }
+        if *c == ',' && !in_string {
+            let next = characters.get(index + 1..).unwrap_or_default().iter().find(|next| !next.is_whitespace());
+            if matches!(next, Some('}' | ']')) {
+                continue;
+            }
+        }
+        cleaned.push(*c);
+    }
+    cleaned
+}
+
 /// `folder/tail`, or `tail` at the root.
 fn join_path(folder: &str, tail: &str) -> String {
     if folder.is_empty() { tail.to_string() } else { format!("{folder}/{tail}") }
@@ -497,6 +803,33 @@ mod tests {
         assert_eq!(project.resolve_module(notion, "..core"), Some(1));
         assert_eq!(project.resolve_module(notion, "....too.far"), None, "past the root");
         assert_eq!(project.resolve_module(notion, "httpx"), None, "outside the tree");
+    }
+
+    #[test]
+    fn es_modules_resolve_relative_index_and_aliases() {
+        let typescript = |paths: &[&str]| {
+            Project::new(
+                paths.iter().map(|path| SourceFile::new(path.to_string(), path.into(), Language::TypeScript, String::new())).collect(),
+            )
+        };
+        let project =
+            typescript(&["web/src/app/api/x/route.ts", "web/src/lib/store.ts", "web/src/lib/http/index.ts", "web/src/lib/util.js"]);
+        assert_eq!(project.resolve_module(0, "../../../lib/store"), Some(1));
+        assert_eq!(project.resolve_module(0, "../../../lib/http"), Some(2), "a folder's index");
+        assert_eq!(project.resolve_module(0, "../../../lib/store.js"), Some(1), "ESM `.js` names the `.ts` file");
+        assert_eq!(project.resolve_module(0, "../../../lib/util"), Some(3));
+        assert_eq!(project.resolve_module(0, "@/lib/store"), Some(1), "`@/` is `src/` without a config");
+        assert_eq!(project.resolve_module(0, "express"), None);
+        assert_eq!(project.resolve_module(0, "../../../../../../x"), None, "past the root");
+    }
+
+    #[test]
+    fn tsconfig_paths_allow_comments_and_trailing_commas() {
+        let text = "{\n  // comment\n  \"compilerOptions\": { /* base */ \"baseUrl\": \".\", \"paths\": { \"@/*\": [\"./src/*\",], \"@lib/*\": [\"lib/*\"] }, },\n}\n";
+        let paths = read_ts_paths(text, "web").expect("parses");
+        let first = paths.paths.iter().find(|(pattern, _)| pattern == "@/*").expect("alias");
+        assert_eq!(first.1, vec!["web/./src/*".to_string()]);
+        assert_eq!(normalize_path("web/./src/lib"), Some("web/src/lib".into()));
     }
 
     #[test]

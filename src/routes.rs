@@ -7,6 +7,18 @@
 //! Prefixes added where a router is mounted in another file (`app.include_router(
 //! notion_routes.router, prefix="/v2")`, Flask's `register_blueprint(bp, url_prefix=...)`)
 //! are found by [`mounts_in`] and joined by [`mounted_prefixes`].
+//!
+//! TypeScript: Express, Router and Hono registrations (`router.post('/callback', mw,
+//! handler)`, mounted with `app.use('/api/x', router)` or Hono's `app.route('/api', sub)`,
+//! through several files), NestJS controllers (`@Controller('x')` on the class, `@Get('cb')`
+//! on the method), and routes that the file's path declares ([`path_routes`]): Next.js
+//! app router files (`app/**/route.ts` exporting `GET`/`POST`), pages router API files
+//! (`pages/api/**.ts`, the default export, any method) and Supabase/Deno edge functions
+//! (`serve(handler)` in `functions/<name>/index.ts`, at `/functions/v1/<name>`).
+//!
+//! [`project_routes`] lists the routes of the whole tree (any language) for requests that
+//! forward a callback's code to another route of the tree, and [`matches`] says whether a
+//! request's method and path reach a route.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +27,27 @@ use crate::index::Project;
 
 /// Router and application constructors, and the keyword holding their prefix (none for
 /// applications: their routes start at `/`).
-const ROUTER_CONSTRUCTORS: &[(&str, Option<&str>)] =
-    &[("APIRouter", Some("prefix")), ("Blueprint", Some("url_prefix")), ("FastAPI", None), ("Flask", None), ("Starlette", None)];
+const ROUTER_CONSTRUCTORS: &[(&str, Option<&str>)] = &[
+    ("APIRouter", Some("prefix")),
+    ("Blueprint", Some("url_prefix")),
+    ("FastAPI", None),
+    ("Flask", None),
+    ("Starlette", None),
+    ("Router", None),
+    ("Hono", None),
+];
+
+/// NestJS method decorators and the HTTP method each declares (`All`: any).
+const NEST_DECORATORS: &[(&str, &str)] = &[
+    ("Get", "GET"),
+    ("Post", "POST"),
+    ("Put", "PUT"),
+    ("Patch", "PATCH"),
+    ("Delete", "DELETE"),
+    ("Head", "HEAD"),
+    ("Options", "OPTIONS"),
+    ("All", ""),
+];
 
 /// Decorator methods that declare one HTTP method each.
 const METHOD_DECORATORS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
@@ -45,7 +76,20 @@ pub fn may_declare_handlers(text: &str) -> bool {
     if memchr::memmem::find(bytes, b"add_api_route").is_some()
         || memchr::memmem::find(bytes, b"add_url_rule").is_some()
         || memchr::memmem::find(bytes, b".route(").is_some()
+        || memchr::memmem::find(bytes, b"@Controller(").is_some()
+        || memchr::memmem::find(bytes, b"serve(").is_some()
     {
+        return true;
+    }
+    // Express, Router and Hono: `router.post('/callback'`, `app.get("/x"`.
+    if memchr::memchr_iter(b'.', bytes).any(|at| {
+        let rest = &bytes[at + 1..];
+        METHOD_DECORATORS.iter().chain(["all"].iter()).any(|method| {
+            rest.strip_prefix(method.as_bytes())
+                .and_then(|tail| tail.strip_prefix(b"("))
+                .is_some_and(|tail| matches!(tail.first(), Some(b'\'' | b'"' | b'`')) && tail.get(1) == Some(&b'/'))
+        })
+    }) {
         return true;
     }
     // actix-web's `#[get("/callback")]`.
@@ -123,8 +167,277 @@ pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, Strin
         }
     }
     routes.extend(method_routers(facts));
+    routes.extend(registered_handlers(facts, &prefix_of));
+    routes.extend(nest_routes(facts));
     routes.sort();
     routes
+}
+
+/// The routes of a file: those its code declares, and those its path declares.
+pub fn file_routes(facts: &FileFacts, prefixes: &BTreeMap<String, String>, relative_path: &str) -> Vec<Route> {
+    let mut routes = routes_with_prefixes(facts, prefixes);
+    routes.extend(path_routes(facts, relative_path));
+    routes.sort();
+    routes
+}
+
+fn route_of(function: &Function, path: String, methods: Vec<String>, line: usize) -> Route {
+    Route {
+        path,
+        methods,
+        handler: function.qualified_name(),
+        line,
+        params: function.params.iter().map(|param| param.name.clone()).collect(),
+    }
+}
+
+/// Express, Router and Hono registrations: `router.post('/callback', requireUser, handler)`
+/// where the last argument names a function of the file (a closure is one, named for its
+/// route by the frontend).
+fn registered_handlers(facts: &FileFacts, prefix_of: &dyn Fn(&Expr) -> String) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for function in &facts.functions {
+        function.body.visit(&mut |stmt| {
+            for expression in stmt.expressions() {
+                expression.walk(&mut |part| {
+                    let Some(call) = part.as_call() else { return };
+                    let ExprKind::Attribute { object: router, name: method } = &call.callee.kind else { return };
+                    let methods = match method.as_str() {
+                        "all" => Vec::new(),
+                        verb if METHOD_DECORATORS.contains(&verb) => vec![verb.to_uppercase()],
+                        _ => return,
+                    };
+                    let (Some(ExprKind::String(path)), Some(handler)) =
+                        (call.args.first().map(|arg| &arg.kind), call.args.last().and_then(Expr::as_name))
+                    else {
+                        return;
+                    };
+                    if !path.starts_with('/') || call.args.len() < 2 {
+                        return;
+                    }
+                    let Some(defined) = facts.functions.iter().find(|candidate| candidate.name == handler && !candidate.is_module()) else {
+                        return;
+                    };
+                    routes.push(route_of(defined, join(&prefix_of(router), path), methods.clone(), part.span.start.line));
+                });
+            }
+        });
+    }
+    routes
+}
+
+/// NestJS: methods whose decorators hold `@Controller(prefix)` (the class's, first) and a
+/// method decorator `@Get(path)`.
+fn nest_routes(facts: &FileFacts) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for function in facts.functions.iter().filter(|function| function.class.is_some()) {
+        let mut controller = None;
+        let mut declared = Vec::new();
+        for decorator in &function.decorators {
+            let Some(call) = decorator.as_call() else { continue };
+            let Some(name) = call.callee.as_name() else { continue };
+            let argument = match call.args.first().map(|arg| &arg.kind) {
+                Some(ExprKind::String(text)) => Some(text.clone()),
+                // `@Controller({ path: 'x' })`
+                Some(ExprKind::Dict(entries)) => {
+                    entries.iter().find_map(|(key, value)| match (key.as_ref().map(|key| &key.kind), &value.kind) {
+                        (Some(ExprKind::String(key)), ExprKind::String(text)) if key == "path" => Some(text.clone()),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            };
+            if name == "Controller" {
+                controller = Some(argument.unwrap_or_default());
+            } else if let Some((_, method)) = NEST_DECORATORS.iter().find(|(decorator, _)| *decorator == name) {
+                declared.push((argument.unwrap_or_default(), *method, decorator.span.start.line));
+            }
+        }
+        let Some(controller) = controller else { continue };
+        for (path, method, line) in declared {
+            let methods = if method.is_empty() { Vec::new() } else { vec![method.to_string()] };
+            let full = join(&join("/", &controller), &path);
+            routes.push(route_of(function, if full.starts_with('/') { full } else { format!("/{full}") }, methods, line));
+        }
+    }
+    routes
+}
+
+/// True for a file whose path declares routes: a Next.js `route.ts` or pages router API
+/// file, or an edge function's entry point.
+pub fn is_route_file(relative_path: &str) -> bool {
+    path_route(relative_path).is_some()
+}
+
+/// What a file's path declares: the route path, and whether the file's exported HTTP
+/// method functions (`GET`, `POST`) are the handlers (Next.js app router) or its default
+/// export (pages router), or a `serve(handler)` call (edge functions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathRoute {
+    MethodExports(String),
+    DefaultExport(String),
+    Served(String),
+}
+
+fn path_route(relative_path: &str) -> Option<PathRoute> {
+    let (stem_path, extension) = relative_path.rsplit_once('.')?;
+    if !matches!(extension, "ts" | "tsx" | "js" | "jsx" | "mts" | "mjs") {
+        return None;
+    }
+    let segments: Vec<&str> = stem_path.split('/').collect();
+    let url = |parts: &[&str]| -> String {
+        let kept: Vec<String> = parts
+            .iter()
+            // Route groups `(auth)` and parallel routes `@modal` are not in the URL.
+            .filter(|part| !(part.starts_with('@') || part.starts_with('(') && part.ends_with(')')) && **part != "index")
+            .map(|part| match part.strip_prefix('[').and_then(|inner| inner.strip_suffix(']')) {
+                Some(parameter) => format!("{{{}}}", parameter.trim_start_matches("...")),
+                None => part.to_string(),
+            })
+            .collect();
+        format!("/{}", kept.join("/"))
+    };
+    if segments.last() == Some(&"route")
+        && let Some(app) = segments.iter().rposition(|segment| *segment == "app")
+    {
+        return Some(PathRoute::MethodExports(url(segments.get(app + 1..segments.len() - 1).unwrap_or_default())));
+    }
+    if let Some(pages) = segments.iter().rposition(|segment| *segment == "pages")
+        && segments.get(pages + 1) == Some(&"api")
+    {
+        return Some(PathRoute::DefaultExport(url(segments.get(pages + 1..).unwrap_or_default())));
+    }
+    if segments.last() == Some(&"index")
+        && let Some(functions) = segments.iter().rposition(|segment| *segment == "functions")
+        && segments.len() == functions + 3
+    {
+        let name = segments.get(functions + 1).copied().unwrap_or_default();
+        if !name.starts_with('_') {
+            return Some(PathRoute::Served(format!("/functions/v1/{name}")));
+        }
+    }
+    None
+}
+
+/// The routes a file's path declares, with the handlers its code defines for them.
+pub fn path_routes(facts: &FileFacts, relative_path: &str) -> Vec<Route> {
+    let Some(declared) = path_route(relative_path) else { return Vec::new() };
+    let module_functions =
+        || facts.functions.iter().filter(|function| function.parent == Some(crate::facts::FunctionId(0)) && function.class.is_none());
+    match declared {
+        PathRoute::MethodExports(path) => module_functions()
+            .filter(|function| {
+                METHOD_DECORATORS.contains(&function.name.to_lowercase().as_str()) && function.name.chars().all(|c| c.is_ascii_uppercase())
+            })
+            .map(|function| route_of(function, path.clone(), vec![function.name.clone()], function.name_span.start.line))
+            .collect(),
+        PathRoute::DefaultExport(path) => {
+            // `export default handler` assigns `default = handler`; an anonymous one is `default`.
+            let exported = facts.module().and_then(|module| {
+                module.body.statements.iter().find_map(|stmt| match &stmt.kind {
+                    StmtKind::Assign { targets, value, .. } if targets.iter().any(|target| target.as_name() == Some("default")) => {
+                        value.as_name().map(str::to_string)
+                    }
+                    _ => None,
+                })
+            });
+            let name = exported.unwrap_or_else(|| "default".to_string());
+            module_functions()
+                .find(|function| function.name == name)
+                .map(|function| route_of(function, path, Vec::new(), function.name_span.start.line))
+                .into_iter()
+                .collect()
+        }
+        PathRoute::Served(path) => {
+            let mut routes = Vec::new();
+            if let Some(module) = facts.module() {
+                for (_, call, expression) in module.body.calls() {
+                    let served = call.callee.dotted().is_some_and(|callee| callee == "serve" || callee == "Deno.serve");
+                    let Some(handler) = call.args.last().and_then(Expr::as_name).filter(|_| served) else { continue };
+                    if let Some(function) = facts.functions.iter().find(|function| function.name == handler && !function.is_module()) {
+                        routes.push(route_of(function, path.clone(), Vec::new(), expression.span.start.line));
+                    }
+                }
+            }
+            routes
+        }
+    }
+}
+
+/// A route of the scanned tree, with the file declaring it.
+#[derive(Debug, Clone)]
+pub struct ProjectRoute {
+    pub file_index: usize,
+    pub route: Route,
+}
+
+/// Every route of the scanned tree (any language), with mount prefixes applied. Computed
+/// once, on first use: only a callback that forwards its code to another route needs it.
+pub fn project_routes(project: &Project) -> &[ProjectRoute] {
+    project.route_table.get_or_init(|| {
+        let mut mounts: Vec<Vec<Mount>> = vec![Vec::new(); project.files.len()];
+        for (index, file) in project.files.iter().enumerate() {
+            if !may_mount_routers(&file.text) {
+                continue;
+            }
+            let Some(facts) = project.facts(index) else { continue };
+            for mount in mounts_in(project, index, facts) {
+                if let Some(slot) = mounts.get_mut(mount.file_index) {
+                    slot.push(mount);
+                }
+            }
+        }
+        let mut table = Vec::new();
+        for (index, file) in project.files.iter().enumerate() {
+            if !may_declare_handlers(&file.text) && !is_route_file(&file.relative_path) {
+                continue;
+            }
+            let Some(facts) = project.facts(index) else { continue };
+            let prefixes = mounted_prefixes(facts, mounts.get(index).map(Vec::as_slice).unwrap_or_default());
+            for route in file_routes(facts, &prefixes, &file.relative_path) {
+                table.push(ProjectRoute { file_index: index, route });
+            }
+        }
+        table
+    })
+}
+
+/// The segments of a path, parameters (`{id}`, `:id`, `[id]`, `<int:id>`, an interpolated
+/// `{expr}`) as `None`.
+fn path_segments(path: &str) -> Vec<Option<&str>> {
+    path.split('?')
+        .next()
+        .unwrap_or(path)
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| {
+            let parameter = segment.starts_with(':')
+                || (segment.starts_with('{') && segment.ends_with('}'))
+                || (segment.starts_with('[') && segment.ends_with(']'))
+                || (segment.starts_with('<') && segment.ends_with('>'));
+            (!parameter).then_some(segment)
+        })
+        .collect()
+}
+
+/// True when a request with `method` to `path` reaches `route`: the same segments, a
+/// parameter on either side matching any one segment, and the method among the route's
+/// (a route with no methods answers any).
+pub fn matches(route: &Route, method: &str, path: &str) -> bool {
+    let (wanted, declared) = (path_segments(path), path_segments(&route.path));
+    wanted.len() == declared.len()
+        && wanted.iter().zip(&declared).all(|(a, b)| a.is_none() || b.is_none() || a == b)
+        && (route.methods.is_empty() || route.methods.iter().any(|candidate| candidate.eq_ignore_ascii_case(method)))
+}
+
+/// How close a route is to a request that reaches none: shared leading segments first,
+/// then shared segments anywhere, then the method.
+pub fn closeness(route: &Route, method: &str, path: &str) -> (usize, usize, bool) {
+    let (wanted, declared) = (path_segments(path), path_segments(&route.path));
+    let leading = wanted.iter().zip(&declared).take_while(|(a, b)| a.is_none() || b.is_none() || a == b).count();
+    let shared = wanted.iter().filter(|segment| segment.is_some() && declared.contains(segment)).count();
+    let same_method = route.methods.is_empty() || route.methods.iter().any(|candidate| candidate.eq_ignore_ascii_case(method));
+    (leading, shared, same_method)
 }
 
 /// Cheap test on the raw text: a file that does not name a declared handler defines none.
@@ -256,22 +569,81 @@ pub struct Mount {
     pub prefix: String,
     /// Flask's `url_prefix` replaces the blueprint's own; FastAPI's `prefix` goes before it.
     pub replaces: bool,
+    /// How many mounts lie between this one and the router: 0 for a direct mount, 1 for
+    /// the prefix of a router that mounts the one mounting it (`app.use('/api/x',
+    /// xRouter)` where `xRouter.use('', oauthRouter)`). Inner prefixes apply first.
+    pub depth: usize,
 }
 
 /// Cheap test on the raw text: a file without these calls mounts no router.
 pub fn may_mount_routers(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memmem::find(bytes, b"include_router(").is_some() || memchr::memmem::find(bytes, b"register_blueprint(").is_some()
+    memchr::memmem::find(bytes, b"include_router(").is_some()
+        || memchr::memmem::find(bytes, b"register_blueprint(").is_some()
+        || memchr::memmem::find(bytes, b".use(").is_some()
+        || memchr::memmem::find(bytes, b".route(").is_some()
 }
 
-/// The routers file `file_index` mounts with a prefix, resolved to the files defining them.
+/// How many routers deep mounts through mounts are followed.
+const MOUNT_DEPTH: usize = 3;
+
+/// The routers file `file_index` mounts with a prefix, resolved to the files defining them,
+/// and the routers those mount in turn (with this file's prefix, one level deeper).
 pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec<Mount> {
+    let mut mounts = direct_mounts(project, file_index, facts, None);
+    let mut frontier = mounts.clone();
+    for depth in 1..=MOUNT_DEPTH {
+        let mut next = Vec::new();
+        for mount in &frontier {
+            let Some(target_facts) = project.facts(mount.file_index) else { continue };
+            for inner in direct_mounts(project, mount.file_index, target_facts, Some(&mount.router)) {
+                if inner.file_index == file_index
+                    || mounts.iter().chain(&next).any(|known: &Mount| known.file_index == inner.file_index && known.router == inner.router)
+                {
+                    continue;
+                }
+                next.push(Mount { prefix: mount.prefix.clone(), replaces: mount.replaces, depth, ..inner });
+            }
+        }
+        mounts.extend(next.iter().cloned());
+        frontier = next;
+    }
+    mounts
+}
+
+/// The mounts written in one file, on `on` (a router variable) when given.
+fn direct_mounts(project: &Project, file_index: usize, facts: &FileFacts, on: Option<&str>) -> Vec<Mount> {
     let mut mounts = Vec::new();
     for function in &facts.functions {
         function.body.visit(&mut |stmt| {
             let StmtKind::Expr(expr) = &stmt.kind else { return };
             let Some(call) = expr.unawaited().as_call() else { return };
-            let ExprKind::Attribute { name, .. } = &call.callee.kind else { return };
+            let ExprKind::Attribute { name, object: mounting } = &call.callee.kind else { return };
+            if on.is_some_and(|on| mounting.dotted().as_deref() != Some(on)) {
+                return;
+            }
+            // Express's `app.use('/api/x', auth, router)` and Hono's `app.route('/api', sub)`.
+            if matches!(name.as_str(), "use" | "route")
+                && let (Some(ExprKind::String(prefix)), Some(router)) =
+                    (call.args.first().map(|arg| &arg.kind), call.args.last().and_then(Expr::dotted))
+                && call.args.len() >= 2
+                && (prefix.is_empty() || prefix.starts_with('/'))
+            {
+                let target = match router.rsplit_once('.') {
+                    Some((module, variable)) => {
+                        project.resolve_module_alias(file_index, facts, module).map(|target| (target, variable.to_string()))
+                    }
+                    None => project
+                        .resolve_import(file_index, facts, &router)
+                        .map(|(target, name)| (target, name.to_string()))
+                        .or_else(|| router_prefixes(facts).contains_key(&router).then(|| (file_index, router.clone()))),
+                };
+                if let Some((target, variable)) = target {
+                    let variable = project.exported_name(target, &variable);
+                    mounts.push(Mount { file_index: target, router: variable, prefix: prefix.clone(), replaces: false, depth: 0 });
+                }
+                return;
+            }
             let (keyword_name, replaces) = match name.as_str() {
                 "include_router" => ("prefix", false),
                 "register_blueprint" => ("url_prefix", true),
@@ -287,7 +659,7 @@ pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec
                 None => project.resolve_import(file_index, facts, &router).map(|(target, name)| (target, name.to_string())),
             };
             if let Some((target, variable)) = target {
-                mounts.push(Mount { file_index: target, router: variable, prefix: prefix.clone(), replaces });
+                mounts.push(Mount { file_index: target, router: variable, prefix: prefix.clone(), replaces, depth: 0 });
             }
         });
     }
@@ -297,7 +669,9 @@ pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec
 /// The prefixes of a file's routers once `mounts` (of this file's routers) are applied.
 pub fn mounted_prefixes(facts: &FileFacts, mounts: &[Mount]) -> BTreeMap<String, String> {
     let mut prefixes = router_prefixes(facts);
-    for mount in mounts {
+    let mut ordered: Vec<&Mount> = mounts.iter().collect();
+    ordered.sort_by_key(|mount| mount.depth);
+    for mount in ordered {
         if let Some(own) = prefixes.get_mut(&mount.router) {
             *own = if mount.replaces { mount.prefix.clone() } else { join(&mount.prefix, own) };
         }
@@ -405,8 +779,13 @@ mod tests {
             ExtractOptions::default(),
         )
         .expect("parses");
-        let mount =
-            |router: &str, prefix: &str, replaces: bool| Mount { file_index: 0, router: router.into(), prefix: prefix.into(), replaces };
+        let mount = |router: &str, prefix: &str, replaces: bool| Mount {
+            file_index: 0,
+            router: router.into(),
+            prefix: prefix.into(),
+            replaces,
+            depth: 0,
+        };
         let prefixes =
             mounted_prefixes(&facts, &[mount("router", "/api", false), mount("bp", "/new", true), mount("missing", "/x", false)]);
         assert_eq!(prefixes.get("router").map(String::as_str), Some("/api/zoom"));

@@ -373,7 +373,9 @@ fn analyse_file(
     };
     let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text, config);
     let wants_callbacks = wants.run_callbacks
-        && (routes::may_declare_handlers(&file.text) || routes::may_define_declared(&file.text, &config.callbacks.handlers));
+        && (routes::may_declare_handlers(&file.text)
+            || routes::is_route_file(&file.relative_path)
+            || routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text);
     let full = wants_sites || wants_callbacks || wants_rollback;
     if !full && !wants_routing {
@@ -391,7 +393,7 @@ fn analyse_file(
     let prefixes = if wants_callbacks || wants_routing { routes::mounted_prefixes(&facts, mounts) } else { BTreeMap::new() };
     let found_callbacks = if wants_callbacks {
         let resolver = Resolver::new(project, index, &facts);
-        let mut routes = routes::routes_with_prefixes(&facts, &prefixes);
+        let mut routes = routes::file_routes(&facts, &prefixes, &file.relative_path);
         routes.extend(routes::declared_handlers(&facts, &config.callbacks.handlers));
         callbacks::analyse_routes(&resolver, config, index, &facts, &routes)
     } else {

@@ -16,7 +16,7 @@ fn rules_lists_every_rule() {
     assert!(text.lines().any(|line| line.starts_with("OA102   state-not-validated  -                  warning   no")), "{text}");
     let listed: serde_json::Value = serde_json::from_slice(&run(&["rules", "--json"]).stdout).expect("JSON");
     let codes: Vec<&str> = listed.as_array().expect("rules").iter().filter_map(|rule| rule["code"].as_str()).collect();
-    assert_eq!(codes, vec!["OA001", "OA002", "OA003", "OA004", "OA101", "OA102"]);
+    assert_eq!(codes, vec!["OA001", "OA002", "OA003", "OA004", "OA101", "OA102", "OA103"]);
     assert_eq!(listed[0]["fixable"], true);
     // Every rule explains itself in the fixed sections.
     for code in codes {

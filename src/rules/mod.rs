@@ -2,6 +2,7 @@
 
 pub mod callback_no_persist;
 pub mod callback_no_sync;
+pub mod dead_delegation;
 pub mod missing_rollback;
 pub mod state_not_validated;
 pub mod token_in_response;
@@ -79,11 +80,12 @@ impl RuleInfo {
 pub type CallbackCheck = fn(&crate::index::Project, &crate::callbacks::CallbackAnalysis) -> Option<Finding>;
 
 /// The rules that judge callbacks, each with its check.
-pub static CALLBACK_RULES: [(&RuleInfo, CallbackCheck); 4] = [
+pub static CALLBACK_RULES: [(&RuleInfo, CallbackCheck); 5] = [
     (&callback_no_persist::RULE, callback_no_persist::check),
     (&callback_no_sync::RULE, callback_no_sync::check),
     (&token_in_response::RULE, token_in_response::check),
     (&state_not_validated::RULE, state_not_validated::check),
+    (&dead_delegation::RULE, dead_delegation::check),
 ];
 
 /// Every rule this build implements, in code order.
@@ -94,6 +96,7 @@ pub static RULES: &[&RuleInfo] = &[
     &missing_rollback::RULE,
     &token_in_response::RULE,
     &state_not_validated::RULE,
+    &dead_delegation::RULE,
 ];
 
 pub fn find_rule(id: &str) -> Option<&'static RuleInfo> {

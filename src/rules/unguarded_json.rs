@@ -204,6 +204,9 @@ struct ExprContext<'f> {
     in_closure: bool,
     /// Names bound by enclosing comprehensions.
     comprehension_names: Vec<String>,
+    /// The receiver of a method that handles the parse's failure: `r.json().catch(..)`,
+    /// `fetch(u).then(r => r.json()).catch(..)` (`[guards] catching`).
+    caught: bool,
 }
 
 /// What a receiver is and where it came from.
@@ -301,6 +304,17 @@ impl<'p> FunctionContext<'p> {
                 if self.is_json_call(call) || self.json_parser_argument(call).is_some() {
                     on_site(path, context, call, expr);
                 }
+                if let ExprKind::Attribute { object, name } = &call.callee.kind
+                    && self.config.guards.catching.contains(name)
+                {
+                    let mut caught = context.clone();
+                    caught.caught = true;
+                    self.walk_expr(object, path, &caught, on_site);
+                    for argument in call.arguments() {
+                        self.walk_expr(argument, path, context, on_site);
+                    }
+                    return;
+                }
                 for child in expr.children() {
                     self.walk_expr(child, path, context, on_site);
                 }
@@ -366,7 +380,7 @@ impl<'p> FunctionContext<'p> {
             OriginKind::Named => Confidence::Medium,
             OriginKind::NotResponse => return None,
         };
-        let verdict = if origin.kind == OriginKind::GuardWrapper {
+        let verdict = if origin.kind == OriginKind::GuardWrapper || context.caught {
             Verdict::Guarded
         } else {
             self.guard_verdict(receiver, &origin, path, context, call_expr.span, true)
@@ -424,6 +438,10 @@ impl<'p> FunctionContext<'p> {
                 }
                 Some(self.origin_of_name(name, before, 0))
             }
+            // undici's `response.body.json()`: the body of the response.
+            ExprKind::Attribute { object, name } if self.config.http.body_fields.contains(name) => {
+                self.origin_of(object, before, context).filter(|origin| origin.kind != OriginKind::NotResponse)
+            }
             ExprKind::Attribute { name, .. } => self.is_response_name(name).then(|| self.named_origin(name, 0)),
             _ => None,
         }
@@ -456,6 +474,14 @@ impl<'p> FunctionContext<'p> {
                         }
                     }
                     ExprKind::Name(other) if hops < 4 && other != name => self.origin_of_name(other, position, hops + 1),
+                    // `const { body } = await request(url)` reads `body` of the response.
+                    ExprKind::Attribute { object, name: field } if self.config.http.body_fields.contains(field) => {
+                        match &object.unawaited().kind {
+                            ExprKind::Call(call) => self.classify_call(call, position),
+                            ExprKind::Name(other) if hops < 4 && other != name => self.origin_of_name(other, position, hops + 1),
+                            _ => Origin { kind: OriginKind::Named, library: self.file_library, position, description: String::new() },
+                        }
+                    }
                     _ => Origin { kind: OriginKind::Named, library: self.file_library, position, description: String::new() },
                 };
                 match origin.kind {
@@ -487,7 +513,12 @@ impl<'p> FunctionContext<'p> {
     }
 
     fn is_response_name(&self, name: &str) -> bool {
-        let lower = name.to_lowercase();
+        // `tokenResponse` reads as `token_response`; capitalised names are classes.
+        let lower = if name.starts_with(|c: char| c.is_lowercase()) && name.chars().any(|c| c.is_uppercase()) {
+            crate::integrations::words_of(name).join("_")
+        } else {
+            name.to_lowercase()
+        };
         let lower = lower.trim_start_matches('_');
         self.config.http.response_names.iter().any(|candidate| candidate == lower)
             || self.config.http.response_suffixes.iter().any(|suffix| lower.ends_with(suffix.as_str()))
@@ -562,6 +593,15 @@ impl<'p> FunctionContext<'p> {
                 unknown
             }
             ExprKind::Name(name) => {
+                // `fetch(url)`, `got(url)`, undici's `request(url)`.
+                if crate::callbacks::is_request_function(self.config, self.facts, name) {
+                    return Origin {
+                        kind: OriginKind::Client,
+                        library: Library::Unknown,
+                        position,
+                        description: format!("the response of `{name}()`"),
+                    };
+                }
                 if let Some(import) = self.facts.imports.iter().find(|import| import.alias == *name) {
                     let library = Library::from_module(&import.module);
                     let imported = import.name.as_deref().unwrap_or("");
