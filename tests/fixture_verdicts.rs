@@ -94,25 +94,72 @@ fn every_expected_verdict_holds_in_the_axum_codebase() {
     expected_rule_verdicts_hold("rust-axum");
 }
 
+/// The TypeScript frontend: Express routers mounted through two files with a React
+/// callback page (seed 004), a NestJS module with injected services, a Supabase edge
+/// function.
+#[test]
+fn every_expected_verdict_holds_in_the_typescript_codebases() {
+    expected_verdicts_hold("typescript-express", 4);
+    expected_rule_verdicts_of("typescript-express", &["OA003", "OA101", "OA102"], &[]);
+    expected_verdicts_hold("nestjs", 0);
+    expected_rule_verdicts_of("nestjs", &["OA102"], &[]);
+    expected_verdicts_hold("supabase-edge", 1);
+    expected_rule_verdicts_of("supabase-edge", &["OA003", "OA101", "OA102"], &[]);
+}
+
+/// Next.js forwards two callbacks to the FastAPI backend: its markers hold when both are
+/// scanned together (the notion delegation reaches the backend route, the asana one is
+/// OA103).
+#[test]
+fn every_expected_verdict_holds_in_the_nextjs_app_with_its_backend() {
+    expected_rule_verdicts_of("nextjs", &["OA002", "OA103"], &[fixture("python-fastapi")]);
+    let root = fixture("nextjs");
+    let expected = markers(&root);
+    let report = json_report(&[root.to_str().expect("path"), fixture("python-fastapi").to_str().expect("path")]);
+    let found: BTreeMap<(String, usize), String> = findings_by_line(&report)
+        .into_iter()
+        .filter_map(|((file, line), confidence)| Some(((file.strip_prefix("nextjs/")?.to_string(), line), confidence)))
+        .collect();
+    let wanted: BTreeMap<(String, usize), String> = expected
+        .iter()
+        .filter_map(|(key, expect)| match expect {
+            Expect::Finding(confidence) => Some((key.clone(), confidence.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(found, wanted);
+}
+
 fn expected_rule_verdicts_hold(name: &str) {
+    expected_rule_verdicts_of(name, &["OA002", "OA003", "OA004", "OA101", "OA102"], &[]);
+}
+
+/// The rule markers of fixture `name` hold, scanned with the `others` folders (whose
+/// findings are left out); `codes` must each be marked somewhere.
+fn expected_rule_verdicts_of(name: &str, codes: &[&str], others: &[std::path::PathBuf]) {
     let root = fixture(name);
     let expected = rule_markers(&root);
-    for code in ["OA002", "OA003", "OA004", "OA101", "OA102"] {
+    for code in codes {
         assert!(expected.keys().any(|(_, _, marked)| marked == code), "the fixture carries {code} cases");
     }
-    let report = json_report(&[root.to_str().expect("path")]);
+    let mut args = vec![root.to_str().expect("path").to_string()];
+    args.extend(others.iter().map(|other| other.to_str().expect("path").to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = json_report(&args);
+    // Scanned with other folders, paths start with the fixture's own folder name.
+    let prefix = if others.is_empty() { String::new() } else { format!("{name}/") };
     let found: BTreeMap<(String, usize, String), String> = report["findings"]
         .as_array()
         .expect("findings")
         .iter()
         .filter(|finding| finding["code"] != "OA001")
-        .map(|finding| {
+        .filter_map(|finding| {
             let key = (
-                finding["file"].as_str().expect("file").to_string(),
+                finding["file"].as_str().expect("file").strip_prefix(prefix.as_str())?.to_string(),
                 finding["line"].as_u64().expect("line") as usize,
                 finding["code"].as_str().expect("code").to_string(),
             );
-            (key, finding["confidence"].as_str().unwrap_or("").to_string())
+            Some((key, finding["confidence"].as_str().unwrap_or("").to_string()))
         })
         .collect();
     let missing: Vec<_> = expected

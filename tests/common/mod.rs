@@ -1,5 +1,6 @@
 //! Shared helpers for the end-to-end tests: the built binary, fixture paths, and the
-//! `# expect:` markers the fixtures carry on every `.json()` line.
+//! `# expect:` (`// expect:` in Rust and TypeScript) markers the fixtures carry on every
+//! `.json()` line.
 
 #![allow(dead_code)]
 
@@ -100,10 +101,10 @@ fn marker_items(root: &Path) -> Vec<(String, usize, String)> {
                 stack.push(path);
                 continue;
             }
-            // `# expect:` in Python, `// expect:` in Rust.
+            // `# expect:` in Python, `// expect:` in Rust and TypeScript.
             let marker = match path.extension().and_then(|extension| extension.to_str()) {
                 Some("py") => "# expect: ",
-                Some("rs") => "// expect: ",
+                Some("rs" | "ts" | "tsx" | "mts" | "cts") => "// expect: ",
                 _ => continue,
             };
             let relative = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");

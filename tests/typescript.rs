@@ -1,0 +1,235 @@
+//! The TypeScript frontend end to end: verdicts on the TS fixtures (snapshot), the
+//! delegation from Next.js to the FastAPI backend, skipped files, and no panic on any
+//! `.ts/.tsx/.mts/.cts` input.
+
+mod common;
+
+use common::{fixture, json_report, run};
+
+/// Callbacks with their chains, every finding, and each integration's dashboard row.
+fn verdict_lines(report: &serde_json::Value) -> String {
+    let mut text = String::new();
+    for integration in report["integrations"].as_array().expect("integrations") {
+        for callback in integration["callbacks"].as_array().expect("callbacks") {
+            let hops = |key: &str| -> String {
+                callback[key]
+                    .as_array()
+                    .expect("hops")
+                    .iter()
+                    .map(|hop| format!("{}:{} {}", hop["file"].as_str().unwrap_or(""), hop["line"], hop["function"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            };
+            text.push_str(&format!(
+                "{} [{}] {} {}:{} {}\n  persists={} via: {}\n  syncs={} via: {}\n  returns_tokens={} state={}\n",
+                integration["name"].as_str().unwrap_or(""),
+                callback["kind"].as_str().unwrap_or(""),
+                callback["route"].as_str().unwrap_or(""),
+                callback["file"].as_str().unwrap_or(""),
+                callback["line"],
+                callback["function"].as_str().unwrap_or(""),
+                callback["persists"],
+                hops("persisted_via"),
+                callback["syncs"],
+                hops("synced_via"),
+                callback["returns_tokens"],
+                callback["state"].as_str().unwrap_or(""),
+            ));
+        }
+    }
+    for finding in report["findings"].as_array().expect("findings") {
+        text.push_str(&format!(
+            "{} {} {}:{} {}\n",
+            finding["code"].as_str().unwrap_or(""),
+            finding["confidence"].as_str().unwrap_or(""),
+            finding["file"].as_str().unwrap_or(""),
+            finding["line"],
+            finding["message"].as_str().unwrap_or("")
+        ));
+    }
+    for integration in report["integrations"].as_array().expect("integrations") {
+        let steps = &integration["steps"];
+        let step = |name: &str| format!("{}/{}", steps[name]["done"], steps[name]["total"]);
+        text.push_str(&format!(
+            "{} {} html_guard={} token_persistence={} historical_sync={}\n",
+            integration["name"].as_str().unwrap_or(""),
+            integration["status"].as_str().unwrap_or(""),
+            step("html_guard"),
+            step("token_persistence"),
+            step("historical_sync"),
+        ));
+    }
+    for skipped in report["skipped"].as_array().expect("skipped") {
+        text.push_str(&format!("skipped {}: {}\n", skipped["file"].as_str().unwrap_or(""), skipped["reason"].as_str().unwrap_or("")));
+    }
+    text
+}
+
+#[test]
+fn typescript_verdicts_snapshot() {
+    let mut text = String::new();
+    for name in ["typescript-express", "nestjs", "supabase-edge"] {
+        text.push_str(&format!("# {name}\n"));
+        text.push_str(&verdict_lines(&json_report(&[fixture(name).to_str().expect("path")])));
+    }
+    text.push_str("# nextjs with python-fastapi (Next.js callbacks only)\n");
+    let both = json_report(&[fixture("nextjs").to_str().expect("path"), fixture("python-fastapi").to_str().expect("path")]);
+    let lines = verdict_lines(&both);
+    let mut keep = false;
+    for line in lines.lines() {
+        // A callback block starts unindented; its chain lines are indented.
+        if !line.starts_with(' ') {
+            keep = line.contains("nextjs/");
+        }
+        if keep {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    insta::assert_snapshot!("typescript_verdicts", text);
+}
+
+fn callback<'r>(report: &'r serde_json::Value, route: &str) -> &'r serde_json::Value {
+    report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .flat_map(|integration| integration["callbacks"].as_array().expect("callbacks"))
+        .find(|callback| callback["route"] == route && callback["file"].as_str().is_some_and(|file| file.starts_with("nextjs/")))
+        .unwrap_or_else(|| panic!("no callback {route}"))
+}
+
+#[test]
+fn a_nextjs_callback_forwarding_to_the_fastapi_backend_persists_and_syncs_through_it() {
+    let report = json_report(&[fixture("nextjs").to_str().expect("path"), fixture("python-fastapi").to_str().expect("path")]);
+    let notion = callback(&report, "GET /api/notion/callback");
+    assert_eq!(notion["persists"], true, "{notion:#}");
+    assert_eq!(notion["syncs"], true);
+    let files: Vec<&str> = notion["persisted_via"].as_array().expect("hops").iter().filter_map(|hop| hop["file"].as_str()).collect();
+    assert_eq!(files.first(), Some(&"nextjs/src/app/api/notion/callback/route.ts"));
+    assert_eq!(files.last(), Some(&"python-fastapi/backend/api/routes/integrations/notion_routes.py"));
+    // The asana route forwards with POST to a path the backend does not declare.
+    let dead: Vec<&serde_json::Value> =
+        report["findings"].as_array().expect("findings").iter().filter(|finding| finding["code"] == "OA103").collect();
+    assert_eq!(dead.len(), 1, "{dead:#?}");
+    let message = dead[0]["message"].as_str().expect("message");
+    assert!(message.contains("`POST /api/asana/oauth/callback`"), "{message}");
+    assert!(
+        message.contains("closest routes: GET /api/asana/callback (python-fastapi/backend/api/routes/integrations/asana_routes.py:26)"),
+        "{message}"
+    );
+    assert_eq!(dead[0]["file"], "nextjs/src/app/api/asana/callback/route.ts");
+    // Alone, the backend is not in the tree: no route to reach, and no dead delegation
+    // either (the closest routes would be the app's own).
+    let alone = json_report(&[fixture("nextjs").to_str().expect("path")]);
+    assert!(alone["findings"].as_array().expect("findings").iter().all(|finding| finding["code"] != "OA103"));
+}
+
+#[test]
+fn typescript_integrations_count_like_python_ones() {
+    let report = json_report(&[fixture("typescript-express").to_str().expect("path")]);
+    let names: Vec<&str> =
+        report["integrations"].as_array().expect("integrations").iter().filter_map(|integration| integration["name"].as_str()).collect();
+    for provider in ["hubspot", "intercom", "slack"] {
+        assert!(names.contains(&provider), "{names:?}");
+    }
+    // The React callback page belongs to intercom like the backend router does.
+    let intercom = report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .find(|integration| integration["name"] == "intercom")
+        .expect("intercom");
+    assert!(intercom["files"].as_array().expect("files").iter().any(|file| file == "src/pages/integrations/IntercomOAuthCallbackPage.tsx"));
+    let summary = &report["summary"];
+    assert_eq!(summary["integrations"], 3);
+    assert_eq!(summary["steps"]["token_persistence"], serde_json::json!({"done": 3, "total": 3}));
+    assert_eq!(summary["steps"]["historical_sync"], serde_json::json!({"done": 1, "total": 3}));
+    assert_eq!(summary["steps"]["html_guard"], serde_json::json!({"done": 4, "total": 8}));
+    assert_eq!(summary["percent_complete"], 0.0);
+}
+
+/// Random, truncated and deeply nested inputs: every one yields a report.
+#[test]
+fn no_typescript_input_makes_the_scanner_panic() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let mut seeds = Vec::new();
+    for name in ["typescript-express", "nextjs", "nestjs", "supabase-edge"] {
+        let mut stack = vec![fixture(name)];
+        while let Some(path) = stack.pop() {
+            for entry in std::fs::read_dir(&path).expect("reads") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|extension| extension == "ts" || extension == "tsx") {
+                    seeds.push(std::fs::read_to_string(&path).expect("UTF-8"));
+                }
+            }
+        }
+    }
+    assert!(seeds.len() >= 10);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound.max(1) as u64) as usize
+    };
+    let mut inputs: Vec<String> = Vec::new();
+    for seed in &seeds {
+        // Truncated anywhere (on a character boundary).
+        for _ in 0..6 {
+            let mut cut = random(seed.len());
+            while !seed.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            inputs.push(seed[..cut].to_string());
+        }
+        // Bytes swapped for syntax.
+        let mut mutated: Vec<char> = seed.chars().collect();
+        for _ in 0..20 {
+            let at = random(mutated.len());
+            let replacement = ['{', '}', '(', ')', '`', '$', '"', '\'', '<', '/', '*', ';', '\n', '@'][random(14)];
+            if let Some(slot) = mutated.get_mut(at) {
+                *slot = replacement;
+            }
+        }
+        inputs.push(mutated.into_iter().collect());
+    }
+    for (open, close) in
+        [("{", "}"), ("(", ")"), ("[", "]"), ("if (x) {", "}"), ("(async () => { await f(", ")})()"), ("<div>{", "}</div>"), ("`${", "}`")]
+    {
+        inputs.push(format!("export const x = {}r.json(){};\n", open.repeat(5000), close.repeat(5000)));
+        inputs.push(open.repeat(20000));
+    }
+    inputs.push("a.b".repeat(30000));
+    inputs.push("x = x + ".repeat(30000) + "1;");
+    inputs.push(format!("const f = (r) => {{ {} }}", "if (a) r.json(); else ".repeat(5000)));
+    inputs.push("\u{feff}export default async function handler(req, res) { const r = await fetch(u); return r.json(); }".into());
+    inputs.push(String::from_utf8_lossy(&[0xf0, 0x9f, 0x98, 0x80, b'`', b'$', b'{']).to_string());
+    let extensions = ["ts", "tsx", "mts", "cts"];
+    for (index, input) in inputs.iter().enumerate() {
+        let extension = extensions[index % extensions.len()];
+        let path = folder.path().join(format!("src/app/api/p{index}/callback/route.{extension}"));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
+        std::fs::write(&path, input).expect("writes");
+    }
+    let output = run(&["scan", folder.path().to_str().expect("path"), "--format", "json"]);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "exit {:?}: {}", output.status.code(), String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a report");
+    let scanned = report["summary"]["files_scanned"].as_u64().unwrap_or(0) + report["summary"]["files_skipped"].as_u64().unwrap_or(0);
+    assert!(scanned as usize >= inputs.len() - 2, "{scanned} of {}", inputs.len());
+}
+
+#[test]
+fn declaration_and_generated_files_are_skipped_with_a_reason() {
+    let report = json_report(&[fixture("typescript-express").to_str().expect("path")]);
+    let skipped: Vec<(String, String)> = report["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .map(|entry| (entry["file"].as_str().unwrap_or("").to_string(), entry["reason"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(skipped.iter().any(|(file, reason)| file == "src/types/express.d.ts" && reason.contains(".d.ts")), "{skipped:?}");
+    assert!(skipped.iter().any(|(file, reason)| file == "src/lib/generated-client.ts" && reason.contains("@generated")), "{skipped:?}");
+}
