@@ -232,7 +232,7 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
                 "skipped": skipped,
                 "refused": refused,
                 "files_changed": files_changed,
-                "unreadable": plan.unreadable.iter().map(|entry| serde_json::json!({"file": entry.file, "reason": entry.reason})).collect::<Vec<_>>(),
+                "not_scanned": plan.unreadable.iter().map(|entry| serde_json::json!({"file": entry.file, "reason": entry.reason})).collect::<Vec<_>>(),
             });
             out.push_str(&serde_json::to_string_pretty(&value).context("cannot serialise the fix report")?);
             out.push('\n');
@@ -249,7 +249,7 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
                 out.push_str(&format!("skipped {}:{} {}: {}\n", entry.file, entry.line, entry.rule, entry.reason));
             }
             for entry in &plan.unreadable {
-                out.push_str(&format!("unreadable {}: {}\n", entry.file, entry.reason));
+                out.push_str(&format!("not scanned {}: {}\n", entry.file, entry.reason));
             }
             let verb = if args.write { "applied" } else { "would apply" };
             out.push_str(&format!(

@@ -97,7 +97,7 @@ fn fixable_findings(report: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn dry_run_diffs_on_every_fixture() {
-    for name in ["python-fastapi", "python-oa001-cases", "rust-axum"] {
+    for name in ["python-fastapi", "python-oa001-cases", "rust-axum", "typescript-express", "nextjs", "nestjs", "supabase-edge"] {
         let (_folder, root) = copy_fixture(name);
         let before = hashes(&root);
         let output = fix(&[root.to_str().expect("utf-8"), "--color", "never"]);
