@@ -12,6 +12,11 @@
 //!
 //! `BENCH_FILES` (default 5000) and `BENCH_MB` (default 50, in 10^6 bytes) set the size of the
 //! tree: `BENCH_FILES=300 BENCH_MB=3 cargo bench --bench scan` is a quick smoke run.
+//!
+//! 5. The TypeScript part: a tree of TS/TSX files generated from the TypeScript fixtures into
+//!    `target/bench-tree-ts/` (`BENCH_TS_FILES`, default 2000, and `BENCH_TS_MB`, default 20;
+//!    `BENCH_TS_FILES=0` skips it), scanned with default exclusions and compared with the
+//!    parse-only floor of the files the scan considers.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -154,6 +159,126 @@ fn main() {
         bench_rss_kib,
         load_average,
     });
+    typescript_benchmark(manifest, binary);
+}
+
+// ---------------------------------------------------------------------------------------
+// The TypeScript part: a synthetic tree of TS/TSX files from the TypeScript fixtures,
+// scanned with default exclusions and compared with its parse-only floor.
+
+/// Generates `target/bench-tree-ts/` (when missing or its parameters changed): `files`
+/// files of about `bytes` in all, copies of the TypeScript fixture files with their
+/// providers renamed, padded with ordinary code, 15 % of them tests (`*.test.ts`).
+fn ensure_ts_tree(manifest: &Path, tree: &Path, files: usize, bytes: usize) -> Vec<(PathBuf, bool)> {
+    let mut corpus: Vec<(String, String)> = Vec::new();
+    for name in ["typescript-express", "nextjs", "nestjs", "supabase-edge"] {
+        let root = manifest.join("fixtures").join(name);
+        let mut stack = vec![root.clone()];
+        while let Some(folder) = stack.pop() {
+            let mut entries: Vec<PathBuf> =
+                std::fs::read_dir(&folder).expect("fixture folder").map(|entry| entry.expect("entry").path()).collect();
+            entries.sort();
+            for path in entries {
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let relative = path.strip_prefix(&root).expect("below").to_string_lossy().replace('\\', "/");
+                let is_source = relative.ends_with(".ts") || relative.ends_with(".tsx");
+                if is_source && !relative.ends_with(".d.ts") && !relative.contains("generated") {
+                    corpus.push((format!("{name}/{relative}"), std::fs::read_to_string(&path).expect("UTF-8")));
+                }
+            }
+        }
+    }
+    let parameters = format!("ts tree: files={files} bytes={bytes} corpus={}", corpus.len());
+    let stamp = tree.join(".generated");
+    let mut rng = Rng::new(SEED ^ 0x7473);
+    let mut out = Vec::new();
+    let fresh = std::fs::read_to_string(&stamp).ok().as_deref() != Some(parameters.as_str());
+    if fresh {
+        let _ = std::fs::remove_dir_all(tree);
+    }
+    let average = bytes / files.max(1);
+    for index in 0..files {
+        let (relative, text) = &corpus[rng.below(corpus.len())];
+        let provider = EXTRA_PROVIDERS[rng.below(EXTRA_PROVIDERS.len())];
+        let test = rng.unit() < TEST_SHARE;
+        let mut path =
+            format!("svc_{:04}/{}", index / FILES_PER_SERVICE, relative.replace("hubspot", provider).replace("notion", provider));
+        let (stem, extension) =
+            path.rsplit_once('.').map(|(stem, extension)| (stem.to_string(), extension.to_string())).unwrap_or_default();
+        path = if test { format!("{stem}_{index}.test.{extension}") } else { format!("{stem}_{index}.{extension}") };
+        let full = tree.join(&path);
+        if fresh {
+            let mut body = text.replace("hubspot", provider).replace("HubSpot", provider);
+            let mut filler = 0;
+            while body.len() < average {
+                body.push_str(&format!(
+                    "\nexport function helper{filler}(items: Array<{{ id: string; value: number }}>, limit = {filler}) {{\n  const result = [];\n  for (const item of items) {{\n    if (item.value > limit) {{\n      result.push({{ ...item, label: `${{item.id}}-${{limit}}` }});\n    }}\n  }}\n  return result.sort((a, b) => a.value - b.value);\n}}\n"
+                ));
+                filler += 1;
+            }
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("folder");
+            std::fs::write(&full, body).expect("writes");
+        }
+        out.push((full, test));
+    }
+    if fresh {
+        std::fs::write(&stamp, parameters).expect("stamp");
+    }
+    out
+}
+
+/// Scans the TypeScript tree and measures its parse-only floor; prints both.
+fn typescript_benchmark(manifest: &Path, binary: &Path) {
+    use oauth_audit::lang::typescript;
+    let files = env_number("BENCH_TS_FILES", 2000.0) as usize;
+    let megabytes = env_number("BENCH_TS_MB", 20.0);
+    if files == 0 {
+        return;
+    }
+    let tree = manifest.join("target").join("bench-tree-ts");
+    let all = ensure_ts_tree(manifest, &tree, files, (megabytes * MEGABYTE) as usize);
+    let scanned: Vec<(PathBuf, String)> =
+        all.iter().filter(|(_, test)| !test).map(|(path, _)| (path.clone(), std::fs::read_to_string(path).expect("reads"))).collect();
+    let scanned_bytes: usize = scanned.iter().map(|(_, text)| text.len()).sum();
+    let report = std::env::temp_dir().join(format!("oauth-audit-bench-ts-{}.json", std::process::id()));
+    let mut best_scan = Duration::MAX;
+    let mut best_floor = Duration::MAX;
+    for run in 1..=RUNS {
+        let scan = run_scan(binary, &tree, &report, &[]);
+        best_scan = best_scan.min(scan.wall);
+        let started = Instant::now();
+        let parsed = scanned
+            .par_iter()
+            .filter(|(path, text)| {
+                let dialect = if path.extension().is_some_and(|extension| extension == "tsx") {
+                    typescript::Dialect::Tsx
+                } else {
+                    typescript::Dialect::TypeScript
+                };
+                typescript::parse_only(text, dialect)
+            })
+            .count();
+        let floor = started.elapsed();
+        best_floor = best_floor.min(floor);
+        eprintln!("ts round {run}/{RUNS}: scan {:.3} s, floor {:.3} s ({parsed} files)", scan.wall.as_secs_f64(), floor.as_secs_f64());
+    }
+    let _ = std::fs::remove_file(&report);
+    println!();
+    println!(
+        "TypeScript tree: {} files, {} scanned (tests excluded), {:.1} MB scanned",
+        all.len(),
+        scanned.len(),
+        scanned_bytes as f64 / MEGABYTE
+    );
+    println!("  TS scan (release binary, default exclusions, best of {RUNS}): {:.3} s", best_scan.as_secs_f64());
+    println!(
+        "  TS parse-only floor (tree-sitter parse of the scanned files, text already read, all cores): {:.3} s",
+        best_floor.as_secs_f64()
+    );
+    println!("  TS scan / floor: {:.2}", best_scan.as_secs_f64() / best_floor.as_secs_f64());
 }
 
 fn env_number(name: &str, default: f64) -> f64 {
