@@ -55,6 +55,11 @@ impl Language {
             Language::Rust => "rust",
         }
     }
+
+    /// Whether `oauth-audit fix` can patch code in this language (Python only, so far).
+    pub fn has_codemods(self) -> bool {
+        self == Language::Python
+    }
 }
 
 /// Everything a frontend knows about one file.

@@ -68,13 +68,7 @@ fn rules_listing(args: &RulesArgs) -> String {
 
 fn run_scan(args: ScanArgs) -> Result<Outcome> {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-    let mut rules = Vec::new();
-    for id in &args.rules {
-        match find_rule(id) {
-            Some(rule) => rules.push(rule),
-            None => bail!("unknown rule {id:?} in --rule; known rules: {}", known_rules()),
-        }
-    }
+    let rules = resolve_rules(&args.rules)?;
     if let Some(minimum) = args.min_coverage
         && !(0.0..=100.0).contains(&minimum)
     {
@@ -96,13 +90,7 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
         outcome.report.delta = Some(baseline::compare(&outcome.report, baseline, &path.display().to_string()));
     }
     let report = &outcome.report;
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
-        }
-    };
+    let color = use_colour(args.color, args.output.is_none() && std::io::stdout().is_terminal());
     let rendered = match args.format {
         Format::Text => text::render(report, &outcome.project.files, &outcome.syntax_warnings, color),
         Format::Json => json::render(report).context("cannot serialise the JSON report")?,
@@ -232,7 +220,7 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
                 "skipped": skipped,
                 "refused": refused,
                 "files_changed": files_changed,
-                "not_scanned": plan.unreadable.iter().map(|entry| serde_json::json!({"file": entry.file, "reason": entry.reason})).collect::<Vec<_>>(),
+                "not_scanned": plan.not_scanned.iter().map(|entry| serde_json::json!({"file": entry.file, "reason": entry.reason})).collect::<Vec<_>>(),
             });
             out.push_str(&serde_json::to_string_pretty(&value).context("cannot serialise the fix report")?);
             out.push('\n');
@@ -248,7 +236,7 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
             for entry in &skipped {
                 out.push_str(&format!("skipped {}:{} {}: {}\n", entry.file, entry.line, entry.rule, entry.reason));
             }
-            for entry in &plan.unreadable {
+            for entry in &plan.not_scanned {
                 out.push_str(&format!("not scanned {}: {}\n", entry.file, entry.reason));
             }
             let verb = if args.write { "applied" } else { "would apply" };

@@ -489,8 +489,7 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], mut fin
             integration: assignments.get(finding.file_index).cloned().flatten(),
             function: finding.function.clone(),
             message: finding.message.clone(),
-            // `fix` patches Python only, so far.
-            fixable: finding.fixable && file.language == crate::facts::Language::Python,
+            fixable: finding.fixable && file.language.has_codemods(),
             related: finding
                 .related
                 .iter()
@@ -506,8 +505,8 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], mut fin
     (out, kept)
 }
 
-/// A line with its whitespace collapsed, so re-indenting or moving code keeps fingerprints.
-fn normalized_snippet(line: &str) -> String {
+/// Text with its whitespace collapsed, so re-indenting or moving code keeps fingerprints.
+pub fn normalized_snippet(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -20,7 +20,7 @@ pub mod template;
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -68,15 +68,16 @@ pub struct Templates {
 
 impl Templates {
     pub fn load(fix: &Fix) -> Result<Templates, FixError> {
-        const SHIPPED: &[(&str, &str)] = &[
-            ("python/guard", include_str!("../../rules/templates/python/guard.tmpl")),
-            ("python/persist", include_str!("../../rules/templates/python/persist.tmpl")),
-            ("python/sync", include_str!("../../rules/templates/python/sync.tmpl")),
-            ("python/rollback", include_str!("../../rules/templates/python/rollback.tmpl")),
-            ("python/helper", include_str!("../../rules/templates/oauth_utils.py")),
+        // (name, shipped file, text)
+        const SHIPPED: &[(&str, &str, &str)] = &[
+            ("python/guard", "rules/templates/python/guard.tmpl", include_str!("../../rules/templates/python/guard.tmpl")),
+            ("python/persist", "rules/templates/python/persist.tmpl", include_str!("../../rules/templates/python/persist.tmpl")),
+            ("python/sync", "rules/templates/python/sync.tmpl", include_str!("../../rules/templates/python/sync.tmpl")),
+            ("python/rollback", "rules/templates/python/rollback.tmpl", include_str!("../../rules/templates/python/rollback.tmpl")),
+            ("python/helper", "rules/templates/oauth_utils.py", include_str!("../../rules/templates/oauth_utils.py")),
         ];
         for name in fix.templates.keys() {
-            if !SHIPPED.iter().any(|(known, _)| known == name) {
+            if !SHIPPED.iter().any(|(known, _, _)| known == name) {
                 return Err(FixError::UnknownTemplate(name.clone()));
             }
         }
@@ -85,10 +86,11 @@ impl Templates {
                 Some(path) => std::fs::read_to_string(path)
                     .map(|text| (path.display().to_string(), text))
                     .map_err(|error| FixError::TemplateFile { path: path.display().to_string(), message: error.to_string() }),
-                None => Ok((
-                    format!("rules/templates/{name}.tmpl"),
-                    SHIPPED.iter().find(|(known, _)| *known == name).map(|(_, text)| text.to_string()).unwrap_or_default(),
-                )),
+                None => Ok(SHIPPED
+                    .iter()
+                    .find(|(known, _, _)| *known == name)
+                    .map(|(_, file, text)| (file.to_string(), text.to_string()))
+                    .unwrap_or_default()),
             }
         };
         let parse = |name: &str| -> Result<Template, FixError> {
@@ -153,7 +155,7 @@ pub struct FixPlan {
     /// against the original tree, for `--patch-dir`.
     pub by_integration: BTreeMap<String, Vec<FileChange>>,
     /// Files the scan could not read or parse.
-    pub unreadable: Vec<Skipped>,
+    pub not_scanned: Vec<Skipped>,
 }
 
 pub struct FixOptions {
@@ -295,7 +297,12 @@ pub fn plan(options: &FixOptions, config: &Config) -> Result<FixPlan, FixError> 
         skipped,
         changes,
         by_integration,
-        unreadable: outcome.report.skipped.iter().map(|entry| Skipped { file: entry.file.clone(), reason: entry.reason.clone() }).collect(),
+        not_scanned: outcome
+            .report
+            .skipped
+            .iter()
+            .map(|entry| Skipped { file: entry.file.clone(), reason: entry.reason.clone() })
+            .collect(),
     })
 }
 
@@ -326,7 +333,7 @@ fn candidates(
         };
         let key: FindingKey = (finding.rule.code, file.relative_path.clone(), finding.span.start_byte);
         let skip = |reason: String| SkippedFix { file: applied.file.clone(), line: applied.line, rule: applied.code, reason };
-        if file.language != Language::Python {
+        if !file.language.has_codemods() {
             skipped.push(skip(format!("no codemod for {} code yet: fix it by hand", file.language.name())));
             continue;
         }
@@ -342,6 +349,7 @@ fn candidates(
             session_types: &config.persistence.session_types,
             session_names: &config.persistence.session_names,
             session_factories: &config.persistence.session_factories,
+            commits: &config.persistence.commits,
             helper_module: &config.fix.python_helper_module,
             sync_module: &config.fix.python_sync_module,
         };
@@ -481,13 +489,23 @@ impl Verifier<'_> {
     }
 
     fn changes(&self, fixes: &[Candidate]) -> Vec<FileChange> {
+        self.changes_from(&self.edits(fixes), fixes)
+    }
+
+    /// The files `edits` change, and the helper modules `fixes` create.
+    fn changes_from(&self, edits: &BTreeMap<String, Vec<Edit>>, fixes: &[Candidate]) -> Vec<FileChange> {
         let project = &self.outcome.project;
         let mut changes = Vec::new();
-        for (path, edits) in self.edits(fixes) {
-            let Some(file) = project.files.iter().find(|file| file.relative_path == path) else { continue };
-            let edited = edit::apply(&file.text, &edits);
+        for (path, edits) in edits {
+            let Some(file) = project.files.iter().find(|file| &file.relative_path == path) else { continue };
+            let edited = edit::apply(&file.text, edits);
             if edited != file.text {
-                changes.push(FileChange { relative_path: path, path: file.path.clone(), original: Some(file.text.clone()), edited });
+                changes.push(FileChange {
+                    relative_path: path.clone(),
+                    path: file.path.clone(),
+                    original: Some(file.text.clone()),
+                    edited,
+                });
             }
         }
         let created: BTreeMap<&String, &String> =
@@ -511,7 +529,7 @@ impl Verifier<'_> {
         }
         let project = &self.outcome.project;
         let edits = self.edits(fixes);
-        let changes = self.changes(fixes);
+        let changes = self.changes_from(&edits, fixes);
         let mut files: Vec<SourceFile> = project
             .files
             .iter()
@@ -591,9 +609,4 @@ impl Verifier<'_> {
         }
         failures
     }
-}
-
-/// The root-relative path of `path` for messages.
-pub fn display_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }

@@ -28,6 +28,8 @@ pub struct Context<'a> {
     pub session_types: &'a [String],
     pub session_names: &'a [String],
     pub session_factories: &'a [String],
+    /// Methods that commit a session (`[persistence] commits`).
+    pub commits: &'a [String],
     pub helper_module: &'a str,
     pub sync_module: &'a str,
 }
@@ -210,7 +212,7 @@ pub fn persist(context: &Context, callback: &CallbackAnalysis, provider: &str) -
         block.push_str(&layout.block(indent, &template.render(&values).map_err(|error| error.to_string())?));
         imports.extend(template.filled_imports(&values).map_err(|error| error.to_string())?);
     }
-    edits.push(Edit::insert(insertion_after(text, anchor.span.end_byte), ensure_line_break(text, anchor.span.end_byte, &layout, block)));
+    edits.push(Edit::insert(next_line_start(text, anchor.span.end_byte), ensure_line_break(text, anchor.span.end_byte, &layout, block)));
     Ok(Planned { edits, imports, params })
 }
 
@@ -232,7 +234,11 @@ pub fn sync(context: &Context, callback: &CallbackAnalysis, provider: &str) -> R
         .iter()
         .rev()
         .find_map(|block| {
-            block.statements.iter().filter(|later| later.span.start_byte >= stmt.span.start_byte).find(|later| is_commit(later))
+            block
+                .statements
+                .iter()
+                .filter(|later| later.span.start_byte >= stmt.span.start_byte)
+                .find(|later| is_commit(later, context.commits))
         })
         .unwrap_or(stmt);
     let indent = indentation_at(text, anchor.span.start_byte).ok_or("the persistence call shares its line with another statement")?;
@@ -248,7 +254,7 @@ pub fn sync(context: &Context, callback: &CallbackAnalysis, provider: &str) -> R
     let block = layout.block(indent, &lines);
     Ok(Planned {
         edits: vec![Edit::insert(
-            insertion_after(text, anchor.span.end_byte),
+            next_line_start(text, anchor.span.end_byte),
             ensure_line_break(text, anchor.span.end_byte, &layout, block),
         )],
         imports: template.filled_imports(&values).map_err(|error| error.to_string())?,
@@ -352,14 +358,14 @@ fn import_edits(text: &str, facts: &FileFacts, imports: &[String], layout: &Layo
         .map(|import| import.span.end_byte)
         .max();
     let at = match last_import {
-        Some(end) => insertion_after(text, end),
+        Some(end) => next_line_start(text, end),
         None => {
             let statements = facts.module().map(|module| module.body.statements.as_slice()).unwrap_or_default();
             let docstring =
                 statements.first().filter(|stmt| matches!(&stmt.kind, StmtKind::Expr(expr) if matches!(expr.kind, ExprKind::String(_))));
             match (docstring, statements.get(usize::from(docstring.is_some()))) {
                 (_, Some(first)) => line_start(text, first.span.start_byte),
-                (Some(docstring), None) => insertion_after(text, docstring.span.end_byte),
+                (Some(docstring), None) => next_line_start(text, docstring.span.end_byte),
                 (None, None) => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
             }
         }
@@ -579,10 +585,11 @@ fn find_call(stmt: &Stmt, span: Span) -> Option<&crate::facts::Expr> {
     found
 }
 
-fn is_commit(stmt: &Stmt) -> bool {
+/// A statement that is a call of a commit method (`[persistence] commits`).
+fn is_commit(stmt: &Stmt, commits: &[String]) -> bool {
     matches!(&stmt.kind, StmtKind::Expr(expression)
         if matches!(&expression.unawaited().kind, ExprKind::Call(call)
-            if matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "commit")))
+            if matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if commits.contains(name))))
 }
 
 fn awaits_method_of(body: &Block, object: &str) -> bool {
@@ -637,18 +644,12 @@ fn check_binds(function: &Function, templates: &[&Template]) -> Result<(), Strin
     Ok(())
 }
 
-/// Where text goes after the statement ending at `end`: the start of the next line.
-fn insertion_after(text: &str, end: usize) -> usize {
-    next_line_start(text, end)
-}
-
 /// `block` preceded by a line break when the statement ends the file without one.
 fn ensure_line_break(text: &str, end: usize, layout: &Layout, block: String) -> String {
     if next_line_start(text, end) == text.len() && !text.ends_with('\n') { format!("{}{block}", layout.newline) } else { block }
 }
 
 fn snippet(text: &str, span: Span) -> String {
-    let raw = text.get(span.start_byte..span.end_byte).unwrap_or("");
-    let collapsed: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = crate::scan::normalized_snippet(text.get(span.start_byte..span.end_byte).unwrap_or(""));
     if collapsed.chars().count() > 60 { format!("{}...", collapsed.chars().take(57).collect::<String>()) } else { collapsed }
 }

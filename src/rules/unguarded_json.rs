@@ -391,7 +391,7 @@ impl<'p> FunctionContext<'p> {
         let in_header = stmt.is_some_and(|stmt| matches!(stmt.kind, StmtKind::If { .. } | StmtKind::Loop { .. } | StmtKind::With { .. }));
         let shares_line = stmt.is_some_and(|stmt| {
             let text = self.project.files.get(self.file_index).map(|file| file.text.as_str()).unwrap_or("");
-            let line_start = text.get(..stmt.span.start_byte).and_then(|before| before.rfind('\n')).map_or(0, |at| at + 1);
+            let line_start = stmt.span.start_byte.saturating_sub(stmt.span.start.column);
             text.get(line_start..stmt.span.start_byte)
                 .is_some_and(|before| !before.trim_start_matches('\u{feff}').chars().all(|c| c == ' ' || c == '\t'))
         });
