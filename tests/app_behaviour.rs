@@ -18,8 +18,10 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
+
+use common::{available, describe_failure};
 
 use sha2::{Digest, Sha256};
 
@@ -32,28 +34,6 @@ fn manifest_dir() -> &'static Path {
 
 fn app_tests() -> PathBuf {
     manifest_dir().join("tests/app")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// Whether the test can run; outside CI a reason to skip it is printed, under CI it fails.
-fn available(part: &str, problem: Option<&String>) -> bool {
-    let Some(problem) = problem else { return true };
-    assert!(!in_ci(), "{part}: {problem} (required under CI=true)");
-    // Straight to stderr: the test harness captures `eprintln!` of a passing test.
-    let _ = writeln!(std::io::stderr(), "app_behaviour: skipping {part} outside CI: {problem}");
-    false
-}
-
-fn describe_failure(what: &str, output: &Output) -> String {
-    format!(
-        "{what} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn venv_python(venv: &Path) -> PathBuf {
@@ -193,7 +173,7 @@ fn run_phase(python: &Path, app_dir: &Path, phase: &str) {
 #[test]
 fn before_fix_html_breaks_the_zoom_callback_and_tokens_are_not_stored() {
     let python = venv();
-    if !available("the app behaviour tests", python.as_ref().err()) {
+    if !available("the app behaviour tests", python.as_ref().err().map(String::as_str)) {
         return;
     }
     let python = python.expect("checked");
@@ -204,7 +184,7 @@ fn before_fix_html_breaks_the_zoom_callback_and_tokens_are_not_stored() {
 #[test]
 fn after_fix_write_the_zoom_callback_guards_stores_syncs_and_rolls_back() {
     let python = venv();
-    if !available("the app behaviour tests", python.as_ref().err()) {
+    if !available("the app behaviour tests", python.as_ref().err().map(String::as_str)) {
         return;
     }
     let python = python.expect("checked");

@@ -1,15 +1,13 @@
 //! The Python fixtures are valid Python (except its one deliberate syntax error), checked by
 //! the real interpreter. Needs python3: under CI=true its absence fails the test.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
 /// The file that carries a syntax error on purpose, and the line of it.
 const BROKEN: (&str, usize) = ("python-fastapi/backend/integrations/trello_service.py", 72);
-
-fn python3_available() -> bool {
-    Command::new("python3").arg("--version").output().is_ok_and(|output| output.status.success())
-}
 
 fn python_files(folder: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(folder).expect("fixture folder reads") {
@@ -24,9 +22,7 @@ fn python_files(folder: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn fixture_compiles_with_python3() {
-    if !python3_available() {
-        assert!(std::env::var("CI").map_or(true, |value| value != "true"), "python3 is required under CI=true");
-        eprintln!("python3 not found: skipping the compile check outside CI");
+    if !common::available("the compile check", common::missing_tool("python3").as_deref()) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");

@@ -9,11 +9,14 @@
 //! the npm registry). A missing `python3`, `node` or `npm`, or a failed install, skips that
 //! part with a message on stderr, except under `CI=true`, where it fails the test.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
+
+use common::{available, describe_failure, missing_tool};
 
 use oauth_audit::runtime::html::{HtmlCheck, check_html_response};
 use serde::Deserialize;
@@ -82,33 +85,6 @@ fn vectors() -> Vectors {
     let path = vectors_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// Whether `part` can run; outside CI a reason to skip it is printed, under CI it fails.
-fn available(part: &str, problem: Option<String>) -> bool {
-    let Some(problem) = problem else { return true };
-    assert!(!in_ci(), "{part}: {problem} (required under CI=true)");
-    // Straight to stderr: the test harness captures `eprintln!` of a passing test.
-    let _ = writeln!(std::io::stderr(), "html_vectors: skipping {part} outside CI: {problem}");
-    false
-}
-
-fn missing_tool(tool: &str) -> Option<String> {
-    let found = Command::new(tool).arg("--version").output().is_ok_and(|output| output.status.success());
-    (!found).then(|| format!("`{tool}` was not found on PATH"))
-}
-
-fn describe_failure(what: &str, output: &Output) -> String {
-    format!(
-        "{what} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The TypeScript package pinned in `tests/node`, installed with `npm ci` once per test run
@@ -267,7 +243,7 @@ fn every_implementation_agrees_with_the_vectors() {
     summary.push(format!("rust {matched}"));
 
     let vectors = vectors_path();
-    if available("the Python template", missing_tool("python3")) {
+    if available("the Python template", missing_tool("python3").as_deref()) {
         let mut command = Command::new("python3");
         command
             .arg(manifest_dir().join("tests/vectors/run_python.py"))
@@ -282,7 +258,7 @@ fn every_implementation_agrees_with_the_vectors() {
     }
 
     let typescript = missing_tool("node").map_or_else(typescript_package, Err);
-    if available("the TypeScript template", typescript.as_ref().err().cloned()) {
+    if available("the TypeScript template", typescript.as_ref().err().map(String::as_str)) {
         let mut command = Command::new("node");
         command
             .arg(manifest_dir().join("tests/vectors/run_typescript.cjs"))
@@ -301,7 +277,7 @@ fn every_implementation_agrees_with_the_vectors() {
 #[test]
 fn typescript_template_type_checks_under_strict() {
     let package = missing_tool("node").map_or_else(typescript_package, Err);
-    if !available("type-checking the TypeScript template", package.as_ref().err().cloned()) {
+    if !available("type-checking the TypeScript template", package.as_ref().err().map(String::as_str)) {
         return;
     }
     let Ok(package) = package else { return };

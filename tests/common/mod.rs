@@ -123,3 +123,34 @@ fn marker_items(root: &Path) -> Vec<(String, usize, String)> {
     }
     found
 }
+
+/// True under `CI=true`, where a test that needs a missing tool must fail, not skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+/// Whether a test part can run: with no `problem`, yes; outside CI it prints why it skips;
+/// under `CI=true` it fails.
+pub fn available(part: &str, problem: Option<&str>) -> bool {
+    let Some(problem) = problem else { return true };
+    assert!(!in_ci(), "{part}: {problem} (required under CI=true)");
+    // Straight to stderr: the test harness captures `eprintln!` of a passing test.
+    let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("skipping {part} outside CI: {problem}\n"));
+    false
+}
+
+/// Why `tool` cannot be used, when `tool --version` does not run.
+pub fn missing_tool(tool: &str) -> Option<String> {
+    let found = std::process::Command::new(tool).arg("--version").output().is_ok_and(|output| output.status.success());
+    (!found).then(|| format!("`{tool}` was not found on PATH"))
+}
+
+/// A failed command's status and output, for an assertion message.
+pub fn describe_failure(what: &str, output: &Output) -> String {
+    format!(
+        "{what} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
