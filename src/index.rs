@@ -40,6 +40,9 @@ pub struct Project {
     service_roots: Mutex<HashMap<String, String>>,
     /// Every route of the tree, computed on first use by [`crate::routes::project_routes`].
     pub(crate) route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
+    /// The routers mounted into each file's routers, computed on first use by
+    /// [`crate::routes::project_mounts`].
+    pub(crate) mount_table: OnceLock<Vec<Vec<crate::routes::Mount>>>,
 }
 
 /// The `paths` of a `tsconfig.json` (or `jsconfig.json`): pattern -> targets, relative to
@@ -65,6 +68,7 @@ impl Project {
             ts_paths: Mutex::new(HashMap::new()),
             service_roots: Mutex::new(HashMap::new()),
             route_table: OnceLock::new(),
+            mount_table: OnceLock::new(),
         }
     }
 

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, StmtKind, last_segment};
 use crate::index::Project;
+use rayon::prelude::*;
 
 /// Router and application constructors, and the keyword holding their prefix (none for
 /// applications: their routes start at `/`).
@@ -373,32 +374,54 @@ pub struct ProjectRoute {
 
 /// Every route of the scanned tree (any language), with mount prefixes applied. Computed
 /// once, on first use: only a callback that forwards its code to another route needs it.
+/// The files are parsed in parallel on the current thread pool, and their facts kept for
+/// the rest of the scan; call it before the per-file pass (as the scan does when a callback
+/// rule runs) so that no worker waits for another one building it.
 pub fn project_routes(project: &Project) -> &[ProjectRoute] {
+    let mounts = project_mounts(project);
     project.route_table.get_or_init(|| {
-        let mut mounts: Vec<Vec<Mount>> = vec![Vec::new(); project.files.len()];
-        for (index, file) in project.files.iter().enumerate() {
-            if !may_mount_routers(&file.text) {
-                continue;
-            }
-            let Some(facts) = project.facts(index) else { continue };
-            for mount in mounts_in(project, index, facts) {
-                if let Some(slot) = mounts.get_mut(mount.file_index) {
-                    slot.push(mount);
+        let per_file: Vec<Vec<ProjectRoute>> = (0..project.files.len())
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|index| {
+                let file = &project.files[index];
+                if !may_declare_handlers(&file.text) && !is_route_file(&file.relative_path) {
+                    return Vec::new();
                 }
+                let Some(facts) = project.facts(index) else { return Vec::new() };
+                let prefixes = mounted_prefixes(facts, mounts.get(index).map(Vec::as_slice).unwrap_or_default());
+                file_routes(facts, &prefixes, &file.relative_path)
+                    .into_iter()
+                    .map(|route| ProjectRoute { file_index: index, route })
+                    .collect()
+            })
+            .collect();
+        per_file.into_iter().flatten().collect()
+    })
+}
+
+/// The routers other files mount into each file's routers, by index of the file defining
+/// them (`app.include_router(r, prefix=...)`, `app.use('/api', router)`). Computed once, in
+/// parallel on the current thread pool.
+pub fn project_mounts(project: &Project) -> &[Vec<Mount>] {
+    project.mount_table.get_or_init(|| {
+        let found: Vec<Vec<Mount>> = (0..project.files.len())
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|index| {
+                if !may_mount_routers(&project.files[index].text) {
+                    return Vec::new();
+                }
+                project.facts(index).map(|facts| mounts_in(project, index, facts)).unwrap_or_default()
+            })
+            .collect();
+        let mut mounts: Vec<Vec<Mount>> = vec![Vec::new(); project.files.len()];
+        for mount in found.into_iter().flatten() {
+            if let Some(slot) = mounts.get_mut(mount.file_index) {
+                slot.push(mount);
             }
         }
-        let mut table = Vec::new();
-        for (index, file) in project.files.iter().enumerate() {
-            if !may_declare_handlers(&file.text) && !is_route_file(&file.relative_path) {
-                continue;
-            }
-            let Some(facts) = project.facts(index) else { continue };
-            let prefixes = mounted_prefixes(facts, mounts.get(index).map(Vec::as_slice).unwrap_or_default());
-            for route in file_routes(facts, &prefixes, &file.relative_path) {
-                table.push(ProjectRoute { file_index: index, route });
-            }
-        }
-        table
+        mounts
     })
 }
 

@@ -142,17 +142,11 @@ fn scan_files(
     let wants = Wants { selected: &selected, run_unguarded_json, run_callbacks, run_rollback };
 
     // Routers mounted with a prefix in another file (`app.include_router(r, prefix=...)`).
-    let mut mounts: Vec<Vec<routes::Mount>> = vec![Vec::new(); project.files.len()];
-    for (index, file) in project.files.iter().enumerate() {
-        if !routes::may_mount_routers(&file.text) {
-            continue;
-        }
-        let Some(facts) = project.facts(index) else { continue };
-        for mount in routes::mounts_in(&project, index, facts) {
-            if let Some(slot) = mounts.get_mut(mount.file_index) {
-                slot.push(mount);
-            }
-        }
+    let mounts = routes::project_mounts(&project);
+    if run_callbacks {
+        // A callback forwarding its code needs every route of the tree: list them now, in
+        // parallel, rather than have one worker build the table while the others wait.
+        routes::project_routes(&project);
     }
 
     // One pass per file, largest first so one big file does not become a single-threaded
