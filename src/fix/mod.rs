@@ -15,6 +15,7 @@
 //! this is done, and [`write`] writes each file atomically.
 
 pub mod edit;
+pub mod locate;
 pub mod python;
 pub mod template;
 pub mod write;

@@ -8,10 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::callbacks::CallbackAnalysis;
-use crate::facts::{Block, ExprKind, FileFacts, Function, Span, Stmt, StmtKind};
+use crate::facts::{Block, ExprKind, FileFacts, Function, Span, StmtKind};
 use crate::index::Project;
 
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start};
+use super::locate::{
+    GuardSite, awaits_method_of, check_binds, ensure_line_break, function_at, function_names, guard_site, handler_of, is_commit,
+    statement_on_line, statement_path,
+};
 use super::template::{ParamSpec, Template};
 use super::{Planned, Templates};
 
@@ -40,12 +44,7 @@ impl Context<'_> {
     }
 
     fn function_at(&self, span: Span) -> Option<(usize, &Function)> {
-        self.facts
-            .functions
-            .iter()
-            .enumerate()
-            .filter(|(_, function)| !function.is_module() && function.span.contains(&span))
-            .min_by_key(|(_, function)| function.span.end_byte - function.span.start_byte)
+        function_at(self.facts, span)
     }
 
     fn base_values(&self) -> BTreeMap<&'static str, String> {
@@ -56,57 +55,8 @@ impl Context<'_> {
 /// OA001: the guard before the statement that parses `receiver`'s body.
 pub fn guard(context: &Context, call_span: Span, helper_available: Result<(), String>) -> Result<Planned, String> {
     let text = context.text();
-    let (function_index, function) = context
-        .function_at(call_span)
-        .map(|(index, function)| (Some(index), function))
-        .or_else(|| context.facts.module().map(|module| (None, module)))
-        .ok_or("no function holds the call")?;
-    let path = statement_path(&function.body, call_span);
-    let stmt = *path.last().ok_or("the call is not inside a statement")?;
-    let call = find_call(stmt, call_span).ok_or("the call is not where the report says")?;
-    let ExprKind::Call(call) = &call.kind else { return Err("the call is not where the report says".into()) };
-    let ExprKind::Attribute { object, .. } = &call.callee.kind else {
-        return Err("the parse has no receiver to guard".into());
-    };
-    let receiver = object.unawaited();
-    let Some(receiver_name) = receiver.dotted() else {
-        return Err(format!(
-            "chained call `{}`: the response has no name to guard; assign it to a variable first",
-            snippet(text, call_span)
-        ));
-    };
-    match &stmt.kind {
-        StmtKind::If { .. } => {
-            return Err("the parse is in an `if` condition: a guard before it would also run for the other branches".into());
-        }
-        StmtKind::Loop { .. } => return Err("the parse is in a loop header: it runs again on every iteration".into()),
-        StmtKind::With { .. } => return Err("the parse is in a `with` header".into()),
-        StmtKind::Assign { .. } | StmtKind::Expr(_) | StmtKind::Return(_) | StmtKind::Raise { .. } | StmtKind::Other(_) => {}
-        _ => return Err("the parse is in a statement a guard cannot precede".into()),
-    }
-    for expression in stmt.expressions() {
-        let mut reason = None;
-        expression.walk(&mut |part| {
-            if !part.span.contains(&call_span) || reason.is_some() {
-                return;
-            }
-            reason = match &part.kind {
-                ExprKind::Lambda { .. } => Some("the parse is inside a lambda: it runs later, not where a guard could go"),
-                ExprKind::Comprehension { .. } => Some("the parse is inside a comprehension: it runs once per item"),
-                ExprKind::Conditional { .. } => {
-                    Some("the parse is inside a conditional expression: a guard before it would run for both branches")
-                }
-                ExprKind::Bool { .. } => Some("the parse is inside `and`/`or`: it may not run at all"),
-                _ => None,
-            };
-        });
-        if let Some(reason) = reason {
-            return Err(reason.into());
-        }
-    }
-    if function_index.is_none() {
-        return Err("the parse runs at module level: there is no request to answer with an error".into());
-    }
+    let GuardSite { stmt, receiver, .. } = guard_site(context.facts, text, call_span)?;
+    let receiver_name = receiver.dotted().ok_or("the parse has no receiver to guard")?;
     let indent = indentation_at(text, stmt.span.start_byte).ok_or("the statement shares its line with another")?;
     helper_available?;
     let template = &context.templates.python_guard;
@@ -161,7 +111,7 @@ pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<
 /// OA002: the persistence block (and the sync trigger) right after the exchange.
 pub fn persist(context: &Context, callback: &CallbackAnalysis, provider: &str) -> Result<Planned, String> {
     let text = context.text();
-    let (function_index, function) = handler_of(context, callback)?;
+    let (function_index, function) = handler_of(context.facts, callback)?;
     let hop = callback.exchange.as_ref().and_then(|chain| chain.first()).ok_or("no token exchange found in the handler")?;
     let stmt = statement_on_line(&function.body, hop.line).ok_or("the exchange is not in a statement of the handler")?;
     indentation_at(text, stmt.span.start_byte).ok_or("the exchange shares its line with another statement")?;
@@ -219,7 +169,7 @@ pub fn persist(context: &Context, callback: &CallbackAnalysis, provider: &str) -
 /// OA003: the sync trigger after the commit that follows the persistence call.
 pub fn sync(context: &Context, callback: &CallbackAnalysis, provider: &str) -> Result<Planned, String> {
     let text = context.text();
-    let (function_index, function) = handler_of(context, callback)?;
+    let (function_index, function) = handler_of(context.facts, callback)?;
     let hop = callback.persistence.as_ref().and_then(|chain| chain.first()).ok_or("no persistence found in the handler")?;
     let stmt = statement_on_line(&function.body, hop.line).ok_or("the persistence call is not in a statement of the handler")?;
     // After the commit of the unit of work the write belongs to: the first commit after the
@@ -545,111 +495,4 @@ fn session_in_scope(context: &Context, body: &Block, at: Span) -> Option<String>
         });
         named
     })
-}
-
-// ----- statements ---------------------------------------------------------------------
-
-/// The statements holding `span`, outermost first (not entering nested functions).
-fn statement_path(block: &Block, span: Span) -> Vec<&Stmt> {
-    let mut path = Vec::new();
-    let mut current = Some(block);
-    while let Some(block) = current.take() {
-        let Some(stmt) = block.statements.iter().find(|stmt| stmt.span.contains(&span)) else { break };
-        path.push(stmt);
-        current = stmt.blocks().find(|inner| inner.statements.iter().any(|nested| nested.span.contains(&span)));
-    }
-    path
-}
-
-/// The innermost simple statement starting on 0-based `line`, or holding it.
-fn statement_on_line(body: &Block, line: usize) -> Option<&Stmt> {
-    let mut best: Option<&Stmt> = None;
-    body.visit(&mut |stmt| {
-        let simple = matches!(stmt.kind, StmtKind::Assign { .. } | StmtKind::Expr(_) | StmtKind::Return(_));
-        if simple && stmt.span.start.line <= line && line <= stmt.span.end.line {
-            best = Some(stmt);
-        }
-    });
-    best
-}
-
-fn find_call(stmt: &Stmt, span: Span) -> Option<&crate::facts::Expr> {
-    let mut found = None;
-    for expression in stmt.expressions() {
-        expression.walk(&mut |part| {
-            if part.span == span && matches!(part.kind, ExprKind::Call(_)) {
-                found = Some(part);
-            }
-        });
-    }
-    found
-}
-
-/// A statement that is a call of a commit method (`[persistence] commits`).
-fn is_commit(stmt: &Stmt, commits: &[String]) -> bool {
-    matches!(&stmt.kind, StmtKind::Expr(expression)
-        if matches!(&expression.unawaited().kind, ExprKind::Call(call)
-            if matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if commits.contains(name))))
-}
-
-fn awaits_method_of(body: &Block, object: &str) -> bool {
-    let mut found = false;
-    body.visit(&mut |stmt| {
-        for expression in stmt.expressions() {
-            expression.walk(&mut |part| {
-                if let ExprKind::Await(inner) = &part.kind
-                    && let ExprKind::Call(call) = &inner.kind
-                    && let ExprKind::Attribute { object: receiver, .. } = &call.callee.kind
-                    && receiver.dotted().as_deref() == Some(object)
-                {
-                    found = true;
-                }
-            });
-        }
-    });
-    found
-}
-
-fn handler_of<'a>(context: &'a Context, callback: &CallbackAnalysis) -> Result<(usize, &'a Function), String> {
-    context
-        .facts
-        .functions
-        .iter()
-        .enumerate()
-        .find(|(_, function)| function.name_span == callback.span)
-        .ok_or_else(|| format!("the handler `{}` is not where the report says", callback.function))
-}
-
-/// Every name a function's parameters and body mention.
-fn function_names(function: &Function) -> BTreeSet<String> {
-    let mut names: BTreeSet<String> = function.params.iter().map(|param| param.name.clone()).collect();
-    function.body.visit(&mut |stmt| {
-        for expression in stmt.expressions() {
-            names.extend(expression.names().into_iter().map(str::to_string));
-        }
-        if let StmtKind::Try { handlers, .. } = &stmt.kind {
-            names.extend(handlers.iter().filter_map(|handler| handler.name.clone()));
-        }
-    });
-    names
-}
-
-fn check_binds(function: &Function, templates: &[&Template]) -> Result<(), String> {
-    let names = function_names(function);
-    for template in templates {
-        if let Some(name) = template.binds.iter().find(|name| names.contains(*name)) {
-            return Err(format!("the handler already uses `{name}`, which the inserted code assigns"));
-        }
-    }
-    Ok(())
-}
-
-/// `block` preceded by a line break when the statement ends the file without one.
-fn ensure_line_break(text: &str, end: usize, layout: &Layout, block: String) -> String {
-    if next_line_start(text, end) == text.len() && !text.ends_with('\n') { format!("{}{block}", layout.newline) } else { block }
-}
-
-fn snippet(text: &str, span: Span) -> String {
-    let collapsed = crate::scan::normalized_snippet(text.get(span.start_byte..span.end_byte).unwrap_or(""));
-    if collapsed.chars().count() > 60 { format!("{}...", collapsed.chars().take(57).collect::<String>()) } else { collapsed }
 }
