@@ -1047,7 +1047,7 @@ pub fn is_request_function(config: &Config, facts: &FileFacts, name: &str) -> bo
 
 /// True when `name` is one of `names`, spelled as written or in camelCase
 /// (`triggerHistoricalSync` for `trigger_historical_sync`).
-fn names_one_of(name: &str, names: &[String]) -> bool {
+pub fn names_one_of(name: &str, names: &[String]) -> bool {
     if names.iter().any(|candidate| candidate == name) {
         return true;
     }

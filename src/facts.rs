@@ -56,9 +56,15 @@ impl Language {
         }
     }
 
-    /// Whether `oauth-audit fix` can patch code in this language (Python only, so far).
-    pub fn has_codemods(self) -> bool {
-        self == Language::Python
+    /// Whether `oauth-audit fix` has a codemod for rule `code` in this language: every
+    /// fixable rule in Python; in TypeScript all but OA002, whose template would have to
+    /// know where the code base keeps tokens.
+    pub fn has_codemod(self, code: &str) -> bool {
+        match self {
+            Language::Python => true,
+            Language::TypeScript => code != "OA002",
+            Language::Rust => false,
+        }
     }
 }
 

@@ -143,6 +143,17 @@ pub fn indentation_at(text: &str, offset: usize) -> Option<&str> {
     before.chars().all(|c| c == ' ' || c == '\t').then_some(before)
 }
 
+/// The indentation of the line a statement starts on, when nothing but that indentation
+/// and a declaration keyword precedes it: the facts of a TypeScript declaration start at
+/// its declarator (`tokens` in `const tokens = ...`), and the statement at the keyword.
+pub fn statement_indentation(text: &str, offset: usize) -> Option<&str> {
+    let start = line_start(text, offset);
+    let before = text.get(start..offset)?;
+    let before = if start == 0 { before.strip_prefix('\u{feff}').unwrap_or(before) } else { before };
+    let keyword = before.trim_start_matches([' ', '\t']);
+    matches!(keyword, "" | "const " | "let " | "var " | "export const " | "export let ").then(|| &before[..before.len() - keyword.len()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

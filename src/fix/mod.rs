@@ -18,6 +18,7 @@ pub mod edit;
 pub mod locate;
 pub mod python;
 pub mod template;
+pub mod typescript;
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,7 +53,7 @@ pub enum FixError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error(
-        "[fix.templates] names an unknown template {0:?}; known: python/guard, python/persist, python/sync, python/rollback, python/helper"
+        "[fix.templates] names an unknown template {0:?}; known: python/guard, python/persist, python/sync, python/rollback, python/helper, typescript/guard, typescript/sync, typescript/rollback, typescript/helper"
     )]
     UnknownTemplate(String),
 }
@@ -65,6 +66,10 @@ pub struct Templates {
     pub python_rollback: Template,
     /// The guard helper module created when the tree has none.
     pub python_helper: String,
+    pub typescript_guard: Template,
+    pub typescript_sync: Template,
+    pub typescript_rollback: Template,
+    pub typescript_helper: String,
 }
 
 impl Templates {
@@ -76,6 +81,14 @@ impl Templates {
             ("python/sync", "rules/templates/python/sync.tmpl", include_str!("../../rules/templates/python/sync.tmpl")),
             ("python/rollback", "rules/templates/python/rollback.tmpl", include_str!("../../rules/templates/python/rollback.tmpl")),
             ("python/helper", "rules/templates/oauth_utils.py", include_str!("../../rules/templates/oauth_utils.py")),
+            ("typescript/guard", "rules/templates/typescript/guard.tmpl", include_str!("../../rules/templates/typescript/guard.tmpl")),
+            ("typescript/sync", "rules/templates/typescript/sync.tmpl", include_str!("../../rules/templates/typescript/sync.tmpl")),
+            (
+                "typescript/rollback",
+                "rules/templates/typescript/rollback.tmpl",
+                include_str!("../../rules/templates/typescript/rollback.tmpl"),
+            ),
+            ("typescript/helper", "rules/templates/oauth-utils.ts", include_str!("../../rules/templates/oauth-utils.ts")),
         ];
         for name in fix.templates.keys() {
             if !SHIPPED.iter().any(|(known, _, _)| known == name) {
@@ -104,6 +117,10 @@ impl Templates {
             python_sync: parse("python/sync")?,
             python_rollback: parse("python/rollback")?,
             python_helper: text("python/helper")?.1,
+            typescript_guard: parse("typescript/guard")?,
+            typescript_sync: parse("typescript/sync")?,
+            typescript_rollback: parse("typescript/rollback")?,
+            typescript_helper: text("typescript/helper")?.1,
         })
     }
 }
@@ -334,14 +351,56 @@ fn candidates(
         };
         let key: FindingKey = (finding.rule.code, file.relative_path.clone(), finding.span.start_byte);
         let skip = |reason: String| SkippedFix { file: applied.file.clone(), line: applied.line, rule: applied.code, reason };
-        if !file.language.has_codemods() {
-            skipped.push(skip(format!("no codemod for {} code yet: fix it by hand", file.language.name())));
+        if !file.language.has_codemod(finding.rule.code) {
+            skipped.push(skip(match file.language {
+                Language::TypeScript => typescript::NO_PERSIST_TEMPLATE.to_string(),
+                language => format!("no codemod for {} code yet: fix it by hand", language.name()),
+            }));
             continue;
         }
         let Some(facts) = project.facts(finding.file_index) else {
             skipped.push(skip("the file does not parse".into()));
             continue;
         };
+        let provider = reported.integration.clone().unwrap_or_else(|| "provider".into());
+        if file.language == Language::TypeScript {
+            let context = typescript::Context { project, file_index: finding.file_index, facts, templates, config };
+            let mut creates = None;
+            let result = match finding.rule.code {
+                code if code == unguarded_json::RULE.code => {
+                    let sites = json_sites
+                        .entry(finding.file_index)
+                        .or_insert_with(|| unguarded_json::check_file(project, config, finding.file_index, facts));
+                    match sites.iter().find(|site| site.span == finding.span) {
+                        Some(site) => {
+                            let ordinal = sites
+                                .iter()
+                                .filter(|other| {
+                                    !other.is_guarded()
+                                        && other.function == site.function
+                                        && other.receiver == site.receiver
+                                        && other.span.start_byte < site.span.start_byte
+                                })
+                                .count();
+                            let helper = typescript::helper(project, finding.file_index, facts, config, &templates.typescript_helper);
+                            creates = helper.creates.clone();
+                            typescript::guard(&context, site, ordinal, &helper)
+                        }
+                        None => Err("the parse is not where the report says".into()),
+                    }
+                }
+                code if code == missing_rollback::RULE.code => Err("no TypeScript rollback fix yet".into()),
+                _ => match callback_for(&outcome.callbacks, finding.file_index, finding.span) {
+                    None => Err("the callback is not where the report says".into()),
+                    Some(callback) => typescript::sync(&context, callback, &provider),
+                },
+            };
+            match result {
+                Ok(planned) => candidates.push(Candidate { key, applied, planned, creates }),
+                Err(reason) => skipped.push(skip(reason)),
+            }
+            continue;
+        }
         let context = python::Context {
             project,
             file_index: finding.file_index,
@@ -354,7 +413,6 @@ fn candidates(
             helper_module: &config.fix.python_helper_module,
             sync_module: &config.fix.python_sync_module,
         };
-        let provider = reported.integration.clone().unwrap_or_else(|| "provider".into());
         let mut creates = None;
         let result = match finding.rule.code {
             code if code == unguarded_json::RULE.code => {
@@ -483,7 +541,10 @@ impl Verifier<'_> {
                 }
             }
             let planned: Vec<&Planned> = fixes.iter().map(|fix| &fix.planned).collect();
-            edits.extend(python::assemble(&file.text, facts, &planned));
+            edits.extend(match file.language {
+                Language::TypeScript => typescript::assemble(&file.text, facts, &planned),
+                _ => python::assemble(&file.text, facts, &planned),
+            });
             out.insert(path, edits);
         }
         out
@@ -544,7 +605,8 @@ impl Verifier<'_> {
                 failures.by_file.insert(change.relative_path.clone(), "the helper module to create already exists".into());
                 continue;
             }
-            files.push(SourceFile::new(change.relative_path.clone(), change.path.clone(), Language::Python, change.edited.clone()));
+            let language = crate::discover::language_of(&change.path).unwrap_or(Language::Python);
+            files.push(SourceFile::new(change.relative_path.clone(), change.path.clone(), language, change.edited.clone()));
         }
         files.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
         let Ok(after) = scan::scan_discovered(self.scan_options, self.config, self.outcome.root.clone(), files, Vec::new()) else {

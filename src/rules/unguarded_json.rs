@@ -50,7 +50,9 @@
 //! the helper module when the tree has none. A call inside a lambda, a comprehension, a
 //! conditional expression, `and`/`or`, a statement header (`if`, `while`, `for`, `with`),
 //! a statement sharing its line, module-level code or a chained expression has no statement
-//! of its own to guard and is reported with `fixable: false`. Python only for now.
+//! of its own to guard and is reported with `fixable: false`; so is the `body` of undici's
+//! `request()`, which has no status or headers for the helper to read. In TypeScript the
+//! guard is `rules/templates/typescript/guard.tmpl` (see `src/fix/typescript.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -391,11 +393,10 @@ impl<'p> FunctionContext<'p> {
         let in_header = stmt.is_some_and(|stmt| matches!(stmt.kind, StmtKind::If { .. } | StmtKind::Loop { .. } | StmtKind::With { .. }));
         let shares_line = stmt.is_some_and(|stmt| {
             let text = self.project.files.get(self.file_index).map(|file| file.text.as_str()).unwrap_or("");
-            let line_start = stmt.span.start_byte.saturating_sub(stmt.span.start.column);
-            text.get(line_start..stmt.span.start_byte)
-                .is_some_and(|before| !before.trim_start_matches('\u{feff}').chars().all(|c| c == ' ' || c == '\t'))
+            crate::fix::edit::statement_indentation(text, stmt.span.start_byte).is_none()
         });
         let chained = matches!(receiver.unawaited().kind, ExprKind::Call(_));
+        let undici = undici_body(self.facts, &origin.description);
         Some(JsonSite {
             file_index: self.file_index,
             span: call_expr.span,
@@ -406,6 +407,7 @@ impl<'p> FunctionContext<'p> {
             confidence,
             verdict,
             fixable: !(context.in_closure
+                || undici
                 || in_header
                 || shares_line
                 || chained
@@ -1459,4 +1461,10 @@ fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut
             collect_bindings(nested, name, before, found);
         }
     }
+}
+
+/// Whether a site described by `origin` parses the `body` of undici's `request()`: a stream
+/// with no status or headers of its own, which the guard helper cannot read.
+pub fn undici_body(facts: &FileFacts, origin: &str) -> bool {
+    origin.contains("`request()`") && facts.imports.iter().any(|import| import.module == "undici" && import.alias == "request")
 }
