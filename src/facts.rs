@@ -60,6 +60,16 @@ impl Language {
     pub fn has_codemods(self) -> bool {
         self == Language::Python
     }
+
+    /// Whether `oauth-audit fix` can patch findings of rule `code` (`OA004`) in this
+    /// language: every fixable rule in Python, the rollback in TypeScript.
+    pub fn has_codemod_for(self, code: &str) -> bool {
+        match self {
+            Language::Python => true,
+            Language::TypeScript => code == "OA004",
+            Language::Rust => false,
+        }
+    }
 }
 
 /// Everything a frontend knows about one file.

@@ -489,7 +489,7 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], mut fin
             integration: assignments.get(finding.file_index).cloned().flatten(),
             function: finding.function.clone(),
             message: finding.message.clone(),
-            fixable: finding.fixable && file.language.has_codemods(),
+            fixable: finding.fixable && file.language.has_codemod_for(finding.rule.code),
             related: finding
                 .related
                 .iter()
