@@ -290,38 +290,25 @@ impl Checker<'_> {
         }
     }
 
+    /// Session writes (Python, Rust), or calls on an open transaction (TypeScript, the
+    /// transaction's handle as `session`).
     fn writes(&self, block: &Block) -> Vec<Write> {
-        if self.language == Language::TypeScript {
-            return self.transaction_writes(block);
-        }
+        let typescript = self.language == Language::TypeScript;
+        let methods = if typescript { &self.config.rollback.transaction_writes } else { &self.config.rollback.writes };
         let mut writes: Vec<Write> = block
             .calls()
             .into_iter()
             .filter_map(|(_, call, expression)| {
                 let ExprKind::Attribute { name, .. } = &call.callee.kind else { return None };
-                if !self.config.rollback.writes.contains(name) {
+                if !methods.contains(name) {
                     return None;
                 }
-                let session = self.sessions.written_session(self.config, call)?;
+                let session = if typescript {
+                    self.transaction_at(call, expression.span.start_byte)?.handle.clone()
+                } else {
+                    self.sessions.written_session(self.config, call)?
+                };
                 Some(Write { session, span: expression.span })
-            })
-            .collect();
-        writes.sort_by_key(|write| write.span.start_byte);
-        writes
-    }
-
-    /// Calls on an open transaction: `session` is the transaction's handle.
-    fn transaction_writes(&self, block: &Block) -> Vec<Write> {
-        let mut writes: Vec<Write> = block
-            .calls()
-            .into_iter()
-            .filter_map(|(_, call, expression)| {
-                let ExprKind::Attribute { name, .. } = &call.callee.kind else { return None };
-                if !self.config.rollback.transaction_writes.contains(name) {
-                    return None;
-                }
-                let transaction = self.transaction_at(call, expression.span.start_byte)?;
-                Some(Write { session: transaction.handle.clone(), span: expression.span })
             })
             .collect();
         writes.sort_by_key(|write| write.span.start_byte);
