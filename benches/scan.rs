@@ -11,12 +11,14 @@
 //! 4. Prints a table comparing the three.
 //!
 //! `BENCH_FILES` (default 5000) and `BENCH_MB` (default 50, in 10^6 bytes) set the size of the
-//! tree: `BENCH_FILES=300 BENCH_MB=3 cargo bench --bench scan` is a quick smoke run.
+//! tree: `BENCH_FILES=300 BENCH_MB=3 cargo bench --bench scan` is a quick smoke run;
+//! `BENCH_FILES=0` skips the Python part.
 //!
 //! 5. The TypeScript part: a tree of TS/TSX files generated from the TypeScript fixtures into
 //!    `target/bench-tree-ts/` (`BENCH_TS_FILES`, default 2000, and `BENCH_TS_MB`, default 20;
 //!    `BENCH_TS_FILES=0` skips it), scanned with default exclusions and compared with the
-//!    parse-only floor of the files the scan considers.
+//!    parse-only floor of the files the scan considers: rounds of scan then floor, as in
+//!    the Python part, reported as the best and the median of each.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -107,10 +109,15 @@ fn main() {
     unsafe { oauth_audit::alloc::install_for_parsers() };
     let files = env_number("BENCH_FILES", 5000.0) as usize;
     let megabytes = env_number("BENCH_MB", 50.0);
-    assert!(files >= 10, "BENCH_FILES must be at least 10");
-    assert!(megabytes > 0.0, "BENCH_MB must be positive");
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let binary = Path::new(env!("CARGO_BIN_EXE_oauth-audit"));
+    if files == 0 {
+        // `BENCH_FILES=0`: the TypeScript part alone.
+        typescript_benchmark(manifest, binary);
+        return;
+    }
+    assert!(files >= 10, "BENCH_FILES must be 0 (TypeScript only) or at least 10");
+    assert!(megabytes > 0.0, "BENCH_MB must be positive");
     let tree = manifest.join("target").join("bench-tree");
 
     let corpus = Corpus::load(&manifest.join("fixtures").join("python-fastapi"));
@@ -244,11 +251,11 @@ fn typescript_benchmark(manifest: &Path, binary: &Path) {
         all.iter().filter(|(_, test)| !test).map(|(path, _)| (path.clone(), std::fs::read_to_string(path).expect("reads"))).collect();
     let scanned_bytes: usize = scanned.iter().map(|(_, text)| text.len()).sum();
     let report = std::env::temp_dir().join(format!("oauth-audit-bench-ts-{}.json", std::process::id()));
-    let mut best_scan = Duration::MAX;
-    let mut best_floor = Duration::MAX;
+    // Interleaved rounds, as in the Python part: scan and floor see the same conditions.
+    let mut scans = Vec::with_capacity(RUNS);
+    let mut floors = Vec::with_capacity(RUNS);
     for run in 1..=RUNS {
         let scan = run_scan(binary, &tree, &report, &[]);
-        best_scan = best_scan.min(scan.wall);
         let started = Instant::now();
         let parsed = scanned
             .par_iter()
@@ -262,23 +269,49 @@ fn typescript_benchmark(manifest: &Path, binary: &Path) {
             })
             .count();
         let floor = started.elapsed();
-        best_floor = best_floor.min(floor);
         eprintln!("ts round {run}/{RUNS}: scan {:.3} s, floor {:.3} s ({parsed} files)", scan.wall.as_secs_f64(), floor.as_secs_f64());
+        scans.push(scan.wall);
+        floors.push(floor);
     }
     let _ = std::fs::remove_file(&report);
+    let (best_scan, median_scan) = best_and_median(&mut scans);
+    let (best_floor, median_floor) = best_and_median(&mut floors);
     println!();
     println!(
-        "TypeScript tree: {} files, {} scanned (tests excluded), {:.1} MB scanned",
+        "TypeScript tree: {} files, {} scanned (tests excluded), {:.1} MB scanned; {RUNS} rounds of scan then floor",
         all.len(),
         scanned.len(),
         scanned_bytes as f64 / MEGABYTE
     );
-    println!("  TS scan (release binary, default exclusions, best of {RUNS}): {:.3} s", best_scan.as_secs_f64());
     println!(
-        "  TS parse-only floor (tree-sitter parse of the scanned files, text already read, all cores): {:.3} s",
-        best_floor.as_secs_f64()
+        "  TS scan (release binary, default exclusions): best {:.3} s, median {:.3} s",
+        best_scan.as_secs_f64(),
+        median_scan.as_secs_f64()
     );
-    println!("  TS scan / floor: {:.2}", best_scan.as_secs_f64() / best_floor.as_secs_f64());
+    println!(
+        "  TS parse-only floor (tree-sitter parse of the scanned files, text already read, all cores): best {:.3} s, median {:.3} s",
+        best_floor.as_secs_f64(),
+        median_floor.as_secs_f64()
+    );
+    println!(
+        "  TS scan / floor: best {:.2}, median {:.2}",
+        best_scan.as_secs_f64() / best_floor.as_secs_f64(),
+        median_scan.as_secs_f64() / median_floor.as_secs_f64()
+    );
+}
+
+/// The shortest and the median of some durations (the mean of the middle two for an even
+/// count).
+fn best_and_median(durations: &mut [Duration]) -> (Duration, Duration) {
+    durations.sort();
+    let best = durations.first().copied().unwrap_or_default();
+    let middle = durations.len() / 2;
+    let median = match durations.len() {
+        0 => Duration::ZERO,
+        count if count % 2 == 1 => durations[middle],
+        _ => (durations[middle - 1] + durations[middle]) / 2,
+    };
+    (best, median)
 }
 
 fn env_number(name: &str, default: f64) -> f64 {

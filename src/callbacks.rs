@@ -155,6 +155,13 @@ impl CallbackAnalysis {
     pub fn syncs(&self) -> bool {
         self.sync.is_some()
     }
+
+    /// The request forwarding the code to a route no scanned route answers (OA103). Such
+    /// a callback is reported for that alone: that it stores nothing (OA002) follows from
+    /// it, and the fix is to the request, not a persistence block.
+    pub fn dead_delegation(&self) -> Option<&Delegation> {
+        self.delegation.as_ref().filter(|delegation| delegation.target.is_none())
+    }
 }
 
 /// Every callback and stub among the routes of one file.

@@ -131,6 +131,16 @@ struct RollbackSection {
     scoped: Vec<String>,
     #[serde(default)]
     early_errors: Vec<String>,
+    #[serde(default)]
+    transaction_writes: Vec<String>,
+    #[serde(default)]
+    sql_methods: Vec<String>,
+    #[serde(default)]
+    transaction_methods: BTreeMap<String, String>,
+    #[serde(default)]
+    transaction_factories: BTreeMap<String, String>,
+    #[serde(default)]
+    transaction_statements: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,6 +316,20 @@ pub struct Rollback {
     /// Exceptions an application raises itself for bad requests: a handler catching only
     /// these runs after a write only when one is raised after it.
     pub early_errors: Vec<String>,
+    /// TypeScript: methods of an explicit transaction (or of a chain starting from it)
+    /// that run inside it (`save`, `insert`, `query`).
+    pub transaction_writes: Vec<String>,
+    /// TypeScript: methods that send SQL text (`client.query('BEGIN')`).
+    pub sql_methods: Vec<String>,
+    /// TypeScript: methods that open a transaction on their receiver, with the method
+    /// that rolls it back (`startTransaction` -> `rollbackTransaction`).
+    pub transaction_methods: BTreeMap<String, String>,
+    /// TypeScript: methods that return a transaction when given no callback, with the
+    /// method that rolls it back (`transaction` -> `rollback`).
+    pub transaction_factories: BTreeMap<String, String>,
+    /// SQL that opens a transaction, upper case, with the SQL that rolls it back
+    /// (`BEGIN` -> `ROLLBACK`).
+    pub transaction_statements: BTreeMap<String, String>,
 }
 
 /// What `fix` inserts, and where the guard helper it imports lives.
@@ -510,6 +534,13 @@ impl Config {
             extend(&mut rollback.managers, file.rollback.managers);
             extend(&mut rollback.scoped, file.rollback.scoped);
             extend(&mut rollback.early_errors, file.rollback.early_errors);
+            extend(&mut rollback.transaction_writes, file.rollback.transaction_writes);
+            extend(&mut rollback.sql_methods, file.rollback.sql_methods);
+            rollback.transaction_methods.extend(file.rollback.transaction_methods);
+            rollback.transaction_factories.extend(file.rollback.transaction_factories);
+            rollback
+                .transaction_statements
+                .extend(file.rollback.transaction_statements.into_iter().map(|(sql, rollback)| (sql.to_uppercase(), rollback)));
         }
         let mut explicit_integrations = Vec::new();
         for (name, globs) in integrations {

@@ -360,6 +360,16 @@ impl Expr {
         std::iter::successors(chained_on(self), |call| chained_on(&call.callee))
     }
 
+    /// For a method chained on a call of `method` with a string first argument, that call's
+    /// receiver and string: for the callee `router.route('/x').get(a).post` and `route`,
+    /// `router` and `/x` (Express's `router.route(path)` chains).
+    pub fn chained_on(&self, method: &str) -> Option<(&Expr, &str)> {
+        self.chained_calls().find_map(|call| match (&call.callee.kind, call.args.first().map(|arg| &arg.kind)) {
+            (ExprKind::Attribute { object, name }, Some(ExprKind::String(text))) if name == method => Some((&**object, text.as_str())),
+            _ => None,
+        })
+    }
+
     /// This expression with `await` (and Rust's `?`) removed: the value it evaluates to.
     pub fn unawaited(&self) -> &Expr {
         match &self.kind {

@@ -9,9 +9,10 @@
 //! are found by [`mounts_in`] and joined by [`mounted_prefixes`].
 //!
 //! TypeScript: Express, Router and Hono registrations (`router.post('/callback', mw,
-//! handler)`, mounted with `app.use('/api/x', router)` or Hono's `app.route('/api', sub)`,
-//! through several files), NestJS controllers (`@Controller('x')` on the class, `@Get('cb')`
-//! on the method), and routes that the file's path declares ([`path_routes`]): Next.js
+//! handler)`, `router.route('/callback').get(handler).post(other)`, mounted with
+//! `app.use('/api/x', router)` or Hono's `app.route('/api', sub)`, through several files),
+//! NestJS controllers (`@Controller('x')` on the class, `@Get('cb')` on the method, under
+//! `app.setGlobalPrefix('api')` from `main.ts`), and routes that the file's path declares ([`path_routes`]): Next.js
 //! app router files (`app/**/route.ts` exporting `GET`/`POST`), pages router API files
 //! (`pages/api/**.ts`, the default export, any method) and Supabase/Deno edge functions
 //! (`serve(handler)` in `functions/<name>/index.ts`, at `/functions/v1/<name>`).
@@ -49,6 +50,10 @@ const NEST_DECORATORS: &[(&str, &str)] = &[
     ("Options", "OPTIONS"),
     ("All", ""),
 ];
+
+/// The key under which [`router_prefixes`]-style maps hold the prefix NestJS's
+/// `app.setGlobalPrefix('api')` puts before every controller (not a variable name).
+const NEST_GLOBAL_PREFIX: &str = "@Controller";
 
 /// Decorator methods that declare one HTTP method each.
 const METHOD_DECORATORS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
@@ -169,7 +174,7 @@ pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, Strin
     }
     routes.extend(method_routers(facts));
     routes.extend(registered_handlers(facts, &prefix_of));
-    routes.extend(nest_routes(facts));
+    routes.extend(nest_routes(facts, prefixes.get(NEST_GLOBAL_PREFIX).map(String::as_str).unwrap_or_default()));
     routes.sort();
     routes
 }
@@ -193,8 +198,8 @@ fn route_of(function: &Function, path: String, methods: Vec<String>, line: usize
 }
 
 /// Express, Router and Hono registrations: `router.post('/callback', requireUser, handler)`
-/// where the last argument names a function of the file (a closure is one, named for its
-/// route by the frontend).
+/// or `router.route('/callback').get(handler).post(other)`, where the last argument names
+/// a function of the file (a closure is one, named for its route by the frontend).
 fn registered_handlers(facts: &FileFacts, prefix_of: &dyn Fn(&Expr) -> String) -> Vec<Route> {
     let mut routes = Vec::new();
     for function in &facts.functions {
@@ -208,12 +213,17 @@ fn registered_handlers(facts: &FileFacts, prefix_of: &dyn Fn(&Expr) -> String) -
                         verb if METHOD_DECORATORS.contains(&verb) => vec![verb.to_uppercase()],
                         _ => return,
                     };
-                    let (Some(ExprKind::String(path)), Some(handler)) =
-                        (call.args.first().map(|arg| &arg.kind), call.args.last().and_then(Expr::as_name))
-                    else {
-                        return;
+                    let Some(handler) = call.args.last().and_then(Expr::as_name) else { return };
+                    // `router.post('/callback', mw, handler)`, or a method of a
+                    // `router.route('/callback').get(handler).post(other)` chain.
+                    let (router, path) = match call.args.first().map(|arg| &arg.kind) {
+                        Some(ExprKind::String(path)) if call.args.len() >= 2 => (&**router, path.as_str()),
+                        _ => match call.callee.chained_on("route") {
+                            Some((router, path)) if router.dotted().is_some() => (router, path),
+                            _ => return,
+                        },
                     };
-                    if !path.starts_with('/') || call.args.len() < 2 {
+                    if !path.starts_with('/') {
                         return;
                     }
                     let Some(defined) = facts.functions.iter().find(|candidate| candidate.name == handler && !candidate.is_module()) else {
@@ -228,8 +238,8 @@ fn registered_handlers(facts: &FileFacts, prefix_of: &dyn Fn(&Expr) -> String) -
 }
 
 /// NestJS: methods whose decorators hold `@Controller(prefix)` (the class's, first) and a
-/// method decorator `@Get(path)`.
-fn nest_routes(facts: &FileFacts) -> Vec<Route> {
+/// method decorator `@Get(path)`, under the application's `setGlobalPrefix(prefix)`.
+fn nest_routes(facts: &FileFacts, global_prefix: &str) -> Vec<Route> {
     let mut routes = Vec::new();
     for function in facts.functions.iter().filter(|function| function.class.is_some()) {
         let mut controller = None;
@@ -257,7 +267,7 @@ fn nest_routes(facts: &FileFacts) -> Vec<Route> {
         let Some(controller) = controller else { continue };
         for (path, method, line) in declared {
             let methods = if method.is_empty() { Vec::new() } else { vec![method.to_string()] };
-            let full = join(&join("/", &controller), &path);
+            let full = join(&join(&join("/", global_prefix), &controller), &path);
             routes.push(route_of(function, if full.starts_with('/') { full } else { format!("/{full}") }, methods, line));
         }
     }
@@ -605,6 +615,7 @@ pub fn may_mount_routers(text: &str) -> bool {
         || memchr::memmem::find(bytes, b"register_blueprint(").is_some()
         || memchr::memmem::find(bytes, b".use(").is_some()
         || memchr::memmem::find(bytes, b".route(").is_some()
+        || memchr::memmem::find(bytes, b".setGlobalPrefix(").is_some()
 }
 
 /// How many routers deep mounts through mounts are followed.
@@ -667,6 +678,21 @@ fn direct_mounts(project: &Project, file_index: usize, facts: &FileFacts, on: Op
                 }
                 return;
             }
+            // NestJS's `app.setGlobalPrefix('api')` in `main.ts`: every controller of the
+            // application (the files under this one's folder) is under it.
+            if name == "setGlobalPrefix"
+                && on.is_none()
+                && let Some(ExprKind::String(prefix)) = call.args.first().map(|arg| &arg.kind)
+            {
+                let folder = project.path(file_index).rsplit_once('/').map(|(folder, _)| format!("{folder}/")).unwrap_or_default();
+                for (target, file) in project.files.iter().enumerate() {
+                    if file.relative_path.starts_with(&folder) && memchr::memmem::find(file.text.as_bytes(), b"@Controller(").is_some() {
+                        let router = NEST_GLOBAL_PREFIX.to_string();
+                        mounts.push(Mount { file_index: target, router, prefix: prefix.clone(), replaces: false, depth: 0 });
+                    }
+                }
+                return;
+            }
             let (keyword_name, replaces) = match name.as_str() {
                 "include_router" => ("prefix", false),
                 "register_blueprint" => ("url_prefix", true),
@@ -695,6 +721,10 @@ pub fn mounted_prefixes(facts: &FileFacts, mounts: &[Mount]) -> BTreeMap<String,
     let mut ordered: Vec<&Mount> = mounts.iter().collect();
     ordered.sort_by_key(|mount| mount.depth);
     for mount in ordered {
+        if mount.router == NEST_GLOBAL_PREFIX {
+            prefixes.insert(mount.router.clone(), mount.prefix.clone());
+            continue;
+        }
         if let Some(own) = prefixes.get_mut(&mount.router) {
             *own = if mount.replaces { mount.prefix.clone() } else { join(&mount.prefix, own) };
         }
@@ -814,6 +844,37 @@ mod tests {
         assert_eq!(prefixes.get("router").map(String::as_str), Some("/api/zoom"));
         assert_eq!(prefixes.get("bp").map(String::as_str), Some("/new"));
         assert!(!prefixes.contains_key("missing"));
+    }
+
+    fn ts_routes(text: &str, prefixes: &[(&str, &str)]) -> Vec<(String, Vec<String>, String)> {
+        let facts = crate::lang::typescript::extract(text, crate::lang::typescript::Dialect::TypeScript, ExtractOptions::default())
+            .expect("parses");
+        let prefixes: BTreeMap<String, String> = prefixes.iter().map(|(name, prefix)| (name.to_string(), prefix.to_string())).collect();
+        routes_with_prefixes(&facts, &prefixes).into_iter().map(|route| (route.path, route.methods, route.handler)).collect()
+    }
+
+    #[test]
+    fn express_route_chains_register_each_method() {
+        let text = "const router = Router();\nasync function remove(req, res) {}\n\
+                    router.route('/install/callback').get(async (req, res) => {\n  res.send('ok');\n}).post(remove);\n\
+                    router.route('/x');\nrouter.post('/y', remove);\n";
+        let found = ts_routes(text, &[("router", "/api/hubspot")]);
+        assert_eq!(
+            found,
+            vec![
+                ("/api/hubspot/install/callback".to_string(), vec!["GET".to_string()], "get /install/callback".to_string()),
+                ("/api/hubspot/install/callback".to_string(), vec!["POST".to_string()], "remove".to_string()),
+                ("/api/hubspot/y".to_string(), vec!["POST".to_string()], "remove".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_nest_global_prefix_goes_before_every_controller() {
+        let text = "@Controller('integrations/notion')\nexport class C {\n  @Get('callback')\n  async callback() {}\n}\n";
+        assert_eq!(ts_routes(text, &[])[0].0, "/integrations/notion/callback");
+        assert_eq!(ts_routes(text, &[(NEST_GLOBAL_PREFIX, "api")])[0].0, "/api/integrations/notion/callback");
+        assert_eq!(ts_routes(text, &[(NEST_GLOBAL_PREFIX, "/v1/")])[0].0, "/v1/integrations/notion/callback");
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn every_expected_verdict_holds_in_the_typescript_codebases() {
 /// OA103).
 #[test]
 fn every_expected_verdict_holds_in_the_nextjs_app_with_its_backend() {
-    expected_rule_verdicts_of("nextjs", &["OA002", "OA103"], &[fixture("python-fastapi")]);
+    expected_rule_verdicts_of("nextjs", &["OA103"], &[fixture("python-fastapi")]);
     let root = fixture("nextjs");
     let expected = markers(&root);
     let report = json_report(&[root.to_str().expect("path"), fixture("python-fastapi").to_str().expect("path")]);

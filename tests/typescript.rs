@@ -143,9 +143,12 @@ fn typescript_integrations_count_like_python_ones() {
     assert!(intercom["files"].as_array().expect("files").iter().any(|file| file == "src/pages/integrations/IntercomOAuthCallbackPage.tsx"));
     let summary = &report["summary"];
     assert_eq!(summary["integrations"], 3);
-    assert_eq!(summary["steps"]["token_persistence"], serde_json::json!({"done": 3, "total": 3}));
-    assert_eq!(summary["steps"]["historical_sync"], serde_json::json!({"done": 1, "total": 3}));
-    assert_eq!(summary["steps"]["html_guard"], serde_json::json!({"done": 4, "total": 8}));
+    assert_eq!(summary["steps"]["token_persistence"], serde_json::json!({"done": 4, "total": 4}));
+    assert_eq!(summary["steps"]["historical_sync"], serde_json::json!({"done": 2, "total": 4}));
+    // TypeORM, pg and knex transactions: one handler of each without its rollback.
+    assert_eq!(summary["steps"]["rollback"], serde_json::json!({"done": 3, "total": 6}));
+    // src/api/client.ts checks the content type before its parse: one more guarded site.
+    assert_eq!(summary["steps"]["html_guard"], serde_json::json!({"done": 5, "total": 9}));
     assert_eq!(summary["percent_complete"], 0.0);
 }
 
@@ -232,4 +235,93 @@ fn declaration_and_generated_files_are_skipped_with_a_reason() {
         .collect();
     assert!(skipped.iter().any(|(file, reason)| file == "src/types/express.d.ts" && reason.contains(".d.ts")), "{skipped:?}");
     assert!(skipped.iter().any(|(file, reason)| file == "src/lib/generated-client.ts" && reason.contains("@generated")), "{skipped:?}");
+}
+
+/// OA004 on explicit TypeScript transactions: the finding is fixable (a `catch` always has
+/// a block) and the site hands the codemod the rollback call with the code's own names.
+#[test]
+fn typescript_transactions_without_a_rollback_are_fixable_oa004() {
+    let report = json_report(&[fixture("typescript-express").to_str().expect("path")]);
+    let rollbacks: Vec<(&str, u64, bool)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["code"] == "OA004")
+        .map(|finding| (finding["file"].as_str().unwrap_or(""), finding["line"].as_u64().unwrap_or(0), finding["fixable"] == true))
+        .collect();
+    assert_eq!(
+        rollbacks,
+        vec![
+            ("src/connectors/hubspot/hubspot-token-store.ts", 24, true),
+            ("src/connectors/intercom/intercom-token-store.ts", 20, true),
+            ("src/connectors/slack/slack-installation-store.ts", 25, true),
+        ]
+    );
+    let root = fixture("typescript-express");
+    let config = oauth_audit::config::Config::defaults().expect("defaults");
+    let mut calls = Vec::new();
+    for file in [
+        "src/connectors/hubspot/hubspot-token-store.ts",
+        "src/connectors/intercom/intercom-token-store.ts",
+        "src/connectors/slack/slack-installation-store.ts",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect("reads");
+        let facts = oauth_audit::lang::typescript::extract(
+            &text,
+            oauth_audit::lang::typescript::Dialect::TypeScript,
+            oauth_audit::lang::ExtractOptions::default(),
+        )
+        .expect("parses");
+        for site in oauth_audit::rules::missing_rollback::check_file(&config, 0, &facts) {
+            if site.finding.is_some() {
+                calls.push((site.span.start.line + 1, site.session.unwrap_or_default(), site.rollback_call.unwrap_or_default()));
+            }
+        }
+    }
+    assert_eq!(
+        calls,
+        vec![
+            (24, "queryRunner".to_string(), "queryRunner.rollbackTransaction()".to_string()),
+            (20, "trx".to_string(), "trx.rollback()".to_string()),
+            (25, "client".to_string(), "client.query('ROLLBACK')".to_string()),
+        ]
+    );
+}
+
+/// `app.setGlobalPrefix('api')` in NestJS's `main.ts` and Express `router.route()` chains.
+#[test]
+fn nest_global_prefixes_and_express_route_chains_shape_route_paths() {
+    let routes = |name: &str| -> Vec<String> {
+        let report = json_report(&[fixture(name).to_str().expect("path")]);
+        report["integrations"]
+            .as_array()
+            .expect("integrations")
+            .iter()
+            .flat_map(|integration| integration["callbacks"].as_array().expect("callbacks"))
+            .filter_map(|callback| callback["route"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(routes("nestjs"), vec!["GET /api/integrations/notion/callback"]);
+    let express = routes("typescript-express");
+    for route in ["GET /marketplace/hubspot/install/callback", "DELETE /marketplace/hubspot/install/callback", "GET /api/hubspot/callback"]
+    {
+        assert!(express.iter().any(|found| found == route), "{route} in {express:?}");
+    }
+}
+
+/// A callback forwarding its code to a route that does not exist is OA103 and nothing
+/// else: not also OA002 for the tokens it never stores.
+#[test]
+fn a_dead_delegation_is_reported_once() {
+    let report = json_report(&[fixture("nextjs").to_str().expect("path"), fixture("python-fastapi").to_str().expect("path")]);
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["file"] == "nextjs/src/app/api/asana/callback/route.ts")
+        .filter_map(|finding| finding["code"].as_str())
+        .collect();
+    assert_eq!(codes, vec!["OA103"]);
+    let asana = callback(&report, "GET /api/asana/callback");
+    assert_eq!(asana["persists"], false);
 }

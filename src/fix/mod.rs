@@ -389,7 +389,15 @@ fn candidates(
                         None => Err("the parse is not where the report says".into()),
                     }
                 }
-                code if code == missing_rollback::RULE.code => Err("no TypeScript rollback fix yet".into()),
+                code if code == missing_rollback::RULE.code => {
+                    let sites = rollback_sites
+                        .entry(finding.file_index)
+                        .or_insert_with(|| missing_rollback::check_file(config, finding.file_index, facts));
+                    match sites.iter().find(|site| site.span == finding.span).and_then(|site| site.rollback_call.clone()) {
+                        Some(call) => typescript::rollback(&context, finding.span, &call),
+                        None => Err("the catch is not where the report says".into()),
+                    }
+                }
                 _ => match callback_for(&outcome.callbacks, finding.file_index, finding.span) {
                     None => Err("the callback is not where the report says".into()),
                     Some(callback) => typescript::sync(&context, callback, &provider),

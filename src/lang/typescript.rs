@@ -9,7 +9,8 @@
 //!   function bound to a name (`const GET = async (req) => {..}`, `x.handler = function ()
 //!   {..}`, `{ callback: async () => {..} }`) takes that name; one given as an argument is
 //!   named for the call, `post /callback` for `router.post('/callback', mw, async (req,
-//!   res) => {..})` (method, then the first argument when it is a string) and `serve` for
+//!   res) => {..})` (method, then the first argument when it is a string; `get /x` for
+//!   `router.route('/x').get(async (req, res) => {..})`) and `serve` for
 //!   `serve(async (req) => {..})`; in the argument list it is a `Name` of that function. An
 //!   arrow function with an expression body given as an argument is a `Lambda`
 //!   (`.then(r => r.json())`); bound to a name it is a function whose body returns the
@@ -1273,9 +1274,15 @@ impl<'a> Converter<'a> {
                 let children = self.named_children(arguments);
                 let first_string = children.first().filter(|first| self.kind(**first) == "string").map(|first| self.string_text(*first));
                 let method = callee.dotted().map(|dotted| last_segment(&dotted).to_string()).unwrap_or_else(|| "<anonymous>".into());
-                let function_name = match first_string {
-                    Some(path) => format!("{method} {path}"),
-                    None => method,
+                // `router.route('/x').get(async (req, res) => {..})` is named `get /x`.
+                let chained_route = match &callee.kind {
+                    ExprKind::Attribute { name, .. } => callee.chained_on("route").map(|(_, path)| format!("{name} {path}")),
+                    _ => None,
+                };
+                let function_name = match (first_string, chained_route) {
+                    (Some(path), _) => format!("{method} {path}"),
+                    (None, Some(name)) => name,
+                    (None, None) => method,
                 };
                 for argument in children {
                     match self.kind(argument) {

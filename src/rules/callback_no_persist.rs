@@ -19,7 +19,9 @@
 //! Calls are resolved through imports, module functions, `self` methods, methods of
 //! classes the handler instantiates and module-level singletons. A route on a `callback`
 //! path that exchanges nothing is a stub, reported in `callbacks[]` with `kind: "stub"`,
-//! not here. Importing a token store and never calling it is not persistence.
+//! not here. Importing a token store and never calling it is not persistence. A callback
+//! forwarding the code to a route of the tree persists when that route does; one whose
+//! forwarding request reaches no route is reported as `dead-delegation` (OA103) only.
 //!
 //! ### Example
 //! ```python
@@ -64,7 +66,8 @@ pub static RULE: RuleInfo = RuleInfo {
 };
 
 pub fn check(project: &Project, callback: &CallbackAnalysis) -> Option<Finding> {
-    if callback.kind != Kind::Callback || callback.persists() {
+    // A dead delegation is OA103 only.
+    if callback.kind != Kind::Callback || callback.persists() || callback.dead_delegation().is_some() {
         return None;
     }
     let exchange = callback.exchange.as_deref().unwrap_or_default();

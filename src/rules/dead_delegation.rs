@@ -57,10 +57,7 @@ pub fn check(_project: &Project, callback: &CallbackAnalysis) -> Option<Finding>
     if callback.kind != Kind::Callback {
         return None;
     }
-    let delegation = callback.delegation.as_ref()?;
-    if delegation.target.is_some() {
-        return None;
-    }
+    let delegation = callback.dead_delegation()?;
     let mut message = format!(
         "OAuth callback `{}` ({}) forwards the code to `{} {}`, which no route of the scanned tree answers",
         callback.function, callback.route, delegation.method, delegation.path

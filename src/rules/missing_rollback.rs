@@ -23,6 +23,17 @@
 //! the application raises itself (`HTTPException`, `[rollback] early_errors`) needs nothing
 //! unless one is raised after the first write.
 //!
+//! TypeScript has no session to go by: only explicit transactions need a rollback. One is
+//! opened on a receiver (`await queryRunner.startTransaction()`, `[rollback]
+//! transaction_methods`), returned by a call without a callback (`const trx = await
+//! knex.transaction()`, `transaction_factories`), or by SQL (`await client.query('BEGIN')`,
+//! `transaction_statements`). A write is a call on it after it is opened (`[rollback]
+//! transaction_writes`: `queryRunner.manager.save(row)`, `trx('tokens').insert(row)`,
+//! `client.query(sql)`); a `catch` after one must roll it back with the matching call
+//! (`queryRunner.rollbackTransaction()`, `trx.rollback()`, `client.query('ROLLBACK')`).
+//! Prisma's `$transaction(async (tx) => ..)`, knex's `transaction(async (trx) => ..)` and
+//! auto-committing clients roll back by themselves and need nothing.
+//!
 //! ### Example
 //! ```python
 //! try:
@@ -31,6 +42,15 @@
 //! except Exception as e:
 //!     logger.error("could not store token: %s", e)
 //!     raise HTTPException(status_code=500, detail="Connection failed") from e
+//! ```
+//! ```ts
+//! await queryRunner.startTransaction();
+//! try {
+//!   await queryRunner.manager.save(token);
+//!   await queryRunner.commitTransaction();
+//! } catch (error) {
+//!   throw new InternalServerErrorException('could not store token');
+//! }
 //! ```
 //!
 //! ### Use instead
@@ -43,19 +63,28 @@
 //!     logger.error("could not store token: %s", e)
 //!     raise HTTPException(status_code=500, detail="Connection failed") from e
 //! ```
+//! ```ts
+//! } catch (error) {
+//!   await queryRunner.rollbackTransaction();
+//!   throw new InternalServerErrorException('could not store token');
+//! }
+//! ```
 //!
 //! ### How to suppress
-//! `# oauth-audit: ignore[missing-rollback] -- reason` on the `except` line or the line above.
+//! `# oauth-audit: ignore[missing-rollback] -- reason` (`//` in TypeScript) on the
+//! `except`/`catch` line or the line above.
 //!
 //! ### Fix safety
 //! `oauth-audit fix` inserts `<session>.rollback()` first in the handler (awaited for an
-//! async session); a handler whose body is on its `except` line is skipped.
+//! async session); a handler whose body is on its `except` line is skipped. In TypeScript
+//! it inserts `await <rollback call>;` (`queryRunner.rollbackTransaction()`) first in the
+//! `catch` block.
 
 use std::collections::BTreeSet;
 
 use crate::callbacks::{Sessions, managed_sessions, sessions_of};
 use crate::config::Config;
-use crate::facts::{Block, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, last_segment};
+use crate::facts::{Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, last_segment};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -74,15 +103,22 @@ pub struct RollbackSite {
     pub span: Span,
     /// `None` when the handler rolls back (or a manager does).
     pub finding: Option<Finding>,
-    /// The session the handler must roll back, with the finding.
+    /// The session the handler must roll back, with the finding (TypeScript: the
+    /// transaction's receiver as written, `queryRunner`, `this.queryRunner`).
     pub session: Option<String>,
+    /// TypeScript, with the finding: the call that rolls the transaction back, as code
+    /// (no `await`, no `;`): `queryRunner.rollbackTransaction()`, `client.query('ROLLBACK')`,
+    /// `trx.rollback()`. `None` for Python and Rust.
+    pub rollback_call: Option<String>,
 }
 
-/// Cheap test on the raw text: a file without `except` and a session write needs no parse
-/// for this rule.
+/// Cheap test on the raw text: a file without `except` and a session write (or `catch`
+/// and a transaction) needs no parse for this rule.
 pub fn may_have_sites(text: &str) -> bool {
-    (text.contains("except") || text.contains("Err("))
-        && [".commit(", ".flush(", ".add(", ".execute(", ".merge(", ".delete("].iter().any(|write| text.contains(write))
+    let python_or_rust = (text.contains("except") || text.contains("Err("))
+        && [".commit(", ".flush(", ".add(", ".execute(", ".merge(", ".delete("].iter().any(|write| text.contains(write));
+    python_or_rust
+        || (text.contains("catch") && ["ransaction(", "BEGIN", "begin", "START TRANSACTION"].iter().any(|open| text.contains(open)))
 }
 
 /// Every handler of the file that runs after a write, with a finding when it does not
@@ -95,8 +131,12 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
         if !has_handler {
             continue;
         }
+        let transactions = if facts.language == Language::TypeScript { transactions(config, function) } else { Vec::new() };
+        if facts.language == Language::TypeScript && transactions.is_empty() {
+            continue;
+        }
         let sessions = sessions_of(config, function);
-        let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions };
+        let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions, transactions: &transactions };
         // A transaction that rolls back when dropped is managed for the whole function.
         let scoped: BTreeSet<String> = sessions.scoped().iter().cloned().collect();
         checker.block(&function.body, &scoped, &mut sites);
@@ -110,12 +150,111 @@ struct Checker<'c> {
     language: Language,
     function: &'c Function,
     sessions: &'c Sessions,
+    /// TypeScript's explicit transactions (Python and Rust go by `sessions`).
+    transactions: &'c [Transaction],
 }
 
 /// A session write inside a `try`.
 struct Write {
     session: String,
     span: Span,
+}
+
+/// An explicit TypeScript transaction.
+struct Transaction {
+    /// The receiver or variable it is reached by, as in the facts (`self.queryRunner`).
+    handle: String,
+    /// Where it is opened: calls on `handle` before this are not inside it.
+    opened_at: usize,
+    /// The call rolling it back, as code: `queryRunner.rollbackTransaction()`.
+    rollback_call: String,
+}
+
+/// A dotted name as TypeScript writes it: the frontend's `self` is `this`.
+fn as_written(handle: &str) -> String {
+    match handle.strip_prefix("self") {
+        Some(rest) if rest.is_empty() || rest.starts_with('.') => format!("this{rest}"),
+        _ => handle.to_string(),
+    }
+}
+
+/// The transactions a function opens: `queryRunner.startTransaction()`,
+/// `client.query('BEGIN')`, `const trx = await knex.transaction()`.
+fn transactions(config: &Config, function: &Function) -> Vec<Transaction> {
+    let rollback = &config.rollback;
+    let mut found = Vec::new();
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+            && let [target] = targets.as_slice()
+            && let Some(handle) = target.dotted()
+            && let Some(call) = value.unawaited().as_call()
+            && let ExprKind::Attribute { name, .. } = &call.callee.kind
+            && let Some(method) = rollback.transaction_factories.get(name)
+            // With a callback the library commits and rolls back by itself.
+            && call.arguments().all(|arg| matches!(arg.kind, ExprKind::Dict(_)))
+        {
+            found.push(Transaction { rollback_call: format!("{}.{method}()", as_written(&handle)), handle, opened_at: stmt.span.end_byte });
+        }
+        for expression in stmt.expressions() {
+            expression.walk(&mut |part| {
+                let ExprKind::Call(call) = &part.kind else { return };
+                let ExprKind::Attribute { object, name } = &call.callee.kind else { return };
+                let Some(handle) = object.dotted() else { return };
+                let rollback_call = if let Some(method) = rollback.transaction_methods.get(name) {
+                    format!("{}.{method}()", as_written(&handle))
+                } else if let Some(sql) = sql_text(config, call)
+                    && let Some(statement) = rollback.transaction_statements.get(&sql)
+                {
+                    format!("{}.{name}('{statement}')", as_written(&handle))
+                } else {
+                    return;
+                };
+                found.push(Transaction { handle, opened_at: part.span.end_byte, rollback_call });
+            });
+        }
+    });
+    found
+}
+
+/// The SQL a `[rollback] sql_methods` call sends, upper case without a final `;`.
+fn sql_text(config: &Config, call: &Call) -> Option<String> {
+    let ExprKind::Attribute { name, .. } = &call.callee.kind else { return None };
+    if !config.rollback.sql_methods.contains(name) {
+        return None;
+    }
+    let ExprKind::String(sql) = &call.args.first()?.kind else { return None };
+    Some(sql.trim().trim_end_matches(';').trim_end().to_uppercase())
+}
+
+/// The name a call chain starts from: `queryRunner.manager` for
+/// `queryRunner.manager.save(row)`, `trx` for `trx('tokens').insert(row)`.
+fn chain_base(callee: &Expr) -> Option<String> {
+    let mut current = callee;
+    for _ in 0..32 {
+        if let Some(dotted) = current.dotted() {
+            return Some(dotted);
+        }
+        current = match &current.kind {
+            ExprKind::Attribute { object, .. } => object.unawaited(),
+            ExprKind::Call(call) => &call.callee,
+            _ => return None,
+        };
+    }
+    None
+}
+
+impl Transaction {
+    /// True when `call` acts on this transaction: its chain starts from it, or is handed
+    /// it (`knex('t').transacting(trx).insert(row)`).
+    fn is_on(&self, call: &Call) -> bool {
+        let on_handle =
+            |dotted: &str| dotted == self.handle || dotted.strip_prefix(self.handle.as_str()).is_some_and(|rest| rest.starts_with('.'));
+        chain_base(&call.callee).is_some_and(|base| on_handle(&base))
+            || call
+                .callee
+                .chained_calls()
+                .any(|chained| chained.args.iter().any(|arg| arg.dotted().as_deref() == Some(self.handle.as_str())))
+    }
 }
 
 impl Checker<'_> {
@@ -151,21 +290,68 @@ impl Checker<'_> {
         }
     }
 
+    /// Session writes (Python, Rust), or calls on an open transaction (TypeScript, the
+    /// transaction's handle as `session`).
     fn writes(&self, block: &Block) -> Vec<Write> {
+        let typescript = self.language == Language::TypeScript;
+        let methods = if typescript { &self.config.rollback.transaction_writes } else { &self.config.rollback.writes };
         let mut writes: Vec<Write> = block
             .calls()
             .into_iter()
             .filter_map(|(_, call, expression)| {
                 let ExprKind::Attribute { name, .. } = &call.callee.kind else { return None };
-                if !self.config.rollback.writes.contains(name) {
+                if !methods.contains(name) {
                     return None;
                 }
-                let session = self.sessions.written_session(self.config, call)?;
+                let session = if typescript {
+                    self.transaction_at(call, expression.span.start_byte)?.handle.clone()
+                } else {
+                    self.sessions.written_session(self.config, call)?
+                };
                 Some(Write { session, span: expression.span })
             })
             .collect();
         writes.sort_by_key(|write| write.span.start_byte);
         writes
+    }
+
+    /// The transaction open at byte `at` that `call` acts on, the latest opened first.
+    fn transaction_at(&self, call: &Call, at: usize) -> Option<&Transaction> {
+        self.transactions
+            .iter()
+            .filter(|transaction| transaction.opened_at <= at && transaction.is_on(call))
+            .max_by_key(|transaction| transaction.opened_at)
+    }
+
+    /// The sessions (or transactions) a handler rolls back.
+    fn rolled_back(&self, handler: &Handler) -> BTreeSet<String> {
+        let rollback = &self.config.rollback;
+        handler
+            .body
+            .calls()
+            .into_iter()
+            .filter_map(|(_, call, _)| match &call.callee.kind {
+                ExprKind::Attribute { object, name } if self.language != Language::TypeScript => {
+                    (name == "rollback").then(|| object.dotted()).flatten()
+                }
+                ExprKind::Attribute { object, name } => {
+                    let by_method =
+                        rollback.transaction_methods.values().chain(rollback.transaction_factories.values()).any(|method| method == name);
+                    let by_sql = sql_text(self.config, call)
+                        .is_some_and(|sql| rollback.transaction_statements.values().any(|statement| statement.eq_ignore_ascii_case(&sql)));
+                    (by_method || by_sql).then(|| object.dotted()).flatten()
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What rolls `session` back, as the message says it.
+    fn rollback_text(&self, session: &str) -> String {
+        match self.transactions.iter().find(|transaction| transaction.handle == session) {
+            Some(transaction) => transaction.rollback_call.clone(),
+            None => format!("{session}.rollback()"),
+        }
     }
 
     /// A handler that catches only errors the application raises itself, none of which
@@ -191,15 +377,7 @@ impl Checker<'_> {
 
     fn site(&self, handler: &Handler, writes: &[Write], managed: &BTreeSet<String>, try_end: usize) -> RollbackSite {
         let written: BTreeSet<&str> = writes.iter().map(|write| write.session.as_str()).collect();
-        let rolled_back: BTreeSet<String> = handler
-            .body
-            .calls()
-            .into_iter()
-            .filter_map(|(_, call, _)| match &call.callee.kind {
-                ExprKind::Attribute { object, name } if name == "rollback" => object.dotted(),
-                _ => None,
-            })
-            .collect();
+        let rolled_back = self.rolled_back(handler);
         let leaves = handler.body.leaves();
         let unsafe_session = written.iter().find(|session| {
             let rolled = rolled_back.contains(**session);
@@ -207,40 +385,49 @@ impl Checker<'_> {
             !rolled && !by_manager
         });
         let Some(session) = unsafe_session else {
-            return RollbackSite { span: handler.span, finding: None, session: None };
+            return RollbackSite { span: handler.span, finding: None, session: None, rollback_call: None };
         };
+        let rollback_call = self.rollback_text(session);
+        let shown = if self.language == Language::TypeScript { as_written(session) } else { session.to_string() };
         let first = writes.iter().find(|write| write.session == *session).map(|write| write.span).unwrap_or(handler.span);
         let caught = match (self.language, handler.types.is_empty()) {
             (Language::Rust, true) => format!("the `Err({})` handler", handler.name.as_deref().unwrap_or("_")),
             (Language::Rust, false) => format!("the `Err({})` handler", handler.types.join(" | ")),
+            (Language::TypeScript, _) => match &handler.name {
+                Some(name) => format!("`catch ({name})`"),
+                None => "`catch`".to_string(),
+            },
             (_, true) => "a bare `except`".to_string(),
             (_, false) => format!("`except {}`", handler.types.join(", ")),
         };
         let head =
-            format!("{caught} in `{}` runs after a write to `{session}` (line {})", self.function.qualified_name(), first.start.line + 1);
+            format!("{caught} in `{}` runs after a write to `{shown}` (line {})", self.function.qualified_name(), first.start.line + 1);
+        let aftermath = if self.language == Language::TypeScript {
+            "the transaction stays open on its connection, and whatever uses the connection next fails or commits half of it"
+        } else {
+            "the session stays in a failed transaction for whatever uses it next"
+        };
         let commit_after = (!leaves).then(|| self.commit_after(session, try_end)).flatten();
         let mut related =
-            vec![Related { file_index: self.file_index, line: first.start.line, message: format!("first write to `{session}`") }];
+            vec![Related { file_index: self.file_index, line: first.start.line, message: format!("first write to `{shown}`") }];
         let message = if managed.contains(*session) && !self.sessions.scoped().contains(*session) {
             format!(
-                "{head} and swallows the error inside a context manager that commits: the failed unit of work is committed; re-raise or call `{session}.rollback()`"
+                "{head} and swallows the error inside a context manager that commits: the failed unit of work is committed; re-raise or call `{rollback_call}`"
             )
         } else if let Some(commit) = commit_after {
             related.push(Related {
                 file_index: self.file_index,
                 line: commit.start.line,
-                message: format!("`{session}` committed after the error"),
+                message: format!("`{shown}` committed after the error"),
             });
             format!(
-                "{head}, swallows the error without `{session}.rollback()`, and the function then commits (line {}): the worst case, a half-done unit of work is committed",
+                "{head}, swallows the error without `{rollback_call}`, and the function then commits (line {}): the worst case, a half-done unit of work is committed",
                 commit.start.line + 1
             )
         } else if !leaves {
-            format!(
-                "{head} and swallows the error without `{session}.rollback()`: the session stays in a failed transaction for whatever uses it next"
-            )
+            format!("{head} and swallows the error without `{rollback_call}`: {aftermath}")
         } else {
-            format!("{head} and leaves without `{session}.rollback()`: the session stays in a failed transaction for whatever uses it next")
+            format!("{head} and leaves without `{rollback_call}`: {aftermath}")
         };
         let finding = Finding {
             rule: &RULE,
@@ -252,11 +439,20 @@ impl Checker<'_> {
             fixable: true,
             related,
         };
-        RollbackSite { span: handler.span, finding: Some(finding), session: Some(session.to_string()) }
+        let rollback_call = (self.language == Language::TypeScript).then_some(rollback_call);
+        RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call }
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
     fn commit_after(&self, session: &str, try_end: usize) -> Option<Span> {
+        if self.language == Language::TypeScript {
+            // `queryRunner.commitTransaction()`, `trx.commit()`, `client.query('COMMIT')`.
+            return self.function.body.calls().into_iter().find_map(|(_, call, expression)| {
+                let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
+                let commits = name.to_lowercase().starts_with("commit") || sql_text(self.config, call).is_some_and(|sql| sql == "COMMIT");
+                (commits && object.dotted().as_deref() == Some(session) && expression.span.start_byte >= try_end).then_some(expression.span)
+            });
+        }
         self.function.body.calls().into_iter().find_map(|(_, call, expression)| match &call.callee.kind {
             ExprKind::Attribute { object, name }
                 if self.config.persistence.commits.contains(name)
@@ -316,6 +512,77 @@ mod tests {
         let sites = check(text);
         let message = sites[0].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
         assert!(message.contains("the worst case") && message.contains("line 8"), "{message}");
+    }
+
+    fn check_ts(text: &str) -> Vec<RollbackSite> {
+        let config = Config::defaults().expect("defaults");
+        let facts = crate::lang::typescript::extract(text, crate::lang::typescript::Dialect::TypeScript, ExtractOptions::default())
+            .expect("parses");
+        check_file(&config, 0, &facts)
+    }
+
+    /// (line, finding?, session, rollback call) per site.
+    fn ts_verdicts(text: &str) -> Vec<(usize, bool, Option<String>, Option<String>)> {
+        check_ts(text)
+            .into_iter()
+            .map(|site| (site.span.start.line + 1, site.finding.is_some(), site.session, site.rollback_call))
+            .collect()
+    }
+
+    #[test]
+    fn typeorm_query_runners_roll_back_with_rollback_transaction() {
+        let text = "class S {\n  async f(row: Row) {\n    const qr = this.ds.createQueryRunner();\n    await qr.startTransaction();\n    try {\n      await qr.manager.save(row);\n      await qr.commitTransaction();\n    } catch (e) {\n      throw e;\n    } finally {\n      await qr.release();\n    }\n  }\n\
+                    async g(row: Row) {\n    await this.runner.startTransaction();\n    try {\n      await this.runner.manager.save(row);\n    } catch (e) {\n      await this.runner.rollbackTransaction();\n      throw e;\n    }\n  }\n\
+                    async h(row: Row) {\n    await this.runner.startTransaction();\n    try {\n      await this.runner.query('UPDATE t SET x = 1');\n    } catch {\n      log();\n    }\n  }\n}\n";
+        assert_eq!(
+            ts_verdicts(text),
+            vec![
+                (8, true, Some("qr".into()), Some("qr.rollbackTransaction()".into())),
+                (18, false, None, None),
+                (27, true, Some("this.runner".into()), Some("this.runner.rollbackTransaction()".into())),
+            ]
+        );
+        let message = check_ts(text)[0].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
+        assert!(
+            message.starts_with("`catch (e)` in `S.f` runs after a write to `qr` (line 6) and leaves without `qr.rollbackTransaction()`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn pg_begin_and_knex_transactions_roll_back_their_own_way() {
+        let text = "async function f(pool: Pool) {\n  const client = await pool.connect();\n  try {\n    await client.query('BEGIN');\n    await client.query('INSERT INTO t VALUES (1)');\n    await client.query('COMMIT');\n  } catch (e) {\n    throw e;\n  }\n}\n\
+                    async function g(pool: Pool) {\n  const client = await pool.connect();\n  try {\n    await client.query('begin;');\n    await client.query('DELETE FROM t');\n  } catch (e) {\n    await client.query('ROLLBACK');\n    throw e;\n  }\n}\n\
+                    async function h() {\n  const trx = await knex.transaction();\n  try {\n    await trx('t').where({ id: 1 }).del();\n    await knex('u').transacting(trx).insert({ id: 2 });\n  } catch (e) {\n    log(e);\n  }\n  await trx.commit();\n}\n";
+        let verdicts = ts_verdicts(text);
+        assert_eq!(
+            verdicts,
+            vec![
+                (7, true, Some("client".into()), Some("client.query('ROLLBACK')".into())),
+                (16, false, None, None),
+                (26, true, Some("trx".into()), Some("trx.rollback()".into())),
+            ]
+        );
+        let message = check_ts(text)[2].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
+        assert!(message.contains("the worst case") && message.contains("line 29"), "{message}");
+    }
+
+    #[test]
+    fn self_committing_transactions_and_clients_need_nothing() {
+        let text = "async function f() {\n  try {\n    await prisma.$transaction(async (tx) => {\n      await tx.token.delete({ where: { id } });\n    });\n  } catch (e) {\n    log(e);\n  }\n}\n\
+                    async function g() {\n  await knex.transaction(async (trx) => {\n    try {\n      await trx('t').insert({ id: 1 });\n    } catch (e) {\n      throw e;\n    }\n  });\n}\n\
+                    async function h(db: Db) {\n  try {\n    await db.delete(tokens);\n    await db.execute(sql);\n  } catch (e) {\n    log(e);\n  }\n}\n\
+                    async function i(client: PoolClient) {\n  try {\n    await client.query('SELECT 1');\n  } catch (e) {\n    log(e);\n  }\n  await client.query('BEGIN');\n}\n";
+        assert!(ts_verdicts(text).is_empty(), "{:?}", ts_verdicts(text));
+    }
+
+    #[test]
+    fn python_sites_carry_no_rollback_call() {
+        let text = "def f(db):\n    try:\n        db.add(x)\n    except Exception:\n        raise\n";
+        let sites = check(text);
+        assert_eq!(sites.len(), 1);
+        assert_eq!(sites[0].session.as_deref(), Some("db"));
+        assert_eq!(sites[0].rollback_call, None);
     }
 
     #[test]
