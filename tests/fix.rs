@@ -173,6 +173,67 @@ fn write_compiles_rescans_clean_and_is_idempotent() {
     }
 }
 
+/// `tsc --noEmit` (the TypeScript pinned in tests/node) over a copy of a TS fixture, with
+/// tests/tsc/shims.d.ts declaring the third-party modules the fixtures import; `None`
+/// when it passes, else its output.
+fn type_errors(tsc: &Path, root: &Path) -> Option<String> {
+    let shims = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tsc/shims.d.ts");
+    let extends = if root.join("tsconfig.json").is_file() { "\"extends\": \"./tsconfig.json\"," } else { "" };
+    let config = format!(
+        r#"{{ {extends}
+  "compilerOptions": {{
+    "noEmit": true, "strict": false, "skipLibCheck": true, "jsx": "preserve", "target": "ES2022",
+    "lib": ["ES2022", "DOM", "DOM.Iterable"], "module": "ESNext", "moduleResolution": "bundler",
+    "allowImportingTsExtensions": true, "experimentalDecorators": true, "types": [], "baseUrl": "."
+  }},
+  "include": ["**/*.ts", "**/*.tsx", {shims:?}]
+}}"#
+    );
+    let config_path = root.join("tsconfig.oauth-audit-check.json");
+    std::fs::write(&config_path, config).expect("write tsconfig");
+    let output = Command::new("node").arg(tsc).arg("-p").arg(&config_path).current_dir(root).output().expect("node runs tsc");
+    std::fs::remove_file(&config_path).expect("remove tsconfig");
+    (!output.status.success()).then(|| common::describe_failure("tsc --noEmit", &output))
+}
+
+#[test]
+fn typescript_fixtures_type_check_rescan_clean_and_are_idempotent_after_write() {
+    let tsc = match common::missing_tool("node").map_or_else(common::typescript_package, Err) {
+        Ok(package) => Some(package.join("bin/tsc")),
+        Err(problem) => {
+            common::available("the tsc checks", Some(&problem));
+            None
+        }
+    };
+    for name in ["typescript-express", "nextjs", "nestjs", "supabase-edge"] {
+        let (_folder, root) = copy_fixture(name);
+        if let Some(tsc) = &tsc {
+            assert_eq!(type_errors(tsc, &root), None, "{name}: the fixture does not type-check before the fix");
+        }
+        let report = fix_json(&[root.to_str().expect("utf-8"), "--write"]);
+        assert!(report["refused"].as_array().is_some_and(Vec::is_empty), "{name}: {}", report["refused"]);
+        // The NestJS fixture has nothing fixable (OA102 only).
+        assert_eq!(report["files_changed"].as_u64().is_some_and(|count| count > 0), name != "nestjs", "{name}: {report}");
+        if let Some(tsc) = &tsc {
+            assert_eq!(type_errors(tsc, &root), None, "{name}: the fixed code does not type-check");
+        }
+        let written = hashes(&root);
+        let again = fix_json(&[root.to_str().expect("utf-8"), "--write"]);
+        assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{name}: {}", again["applied"]);
+        // Every fixable finding is gone, except those fix skips for a reason it reports
+        // (no sync function in the tree, no tenant in scope, ...).
+        let skipped: BTreeSet<String> = again["skipped"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| format!("{} {}:{}", entry["rule"], entry["file"], entry["line"]))
+            .collect();
+        let left: Vec<String> = fixable_findings(&scan_json(&root)).into_iter().filter(|finding| !skipped.contains(finding)).collect();
+        assert_eq!(left, Vec::<String>::new(), "{name}: fixable findings left that fix does not report as skipped");
+        assert_eq!(hashes(&root), written, "{name}: a second fix --write changed bytes");
+    }
+}
+
 #[test]
 fn patches_per_integration_apply_to_a_clean_copy() {
     let (_folder, root) = copy_fixture("python-fastapi");

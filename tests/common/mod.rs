@@ -154,3 +154,50 @@ pub fn describe_failure(what: &str, output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// The TypeScript package pinned in `tests/node`, installed with `npm ci` once per test run
+/// when it is missing or is not the locked version.
+pub fn typescript_package() -> Result<PathBuf, String> {
+    static INSTALL: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    INSTALL
+        .get_or_init(|| {
+            let node_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+            let package = node_dir.join("node_modules/typescript");
+            let locked = locked_typescript_version(&node_dir)?;
+            if installed_version(&package).as_deref() == Some(locked.as_str()) {
+                return Ok(package);
+            }
+            if let Some(problem) = missing_tool("npm") {
+                return Err(problem);
+            }
+            let output = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&node_dir)
+                .output()
+                .map_err(|error| format!("running npm ci: {error}"))?;
+            if !output.status.success() {
+                return Err(describe_failure(&format!("npm ci in {}", node_dir.display()), &output));
+            }
+            match installed_version(&package) {
+                Some(version) if version == locked => Ok(package),
+                other => Err(format!("after npm ci, {} holds version {other:?}, not {locked}", package.display())),
+            }
+        })
+        .clone()
+}
+
+fn locked_typescript_version(node_dir: &Path) -> Result<String, String> {
+    let path = node_dir.join("package-lock.json");
+    let text = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let lock: serde_json::Value = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+    lock.pointer("/packages/node_modules~1typescript/version")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} locks no typescript version", path.display()))
+}
+
+fn installed_version(package: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(package.join("package.json")).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    manifest.get("version")?.as_str().map(str::to_owned)
+}

@@ -62,7 +62,14 @@ declare module 'pg' {
 }
 
 declare module 'knex' {
-  export type Knex = any;
+  export interface Knex {
+    (...args: any[]): any;
+    [member: string]: any;
+  }
+  export namespace Knex {
+    type Transaction = any;
+    type QueryBuilder = any;
+  }
   const knex: any;
   export default knex;
 }
