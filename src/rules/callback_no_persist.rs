@@ -50,6 +50,8 @@
 //! adds the `db`, `current_tenant` and `current_user` dependencies the handler lacks.
 //! Skipped: a sync handler, an exchange whose result is returned or nested, a handler that
 //! already uses a name the block assigns, a handler that is not a FastAPI route.
+//! TypeScript findings are `fixable: false`: where tokens belong (Prisma, Supabase, a
+//! secrets store) differs per code base, so there is no template.
 
 use crate::callbacks::{CallbackAnalysis, Kind};
 use crate::index::Project;

@@ -38,7 +38,11 @@
 //!
 //! ### Fix safety
 //! `oauth-audit fix` inserts the trigger (`rules/templates/python/sync.tmpl`) after the
-//! commit that follows the write, in an `async` handler only (the trigger is awaited).
+//! commit that follows the write, in an `async` handler only (the trigger is awaited). In
+//! TypeScript it calls the code base's own sync function (an exported function named in
+//! `[sync] triggers`), its arguments filled by parameter name (the provider, the tenant or
+//! user the handler has); skipped with the reason when the tree has no such function or the
+//! handler no such value.
 
 use crate::callbacks::{CallbackAnalysis, Kind};
 use crate::index::Project;
