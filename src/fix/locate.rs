@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::callbacks::CallbackAnalysis;
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Span, Stmt, StmtKind};
 
-use super::edit::{Layout, next_line_start};
+use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start};
 use super::template::Template;
 
 /// The innermost function (not the module) holding `span`, with its index in the facts.
@@ -186,4 +186,33 @@ pub fn guard_site<'a>(facts: &'a FileFacts, text: &str, call_span: Span) -> Resu
     }
     let function_index = function_index.ok_or("the parse runs at module level: there is no request to answer with an error")?;
     Ok(GuardSite { function_index, function, stmt, receiver })
+}
+
+/// The edit adding new import `lines` (each with its line break) to a file: after the
+/// last top-level import; in a file with none, after the leading string statements (a
+/// Python docstring, `'use client'`) and before the next statement.
+pub fn import_lines(text: &str, facts: &FileFacts, layout: &Layout, lines: String) -> Edit {
+    let last_import = facts
+        .imports
+        .iter()
+        .filter(|import| indentation_at(text, import.span.start_byte) == Some(""))
+        .map(|import| import.span.end_byte)
+        .max();
+    let at = match last_import {
+        Some(end) => next_line_start(text, end),
+        None => {
+            let statements = facts.module().map(|module| module.body.statements.as_slice()).unwrap_or_default();
+            let leading = statements
+                .iter()
+                .take_while(|stmt| matches!(&stmt.kind, StmtKind::Expr(expr) if matches!(expr.kind, ExprKind::String(_))))
+                .count();
+            match (leading.checked_sub(1).and_then(|last| statements.get(last)), statements.get(leading)) {
+                (_, Some(first)) => line_start(text, first.span.start_byte),
+                (Some(string), None) => next_line_start(text, string.span.end_byte),
+                (None, None) => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
+            }
+        }
+    };
+    let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') { layout.newline } else { "" };
+    Edit::insert(at, format!("{prefix}{lines}"))
 }

@@ -363,98 +363,86 @@ fn candidates(
             continue;
         };
         let provider = reported.integration.clone().unwrap_or_else(|| "provider".into());
-        if file.language == Language::TypeScript {
-            let context = typescript::Context { project, file_index: finding.file_index, facts, templates, config };
-            let mut creates = None;
-            let result = match finding.rule.code {
-                code if code == unguarded_json::RULE.code => {
-                    let sites = json_sites
-                        .entry(finding.file_index)
-                        .or_insert_with(|| unguarded_json::check_file(project, config, finding.file_index, facts));
-                    match sites.iter().find(|site| site.span == finding.span) {
-                        Some(site) => {
-                            let ordinal = sites
-                                .iter()
-                                .filter(|other| {
-                                    !other.is_guarded()
-                                        && other.function == site.function
-                                        && other.receiver == site.receiver
-                                        && other.span.start_byte < site.span.start_byte
-                                })
-                                .count();
-                            let helper = typescript::helper(project, finding.file_index, facts, config, &templates.typescript_helper);
-                            creates = helper.creates.clone();
-                            typescript::guard(&context, site, ordinal, &helper)
-                        }
-                        None => Err("the parse is not where the report says".into()),
-                    }
-                }
-                code if code == missing_rollback::RULE.code => {
-                    let sites = rollback_sites
-                        .entry(finding.file_index)
-                        .or_insert_with(|| missing_rollback::check_file(config, finding.file_index, facts));
-                    match sites.iter().find(|site| site.span == finding.span).and_then(|site| site.rollback_call.clone()) {
-                        Some(call) => typescript::rollback(&context, finding.span, &call),
-                        None => Err("the catch is not where the report says".into()),
-                    }
-                }
-                _ => match callback_for(&outcome.callbacks, finding.file_index, finding.span) {
-                    None => Err("the callback is not where the report says".into()),
-                    Some(callback) => typescript::sync(&context, callback, &provider),
-                },
-            };
-            match result {
-                Ok(planned) => candidates.push(Candidate { key, applied, planned, creates }),
-                Err(reason) => skipped.push(skip(reason)),
-            }
-            continue;
-        }
-        let context = python::Context {
-            project,
-            file_index: finding.file_index,
-            facts,
-            templates,
-            session_types: &config.persistence.session_types,
-            session_names: &config.persistence.session_names,
-            session_factories: &config.persistence.session_factories,
-            commits: &config.persistence.commits,
-            helper_module: &config.fix.python_helper_module,
-            sync_module: &config.fix.python_sync_module,
+        // What the finding points at, found again in the facts.
+        let target = match finding.rule.code {
+            code if code == unguarded_json::RULE.code => json_sites
+                .entry(finding.file_index)
+                .or_insert_with(|| unguarded_json::check_file(project, config, finding.file_index, facts))
+                .iter()
+                .position(|site| site.span == finding.span)
+                .map(Target::Json)
+                .ok_or("the parse is not where the report says"),
+            code if code == missing_rollback::RULE.code => rollback_sites
+                .entry(finding.file_index)
+                .or_insert_with(|| missing_rollback::check_file(config, finding.file_index, facts))
+                .iter()
+                .find(|site| site.span == finding.span)
+                .map(|site| Target::Rollback { session: site.session.clone(), call: site.rollback_call.clone() })
+                .ok_or("the handler is not where the report says"),
+            _ => callback_for(&outcome.callbacks, finding.file_index, finding.span)
+                .map(Target::Callback)
+                .ok_or("the callback is not where the report says"),
         };
         let mut creates = None;
-        let result = match finding.rule.code {
-            code if code == unguarded_json::RULE.code => {
-                let sites = json_sites
-                    .entry(finding.file_index)
-                    .or_insert_with(|| unguarded_json::check_file(project, config, finding.file_index, facts));
-                let helper = helper_status(project, finding.file_index, facts, config, templates);
-                let available = match helper {
-                    HelperStatus::Available => Ok(()),
-                    HelperStatus::Create(path, text) => {
-                        creates = Some((path, text));
-                        Ok(())
+        let result = match (target, file.language) {
+            (Err(reason), _) => Err(reason.to_string()),
+            (Ok(target), Language::TypeScript) => {
+                let context = typescript::Context { project, file_index: finding.file_index, facts, templates, config };
+                match target {
+                    Target::Json(at) => {
+                        let sites = &json_sites[&finding.file_index];
+                        let site = &sites[at];
+                        let ordinal = sites
+                            .iter()
+                            .filter(|other| {
+                                !other.is_guarded()
+                                    && other.function == site.function
+                                    && other.receiver == site.receiver
+                                    && other.span.start_byte < site.span.start_byte
+                            })
+                            .count();
+                        let helper = typescript::helper(project, finding.file_index, facts, config, &templates.typescript_helper);
+                        creates = helper.creates.clone();
+                        typescript::guard(&context, site, ordinal, &helper)
                     }
-                    HelperStatus::Broken(reason) => Err(reason),
+                    Target::Rollback { call: Some(call), .. } => typescript::rollback(&context, finding.span, &call),
+                    Target::Rollback { call: None, .. } => Err("no call known to roll this transaction back".into()),
+                    Target::Callback(callback) => typescript::sync(&context, callback, &provider),
+                }
+            }
+            (Ok(target), _) => {
+                let context = python::Context {
+                    project,
+                    file_index: finding.file_index,
+                    facts,
+                    templates,
+                    session_types: &config.persistence.session_types,
+                    session_names: &config.persistence.session_names,
+                    session_factories: &config.persistence.session_factories,
+                    commits: &config.persistence.commits,
+                    helper_module: &config.fix.python_helper_module,
+                    sync_module: &config.fix.python_sync_module,
                 };
-                match sites.iter().find(|site| site.span == finding.span) {
-                    Some(_) => python::guard(&context, finding.span, available),
-                    None => Err("the parse is not where the report says".into()),
+                match target {
+                    Target::Json(_) => {
+                        let available = match helper_status(project, finding.file_index, facts, config, templates) {
+                            HelperStatus::Available => Ok(()),
+                            HelperStatus::Create(path, text) => {
+                                creates = Some((path, text));
+                                Ok(())
+                            }
+                            HelperStatus::Broken(reason) => Err(reason),
+                        };
+                        python::guard(&context, finding.span, available)
+                    }
+                    Target::Rollback { session: Some(session), .. } => python::rollback(&context, finding.span, &session),
+                    Target::Rollback { session: None, .. } => Err("the handler's session is not known".into()),
+                    Target::Callback(callback) if finding.rule.code == callback_no_persist::RULE.code => {
+                        python::persist(&context, callback, &provider)
+                    }
+                    Target::Callback(callback) => python::sync(&context, callback, &provider),
                 }
             }
-            code if code == missing_rollback::RULE.code => {
-                let sites = rollback_sites
-                    .entry(finding.file_index)
-                    .or_insert_with(|| missing_rollback::check_file(config, finding.file_index, facts));
-                match sites.iter().find(|site| site.span == finding.span).and_then(|site| site.session.clone()) {
-                    Some(session) => python::rollback(&context, finding.span, &session),
-                    None => Err("the handler is not where the report says".into()),
-                }
-            }
-            code => match callback_for(&outcome.callbacks, finding.file_index, finding.span) {
-                None => Err("the callback is not where the report says".into()),
-                Some(callback) if code == callback_no_persist::RULE.code => python::persist(&context, callback, &provider),
-                Some(callback) => python::sync(&context, callback, &provider),
-            },
         };
         match result {
             Ok(planned) => candidates.push(Candidate { key, applied, planned, creates }),
@@ -462,6 +450,19 @@ fn candidates(
         }
     }
     (candidates, skipped)
+}
+
+/// What a finding to fix points at.
+enum Target<'a> {
+    /// The `.json()` site, by its index among its file's sites.
+    Json(usize),
+    /// The handler that needs a rollback: the session (Python) or the call rolling the
+    /// transaction back (TypeScript).
+    Rollback {
+        session: Option<String>,
+        call: Option<String>,
+    },
+    Callback(&'a CallbackAnalysis),
 }
 
 fn callback_for(callbacks: &[CallbackAnalysis], file_index: usize, span: crate::facts::Span) -> Option<&CallbackAnalysis> {

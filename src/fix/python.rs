@@ -13,8 +13,8 @@ use crate::index::Project;
 
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start};
 use super::locate::{
-    GuardSite, awaits_method_of, check_binds, ensure_line_break, function_at, function_names, guard_site, handler_of, is_commit,
-    statement_on_line, statement_path,
+    GuardSite, awaits_method_of, check_binds, ensure_line_break, function_at, function_names, guard_site, handler_of, import_lines,
+    is_commit, statement_on_line, statement_path,
 };
 use super::template::{ParamSpec, Template};
 use super::{Planned, Templates};
@@ -301,27 +301,7 @@ fn import_edits(text: &str, facts: &FileFacts, imports: &[String], layout: &Layo
     if lines.is_empty() {
         return edits;
     }
-    let last_import = facts
-        .imports
-        .iter()
-        .filter(|import| indentation_at(text, import.span.start_byte) == Some(""))
-        .map(|import| import.span.end_byte)
-        .max();
-    let at = match last_import {
-        Some(end) => next_line_start(text, end),
-        None => {
-            let statements = facts.module().map(|module| module.body.statements.as_slice()).unwrap_or_default();
-            let docstring =
-                statements.first().filter(|stmt| matches!(&stmt.kind, StmtKind::Expr(expr) if matches!(expr.kind, ExprKind::String(_))));
-            match (docstring, statements.get(usize::from(docstring.is_some()))) {
-                (_, Some(first)) => line_start(text, first.span.start_byte),
-                (Some(docstring), None) => next_line_start(text, docstring.span.end_byte),
-                (None, None) => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
-            }
-        }
-    };
-    let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') { layout.newline } else { "" };
-    edits.push(Edit::insert(at, format!("{prefix}{lines}")));
+    edits.push(import_lines(text, facts, layout, lines));
     edits
 }
 

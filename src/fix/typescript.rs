@@ -33,7 +33,9 @@ use crate::index::Project;
 use crate::rules::unguarded_json::JsonSite;
 
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start, statement_indentation};
-use super::locate::{GuardSite, ensure_line_break, function_names, guard_site, handler_of, is_commit, statement_on_line, statement_path};
+use super::locate::{
+    GuardSite, ensure_line_break, function_names, guard_site, handler_of, import_lines, is_commit, statement_on_line, statement_path,
+};
 use super::template::Template;
 use super::{Planned, Templates};
 
@@ -613,30 +615,7 @@ pub fn assemble(text: &str, facts: &FileFacts, planned: &[&Planned]) -> Vec<Edit
     if lines.is_empty() {
         return edits;
     }
-    let last_import = facts
-        .imports
-        .iter()
-        .filter(|import| indentation_at(text, import.span.start_byte) == Some(""))
-        .map(|import| import.span.end_byte)
-        .max();
-    let at = match last_import {
-        Some(end) => next_line_start(text, end),
-        None => {
-            // After the directives (`'use client'`), before the first statement.
-            let statements = facts.module().map(|module| module.body.statements.as_slice()).unwrap_or_default();
-            let directives = statements
-                .iter()
-                .take_while(|stmt| matches!(&stmt.kind, StmtKind::Expr(expr) if matches!(expr.kind, ExprKind::String(_))))
-                .last();
-            match (directives, statements.first()) {
-                (Some(directive), _) => next_line_start(text, directive.span.end_byte),
-                (None, Some(first)) => line_start(text, first.span.start_byte),
-                (None, None) => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
-            }
-        }
-    };
-    let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') { layout.newline } else { "" };
-    edits.push(Edit::insert(at, format!("{prefix}{lines}")));
+    edits.push(import_lines(text, facts, &layout, lines));
     edits
 }
 
