@@ -397,7 +397,19 @@ fn analyse_file(
     let callback_findings: Vec<Vec<Finding>> = found_callbacks
         .iter()
         .map(|callback| {
-            CALLBACK_RULES.iter().filter(|(rule, _)| (wants.selected)(rule)).filter_map(|(_, check)| check(project, callback)).collect()
+            let mut findings: Vec<Finding> = CALLBACK_RULES
+                .iter()
+                .filter(|(rule, _)| (wants.selected)(rule))
+                .filter_map(|(_, check)| check(project, callback))
+                .collect();
+            // A TypeScript sync call needs the code base's own sync function and a tenant or
+            // user in scope: without them `fix` skips it, so the finding is not fixable.
+            for finding in findings.iter_mut().filter(|finding| finding.fixable && finding.rule.code == callback_no_sync::RULE.code) {
+                if facts.language == crate::facts::Language::TypeScript {
+                    finding.fixable = crate::fix::typescript::sync_blocker(project, config, index, &facts, callback).is_none();
+                }
+            }
+            findings
         })
         .collect();
     let any_finding = found_sites.iter().any(|site| !site.is_guarded())

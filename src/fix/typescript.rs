@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 
 use crate::callbacks::{CallbackAnalysis, names_one_of};
 use crate::config::Config;
-use crate::facts::{Expr, ExprKind, FileFacts, Function, Span, StmtKind};
+use crate::facts::{Expr, ExprKind, FileFacts, Function, Span, Stmt, StmtKind};
 use crate::index::Project;
 use crate::rules::unguarded_json::JsonSite;
 
@@ -197,34 +197,9 @@ fn returns_a_value(function: &Function) -> bool {
 /// (after the commit that follows it, when there is one).
 pub fn sync(context: &Context, callback: &CallbackAnalysis, provider: &str) -> Result<Planned, String> {
     let text = context.text();
-    let (_, function) = handler_of(context.facts, callback)?;
-    if !function.is_async {
-        return Err("the handler is not `async`: the sync call must be awaited".into());
-    }
-    let hop = callback.persistence.as_ref().and_then(|chain| chain.first()).ok_or("no persistence found in the handler")?;
-    let stmt = statement_on_line(&function.body, hop.line).ok_or("the persistence call is not in a statement of the handler")?;
-    if matches!(stmt.kind, StmtKind::Return(_)) {
-        return Err("the tokens are stored in a `return` statement: nothing after it runs".into());
-    }
-    let mut blocks = vec![&function.body];
-    for outer in statement_path(&function.body, stmt.span) {
-        if let Some(inner) = outer.blocks().find(|inner| inner.statements.iter().any(|nested| nested.span.contains(&stmt.span))) {
-            blocks.push(inner);
-        }
-    }
-    let commits = &context.config.persistence.commits;
-    let anchor = blocks
-        .iter()
-        .rev()
-        .find_map(|block| {
-            block.statements.iter().filter(|later| later.span.start_byte >= stmt.span.start_byte).find(|later| is_commit(later, commits))
-        })
-        .unwrap_or(stmt);
-    let indent =
-        statement_indentation(text, anchor.span.start_byte).ok_or("the persistence call shares its line with another statement")?;
-    let (sync_file, sync_function) = sync_function(context)?;
     let style = context.style();
-    let arguments = sync_arguments(text, function, anchor.span, sync_function, provider, &style)?;
+    let SyncSite { anchor, indent, sync_file, sync_function, arguments } =
+        sync_site(context.project, context.config, context.file_index, context.facts, callback, provider, &style)?;
     let specifier = if sync_file == context.file_index {
         String::new()
     } else {
@@ -251,13 +226,74 @@ pub fn sync(context: &Context, callback: &CallbackAnalysis, provider: &str) -> R
     })
 }
 
+/// Where the OA003 sync call goes and what it calls.
+struct SyncSite<'a> {
+    /// The statement the call follows: the write, or the commit after it.
+    anchor: &'a Stmt,
+    indent: &'a str,
+    sync_file: usize,
+    sync_function: &'a Function,
+    arguments: String,
+}
+
+fn sync_site<'a>(
+    project: &'a Project,
+    config: &Config,
+    file_index: usize,
+    facts: &'a FileFacts,
+    callback: &CallbackAnalysis,
+    provider: &str,
+    style: &Style,
+) -> Result<SyncSite<'a>, String> {
+    let text = project.files.get(file_index).map(|file| file.text.as_str()).unwrap_or("");
+    let (_, function) = handler_of(facts, callback)?;
+    if !function.is_async {
+        return Err("the handler is not `async`: the sync call must be awaited".into());
+    }
+    let hop = callback.persistence.as_ref().and_then(|chain| chain.first()).ok_or("no persistence found in the handler")?;
+    let stmt = statement_on_line(&function.body, hop.line).ok_or("the persistence call is not in a statement of the handler")?;
+    if matches!(stmt.kind, StmtKind::Return(_)) {
+        return Err("the tokens are stored in a `return` statement: nothing after it runs".into());
+    }
+    let mut blocks = vec![&function.body];
+    for outer in statement_path(&function.body, stmt.span) {
+        if let Some(inner) = outer.blocks().find(|inner| inner.statements.iter().any(|nested| nested.span.contains(&stmt.span))) {
+            blocks.push(inner);
+        }
+    }
+    let commits = &config.persistence.commits;
+    let anchor = blocks
+        .iter()
+        .rev()
+        .find_map(|block| {
+            block.statements.iter().filter(|later| later.span.start_byte >= stmt.span.start_byte).find(|later| is_commit(later, commits))
+        })
+        .unwrap_or(stmt);
+    let indent =
+        statement_indentation(text, anchor.span.start_byte).ok_or("the persistence call shares its line with another statement")?;
+    let (sync_file, sync_function) = sync_function(project, config, project.path(file_index))?;
+    let arguments = sync_arguments(text, function, anchor.span, sync_function, provider, style)?;
+    Ok(SyncSite { anchor, indent, sync_file, sync_function, arguments })
+}
+
+/// Why `fix` cannot add the sync call to this TypeScript callback, if it cannot: the scan
+/// reports such an OA003 finding with `fixable: false`.
+pub fn sync_blocker(
+    project: &Project,
+    config: &Config,
+    file_index: usize,
+    facts: &FileFacts,
+    callback: &CallbackAnalysis,
+) -> Option<String> {
+    let text = project.files.get(file_index).map(|file| file.text.as_str()).unwrap_or("");
+    sync_site(project, config, file_index, facts, callback, "provider", &Style::of(text, facts)).err()
+}
+
 /// The module-level function of the tree that starts the historical sync (`[sync]
 /// triggers`, camelCase spellings included), nearest to the handler's file first.
-fn sync_function<'a>(context: &'a Context) -> Result<(usize, &'a Function), String> {
-    let project = context.project;
-    let triggers = &context.config.sync_triggers;
+fn sync_function<'a>(project: &'a Project, config: &Config, here: &str) -> Result<(usize, &'a Function), String> {
+    let triggers = &config.sync_triggers;
     let spellings: Vec<String> = triggers.iter().map(|name| camel_case(name)).collect();
-    let here = context.path();
     let mut found: Vec<(usize, usize, &Function)> = Vec::new();
     for (index, file) in project.files.iter().enumerate() {
         if file.language != crate::facts::Language::TypeScript
