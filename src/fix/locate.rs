@@ -216,3 +216,28 @@ pub fn import_lines(text: &str, facts: &FileFacts, layout: &Layout, lines: Strin
     let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') { layout.newline } else { "" };
     Edit::insert(at, format!("{prefix}{lines}"))
 }
+
+/// The names a file binds at module level: imports, top-level functions and classes, and
+/// assigned names. A fix imports only names not among these.
+pub fn module_names(facts: &FileFacts) -> BTreeSet<String> {
+    let mut bound: BTreeSet<String> = facts.imports.iter().map(|import| import.alias.clone()).collect();
+    for function in &facts.functions {
+        if function.class.is_none() && function.parent.is_some_and(|parent| parent.0 == 0) {
+            bound.insert(function.name.clone());
+        }
+    }
+    if let Some(module) = facts.module() {
+        for stmt in &module.body.statements {
+            match &stmt.kind {
+                StmtKind::ClassDef { name, .. } => {
+                    bound.insert(name.clone());
+                }
+                StmtKind::Assign { targets, .. } => {
+                    bound.extend(targets.iter().flat_map(|target| target.bound_names()).map(str::to_string))
+                }
+                _ => {}
+            }
+        }
+    }
+    bound
+}

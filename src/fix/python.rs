@@ -14,7 +14,7 @@ use crate::index::Project;
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start};
 use super::locate::{
     GuardSite, awaits_method_of, check_binds, ensure_line_break, function_at, function_names, guard_site, handler_of, import_lines,
-    is_commit, statement_on_line, statement_path,
+    is_commit, module_names, statement_on_line, statement_path,
 };
 use super::template::{ParamSpec, Template};
 use super::{Planned, Templates};
@@ -245,25 +245,7 @@ pub fn assemble(text: &str, facts: &FileFacts, planned: &[&Planned]) -> Vec<Edit
 /// one-line `from m import ...` of the same module, else on new lines after the last
 /// top-level import (or before the first statement after the docstring).
 fn import_edits(text: &str, facts: &FileFacts, imports: &[String], layout: &Layout) -> Vec<Edit> {
-    let mut bound: BTreeSet<String> = facts.imports.iter().map(|import| import.alias.clone()).collect();
-    if let Some(module) = facts.module() {
-        for stmt in &module.body.statements {
-            match &stmt.kind {
-                StmtKind::FunctionDef(id) => {
-                    if let Some(function) = facts.functions.get(id.0) {
-                        bound.insert(function.name.clone());
-                    }
-                }
-                StmtKind::ClassDef { name, .. } => {
-                    bound.insert(name.clone());
-                }
-                StmtKind::Assign { targets, .. } => {
-                    bound.extend(targets.iter().flat_map(|target| target.bound_names()).map(str::to_string))
-                }
-                _ => {}
-            }
-        }
-    }
+    let mut bound = module_names(facts);
     // `from m import a, b` lines by module, in first-seen order; `import m` lines as they are.
     let mut order: Vec<String> = Vec::new();
     let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -24,8 +24,6 @@
 //! - OA002 has no TypeScript template: where tokens belong (Prisma, Supabase, a secrets
 //!   store) differs per code base, so those findings are reported as skipped.
 
-use std::collections::BTreeSet;
-
 use crate::callbacks::{CallbackAnalysis, names_one_of};
 use crate::config::Config;
 use crate::facts::{Expr, ExprKind, FileFacts, Function, Span, Stmt, StmtKind};
@@ -34,7 +32,8 @@ use crate::rules::unguarded_json::JsonSite;
 
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start, statement_indentation};
 use super::locate::{
-    GuardSite, ensure_line_break, function_names, guard_site, handler_of, import_lines, is_commit, statement_on_line, statement_path,
+    GuardSite, ensure_line_break, function_names, guard_site, handler_of, import_lines, is_commit, module_names, statement_on_line,
+    statement_path,
 };
 use super::template::Template;
 use super::{Planned, Templates};
@@ -599,25 +598,7 @@ fn requote(line: &str) -> String {
 pub fn assemble(text: &str, facts: &FileFacts, planned: &[&Planned]) -> Vec<Edit> {
     let layout = Layout::of(text);
     let style = Style::of(text, facts);
-    let mut bound: BTreeSet<String> = facts.imports.iter().map(|import| import.alias.clone()).collect();
-    for function in &facts.functions {
-        if function.class.is_none() && function.parent.is_some_and(|parent| parent.0 == 0) {
-            bound.insert(function.name.clone());
-        }
-    }
-    if let Some(module) = facts.module() {
-        for stmt in &module.body.statements {
-            match &stmt.kind {
-                StmtKind::ClassDef { name, .. } => {
-                    bound.insert(name.clone());
-                }
-                StmtKind::Assign { targets, .. } => {
-                    bound.extend(targets.iter().flat_map(|target| target.bound_names()).map(str::to_string))
-                }
-                _ => {}
-            }
-        }
-    }
+    let mut bound = module_names(facts);
     // Named imports by module, in first-seen order.
     let mut order: Vec<String> = Vec::new();
     let mut names: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
