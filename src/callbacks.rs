@@ -523,11 +523,14 @@ impl<'a> Walk<'_, 'a> {
             ExprKind::Name(_) => forwarded_base(url, context.target.function),
             _ => false,
         };
+        let Some(table) = crate::routes::known_routes(project) else {
+            // The table is still being collected: this file is analysed again once it is.
+            project.defer(self.resolver.home());
+            return None;
+        };
         let home = project.service_root(context.target.file_index);
-        let routes: Vec<&crate::routes::ProjectRoute> = crate::routes::project_routes(project)
-            .iter()
-            .filter(|candidate| !other_service || project.service_root(candidate.file_index) != home)
-            .collect();
+        let routes: Vec<&crate::routes::ProjectRoute> =
+            table.iter().filter(|candidate| !other_service || project.service_root(candidate.file_index) != home).collect();
         let reached = routes.iter().find(|candidate| crate::routes::matches(&candidate.route, &method, &path));
         let target = reached.map(|found| DelegationTarget {
             route: route_text(&found.route),

@@ -6,6 +6,7 @@
 //! cache here and kept, so memory follows the links between files, not the size of the tree.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
@@ -38,8 +39,13 @@ pub struct Project {
     ts_paths: Mutex<HashMap<String, Option<TsPaths>>>,
     /// The service each folder belongs to (see [`Project::service_root`]), by folder.
     service_roots: Mutex<HashMap<String, String>>,
-    /// Every route of the tree, computed on first use by [`crate::routes::project_routes`].
+    /// Every route of the tree, computed on first use by [`crate::routes::project_routes`]
+    /// or collected by the scan's per-file pass ([`Project::set_routes`]).
     pub(crate) route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
+    /// While set, the route table is being collected: a callback needing it records its
+    /// file in `deferred` instead of building it (see [`Project::defer_routes`]).
+    routes_deferred: AtomicBool,
+    deferred: Mutex<Vec<usize>>,
     /// The routers mounted into each file's routers, computed on first use by
     /// [`crate::routes::project_mounts`].
     pub(crate) mount_table: OnceLock<Vec<Vec<crate::routes::Mount>>>,
@@ -68,8 +74,54 @@ impl Project {
             ts_paths: Mutex::new(HashMap::new()),
             service_roots: Mutex::new(HashMap::new()),
             route_table: OnceLock::new(),
+            routes_deferred: AtomicBool::new(false),
+            deferred: Mutex::new(Vec::new()),
             mount_table: OnceLock::new(),
         }
+    }
+
+    /// Until [`Project::set_routes`], analyses that need every route of the tree (a
+    /// callback forwarding its code) record their file with [`Project::defer`] instead of
+    /// parsing the whole tree for the table: the scan's per-file pass lists each file's
+    /// routes anyway, and only the few forwarding files are analysed again afterwards.
+    pub fn defer_routes(&self) {
+        self.routes_deferred.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn routes_deferred(&self) -> bool {
+        self.routes_deferred.load(Ordering::Acquire) && self.route_table.get().is_none()
+    }
+
+    /// Records that the analysis of file `index` needed the route table before it was
+    /// complete: its results are to be computed again.
+    pub(crate) fn defer(&self, index: usize) {
+        if let Ok(mut deferred) = self.deferred.lock() {
+            deferred.push(index);
+        }
+    }
+
+    /// True when the analysis of file `index` was deferred ([`Project::defer`]).
+    pub fn is_deferred(&self, index: usize) -> bool {
+        self.deferred.lock().is_ok_and(|deferred| deferred.contains(&index))
+    }
+
+    /// Keeps the facts a file's own analysis parsed (with the options of the cache) for
+    /// its analysis to be repeated without parsing again.
+    pub fn keep(&self, index: usize, facts: FileFacts) {
+        if let Some(slot) = self.resolved.get(index) {
+            let _ = slot.set(Ok(facts));
+        }
+    }
+
+    /// Completes the route table (every route of the tree, in file order) and returns the
+    /// files whose analysis was deferred, sorted.
+    pub fn set_routes(&self, routes: Vec<crate::routes::ProjectRoute>) -> Vec<usize> {
+        let _ = self.route_table.set(routes);
+        self.routes_deferred.store(false, Ordering::Release);
+        let mut deferred = self.deferred.lock().map(|mut deferred| std::mem::take(&mut *deferred)).unwrap_or_default();
+        deferred.sort_unstable();
+        deferred.dedup();
+        deferred
     }
 
     /// Parses file `index` for its own analysis, without caching, unless resolution has
@@ -476,6 +528,11 @@ pub struct Resolver<'a> {
 impl<'a> Resolver<'a> {
     pub fn new(project: &'a Project, home: usize, home_facts: &'a FileFacts) -> Resolver<'a> {
         Resolver { project, home, home_facts }
+    }
+
+    /// The file whose analysis this resolver serves.
+    pub fn home(&self) -> usize {
+        self.home
     }
 
     /// The facts of file `index`, the analysed file's own when it is that one.
