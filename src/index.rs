@@ -39,6 +39,8 @@ pub struct Project {
     ts_paths: Mutex<HashMap<String, Option<TsPaths>>>,
     /// The service each folder belongs to (see [`Project::service_root`]), by folder.
     service_roots: Mutex<HashMap<String, String>>,
+    /// The same by file: a delegation compares the service of every route of the tree.
+    file_services: Vec<OnceLock<String>>,
     /// Every route of the tree, computed on first use by [`crate::routes::project_routes`]
     /// or collected by the scan's per-file pass ([`Project::set_routes`]).
     pub(crate) route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
@@ -61,6 +63,7 @@ struct TsPaths {
 impl Project {
     pub fn new(files: Vec<SourceFile>) -> Project {
         let resolved = files.iter().map(|_| OnceLock::new()).collect();
+        let file_services = files.iter().map(|_| OnceLock::new()).collect();
         let mut by_file_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, file) in files.iter().enumerate() {
             let name = file.relative_path.rsplit('/').next().unwrap_or(&file.relative_path);
@@ -73,6 +76,7 @@ impl Project {
             absolute: Mutex::new(HashMap::new()),
             ts_paths: Mutex::new(HashMap::new()),
             service_roots: Mutex::new(HashMap::new()),
+            file_services,
             route_table: OnceLock::new(),
             routes_deferred: AtomicBool::new(false),
             deferred: Mutex::new(Vec::new()),
@@ -324,7 +328,14 @@ impl Project {
     /// the nearest folder above it holding a project manifest (`package.json`,
     /// `pyproject.toml`, `requirements.txt`, `Cargo.toml`, `deno.json`, `go.mod`), the scan
     /// root when there is none. A Next.js app and the backend it calls are two services.
-    pub fn service_root(&self, file_index: usize) -> String {
+    pub fn service_root(&self, file_index: usize) -> &str {
+        match self.file_services.get(file_index) {
+            Some(slot) => slot.get_or_init(|| self.find_service_root(file_index)),
+            None => "",
+        }
+    }
+
+    fn find_service_root(&self, file_index: usize) -> String {
         const MANIFESTS: &[&str] =
             &["package.json", "pyproject.toml", "requirements.txt", "setup.py", "Cargo.toml", "deno.json", "deno.jsonc", "go.mod"];
         let Some(file) = self.files.get(file_index) else { return String::new() };
