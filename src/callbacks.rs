@@ -530,10 +530,29 @@ impl<'a> Walk<'_, 'a> {
             ExprKind::Name(_) => forwarded_base(url, context.target.function),
             _ => false,
         };
+        let Some(table) = crate::routes::known_routes(project) else {
+            // The table is still being collected: this file is analysed again once it is.
+            project.defer(self.resolver.home());
+            return None;
+        };
         let home = project.service_root(context.target.file_index);
-        let routes: Vec<&crate::routes::ProjectRoute> = crate::routes::project_routes(project)
+        // The table lists routes file by file: one service comparison per file.
+        let mut last_file: Option<(usize, bool)> = None;
+        let routes: Vec<&crate::routes::ProjectRoute> = table
             .iter()
-            .filter(|candidate| !other_service || project.service_root(candidate.file_index) != home)
+            .filter(|candidate| {
+                if !other_service {
+                    return true;
+                }
+                match last_file {
+                    Some((file_index, other)) if file_index == candidate.file_index => other,
+                    _ => {
+                        let other = project.service_root(candidate.file_index) != home;
+                        last_file = Some((candidate.file_index, other));
+                        other
+                    }
+                }
+            })
             .collect();
         let reached = routes.iter().find(|candidate| crate::routes::matches(&candidate.route, &method, &path));
         let target = reached.map(|found| DelegationTarget {
@@ -546,17 +565,26 @@ impl<'a> Walk<'_, 'a> {
         }
         let mut closest = Vec::new();
         if target.is_none() {
-            let mut ranked: Vec<(&crate::routes::ProjectRoute, (usize, usize, bool))> = routes
+            type Ranked<'r> = (&'r crate::routes::ProjectRoute, (usize, usize, bool));
+            // Closest first; then by path, so the list is the same on every run.
+            let order = |(a, a_rank): &Ranked, (b, b_rank): &Ranked| {
+                b_rank.cmp(a_rank).then_with(|| project.path(a.file_index).cmp(project.path(b.file_index))).then(a.route.cmp(&b.route))
+            };
+            // The first three of a stable sort, without sorting every route of the tree.
+            let mut ranked: Vec<Ranked> = Vec::with_capacity(4);
+            for entry in routes
                 .iter()
                 .copied()
                 .filter(|candidate| candidate.file_index != context.target.file_index)
                 .map(|candidate| (candidate, crate::routes::closeness(&candidate.route, &method, &path)))
                 .filter(|(_, (leading, shared, _))| *leading > 0 || *shared > 0)
-                .collect();
-            // Closest first; then by path, so the list is the same on every run.
-            ranked.sort_by(|(a, a_rank), (b, b_rank)| {
-                b_rank.cmp(a_rank).then_with(|| project.path(a.file_index).cmp(project.path(b.file_index))).then(a.route.cmp(&b.route))
-            });
+            {
+                let at = ranked.partition_point(|kept| order(kept, &entry) != std::cmp::Ordering::Greater);
+                if at < 3 {
+                    ranked.insert(at, entry);
+                    ranked.truncate(3);
+                }
+            }
             closest = ranked
                 .iter()
                 .take(3)

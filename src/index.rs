@@ -6,6 +6,7 @@
 //! cache here and kept, so memory follows the links between files, not the size of the tree.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
@@ -38,8 +39,15 @@ pub struct Project {
     ts_paths: Mutex<HashMap<String, Option<TsPaths>>>,
     /// The service each folder belongs to (see [`Project::service_root`]), by folder.
     service_roots: Mutex<HashMap<String, String>>,
-    /// Every route of the tree, computed on first use by [`crate::routes::project_routes`].
+    /// The same by file: a delegation compares the service of every route of the tree.
+    file_services: Vec<OnceLock<String>>,
+    /// Every route of the tree, computed on first use by [`crate::routes::project_routes`]
+    /// or collected by the scan's per-file pass ([`Project::set_routes`]).
     pub(crate) route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
+    /// While set, the route table is being collected: a callback needing it records its
+    /// file in `deferred` instead of building it (see [`Project::defer_routes`]).
+    routes_deferred: AtomicBool,
+    deferred: Mutex<Vec<usize>>,
     /// The routers mounted into each file's routers, computed on first use by
     /// [`crate::routes::project_mounts`].
     pub(crate) mount_table: OnceLock<Vec<Vec<crate::routes::Mount>>>,
@@ -55,6 +63,7 @@ struct TsPaths {
 impl Project {
     pub fn new(files: Vec<SourceFile>) -> Project {
         let resolved = files.iter().map(|_| OnceLock::new()).collect();
+        let file_services = files.iter().map(|_| OnceLock::new()).collect();
         let mut by_file_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, file) in files.iter().enumerate() {
             let name = file.relative_path.rsplit('/').next().unwrap_or(&file.relative_path);
@@ -67,9 +76,56 @@ impl Project {
             absolute: Mutex::new(HashMap::new()),
             ts_paths: Mutex::new(HashMap::new()),
             service_roots: Mutex::new(HashMap::new()),
+            file_services,
             route_table: OnceLock::new(),
+            routes_deferred: AtomicBool::new(false),
+            deferred: Mutex::new(Vec::new()),
             mount_table: OnceLock::new(),
         }
+    }
+
+    /// Until [`Project::set_routes`], analyses that need every route of the tree (a
+    /// callback forwarding its code) record their file with [`Project::defer`] instead of
+    /// parsing the whole tree for the table: the scan's per-file pass lists each file's
+    /// routes anyway, and only the few forwarding files are analysed again afterwards.
+    pub fn defer_routes(&self) {
+        self.routes_deferred.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn routes_deferred(&self) -> bool {
+        self.routes_deferred.load(Ordering::Acquire) && self.route_table.get().is_none()
+    }
+
+    /// Records that the analysis of file `index` needed the route table before it was
+    /// complete: its results are to be computed again.
+    pub(crate) fn defer(&self, index: usize) {
+        if let Ok(mut deferred) = self.deferred.lock() {
+            deferred.push(index);
+        }
+    }
+
+    /// True when the analysis of file `index` was deferred ([`Project::defer`]).
+    pub fn is_deferred(&self, index: usize) -> bool {
+        self.deferred.lock().is_ok_and(|deferred| deferred.contains(&index))
+    }
+
+    /// Keeps the facts a file's own analysis parsed (with the options of the cache) for
+    /// its analysis to be repeated without parsing again.
+    pub fn keep(&self, index: usize, facts: FileFacts) {
+        if let Some(slot) = self.resolved.get(index) {
+            let _ = slot.set(Ok(facts));
+        }
+    }
+
+    /// Completes the route table (every route of the tree, in file order) and returns the
+    /// files whose analysis was deferred, sorted.
+    pub fn set_routes(&self, routes: Vec<crate::routes::ProjectRoute>) -> Vec<usize> {
+        let _ = self.route_table.set(routes);
+        self.routes_deferred.store(false, Ordering::Release);
+        let mut deferred = self.deferred.lock().map(|mut deferred| std::mem::take(&mut *deferred)).unwrap_or_default();
+        deferred.sort_unstable();
+        deferred.dedup();
+        deferred
     }
 
     /// Parses file `index` for its own analysis, without caching, unless resolution has
@@ -272,7 +328,14 @@ impl Project {
     /// the nearest folder above it holding a project manifest (`package.json`,
     /// `pyproject.toml`, `requirements.txt`, `Cargo.toml`, `deno.json`, `go.mod`), the scan
     /// root when there is none. A Next.js app and the backend it calls are two services.
-    pub fn service_root(&self, file_index: usize) -> String {
+    pub fn service_root(&self, file_index: usize) -> &str {
+        match self.file_services.get(file_index) {
+            Some(slot) => slot.get_or_init(|| self.find_service_root(file_index)),
+            None => "",
+        }
+    }
+
+    fn find_service_root(&self, file_index: usize) -> String {
         const MANIFESTS: &[&str] =
             &["package.json", "pyproject.toml", "requirements.txt", "setup.py", "Cargo.toml", "deno.json", "deno.jsonc", "go.mod"];
         let Some(file) = self.files.get(file_index) else { return String::new() };
@@ -476,6 +539,11 @@ pub struct Resolver<'a> {
 impl<'a> Resolver<'a> {
     pub fn new(project: &'a Project, home: usize, home_facts: &'a FileFacts) -> Resolver<'a> {
         Resolver { project, home, home_facts }
+    }
+
+    /// The file whose analysis this resolver serves.
+    pub fn home(&self) -> usize {
+        self.home
     }
 
     /// The facts of file `index`, the analysed file's own when it is that one.

@@ -384,9 +384,10 @@ pub struct ProjectRoute {
 
 /// Every route of the scanned tree (any language), with mount prefixes applied. Computed
 /// once, on first use: only a callback that forwards its code to another route needs it.
-/// The files are parsed in parallel on the current thread pool, and their facts kept for
-/// the rest of the scan; call it before the per-file pass (as the scan does when a callback
-/// rule runs) so that no worker waits for another one building it.
+/// The files are parsed in parallel on the current thread pool, and their facts kept. The
+/// scan does not call it: its per-file pass lists the same routes ([`file_routes`] of the
+/// files [`may_declare_handlers`] or [`is_route_file`] picks) and completes the table with
+/// [`Project::set_routes`].
 pub fn project_routes(project: &Project) -> &[ProjectRoute] {
     let mounts = project_mounts(project);
     project.route_table.get_or_init(|| {
@@ -408,6 +409,15 @@ pub fn project_routes(project: &Project) -> &[ProjectRoute] {
             .collect();
         per_file.into_iter().flatten().collect()
     })
+}
+
+/// The route table when it can be had now: `None` while the scan is still collecting it
+/// ([`Project::defer_routes`]), else [`project_routes`].
+pub fn known_routes(project: &Project) -> Option<&[ProjectRoute]> {
+    if project.routes_deferred() {
+        return None;
+    }
+    Some(project_routes(project))
 }
 
 /// The routers other files mount into each file's routers, by index of the file defining

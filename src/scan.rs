@@ -14,8 +14,7 @@ use crate::config::Config;
 use crate::coverage::{self, CoverageInput, StepItem};
 use crate::discover::{self, DiscoverOptions, Skipped};
 use crate::facts::Span;
-use crate::index::Project;
-use crate::index::Resolver;
+use crate::index::{CowFacts, Project, Resolver};
 use crate::integrations::{self, ProviderMatcher, Routing};
 use crate::lang::ExtractOptions;
 use crate::report::Callback;
@@ -144,11 +143,20 @@ fn scan_files(
     // Routers mounted with a prefix in another file (`app.include_router(r, prefix=...)`).
     let mounts = routes::project_mounts(&project);
     if run_callbacks {
-        // A callback forwarding its code needs every route of the tree: list them now, in
-        // parallel, rather than have one worker build the table while the others wait.
-        routes::project_routes(&project);
+        // A callback forwarding its code needs every route of the tree: the pass lists each
+        // file's routes, and the few forwarding files are analysed again once it is done.
+        project.defer_routes();
     }
 
+    let analyse = |index: usize| {
+        let file = &project.files[index];
+        let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
+        let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text);
+        let mounted = mounts.get(index).map(Vec::as_slice).unwrap_or_default();
+        let mut analysis = analyse_file(&project, config, index, &wants, wants_routing, mounted);
+        analysis.path_provider = path_provider;
+        analysis
+    };
     // One pass per file, largest first so one big file does not become a single-threaded
     // tail. A file is parsed only when the prefilter says a rule or grouping needs it, and
     // its facts are dropped once its results are taken.
@@ -159,17 +167,25 @@ fn scan_files(
         // One job per file: sizes vary by orders of magnitude, so coarse chunks would
         // leave a core idle while the other works through the big files.
         .with_max_len(1)
-        .map(|&index| {
-            let file = &project.files[index];
-            let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
-            let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text);
-            let mounted = mounts.get(index).map(Vec::as_slice).unwrap_or_default();
-            let mut analysis = analyse_file(&project, config, index, &wants, wants_routing, mounted);
-            analysis.path_provider = path_provider;
-            (index, analysis)
-        })
+        .map(|&index| (index, analyse(index)))
         .collect();
     analyses.sort_by_key(|(index, _)| *index);
+    if run_callbacks {
+        let table = analyses
+            .iter_mut()
+            .flat_map(|(index, analysis)| {
+                let file_index = *index;
+                std::mem::take(&mut analysis.routes).into_iter().map(move |route| routes::ProjectRoute { file_index, route })
+            })
+            .collect();
+        let again = project.set_routes(table);
+        let redone: Vec<(usize, FileAnalysis)> = again.par_iter().with_max_len(1).map(|&index| (index, analyse(index))).collect();
+        for (index, analysis) in redone {
+            if let Some(slot) = analyses.get_mut(index).filter(|(at, _)| *at == index) {
+                slot.1 = analysis;
+            }
+        }
+    }
     let analysed = started.elapsed();
 
     let mut syntax_warnings = Vec::new();
@@ -318,6 +334,8 @@ struct FileAnalysis {
     /// `except` handlers that need a rollback, with the finding of those without one.
     rollbacks: Vec<Option<Suppressible>>,
     routing: Option<Routing>,
+    /// The routes the file declares, for the route table (see [`Project::defer_routes`]).
+    routes: Vec<routes::Route>,
     parse: ParseStatus,
 }
 
@@ -360,16 +378,16 @@ fn analyse_file(
         callbacks: Vec::new(),
         rollbacks: Vec::new(),
         routing: None,
+        routes: Vec::new(),
         parse: ParseStatus::NotParsed,
     };
     let Some(file) = project.files.get(index) else {
         return nothing;
     };
     let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text, config);
-    let wants_callbacks = wants.run_callbacks
-        && (routes::may_declare_handlers(&file.text)
-            || routes::is_route_file(&file.relative_path)
-            || routes::may_define_declared(&file.text, &config.callbacks.handlers));
+    // The files whose routes make the route table, as [`routes::project_routes`] lists them.
+    let declares_routes = wants.run_callbacks && (routes::may_declare_handlers(&file.text) || routes::is_route_file(&file.relative_path));
+    let wants_callbacks = declares_routes || (wants.run_callbacks && routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text);
     let full = wants_sites || wants_callbacks || wants_rollback;
     if !full && !wants_routing {
@@ -385,11 +403,16 @@ fn analyse_file(
     };
     let found_sites = if wants_sites { unguarded_json::check_file(project, config, index, &facts) } else { Vec::new() };
     let prefixes = if wants_callbacks || wants_routing { routes::mounted_prefixes(&facts, mounts) } else { BTreeMap::new() };
+    let declared_routes = if wants_callbacks { routes::file_routes(&facts, &prefixes, &file.relative_path) } else { Vec::new() };
     let found_callbacks = if wants_callbacks {
         let resolver = Resolver::new(project, index, &facts);
-        let mut routes = routes::file_routes(&facts, &prefixes, &file.relative_path);
-        routes.extend(routes::declared_handlers(&facts, &config.callbacks.handlers));
-        callbacks::analyse_routes(&resolver, config, index, &facts, &routes)
+        let configured = routes::declared_handlers(&facts, &config.callbacks.handlers);
+        if configured.is_empty() {
+            callbacks::analyse_routes(&resolver, config, index, &facts, &declared_routes)
+        } else {
+            let handled: Vec<routes::Route> = declared_routes.iter().cloned().chain(configured).collect();
+            callbacks::analyse_routes(&resolver, config, index, &facts, &handled)
+        }
     } else {
         Vec::new()
     };
@@ -424,14 +447,24 @@ fn analyse_file(
         .map(|(analysis, findings)| AnalysedCallback { analysis, findings: findings.into_iter().map(suppressible).collect() })
         .collect();
     let rollbacks = found_rollbacks.into_iter().map(|site| site.finding.map(suppressible)).collect();
-    FileAnalysis {
+    let analysis = FileAnalysis {
         path_provider: None,
         sites,
         callbacks,
         rollbacks,
         routing: wants_routing.then(|| Routing::of(&facts, prefixes)),
+        routes: if declares_routes { declared_routes } else { Vec::new() },
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
+    };
+    // A file analysed again once the route table is complete keeps its facts until then
+    // (read with the cache's options, as every callback analysis is).
+    if wants_callbacks
+        && let CowFacts::Owned(facts) = facts
+        && project.is_deferred(index)
+    {
+        project.keep(index, facts);
     }
+    analysis
 }
 
 /// A callback as the report lists it.
