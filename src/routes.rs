@@ -274,6 +274,28 @@ fn nest_routes(facts: &FileFacts, global_prefix: &str) -> Vec<Route> {
     routes
 }
 
+/// How a route handler answers a request, as far as code inserted into it to answer early
+/// (`fix`'s guard) must follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerStyle {
+    /// Returns a web `Response`: a Next.js app router method export, an edge function.
+    WebResponse,
+    /// A NestJS controller method: throws an `HttpException`.
+    NestException,
+    /// Anything else: an Express-style `res` parameter, Hono's context, or no handler.
+    Other,
+}
+
+/// The [`AnswerStyle`] of `function`, defined in the file at `relative_path`.
+pub fn answer_style(facts: &FileFacts, relative_path: &str, function: &Function) -> AnswerStyle {
+    let handles = |routes: Vec<Route>| routes.iter().any(|route| route.handler == function.qualified_name());
+    if function.class.is_some() && handles(nest_routes(facts, "")) {
+        return AnswerStyle::NestException;
+    }
+    let web = matches!(path_route(relative_path), Some(PathRoute::MethodExports(_) | PathRoute::Served(_)));
+    if web && handles(path_routes(facts, relative_path)) { AnswerStyle::WebResponse } else { AnswerStyle::Other }
+}
+
 /// True for a file whose path declares routes: a Next.js `route.ts` or pages router API
 /// file, or an edge function's entry point.
 pub fn is_route_file(relative_path: &str) -> bool {
@@ -893,5 +915,26 @@ mod tests {
         assert_eq!(join("", "/callback"), "/callback");
         assert_eq!(join("/api", ""), "/api");
         assert_eq!(join("", ""), "/");
+    }
+
+    #[test]
+    fn answer_styles_follow_the_framework() {
+        let style = |path: &str, text: &str, function: &str| {
+            let facts = crate::lang::typescript::extract(text, crate::lang::typescript::Dialect::TypeScript, ExtractOptions::default())
+                .expect("parses");
+            let found = facts.functions.iter().find(|candidate| candidate.name == function).expect("function");
+            answer_style(&facts, path, found)
+        };
+        let app = "export async function GET(request) { return null; }\nexport async function helper() {}\n";
+        assert_eq!(style("src/app/api/zoom/callback/route.ts", app, "GET"), AnswerStyle::WebResponse);
+        assert_eq!(style("src/app/api/zoom/callback/route.ts", app, "helper"), AnswerStyle::Other);
+        assert_eq!(style("src/lib/route.ts", app, "GET"), AnswerStyle::Other);
+        let edge = "serve(async (req) => { return new Response('ok'); });\n";
+        assert_eq!(style("supabase/functions/zoom-exchange/index.ts", edge, "serve"), AnswerStyle::WebResponse);
+        let nest = "@Controller('zoom')\nexport class ZoomController {\n  @Get('callback')\n  async callback() {}\n  async other() {}\n}\n";
+        assert_eq!(style("src/zoom/zoom.controller.ts", nest, "callback"), AnswerStyle::NestException);
+        assert_eq!(style("src/zoom/zoom.controller.ts", nest, "other"), AnswerStyle::Other);
+        let express = "router.get('/callback', async (req, res) => { res.send('ok'); });\n";
+        assert_eq!(style("src/routes.ts", express, "get /callback"), AnswerStyle::Other);
     }
 }

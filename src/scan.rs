@@ -406,13 +406,9 @@ fn analyse_file(
     let declared_routes = if wants_callbacks { routes::file_routes(&facts, &prefixes, &file.relative_path) } else { Vec::new() };
     let found_callbacks = if wants_callbacks {
         let resolver = Resolver::new(project, index, &facts);
-        let configured = routes::declared_handlers(&facts, &config.callbacks.handlers);
-        if configured.is_empty() {
-            callbacks::analyse_routes(&resolver, config, index, &facts, &declared_routes)
-        } else {
-            let handled: Vec<routes::Route> = declared_routes.iter().cloned().chain(configured).collect();
-            callbacks::analyse_routes(&resolver, config, index, &facts, &handled)
-        }
+        let handled: Vec<routes::Route> =
+            declared_routes.iter().cloned().chain(routes::declared_handlers(&facts, &config.callbacks.handlers)).collect();
+        callbacks::analyse_routes(&resolver, config, index, &facts, &handled)
     } else {
         Vec::new()
     };

@@ -28,6 +28,7 @@ use crate::callbacks::{CallbackAnalysis, names_one_of};
 use crate::config::Config;
 use crate::facts::{Expr, ExprKind, FileFacts, Function, Span, Stmt, StmtKind};
 use crate::index::Project;
+use crate::routes::{self, AnswerStyle};
 use crate::rules::unguarded_json::JsonSite;
 
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start, statement_indentation};
@@ -129,37 +130,27 @@ fn leave_statement(context: &Context, function: &Function, check: &str) -> (Vec<
     let message = format!("{check}.message ?? '{FALLBACK_MESSAGE}'");
     let body = format!("{{ error: {message} }}");
     let facts = context.facts;
-    let path = context.path();
     let bound = |name: &str| facts.imports.iter().any(|import| import.alias == name);
     let imports_from = |module: &str| facts.imports.iter().any(|import| import.module == module);
-    const ROUTE_DECORATORS: &[&str] = &["Get", "Post", "Put", "Patch", "Delete", "All"];
-    let nest_route = function.decorators.iter().any(|decorator| {
-        let callee = decorator.as_call().and_then(|call| call.callee.dotted()).or_else(|| decorator.dotted());
-        callee.is_some_and(|name| ROUTE_DECORATORS.contains(&name.as_str()))
-    });
-    if nest_route {
-        return (
-            vec![format!("throw new BadRequestException({message});")],
-            vec!["import { BadRequestException } from '@nestjs/common'".to_string()],
-        );
-    }
-    let file_name = path.rsplit('/').next().unwrap_or(path);
-    let app_route = file_name.starts_with("route.") && (path.starts_with("app/") || path.contains("/app/"));
-    const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-    let web_handler = (app_route && METHODS.contains(&function.name.as_str()))
-        || function.name == "serve"
-        || function.name == "Deno.serve"
-        || (path.contains("supabase/functions/") && function.parent.is_some_and(|parent| parent.0 == 0) && function.params.len() == 1);
-    if web_handler {
-        if bound("NextResponse") {
+    match routes::answer_style(facts, context.path(), function) {
+        AnswerStyle::NestException => {
+            return (
+                vec![format!("throw new BadRequestException({message});")],
+                vec!["import { BadRequestException } from '@nestjs/common'".to_string()],
+            );
+        }
+        AnswerStyle::WebResponse if bound("NextResponse") => {
             return (vec![format!("return NextResponse.json({body}, {{ status: 400 }});")], Vec::new());
         }
-        return (
-            vec![format!(
-                "return new Response(JSON.stringify({body}), {{ status: 400, headers: {{ 'Content-Type': 'application/json' }} }});"
-            )],
-            Vec::new(),
-        );
+        AnswerStyle::WebResponse => {
+            return (
+                vec![format!(
+                    "return new Response(JSON.stringify({body}), {{ status: 400, headers: {{ 'Content-Type': 'application/json' }} }});"
+                )],
+                Vec::new(),
+            );
+        }
+        AnswerStyle::Other => {}
     }
     let params: Vec<&str> = function.params.iter().map(|param| param.name.as_str()).filter(|name| *name != "self").collect();
     if imports_from("hono") && params.len() == 1 && function.name.contains(' ') {
