@@ -530,7 +530,7 @@ impl<'a> Walk<'_, 'a> {
             ExprKind::Name(_) => forwarded_base(url, context.target.function),
             _ => false,
         };
-        let Some(table) = crate::routes::known_routes(project) else {
+        let Some(table) = project.routes() else {
             // The table is still being collected: this file is analysed again once it is.
             project.defer(self.resolver.home());
             return None;
@@ -1523,6 +1523,14 @@ mod tests {
             files.iter().map(|(path, text)| SourceFile::new(path.to_string(), path.into(), Language::Python, text.to_string())).collect(),
         );
         let facts = python::extract(files[0].1, ExtractOptions::default()).expect("parses");
+        // The route table, as the scan's per-file pass would collect it.
+        let mut table = Vec::new();
+        for (file_index, (path, text)) in files.iter().enumerate() {
+            let file_facts = python::extract(text, ExtractOptions::default()).expect("parses");
+            let routes = crate::routes::file_routes(&file_facts, &std::collections::BTreeMap::new(), path);
+            table.extend(routes.into_iter().map(|route| crate::routes::ProjectRoute { file_index, route }));
+        }
+        project.set_routes(table);
         let resolver = Resolver::new(&project, 0, &facts);
         analyse_routes(&resolver, &config, 0, &facts, &routes_of(&facts))
     }

@@ -6,7 +6,6 @@
 //! cache here and kept, so memory follows the links between files, not the size of the tree.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
@@ -41,16 +40,11 @@ pub struct Project {
     service_roots: Mutex<HashMap<String, String>>,
     /// The same by file: a delegation compares the service of every route of the tree.
     file_services: Vec<OnceLock<String>>,
-    /// Every route of the tree, computed on first use by [`crate::routes::project_routes`]
-    /// or collected by the scan's per-file pass ([`Project::set_routes`]).
-    pub(crate) route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
-    /// While set, the route table is being collected: a callback needing it records its
-    /// file in `deferred` instead of building it (see [`Project::defer_routes`]).
-    routes_deferred: AtomicBool,
+    /// Every route of the tree, as the scan's per-file pass collects them
+    /// ([`Project::set_routes`]).
+    route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
+    /// Files whose analysis needed the route table before it was set ([`Project::defer`]).
     deferred: Mutex<Vec<usize>>,
-    /// The routers mounted into each file's routers, computed on first use by
-    /// [`crate::routes::project_mounts`].
-    pub(crate) mount_table: OnceLock<Vec<Vec<crate::routes::Mount>>>,
 }
 
 /// The `paths` of a `tsconfig.json` (or `jsconfig.json`): pattern -> targets, relative to
@@ -78,22 +72,16 @@ impl Project {
             service_roots: Mutex::new(HashMap::new()),
             file_services,
             route_table: OnceLock::new(),
-            routes_deferred: AtomicBool::new(false),
             deferred: Mutex::new(Vec::new()),
-            mount_table: OnceLock::new(),
         }
     }
 
-    /// Until [`Project::set_routes`], analyses that need every route of the tree (a
-    /// callback forwarding its code) record their file with [`Project::defer`] instead of
-    /// parsing the whole tree for the table: the scan's per-file pass lists each file's
-    /// routes anyway, and only the few forwarding files are analysed again afterwards.
-    pub fn defer_routes(&self) {
-        self.routes_deferred.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn routes_deferred(&self) -> bool {
-        self.routes_deferred.load(Ordering::Acquire) && self.route_table.get().is_none()
+    /// Every route of the tree, once [`Project::set_routes`] has set them. Until then an
+    /// analysis that needs them (a callback forwarding its code) records its file with
+    /// [`Project::defer`]: the scan's per-file pass lists each file's routes anyway, and only
+    /// the few forwarding files are analysed again afterwards.
+    pub fn routes(&self) -> Option<&[crate::routes::ProjectRoute]> {
+        self.route_table.get().map(Vec::as_slice)
     }
 
     /// Records that the analysis of file `index` needed the route table before it was
@@ -121,7 +109,6 @@ impl Project {
     /// files whose analysis was deferred, sorted.
     pub fn set_routes(&self, routes: Vec<crate::routes::ProjectRoute>) -> Vec<usize> {
         let _ = self.route_table.set(routes);
-        self.routes_deferred.store(false, Ordering::Release);
         let mut deferred = self.deferred.lock().map(|mut deferred| std::mem::take(&mut *deferred)).unwrap_or_default();
         deferred.sort_unstable();
         deferred.dedup();

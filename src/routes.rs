@@ -17,9 +17,9 @@
 //! (`pages/api/**.ts`, the default export, any method) and Supabase/Deno edge functions
 //! (`serve(handler)` in `functions/<name>/index.ts`, at `/functions/v1/<name>`).
 //!
-//! [`project_routes`] lists the routes of the whole tree (any language) for requests that
-//! forward a callback's code to another route of the tree, and [`matches`] says whether a
-//! request's method and path reach a route.
+//! The scan collects every file's routes into the tree's route table
+//! ([`crate::index::Project::routes`]) for requests that forward a callback's code to another
+//! route of the tree, and [`matches`] says whether a request's method and path reach a route.
 
 use std::collections::BTreeMap;
 
@@ -404,67 +404,27 @@ pub struct ProjectRoute {
     pub route: Route,
 }
 
-/// Every route of the scanned tree (any language), with mount prefixes applied. Computed
-/// once, on first use: only a callback that forwards its code to another route needs it.
-/// The files are parsed in parallel on the current thread pool, and their facts kept. The
-/// scan does not call it: its per-file pass lists the same routes ([`file_routes`] of the
-/// files [`may_declare_handlers`] or [`is_route_file`] picks) and completes the table with
-/// [`Project::set_routes`].
-pub fn project_routes(project: &Project) -> &[ProjectRoute] {
-    let mounts = project_mounts(project);
-    project.route_table.get_or_init(|| {
-        let per_file: Vec<Vec<ProjectRoute>> = (0..project.files.len())
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|index| {
-                let file = &project.files[index];
-                if !may_declare_handlers(&file.text) && !is_route_file(&file.relative_path) {
-                    return Vec::new();
-                }
-                let Some(facts) = project.facts(index) else { return Vec::new() };
-                let prefixes = mounted_prefixes(facts, mounts.get(index).map(Vec::as_slice).unwrap_or_default());
-                file_routes(facts, &prefixes, &file.relative_path)
-                    .into_iter()
-                    .map(|route| ProjectRoute { file_index: index, route })
-                    .collect()
-            })
-            .collect();
-        per_file.into_iter().flatten().collect()
-    })
-}
-
-/// The route table when it can be had now: `None` while the scan is still collecting it
-/// ([`Project::defer_routes`]), else [`project_routes`].
-pub fn known_routes(project: &Project) -> Option<&[ProjectRoute]> {
-    if project.routes_deferred() {
-        return None;
-    }
-    Some(project_routes(project))
-}
-
 /// The routers other files mount into each file's routers, by index of the file defining
-/// them (`app.include_router(r, prefix=...)`, `app.use('/api', router)`). Computed once, in
-/// parallel on the current thread pool.
-pub fn project_mounts(project: &Project) -> &[Vec<Mount>] {
-    project.mount_table.get_or_init(|| {
-        let found: Vec<Vec<Mount>> = (0..project.files.len())
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|index| {
-                if !may_mount_routers(&project.files[index].text) {
-                    return Vec::new();
-                }
-                project.facts(index).map(|facts| mounts_in(project, index, facts)).unwrap_or_default()
-            })
-            .collect();
-        let mut mounts: Vec<Vec<Mount>> = vec![Vec::new(); project.files.len()];
-        for mount in found.into_iter().flatten() {
-            if let Some(slot) = mounts.get_mut(mount.file_index) {
-                slot.push(mount);
+/// them (`app.include_router(r, prefix=...)`, `app.use('/api', router)`), in parallel on
+/// the current thread pool.
+pub fn project_mounts(project: &Project) -> Vec<Vec<Mount>> {
+    let found: Vec<Vec<Mount>> = (0..project.files.len())
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|index| {
+            if !may_mount_routers(&project.files[index].text) {
+                return Vec::new();
             }
+            project.facts(index).map(|facts| mounts_in(project, index, facts)).unwrap_or_default()
+        })
+        .collect();
+    let mut mounts: Vec<Vec<Mount>> = vec![Vec::new(); project.files.len()];
+    for mount in found.into_iter().flatten() {
+        if let Some(slot) = mounts.get_mut(mount.file_index) {
+            slot.push(mount);
         }
-        mounts
-    })
+    }
+    mounts
 }
 
 /// The segments of a path, parameters (`{id}`, `:id`, `[id]`, `<int:id>`, an interpolated

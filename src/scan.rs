@@ -142,11 +142,6 @@ fn scan_files(
 
     // Routers mounted with a prefix in another file (`app.include_router(r, prefix=...)`).
     let mounts = routes::project_mounts(&project);
-    if run_callbacks {
-        // A callback forwarding its code needs every route of the tree: the pass lists each
-        // file's routes, and the few forwarding files are analysed again once it is done.
-        project.defer_routes();
-    }
 
     let analyse = |index: usize| {
         let file = &project.files[index];
@@ -171,6 +166,8 @@ fn scan_files(
         .collect();
     analyses.sort_by_key(|(index, _)| *index);
     if run_callbacks {
+        // A callback forwarding its code needs every route of the tree: the pass lists each
+        // file's routes, and the few forwarding files are analysed again once it is done.
         let table = analyses
             .iter_mut()
             .flat_map(|(index, analysis)| {
@@ -334,7 +331,7 @@ struct FileAnalysis {
     /// `except` handlers that need a rollback, with the finding of those without one.
     rollbacks: Vec<Option<Suppressible>>,
     routing: Option<Routing>,
-    /// The routes the file declares, for the route table (see [`Project::defer_routes`]).
+    /// The routes the file declares, for the route table (see [`Project::routes`]).
     routes: Vec<routes::Route>,
     parse: ParseStatus,
 }
@@ -385,7 +382,7 @@ fn analyse_file(
         return nothing;
     };
     let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text, config);
-    // The files whose routes make the route table, as [`routes::project_routes`] lists them.
+    // The files whose routes make the route table: those declaring route handlers.
     let declares_routes = wants.run_callbacks && (routes::may_declare_handlers(&file.text) || routes::is_route_file(&file.relative_path));
     let wants_callbacks = declares_routes || (wants.run_callbacks && routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text);
