@@ -385,7 +385,7 @@ fn analyse_file(
     // The files whose routes make the route table: those declaring route handlers.
     let declares_routes = wants.run_callbacks && (routes::may_declare_handlers(&file.text) || routes::is_route_file(&file.relative_path));
     let wants_callbacks = declares_routes || (wants.run_callbacks && routes::may_define_declared(&file.text, &config.callbacks.handlers));
-    let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text);
+    let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text, config);
     let full = wants_sites || wants_callbacks || wants_rollback;
     if !full && !wants_routing {
         return nothing;

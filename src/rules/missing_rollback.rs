@@ -84,7 +84,7 @@ use std::collections::BTreeSet;
 
 use crate::callbacks::{Sessions, managed_sessions, sessions_of};
 use crate::config::Config;
-use crate::facts::{Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, last_segment};
+use crate::facts::{Block, Call, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, last_segment};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -112,13 +112,23 @@ pub struct RollbackSite {
     pub rollback_call: Option<String>,
 }
 
-/// Cheap test on the raw text: a file without `except` and a session write (or `catch`
-/// and a transaction) needs no parse for this rule.
-pub fn may_have_sites(text: &str) -> bool {
-    let python_or_rust = (text.contains("except") || text.contains("Err("))
-        && [".commit(", ".flush(", ".add(", ".execute(", ".merge(", ".delete("].iter().any(|write| text.contains(write));
-    python_or_rust
-        || (text.contains("catch") && ["ransaction(", "BEGIN", "begin", "START TRANSACTION"].iter().any(|open| text.contains(open)))
+/// Cheap test on the raw text: a file without `except` (or `Err(`) and a session write
+/// (`[rollback] writes`), or without `catch` and a transaction opening (`[rollback]
+/// transaction_methods`, `transaction_factories`, `transaction_statements` in either case),
+/// needs no parse for this rule.
+pub fn may_have_sites(text: &str, config: &Config) -> bool {
+    let bytes = text.as_bytes();
+    let found = |needle: &str| memchr::memmem::find(bytes, needle.as_bytes()).is_some();
+    let rollback = &config.rollback;
+    let sessions = (found("except") || found("Err(")) && rollback.writes.iter().any(|write| found(&format!(".{write}(")));
+    sessions
+        || (found("catch")
+            && (rollback
+                .transaction_methods
+                .keys()
+                .chain(rollback.transaction_factories.keys())
+                .any(|method| found(&format!("{method}(")))
+                || rollback.transaction_statements.keys().any(|statement| found(statement) || found(&statement.to_ascii_lowercase()))))
 }
 
 /// Every handler of the file that runs after a write, with a finding when it does not
@@ -226,30 +236,13 @@ fn sql_text(config: &Config, call: &Call) -> Option<String> {
     Some(sql.trim().trim_end_matches(';').trim_end().to_uppercase())
 }
 
-/// The name a call chain starts from: `queryRunner.manager` for
-/// `queryRunner.manager.save(row)`, `trx` for `trx('tokens').insert(row)`.
-fn chain_base(callee: &Expr) -> Option<String> {
-    let mut current = callee;
-    for _ in 0..32 {
-        if let Some(dotted) = current.dotted() {
-            return Some(dotted);
-        }
-        current = match &current.kind {
-            ExprKind::Attribute { object, .. } => object.unawaited(),
-            ExprKind::Call(call) => &call.callee,
-            _ => return None,
-        };
-    }
-    None
-}
-
 impl Transaction {
     /// True when `call` acts on this transaction: its chain starts from it, or is handed
     /// it (`knex('t').transacting(trx).insert(row)`).
     fn is_on(&self, call: &Call) -> bool {
         let on_handle =
             |dotted: &str| dotted == self.handle || dotted.strip_prefix(self.handle.as_str()).is_some_and(|rest| rest.starts_with('.'));
-        chain_base(&call.callee).is_some_and(|base| on_handle(&base))
+        crate::callbacks::chain_root(&call.callee).is_some_and(|base| on_handle(&base))
             || call
                 .callee
                 .chained_calls()
