@@ -85,7 +85,7 @@ pub fn language_of(path: &Path) -> Option<Language> {
     match path.extension()?.to_str()? {
         "py" => Some(Language::Python),
         "rs" => Some(Language::Rust),
-        "ts" | "tsx" | "mts" | "cts" | "js" | "jsx" | "mjs" | "cjs" => Some(Language::TypeScript),
+        extension if crate::lang::TYPESCRIPT_EXTENSIONS.contains(&extension) => Some(Language::TypeScript),
         _ => None,
     }
 }

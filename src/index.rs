@@ -19,9 +19,6 @@ pub const BASE_CLASS_DEPTH: usize = 3;
 /// to the file defining a name.
 pub const REEXPORT_DEPTH: usize = 3;
 
-/// Extensions an ES module specifier may leave out, in the order they are tried.
-const MODULE_EXTENSIONS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
-
 /// What the resolution cache reads of a file: everything, suppression comments included,
 /// so a file's own analysis can reuse it instead of parsing again.
 const CACHED: ExtractOptions = ExtractOptions { outline: false, comments_with: Some(crate::suppress::MARKER) };
@@ -156,19 +153,20 @@ impl Project {
     /// `from_index` refers to, when the scanned tree holds exactly one candidate.
     pub fn resolve_module(&self, from_index: usize, module: &str) -> Option<usize> {
         let from = self.files.get(from_index)?;
-        if from.language == Language::Rust {
-            return self.resolve_rust_module(&from.relative_path, module);
+        match from.language {
+            Language::Rust => self.resolve_rust_module(&from.relative_path, module),
+            Language::TypeScript => self.resolve_es_module(from_index, module),
+            Language::Python => self.resolve_python_module(&from.relative_path, module),
         }
-        if from.language == Language::TypeScript {
-            return self.resolve_es_module(from_index, module);
-        }
-        if from.language != Language::Python {
-            return None;
-        }
+    }
+
+    /// A Python module path (`core.http`, `.http`, `..core.http`) imported from the file at
+    /// `from_path`.
+    fn resolve_python_module(&self, from_path: &str, module: &str) -> Option<usize> {
         let dots = module.chars().take_while(|c| *c == '.').count();
         let relative: String = module[dots..].replace('.', "/");
         if dots > 0 {
-            let mut folder: Vec<&str> = from.relative_path.split('/').collect();
+            let mut folder: Vec<&str> = from_path.split('/').collect();
             folder.pop();
             for _ in 1..dots {
                 folder.pop()?;
@@ -279,13 +277,13 @@ impl Project {
             return Some(found);
         }
         let stem = match path.rsplit_once('.') {
-            Some((stem, extension)) if MODULE_EXTENSIONS.contains(&extension) && !stem.ends_with('/') => stem,
+            Some((stem, extension)) if crate::lang::TYPESCRIPT_EXTENSIONS.contains(&extension) && !stem.ends_with('/') => stem,
             _ => path,
         };
-        MODULE_EXTENSIONS
+        crate::lang::TYPESCRIPT_EXTENSIONS
             .iter()
             .map(|extension| format!("{stem}.{extension}"))
-            .chain(MODULE_EXTENSIONS.iter().map(|extension| join_path(path, &format!("index.{extension}"))))
+            .chain(crate::lang::TYPESCRIPT_EXTENSIONS.iter().map(|extension| join_path(path, &format!("index.{extension}"))))
             .find_map(|candidate| self.exact(&candidate))
     }
 

@@ -314,7 +314,7 @@ enum PathRoute {
 
 fn path_route(relative_path: &str) -> Option<PathRoute> {
     let (stem_path, extension) = relative_path.rsplit_once('.')?;
-    if !matches!(extension, "ts" | "tsx" | "js" | "jsx" | "mts" | "mjs") {
+    if !crate::lang::TYPESCRIPT_EXTENSIONS.contains(&extension) {
         return None;
     }
     let segments: Vec<&str> = stem_path.split('/').collect();

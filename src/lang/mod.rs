@@ -57,10 +57,14 @@ pub fn typescript_dialect(path: &str) -> Option<typescript::Dialect> {
     let extension = path.rsplit_once('.').map(|(_, extension)| extension)?;
     match extension {
         "tsx" | "jsx" => Some(typescript::Dialect::Tsx),
-        "ts" | "mts" | "cts" | "js" | "mjs" | "cjs" => Some(typescript::Dialect::TypeScript),
+        other if TYPESCRIPT_EXTENSIONS.contains(&other) => Some(typescript::Dialect::TypeScript),
         _ => None,
     }
 }
+
+/// The extensions the TypeScript frontend reads (JavaScript included), in the order ES
+/// module resolution tries them for a specifier that leaves its extension out.
+pub const TYPESCRIPT_EXTENSIONS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
 
 /// TypeScript text of unknown extension: the TypeScript grammar, or TSX when that reads
 /// the text with fewer syntax errors (JSX).
