@@ -250,7 +250,14 @@ struct FunctionContext<'p> {
     function: &'p Function,
     file_library: Library,
     depth: usize,
+    /// The function's assignments from a call of a configured guard helper, found once:
+    /// a condition may test a name one of them binds.
+    helper_assignments: std::cell::OnceCell<Vec<&'p Stmt>>,
+    /// The bindings of each name asked about ([`collect_bindings`]).
+    bindings: RefCell<HashMap<String, BindingList<'p>>>,
 }
+
+type BindingList<'f> = Vec<(usize, usize, Binding<'f>)>;
 
 type SiteCallback<'a, 'f> = dyn FnMut(&[Frame<'f>], &ExprContext<'f>, &'f Call, &'f Expr) + 'a;
 
@@ -274,7 +281,18 @@ impl<'p> FunctionContext<'p> {
             [single] => *single,
             _ => Library::Unknown,
         };
-        FunctionContext { cache: None, project, config, file_index, facts, function, file_library, depth }
+        FunctionContext {
+            cache: None,
+            project,
+            config,
+            file_index,
+            facts,
+            function,
+            file_library,
+            depth,
+            helper_assignments: std::cell::OnceCell::new(),
+            bindings: RefCell::default(),
+        }
     }
 
     fn with_cache(mut self, cache: &'p FileCache) -> Self {
@@ -509,9 +527,14 @@ impl<'p> FunctionContext<'p> {
 
     /// The last binding of `name` before byte `before` in this function.
     fn binding_of(&self, name: &str, before: usize) -> Option<Binding<'p>> {
-        let mut found = None;
-        collect_bindings(&self.function.body, name, before, &mut found);
-        found
+        // Listed once per name: a walk per query would be cubic in a long `else if` chain.
+        let mut cache = self.bindings.borrow_mut();
+        let bindings = cache.entry(name.to_string()).or_insert_with(|| {
+            let mut found = Vec::new();
+            collect_bindings(&self.function.body, name, &mut found);
+            found
+        });
+        binding_before(bindings, before)
     }
 
     fn is_response_name(&self, name: &str) -> bool {
@@ -692,9 +715,9 @@ impl<'p> FunctionContext<'p> {
                     None => {
                         // `session = requests.Session()` at module level.
                         if let Some(module) = self.facts.module().filter(|module| !std::ptr::eq(*module, self.function)) {
-                            let mut found = None;
-                            collect_bindings(&module.body, name, usize::MAX, &mut found);
-                            if let Some(Binding::Value { value, .. }) = found
+                            let mut bindings = Vec::new();
+                            collect_bindings(&module.body, name, &mut bindings);
+                            if let Some(Binding::Value { value, .. }) = binding_before(&bindings, usize::MAX)
                                 && let Some(library) = self.constructor_library(value)
                             {
                                 return Some(library);
@@ -1203,19 +1226,32 @@ impl<'p> FunctionContext<'p> {
         if condition.any(&|expr| is_helper_call(expr)) {
             return true;
         }
-        condition.names().into_iter().any(|name| {
-            let mut bound_by_helper = false;
+        // Visiting the body once per condition and site would be cubic in a long
+        // `else if` chain: the helper's assignments are listed once per function.
+        let assignments = self.helper_assignments.get_or_init(|| {
+            let guards = &self.config.guards;
+            let mut found = Vec::new();
             visit_statements(&self.function.body, &mut |stmt| {
-                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
-                    && stmt.span.start_byte >= check.origin.position
-                    && stmt.span.end_byte <= check.before
-                    && is_helper_call(value)
-                    && targets.iter().flat_map(|assigned| assigned.bound_names()).any(|bound| bound == name)
+                if let StmtKind::Assign { value, .. } = &stmt.kind
+                    && let Some(callee) = value.unawaited().as_call().and_then(|call| call.callee.dotted())
+                    && guards.returning.iter().chain(&guards.raising).any(|helper| helper == last_segment(&callee))
                 {
-                    bound_by_helper = true;
+                    found.push(stmt);
                 }
             });
-            bound_by_helper
+            found
+        });
+        if assignments.is_empty() {
+            return false;
+        }
+        condition.names().into_iter().any(|name| {
+            assignments.iter().any(|stmt| {
+                matches!(&stmt.kind, StmtKind::Assign { targets, value, .. }
+                    if stmt.span.start_byte >= check.origin.position
+                        && stmt.span.end_byte <= check.before
+                        && is_helper_call(value)
+                        && targets.iter().flat_map(|assigned| assigned.bound_names()).any(|bound| bound == name))
+            })
         })
     }
 
@@ -1284,6 +1320,7 @@ struct ReturnSummary {
     library: Library,
 }
 
+#[derive(Clone)]
 enum Binding<'f> {
     /// `name = value`, or `with value as name` (`from_with`), at a byte offset.
     Value { value: &'f Expr, position: usize, from_with: bool },
@@ -1414,22 +1451,21 @@ fn collect_returns<'f>(block: &'f Block, path: &mut Vec<Frame<'f>>, out: &mut Ve
     }
 }
 
-/// The last binding of `name` that starts before `before`, in source order.
-fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut Option<Binding<'f>>) {
+/// Every binding of `name` in `block` and the blocks it holds (not nested functions), in
+/// source order, each with the offset a query must be past for it to count: its start,
+/// and for an assignment its end (`response = response.json()` binds after the call).
+fn collect_bindings<'f>(block: &'f Block, name: &str, found: &mut Vec<(usize, usize, Binding<'f>)>) {
     for stmt in &block.statements {
-        if stmt.span.start_byte >= before {
-            return;
-        }
+        let start = stmt.span.start_byte;
         match &stmt.kind {
             StmtKind::FunctionDef(_) => continue,
-            // `response = response.json()`: the assignment holding the call binds after it.
-            StmtKind::Assign { targets, value, augmented: false } if stmt.span.end_byte <= before => {
+            StmtKind::Assign { targets, value, augmented: false } => {
                 for target in targets {
                     match &target.kind {
                         ExprKind::Name(bound) if bound == name => {
-                            *found = Some(Binding::Value { value, position: stmt.span.start_byte, from_with: false })
+                            found.push((start, stmt.span.end_byte, Binding::Value { value, position: start, from_with: false }))
                         }
-                        _ if target.bound_names().contains(&name) => *found = Some(Binding::Opaque(stmt.span.start_byte)),
+                        _ if target.bound_names().contains(&name) => found.push((start, stmt.span.end_byte, Binding::Opaque(start))),
                         _ => {}
                     }
                 }
@@ -1438,29 +1474,35 @@ fn collect_bindings<'f>(block: &'f Block, name: &str, before: usize, found: &mut
                 for item in items {
                     if let Some(binding) = &item.binding {
                         if binding.as_name() == Some(name) {
-                            *found = Some(Binding::Value { value: &item.context, position: stmt.span.start_byte, from_with: true });
+                            found.push((start, start, Binding::Value { value: &item.context, position: start, from_with: true }));
                         } else if binding.bound_names().contains(&name) {
-                            *found = Some(Binding::Opaque(stmt.span.start_byte));
+                            found.push((start, start, Binding::Opaque(start)));
                         }
                     }
                 }
             }
             StmtKind::Loop { targets, .. } if targets.iter().any(|target| target.bound_names().contains(&name)) => {
-                *found = Some(Binding::Opaque(stmt.span.start_byte));
+                found.push((start, start, Binding::Opaque(start)));
             }
             _ => {}
         }
         if let StmtKind::Try { handlers, .. } = &stmt.kind {
             for handler in handlers {
-                if handler.name.as_deref() == Some(name) && handler.span.start_byte < before {
-                    *found = Some(Binding::Opaque(handler.span.start_byte));
+                if handler.name.as_deref() == Some(name) {
+                    let at = handler.span.start_byte;
+                    found.push((at, at, Binding::Opaque(at)));
                 }
             }
         }
         for nested in stmt.blocks() {
-            collect_bindings(nested, name, before, found);
+            collect_bindings(nested, name, found);
         }
     }
+}
+
+/// The last of `bindings` (from [`collect_bindings`]) that starts before `before`.
+fn binding_before<'f>(bindings: &[(usize, usize, Binding<'f>)], before: usize) -> Option<Binding<'f>> {
+    bindings.iter().rev().find(|(start, end, _)| *start < before && *end <= before).map(|(_, _, binding)| binding.clone())
 }
 
 /// Whether a site described by `origin` parses the `body` of undici's `request()`: a stream
