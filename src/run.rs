@@ -174,7 +174,8 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
     let rules = resolve_rules(&args.rules)?;
     if let Some(rule) = rules.iter().find(|rule| !fix::FIXABLE_RULES.iter().any(|fixable| fixable.code == rule.code)) {
-        bail!("{} ({}) has no automatic fix; fixable rules: OA001, OA002, OA003, OA004", rule.code, rule.slug);
+        let fixable: Vec<&str> = fix::FIXABLE_RULES.iter().map(|rule| rule.code).collect();
+        bail!("{} ({}) has no automatic fix; fixable rules: {}", rule.code, rule.slug, fixable.join(", "));
     }
     let root = discover::scan_root(&paths);
     let config = Config::resolve(args.config.as_deref(), &root)?;

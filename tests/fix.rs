@@ -389,7 +389,8 @@ fn kill_9_during_a_large_write_leaves_every_file_old_or_new() {
             .spawn()
             .expect("spawns");
         std::thread::sleep(full_run.mul_f64(fraction));
-        let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+        // SIGKILL, as `kill -9` sends (Ok when the run had already finished).
+        child.kill().expect("kills");
         let status = child.wait().expect("waits");
         if !status.success() {
             interrupted += 1;
