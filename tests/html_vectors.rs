@@ -12,10 +12,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use common::{available, describe_failure, missing_tool, typescript_package};
+use common::{available, describe_failure, manifest_dir, missing_tool, typescript_package, venv};
 
 use oauth_audit::runtime::html::{HtmlCheck, check_html_response};
 use serde::Deserialize;
@@ -72,10 +72,6 @@ impl Case {
     }
 }
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn vectors_path() -> PathBuf {
     manifest_dir().join("fixtures/vectors/html-detection.json")
 }
@@ -126,7 +122,13 @@ fn run_runner(implementation: &str, command: &mut Command) -> Result<Vec<RunnerL
 }
 
 /// Compares a runner's lines with the vectors; returns how many results matched.
-fn compare(implementation: &str, cases: &[Case], lines: Vec<RunnerLine>, problems: &mut Vec<String>) -> usize {
+/// The Python runner's entry points, every one required for every case.
+const PYTHON_ENTRY_POINTS: &[&str] =
+    &["detect_html", "check_html_response(fake response)", "check_html_response(requests.Response)", "check_html_response(httpx.Response)"];
+
+/// Checks one implementation's lines against the vectors; `required` are the entry points
+/// each case must report (an error aside). Returns how many results matched.
+fn compare(implementation: &str, cases: &[Case], lines: Vec<RunnerLine>, required: &[&str], problems: &mut Vec<String>) -> usize {
     let expected: BTreeMap<&str, &Expected> = cases.iter().map(|case| (case.name.as_str(), &case.expected)).collect();
     let mut seen = BTreeSet::new();
     let mut matched = 0;
@@ -138,10 +140,16 @@ fn compare(implementation: &str, cases: &[Case], lines: Vec<RunnerLine>, problem
         if !seen.insert(line.name.clone()) {
             problems.push(format!("{}: {implementation}: reported twice", line.name));
         }
-        if let Some(error) = line.error {
+        if let Some(error) = &line.error {
             problems.push(format!("{}: {implementation}: raised\n{error}", line.name));
         }
-        for (entry_point, got) in line.results.unwrap_or_default() {
+        let results = line.results.unwrap_or_default();
+        if line.error.is_none() {
+            for missing in required.iter().filter(|entry_point| !results.contains_key(**entry_point)) {
+                problems.push(format!("{}: {implementation}: no result from {missing}", line.name));
+            }
+        }
+        for (entry_point, got) in results {
             if &got == *want {
                 matched += 1;
             } else {
@@ -191,12 +199,14 @@ fn every_implementation_agrees_with_the_vectors() {
             RunnerLine { name: case.name.clone(), results: Some(results), error: None }
         })
         .collect();
-    let matched = compare("rust", &cases, rust_lines, &mut problems);
+    let matched = compare("rust", &cases, rust_lines, &["check_html_response"], &mut problems);
     summary.push(format!("rust {matched}"));
 
     let vectors = vectors_path();
-    if available("the Python template", missing_tool("python3").as_deref()) {
-        let mut command = Command::new("python3");
+    // The venv's interpreter: it has requests and httpx, whose real responses are entry points.
+    let python = venv();
+    if available("the Python template", python.as_ref().err().map(String::as_str)) {
+        let mut command = Command::new(python.as_ref().expect("checked"));
         command
             .arg(manifest_dir().join("tests/vectors/run_python.py"))
             .arg(manifest_dir().join("rules/templates/oauth_utils.py"))
@@ -204,7 +214,7 @@ fn every_implementation_agrees_with_the_vectors() {
             .env("PYTHONIOENCODING", "utf-8")
             .env("PYTHONDONTWRITEBYTECODE", "1");
         match run_runner("python", &mut command) {
-            Ok(lines) => summary.push(format!("python {}", compare("python", &cases, lines, &mut problems))),
+            Ok(lines) => summary.push(format!("python {}", compare("python", &cases, lines, PYTHON_ENTRY_POINTS, &mut problems))),
             Err(error) => problems.push(error),
         }
     }
@@ -217,7 +227,9 @@ fn every_implementation_agrees_with_the_vectors() {
             .arg(manifest_dir().join("rules/templates/oauth-utils.ts"))
             .arg(&vectors);
         match run_runner("typescript", &mut command) {
-            Ok(lines) => summary.push(format!("typescript {}", compare("typescript", &cases, lines, &mut problems))),
+            Ok(lines) => {
+                summary.push(format!("typescript {}", compare("typescript", &cases, lines, &["detectHtml(Uint8Array)"], &mut problems)))
+            }
             Err(error) => problems.push(error),
         }
     }
@@ -232,7 +244,7 @@ fn typescript_template_type_checks_under_strict() {
     if !available("type-checking the TypeScript template", package.as_ref().err().map(String::as_str)) {
         return;
     }
-    let Ok(package) = package else { return };
+    let package = package.expect("checked");
     // The strictest options target codebases commonly add, and a bundler-style module setup.
     let output = Command::new("node")
         .arg(package.join("bin/tsc"))

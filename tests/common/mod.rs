@@ -201,3 +201,76 @@ fn installed_version(package: &Path) -> Option<String> {
     let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
     manifest.get("version")?.as_str().map(str::to_owned)
 }
+
+/// The project folder (fixtures, templates, `tests/`).
+pub fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) { venv.join("Scripts").join("python.exe") } else { venv.join("bin").join("python") }
+}
+
+/// `python3`'s version and real path, when it is 3.10 or later (the fixture uses `X | None`).
+fn base_interpreter() -> Result<String, String> {
+    let probe = "import os, sys; print(sys.version_info >= (3, 10), os.path.realpath(sys.executable), sys.version)";
+    let output = Command::new("python3").args(["-c", probe]).output().map_err(|error| format!("`python3` did not start: {error}"))?;
+    if !output.status.success() {
+        return Err(describe_failure("python3 -c", &output));
+    }
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    match text.strip_prefix("True ") {
+        Some(identity) => Ok(identity.to_owned()),
+        None => Err(format!("python3 3.10 or later is needed, found: {text}")),
+    }
+}
+
+/// The venv at `target/app-venv` with `tests/app/requirements.txt` installed (FastAPI, httpx,
+/// requests, SQLAlchemy, pytest: the app tests and the Python guard's vectors use it), created when it
+/// is missing or was made from other requirements or another interpreter. The stamp file is
+/// written last, so an interrupted install is redone.
+pub fn venv() -> Result<PathBuf, String> {
+    static VENV: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let interpreter = base_interpreter()?;
+        let requirements = manifest_dir().join("tests/app/requirements.txt");
+        let pinned = std::fs::read(&requirements).map_err(|error| format!("{}: {error}", requirements.display()))?;
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut hasher, interpreter.as_bytes());
+        sha2::Digest::update(&mut hasher, [0]);
+        sha2::Digest::update(&mut hasher, &pinned);
+        let digest: String = sha2::Digest::finalize(hasher).iter().map(|byte| format!("{byte:02x}")).collect();
+
+        let venv = manifest_dir().join("target/app-venv");
+        let stamp = venv.join(".requirements-sha256");
+        let python = venv_python(&venv);
+        if python.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|text| text.trim() == digest) {
+            return Ok(python);
+        }
+        match std::fs::remove_dir_all(&venv) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(format!("{}: {error}", venv.display())),
+            _ => {}
+        }
+        let started = std::time::Instant::now();
+        let output =
+            Command::new("python3").args(["-m", "venv"]).arg(&venv).output().map_err(|error| format!("python3 -m venv: {error}"))?;
+        if !output.status.success() {
+            return Err(describe_failure(&format!("python3 -m venv {}", venv.display()), &output));
+        }
+        let output = Command::new(&python)
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", "-r"])
+            .arg(&requirements)
+            .output()
+            .map_err(|error| format!("pip install: {error}"))?;
+        if !output.status.success() {
+            return Err(describe_failure(&format!("pip install -r {}", requirements.display()), &output));
+        }
+        std::fs::write(&stamp, format!("{digest}\n")).map_err(|error| format!("{}: {error}", stamp.display()))?;
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("tests: created {} in {:.1?}\n", venv.display(), started.elapsed()),
+        );
+        Ok(python)
+    })
+    .clone()
+}
