@@ -1,6 +1,6 @@
 //! The shared HTML detection vectors (`fixtures/vectors/html-detection.json`) run through the
 //! three implementations that must agree case by case: the reference in `src/runtime/html.rs`,
-//! the Python guard helper `rules/templates/oauth_utils.py` (with `python3`, through
+//! the Python guard helper `rules/templates/oauth_utils.py` (with the test venv's Python, through
 //! `tests/vectors/run_python.py`) and the TypeScript one `rules/templates/oauth-utils.ts` (with
 //! `node`, transpiled by the TypeScript pinned in `tests/node`, through
 //! `tests/vectors/run_typescript.cjs`), which must also type-check under `tsc --strict`.
