@@ -621,6 +621,12 @@ pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec
     for depth in 1..=MOUNT_DEPTH {
         let mut next = Vec::new();
         for mount in &frontier {
+            // A mounted router's file is parsed here only when it mounts routers itself:
+            // otherwise it would be parsed up front, on this file's thread, rather than in
+            // the parallel per-file pass (`main.py` mounting thirty routers).
+            if !project.files.get(mount.file_index).is_some_and(|file| may_mount_routers(&file.text)) {
+                continue;
+            }
             let Some(target_facts) = project.facts(mount.file_index) else { continue };
             for inner in direct_mounts(project, mount.file_index, target_facts, Some(&mount.router)) {
                 if inner.file_index == file_index
