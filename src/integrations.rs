@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
-use crate::facts::FileFacts;
+use crate::facts::{FileFacts, Language};
 use crate::routes;
 use crate::source::SourceFile;
 
@@ -117,8 +117,8 @@ fn provider_before_callback(path: &str) -> Option<String> {
     segments.get(..position)?.iter().rev().find(|segment| names_provider(segment)).map(|segment| normalize_provider(segment))
 }
 
-/// Literals without which a file declares no router prefix and no callback route.
-const ROUTE_LITERALS: &[&str] = &["prefix", "callback\"", "callback'", "callback/"];
+/// Literals without which a file declares no callback route.
+const CALLBACK_LITERALS: &[&str] = &["callback\"", "callback'", "callback/"];
 
 /// A path segment that can name a provider: not empty, not a parameter (`{id}`,
 /// `<tenant>`), not a generic word (`api`, `v1`, `oauth`).
@@ -129,8 +129,14 @@ fn names_provider(segment: &str) -> bool {
         && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
 }
 
-pub fn may_declare_routes(text: &str) -> bool {
-    ROUTE_LITERALS.iter().any(|literal| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some())
+/// Cheap test on the raw text: a file can say something of its provider by its routes only
+/// when it constructs a router with a prefix (`APIRouter(prefix=...)`, `Blueprint(..,
+/// url_prefix=...)`), when another file mounts one of its routers (`mounted`) and it
+/// mentions a prefix, or when it declares a callback route.
+pub fn may_declare_routes(text: &str, language: Language, mounted: bool) -> bool {
+    let found = |literal: &str| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some();
+    (found("prefix") && (mounted || found("APIRouter") || found("Blueprint")))
+        || (CALLBACK_LITERALS.iter().any(|literal| found(literal)) && routes::may_declare_handlers(text, language))
 }
 
 /// What a file's routes say about its provider: router prefixes and route paths.
@@ -188,6 +194,19 @@ pub fn assign(matcher: &ProviderMatcher, path_provider: Option<String>, routing:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_worth_parsing_for_their_routes() {
+        let python = |text: &str, mounted: bool| may_declare_routes(text, Language::Python, mounted);
+        assert!(python("router = APIRouter(prefix=\"/api/zoom\")\n", false));
+        assert!(python("bp = Blueprint(\"zoom\", __name__, url_prefix=\"/zoom\")\n", false));
+        // A prefix only another file's mount gives.
+        assert!(!python("# the prefix comes from main.py\nrouter = make_router()\n", false));
+        assert!(python("# the prefix comes from main.py\nrouter = make_router()\n", true));
+        assert!(python("@router.get(\"/zoom/callback\")\nasync def cb(code: str):\n    ...\n", false));
+        // A client requesting a callback URL declares no route.
+        assert!(!python("async def f(client):\n    await client.post(\"/zoom/callback\")\n", false));
+    }
 
     #[test]
     fn callback_paths() {

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, StmtKind, last_segment};
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, Language, StmtKind, last_segment};
 use crate::index::Project;
 use rayon::prelude::*;
 
@@ -76,12 +76,18 @@ pub struct Route {
 }
 
 /// Cheap test on the raw text: a file without a route decorator (`@router.get(`,
-/// `@app.route(`) or a registering call declares no route handler.
-pub fn may_declare_handlers(text: &str) -> bool {
+/// `@app.route(`) or a registering call declares no route handler. In Python only
+/// decorators and `add_api_route`/`add_url_rule` declare routes ([`routes_with_prefixes`]),
+/// so an HTTP client's `client.get("/users/me")` does not count there.
+pub fn may_declare_handlers(text: &str, language: Language) -> bool {
     let bytes = text.as_bytes();
-    if memchr::memmem::find(bytes, b"add_api_route").is_some()
-        || memchr::memmem::find(bytes, b"add_url_rule").is_some()
-        || memchr::memmem::find(bytes, b".route(").is_some()
+    if memchr::memmem::find(bytes, b"add_api_route").is_some() || memchr::memmem::find(bytes, b"add_url_rule").is_some() {
+        return true;
+    }
+    if language == Language::Python {
+        return has_route_decorator(bytes, true);
+    }
+    if memchr::memmem::find(bytes, b".route(").is_some()
         || memchr::memmem::find(bytes, b"@Controller(").is_some()
         || memchr::memmem::find(bytes, b"serve(").is_some()
     {
@@ -105,6 +111,11 @@ pub fn may_declare_handlers(text: &str) -> bool {
     }) {
         return true;
     }
+    has_route_decorator(bytes, false)
+}
+
+/// `@router.get(`, `@app.route(`, and with `bare`, Litestar's `@get(` too.
+fn has_route_decorator(bytes: &[u8], bare: bool) -> bool {
     memchr::memchr_iter(b'@', bytes).any(|at| {
         let rest = &bytes[at + 1..];
         let end = rest.iter().position(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'_' || *byte == b'.')).unwrap_or(rest.len());
@@ -113,7 +124,7 @@ pub fn may_declare_handlers(text: &str) -> bool {
         }
         let dotted = std::str::from_utf8(&rest[..end]).unwrap_or("");
         let method = last_segment(dotted);
-        dotted.contains('.') && (METHOD_DECORATORS.contains(&method) || MULTI_METHOD_DECORATORS.contains(&method))
+        (bare || dotted.contains('.')) && (METHOD_DECORATORS.contains(&method) || MULTI_METHOD_DECORATORS.contains(&method))
     })
 }
 
@@ -172,9 +183,14 @@ pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, Strin
             });
         }
     }
-    routes.extend(method_routers(facts));
-    routes.extend(registered_handlers(facts, &prefix_of));
-    routes.extend(nest_routes(facts, prefixes.get(NEST_GLOBAL_PREFIX).map(String::as_str).unwrap_or_default()));
+    match facts.language {
+        Language::Python => {}
+        Language::Rust => routes.extend(method_routers(facts)),
+        Language::TypeScript => {
+            routes.extend(registered_handlers(facts, &prefix_of));
+            routes.extend(nest_routes(facts, prefixes.get(NEST_GLOBAL_PREFIX).map(String::as_str).unwrap_or_default()));
+        }
+    }
     routes.sort();
     routes
 }
@@ -788,6 +804,20 @@ mod tests {
 
     fn routes(text: &str) -> Vec<Route> {
         routes_of(&python::extract(text, ExtractOptions::default()).expect("parses"))
+    }
+
+    #[test]
+    fn python_declares_routes_by_decorator_only() {
+        let python = |text: &str| may_declare_handlers(text, Language::Python);
+        assert!(!python("async def me(client):\n    return await client.get(\"/users/me\")\n"));
+        assert!(python("@router.get(\"/callback\")\nasync def callback(code: str):\n    ...\n"));
+        assert!(python("@get(\"/callback\")\nasync def callback(code: str) -> None:\n    ...\n"));
+        assert!(python("router.add_api_route(\"/callback\", callback)\n"));
+        // The same call declares an Express route.
+        assert!(may_declare_handlers("router.get('/users/me', handler);\n", Language::TypeScript));
+        // What the prefilter lets through is what routes_of reads: a client call is no route.
+        assert!(routes("def handler():\n    ...\n\nclient.get(\"/users/me\", handler)\n").is_empty());
+        assert_eq!(routes("from litestar import get\n\n@get(\"/callback\")\nasync def callback(code: str) -> None:\n    ...\n").len(), 1);
     }
 
     #[test]

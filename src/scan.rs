@@ -146,8 +146,9 @@ fn scan_files(
     let analyse = |index: usize| {
         let file = &project.files[index];
         let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
-        let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text);
         let mounted = mounts.get(index).map(Vec::as_slice).unwrap_or_default();
+        // Routes and prefixes group a file only when its path names no provider.
+        let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text, file.language, !mounted.is_empty());
         let mut analysis = analyse_file(&project, config, index, &wants, wants_routing, mounted);
         analysis.path_provider = path_provider;
         analysis
@@ -383,7 +384,8 @@ fn analyse_file(
     };
     let wants_sites = wants.run_unguarded_json && unguarded_json::may_have_sites(&file.text, config);
     // The files whose routes make the route table: those declaring route handlers.
-    let declares_routes = wants.run_callbacks && (routes::may_declare_handlers(&file.text) || routes::is_route_file(&file.relative_path));
+    let declares_routes =
+        wants.run_callbacks && (routes::may_declare_handlers(&file.text, file.language) || routes::is_route_file(&file.relative_path));
     let wants_callbacks = declares_routes || (wants.run_callbacks && routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text, config);
     let full = wants_sites || wants_callbacks || wants_rollback;

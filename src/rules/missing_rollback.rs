@@ -120,7 +120,7 @@ pub fn may_have_sites(text: &str, config: &Config) -> bool {
     let bytes = text.as_bytes();
     let found = |needle: &str| memchr::memmem::find(bytes, needle.as_bytes()).is_some();
     let rollback = &config.rollback;
-    let sessions = (found("except") || found("Err(")) && rollback.writes.iter().any(|write| found(&format!(".{write}(")));
+    let sessions = (found("except") || found("Err(")) && may_write_session(bytes, config);
     sessions
         || (found("catch")
             && (rollback
@@ -129,6 +129,69 @@ pub fn may_have_sites(text: &str, config: &Config) -> bool {
                 .chain(rollback.transaction_factories.keys())
                 .any(|method| found(&format!("{method}(")))
                 || rollback.transaction_statements.keys().any(|statement| found(statement) || found(&statement.to_ascii_lowercase()))))
+}
+
+/// True when the text may hold a `[rollback] writes` call on a session, as
+/// [`Sessions::written_session`](crate::callbacks::Sessions::written_session) decides it: a
+/// receiver or first argument with a session's name (`db.add(`, `self.session.commit(`,
+/// `.execute(&mut *tx)`), or any write in a file naming a session type, factory, manager
+/// or scoped transaction, through which a session of any name can be bound. A file whose
+/// only writes are `seen.add(x)` and `query.execute()` needs no parse for this rule.
+fn may_write_session(bytes: &[u8], config: &Config) -> bool {
+    let persistence = &config.persistence;
+    let is_session_name = |name: &[u8]| !name.is_empty() && persistence.session_names.iter().any(|session| session.as_bytes() == name);
+    let mut any_write = false;
+    for write in &config.rollback.writes {
+        let needle = format!(".{write}(");
+        for at in memchr::memmem::find_iter(bytes, needle.as_bytes()) {
+            any_write = true;
+            if is_session_name(name_before(bytes, at)) || is_session_name(argument_name(&bytes[at + needle.len()..])) {
+                return true;
+            }
+        }
+    }
+    any_write
+        && persistence
+            .session_types
+            .iter()
+            .chain(&persistence.session_factories)
+            .chain(&config.rollback.managers)
+            .chain(&config.rollback.scoped)
+            .any(|name| memchr::memmem::find(bytes, last_segment(name).as_bytes()).is_some())
+}
+
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// The name just before the `.` at `dot` (`db` in `self.db.add(`), across line breaks.
+fn name_before(bytes: &[u8], dot: usize) -> &[u8] {
+    let mut end = dot;
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n' | b'\\') {
+        end -= 1;
+    }
+    let start = bytes[..end].iter().rposition(|byte| !is_name_byte(*byte)).map_or(0, |at| at + 1);
+    &bytes[start..end]
+}
+
+/// The last name of a call's first argument (`tx` in `(&mut *tx)`, `db` in `(self.db)`).
+fn argument_name(bytes: &[u8]) -> &[u8] {
+    let mut rest = bytes;
+    loop {
+        let trimmed = rest.trim_ascii_start();
+        let stripped = [&b"&"[..], b"*", b"mut ", b"await "].iter().find_map(|prefix| trimmed.strip_prefix(*prefix));
+        match stripped {
+            Some(tail) => rest = tail,
+            None => {
+                rest = trimmed;
+                break;
+            }
+        }
+    }
+    let end = rest.iter().position(|byte| !(is_name_byte(*byte) || *byte == b'.')).unwrap_or(rest.len());
+    let dotted = &rest[..end];
+    let start = dotted.iter().rposition(|byte| *byte == b'.').map_or(0, |at| at + 1);
+    &dotted[start..]
 }
 
 /// Every handler of the file that runs after a write, with a finding when it does not
@@ -480,6 +543,30 @@ mod tests {
                     except Exception as e:\n        log(e)\n        raise HTTPException(500) from e\n\n\
                     def g(db):\n    try:\n        db.add(x)\n        db.commit()\n    except Exception:\n        db.rollback()\n        raise\n";
         assert_eq!(verdicts(text), vec![(7, true), (15, false)]);
+    }
+
+    #[test]
+    fn the_prefilter_wants_a_write_on_a_session() {
+        let config = Config::defaults().expect("defaults");
+        let needs = |text: &str| may_have_sites(text, &config);
+        // Writes on something no session: a set, a query builder's result.
+        assert!(!needs("def f(seen):\n    try:\n        seen.add(1)\n    except E:\n        pass\n"));
+        assert!(!needs("def f(q):\n    try:\n        q.filter(x).delete()\n    except E:\n        pass\n"));
+        // Every file the rule finds a handler in passes, whatever binds the session.
+        let with_sites = [
+            "def f(db):\n    try:\n        db.add(x)\n    except E:\n        log()\n",
+            "def f(self):\n    try:\n        (self.session\n            .commit())\n    except E:\n        log()\n",
+            "def f():\n    s = SessionLocal()\n    try:\n        s.add(x)\n    except E:\n        log()\n",
+            "def f(s: AsyncSession):\n    try:\n        s.add(x)\n    except E:\n        log()\n",
+            "def f():\n    with session_scope() as s:\n        try:\n            s.add(x)\n        except E:\n            log()\n",
+        ];
+        for text in with_sites {
+            assert!(check(text).iter().any(|site| site.finding.is_some()), "{text}");
+            assert!(needs(text), "{text}");
+        }
+        // sqlx: the session is the first argument.
+        assert!(needs("async fn f(pool: X) { match sqlx::query(q).execute(&mut *tx).await { Err(e) => {} Ok(_) => {} } }"));
+        assert!(!needs("fn f() { match q.execute(&mut *cursor) { Err(e) => {} Ok(_) => {} } }"));
     }
 
     #[test]
