@@ -2,12 +2,17 @@
 //!
 //! 1. Generates, deterministically, a large synthetic FastAPI code base from the fixture files
 //!    in `fixtures/python-fastapi/` into `target/bench-tree/` (kept between runs; regenerated
-//!    when missing or when its parameters or the fixtures change, see `.generated`).
+//!    when missing or when its parameters or the fixtures change, see `.generated`). Each
+//!    file starts as a fixture of its role (routes, service, auth handler, core module, test)
+//!    and is padded to its size with definitions from fixtures of the same role.
+//!    `BENCH_FILLER=mixed` pads every file from every role instead (generator 2's tree, in
+//!    `target/bench-tree-mixed/`): models and utilities full of routes and callbacks, a
+//!    worst case for the prefilter.
 //! 2. Runs the release binary on it the way a user would (default exclusions, so test files
-//!    are left out), best wall time of three runs.
+//!    are left out), and with `--include-tests`.
 //! 3. Measures the parse-only floor in this process: read and parse with tree-sitter, in
 //!    parallel on every core, every `.py` file of the tree and then only the files the scan
-//!    considers, best of three each.
+//!    considers; rounds of scan and floors interleaved, best of [`RUNS`] each.
 //! 4. Prints a table comparing the three.
 //!
 //! `BENCH_FILES` (default 5000) and `BENCH_MB` (default 50, in 10^6 bytes) set the size of the
@@ -19,6 +24,12 @@
 //!    `BENCH_TS_FILES=0` skips it), scanned with default exclusions and compared with the
 //!    parse-only floor of the files the scan considers: rounds of scan then floor, as in
 //!    the Python part, reported as the best and the median of each.
+//!
+//! 6. `BENCH_TREES=dir1:dir2:...` measures existing trees instead (real code bases, e.g. those
+//!    `scripts/fetch-realworld.sh` unpacks into `target/realworld/`), and nothing else: each
+//!    is scanned with default exclusions and compared with the parse-only floor of exactly the
+//!    files the scan's own discovery considers, every language parsed by its frontend's
+//!    parser (tree-sitter for Python and TypeScript, syn for Rust); rounds of scan then floor.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -31,7 +42,7 @@ use oauth_audit::scan::peak_rss_kib;
 use rayon::prelude::*;
 
 /// Bump when the generator changes, so old trees are regenerated.
-const GENERATOR_VERSION: u32 = 2;
+const GENERATOR_VERSION: u32 = 3;
 const SEED: u64 = 0x0a17_2026_5eed_0001;
 const RUNS: usize = 5;
 const MEGABYTE: f64 = 1_000_000.0;
@@ -111,6 +122,12 @@ fn main() {
     let megabytes = env_number("BENCH_MB", 50.0);
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let binary = Path::new(env!("CARGO_BIN_EXE_oauth-audit"));
+    if let Ok(trees) = std::env::var("BENCH_TREES") {
+        let trees: Vec<PathBuf> = std::env::split_paths(&trees).filter(|path| !path.as_os_str().is_empty()).collect();
+        assert!(!trees.is_empty(), "BENCH_TREES names no folder");
+        existing_trees_benchmark(binary, &trees);
+        return;
+    }
     if files == 0 {
         // `BENCH_FILES=0`: the TypeScript part alone.
         typescript_benchmark(manifest, binary);
@@ -118,14 +135,19 @@ fn main() {
     }
     assert!(files >= 10, "BENCH_FILES must be 0 (TypeScript only) or at least 10");
     assert!(megabytes > 0.0, "BENCH_MB must be positive");
-    let tree = manifest.join("target").join("bench-tree");
+    let filler = Filler::from_env();
+    let tree = manifest.join("target").join(match filler {
+        Filler::SameRole => "bench-tree",
+        Filler::Mixed => "bench-tree-mixed",
+    });
 
     let corpus = Corpus::load(&manifest.join("fixtures").join("python-fastapi"));
     let parameters = format!(
-        "oauth-audit bench tree: generator={GENERATOR_VERSION} files={files} mb={megabytes} seed={SEED:#x} fixtures={:016x}",
+        "oauth-audit bench tree: generator={GENERATOR_VERSION} files={files} mb={megabytes} filler={} seed={SEED:#x} fixtures={:016x}",
+        filler.name(),
         corpus.digest
     );
-    ensure_tree(&tree, &parameters, &corpus, files, (megabytes * MEGABYTE) as usize);
+    ensure_tree(&tree, &parameters, &corpus, filler, files, (megabytes * MEGABYTE) as usize);
 
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .ok()
@@ -300,6 +322,82 @@ fn typescript_benchmark(manifest: &Path, binary: &Path) {
     );
 }
 
+/// `BENCH_TREES`: each existing tree scanned by the release binary with default exclusions,
+/// against the parse-only floor of the files that same discovery yields.
+fn existing_trees_benchmark(binary: &Path, trees: &[PathBuf]) {
+    use oauth_audit::config::Config;
+    use oauth_audit::discover::{DiscoverOptions, discover, scan_root};
+    use oauth_audit::facts::Language;
+    use oauth_audit::lang::{python, typescript, typescript_dialect};
+
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let report = std::env::temp_dir().join(format!("oauth-audit-bench-trees-{}.json", std::process::id()));
+    let mut rows = Vec::new();
+    for tree in trees {
+        assert!(tree.is_dir(), "BENCH_TREES: {} is not a folder", tree.display());
+        let paths = vec![tree.clone()];
+        let config = Config::resolve(None, tree).unwrap_or_else(|error| panic!("{}: {error}", tree.display()));
+        let options = DiscoverOptions { root: scan_root(&paths), paths, include_tests: false, threads };
+        let mut files = discover(&options, &config).files;
+        // Largest first, as the scan orders its jobs.
+        files.sort_by_key(|file| std::cmp::Reverse(file.text.len()));
+        let bytes: usize = files.iter().map(|file| file.text.len()).sum();
+        let mut scans = Vec::with_capacity(RUNS);
+        let mut floors = Vec::with_capacity(RUNS);
+        let mut parsed = 0;
+        for run in 1..=RUNS {
+            let scan = run_scan(binary, tree, &report, &[]);
+            assert_eq!(scan.files, files.len() as u64, "{}: the scan and the floor see different files", tree.display());
+            parsed = scan.parsed;
+            let started = Instant::now();
+            // Each file parsed from its text in memory (the scan reads them too, so this
+            // favours the floor).
+            let failed = files
+                .par_iter()
+                .with_max_len(1)
+                .filter(|file| match file.language {
+                    Language::Python => !python::parse_only(&file.text),
+                    Language::TypeScript => {
+                        let dialect = typescript_dialect(&file.relative_path).unwrap_or(typescript::Dialect::TypeScript);
+                        !typescript::parse_only(&file.text, dialect)
+                    }
+                    Language::Rust => syn::parse_file(&file.text).is_err(),
+                })
+                .count();
+            let floor = started.elapsed();
+            eprintln!(
+                "{} round {run}/{RUNS}: scan {:.3} s, floor {:.3} s ({} files, {failed} with errors)",
+                tree.display(),
+                scan.wall.as_secs_f64(),
+                floor.as_secs_f64(),
+                files.len()
+            );
+            scans.push(scan.wall);
+            floors.push(floor);
+        }
+        let (best_scan, median_scan) = best_and_median(&mut scans);
+        let (best_floor, median_floor) = best_and_median(&mut floors);
+        rows.push((tree.clone(), files.len(), bytes, parsed, best_scan, median_scan, best_floor, median_floor));
+    }
+    let _ = std::fs::remove_file(&report);
+    println!();
+    println!("existing trees, default exclusions, {threads} threads, {RUNS} rounds of scan then floor (best / median):");
+    println!("{:<28} {:>6} {:>8} {:>7} {:>17} {:>17} {:>11}", "tree", "files", "MB", "parsed", "scan s", "floor s", "scan/floor");
+    for (tree, files, bytes, parsed, best_scan, median_scan, best_floor, median_floor) in rows {
+        let name = tree.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| tree.display().to_string());
+        println!(
+            "{name:<28} {files:>6} {:>8.1} {parsed:>7} {:>8.3} / {:>6.3} {:>8.3} / {:>6.3} {:>5.2} / {:.2}",
+            bytes as f64 / MEGABYTE,
+            best_scan.as_secs_f64(),
+            median_scan.as_secs_f64(),
+            best_floor.as_secs_f64(),
+            median_floor.as_secs_f64(),
+            best_scan.as_secs_f64() / best_floor.as_secs_f64(),
+            median_scan.as_secs_f64() / median_floor.as_secs_f64(),
+        );
+    }
+}
+
 /// The shortest and the median of some durations (the mean of the middle two for an even
 /// count).
 fn best_and_median(durations: &mut [Duration]) -> (Duration, Duration) {
@@ -360,7 +458,7 @@ impl Rng {
 // ---------------------------------------------------------------------------------------
 // The fixtures, cut into top-level definitions.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Role {
     Routes,
     Service,
@@ -446,17 +544,14 @@ impl Corpus {
         Corpus { fixtures, segments, providers, digest: digest.0 }
     }
 
-    /// Segments of the fixtures with this role (tests) or any other role (code), by `.json(`.
-    fn pool(&self, test: bool, json: bool) -> Vec<usize> {
-        let pool: Vec<usize> = self
-            .fixtures
+    /// Segments of the fixtures with one of these roles, with or without `.json(`.
+    fn pool(&self, roles: &[Role], json: bool) -> Vec<usize> {
+        self.fixtures
             .iter()
-            .filter(|fixture| (fixture.role == Role::Test) == test)
+            .filter(|fixture| roles.contains(&fixture.role))
             .flat_map(|fixture| fixture.segments.iter().copied())
             .filter(|index| self.segments[*index].json == json)
-            .collect();
-        assert!(!pool.is_empty(), "no fixture segment with test={test} json={json}");
-        pool
+            .collect()
     }
 }
 
@@ -718,7 +813,7 @@ struct Planned {
 }
 
 /// Kinds, paths and target sizes of every file, then their contents, written under `tree`.
-fn generate(tree: &Path, corpus: &Corpus, files: usize, budget: usize) {
+fn generate(tree: &Path, corpus: &Corpus, filler: Filler, files: usize, budget: usize) {
     let mut rng = Rng::new(SEED);
     let services = files.div_ceil(FILES_PER_SERVICE).max(1);
     let big_files = (files / 200).max(1);
@@ -802,12 +897,7 @@ fn generate(tree: &Path, corpus: &Corpus, files: usize, budget: usize) {
         }
     }
 
-    let pools = Pools {
-        code_json: corpus.pool(false, true),
-        code_plain: corpus.pool(false, false),
-        test_json: corpus.pool(true, true),
-        test_plain: corpus.pool(true, false),
-    };
+    let pools = Pools::new(corpus, filler);
     for (id, planned) in plan.iter().enumerate() {
         let text = file_text(corpus, &pools, &mut rng, id, planned);
         let path = tree.join(&planned.path);
@@ -837,11 +927,66 @@ fn unique_path(used: &mut HashSet<String>, folder: &str, relative: &str) -> Stri
     unreachable!("an unused path always exists")
 }
 
+/// Where the definitions that pad a file to its size come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filler {
+    /// Fixtures of the file's own role: models and utilities are padded with the core
+    /// fixtures' models and helpers, route files with routes, services with services.
+    SameRole,
+    /// Any non-test fixture (generator 2): a `models/` file then holds route handlers and
+    /// OAuth callbacks like every other file, so nearly every byte of the tree is one a
+    /// callback rule must parse. `BENCH_FILLER=mixed` builds that tree again.
+    Mixed,
+}
+
+impl Filler {
+    fn from_env() -> Filler {
+        match std::env::var("BENCH_FILLER").as_deref() {
+            Ok("mixed") => Filler::Mixed,
+            Ok("same-role") | Ok("") | Err(_) => Filler::SameRole,
+            Ok(other) => panic!("BENCH_FILLER={other:?}: expected same-role or mixed"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Filler::SameRole => "same-role",
+            Filler::Mixed => "mixed",
+        }
+    }
+}
+
+/// Segments by the role of the file they pad and by `.json(`.
 struct Pools {
-    code_json: Vec<usize>,
-    code_plain: Vec<usize>,
-    test_json: Vec<usize>,
-    test_plain: Vec<usize>,
+    by_role: HashMap<(Role, bool), Vec<usize>>,
+}
+
+const CODE_ROLES: &[Role] = &[Role::Routes, Role::Service, Role::Auth, Role::Core];
+
+impl Pools {
+    fn new(corpus: &Corpus, filler: Filler) -> Pools {
+        let mut by_role = HashMap::new();
+        for json in [true, false] {
+            let any_code = corpus.pool(CODE_ROLES, json);
+            assert!(!any_code.is_empty(), "no code fixture segment with json={json}");
+            let tests = corpus.pool(&[Role::Test], json);
+            assert!(!tests.is_empty(), "no test fixture segment with json={json}");
+            by_role.insert((Role::Test, json), tests);
+            for role in CODE_ROLES {
+                let own = match filler {
+                    Filler::SameRole => corpus.pool(&[*role], json),
+                    Filler::Mixed => Vec::new(),
+                };
+                // A role with no segment of that kind borrows from every code role.
+                by_role.insert((*role, json), if own.is_empty() { any_code.clone() } else { own });
+            }
+        }
+        Pools { by_role }
+    }
+
+    fn get(&self, role: Role, json: bool) -> &[usize] {
+        &self.by_role[&(role, json)]
+    }
 }
 
 /// One file: the preamble and definitions of a fixture of the right role, then definitions
@@ -868,7 +1013,8 @@ fn file_text(corpus: &Corpus, pools: &Pools, rng: &mut Rng, id: usize, planned: 
     } else {
         *rng.pick(&candidates)
     };
-    let (json_pool, plain_pool) = if test { (&pools.test_json, &pools.test_plain) } else { (&pools.code_json, &pools.code_plain) };
+    let role = if test { Role::Test } else { planned.role };
+    let (json_pool, plain_pool) = (pools.get(role, true), pools.get(role, false));
 
     let mut chosen: Vec<usize> = Vec::new();
     let mut size = primary.preamble.len();
@@ -925,7 +1071,7 @@ fn file_text(corpus: &Corpus, pools: &Pools, rng: &mut Rng, id: usize, planned: 
 }
 
 /// Generates the tree unless `.generated` records the same parameters.
-fn ensure_tree(tree: &Path, parameters: &str, corpus: &Corpus, files: usize, budget: usize) {
+fn ensure_tree(tree: &Path, parameters: &str, corpus: &Corpus, filler: Filler, files: usize, budget: usize) {
     let marker = tree.join(".generated");
     if std::fs::read_to_string(&marker).is_ok_and(|recorded| recorded.trim() == parameters) {
         eprintln!("using {} ({parameters})", tree.display());
@@ -936,7 +1082,7 @@ fn ensure_tree(tree: &Path, parameters: &str, corpus: &Corpus, files: usize, bud
     }
     let started = Instant::now();
     eprintln!("generating {} ({parameters})", tree.display());
-    generate(tree, corpus, files, budget);
+    generate(tree, corpus, filler, files, budget);
     std::fs::write(&marker, format!("{parameters}\n")).unwrap_or_else(|error| panic!("{}: {error}", marker.display()));
     eprintln!("generated in {:.1} s", started.elapsed().as_secs_f64());
 }
