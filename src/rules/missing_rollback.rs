@@ -179,7 +179,10 @@ fn argument_name(bytes: &[u8]) -> &[u8] {
     let mut rest = bytes;
     loop {
         let trimmed = rest.trim_ascii_start();
-        let stripped = [&b"&"[..], b"*", b"mut ", b"await "].iter().find_map(|prefix| trimmed.strip_prefix(*prefix));
+        let stripped = [&b"&"[..], b"*", b"mut", b"await"].iter().find_map(|prefix| {
+            // A keyword only as a whole word: `mutex` and `awaiting` are names.
+            trimmed.strip_prefix(*prefix).filter(|tail| prefix.len() == 1 || !tail.first().is_some_and(|byte| is_name_byte(*byte)))
+        });
         match stripped {
             Some(tail) => rest = tail,
             None => {
@@ -566,6 +569,10 @@ mod tests {
         }
         // sqlx: the session is the first argument.
         assert!(needs("async fn f(pool: X) { match sqlx::query(q).execute(&mut *tx).await { Err(e) => {} Ok(_) => {} } }"));
+        assert!(needs("async fn f(pool: X) { match sqlx::query(q).execute(&mut*tx).await { Err(e) => {} Ok(_) => {} } }"));
+        assert!(needs("def f(x):\n    try:\n        x.execute(await conn)\n    except E:\n        pass\n"));
+        // A keyword is stripped only as a word: `awaitdb` is a name, not `await db`.
+        assert!(!needs("def f(x):\n    try:\n        x.execute(awaitdb)\n    except E:\n        pass\n"));
         assert!(!needs("fn f() { match q.execute(&mut *cursor) { Err(e) => {} Ok(_) => {} } }"));
     }
 
