@@ -173,6 +173,10 @@ fn main() {
         floor_scanned.measure("scanned files", run, &scanned);
     }
     let _ = std::fs::remove_file(&report);
+    // Each round's scan over the same round's floor: the machine's drift between rounds
+    // cancels out of these, not out of the best-of ratio.
+    let round_ratios: Vec<f64> =
+        scans.iter().zip(&floor_all.walls).map(|(scan, floor)| scan.wall.as_secs_f64() / floor.as_secs_f64()).collect();
     let best = |runs: Vec<ScanRun>| runs.into_iter().min_by_key(|scan| scan.wall).unwrap_or_else(|| unreachable!("RUNS > 0"));
     let scan = best(scans);
     let scan_with_tests = best(scans_with_tests);
@@ -185,6 +189,7 @@ fn main() {
         scan_with_tests: &scan_with_tests,
         floor_all,
         floor_scanned,
+        round_ratios,
         bench_rss_kib,
         load_average,
     });
@@ -1194,6 +1199,8 @@ impl Inventory {
 
 struct Floor {
     wall: Duration,
+    /// Every round's wall time, in order.
+    walls: Vec<Duration>,
     /// User + system CPU time of this process during the best run.
     cpu: f64,
     files: usize,
@@ -1203,7 +1210,7 @@ struct Floor {
 /// Reads and parses every file, in parallel on the global rayon pool; best of [`RUNS`] rounds.
 impl Floor {
     fn unmeasured(files: &[TreeFile]) -> Floor {
-        Floor { wall: Duration::MAX, cpu: 0.0, files: files.len(), bytes: files.iter().map(|file| file.bytes).sum() }
+        Floor { wall: Duration::MAX, walls: Vec::new(), cpu: 0.0, files: files.len(), bytes: files.iter().map(|file| file.bytes).sum() }
     }
 
     /// One parse of every file, in parallel, one job per file; keeps the fastest run.
@@ -1222,6 +1229,7 @@ impl Floor {
         let cpu = cpu_seconds().own - cpu_before;
         assert_eq!(failed, 0, "{failed} files did not parse");
         eprintln!("round {run}/{RUNS}: parse-only floor, {label}: {:.3} s, CPU {cpu:.2} s", wall.as_secs_f64());
+        self.walls.push(wall);
         if wall < self.wall {
             self.wall = wall;
             self.cpu = cpu;
@@ -1239,6 +1247,8 @@ struct Table<'a> {
     scan_with_tests: &'a ScanRun,
     floor_all: Floor,
     floor_scanned: Floor,
+    /// Scan / floor(all files) of each round.
+    round_ratios: Vec<f64>,
     bench_rss_kib: Option<u64>,
     /// `/proc/loadavg`'s one-minute figure before the runs: other work skews the timings.
     load_average: String,
@@ -1314,6 +1324,15 @@ fn print_table(table: &Table) {
         seconds / table.floor_scanned.wall.as_secs_f64(),
         with_tests.wall.as_secs_f64() / table.floor_all.wall.as_secs_f64(),
     );
+    let mut sorted = table.round_ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = match sorted.len() {
+        0 => f64::NAN,
+        count if count % 2 == 1 => sorted[count / 2],
+        count => (sorted[count / 2 - 1] + sorted[count / 2]) / 2.0,
+    };
+    let rounds: Vec<String> = table.round_ratios.iter().map(|ratio| format!("{ratio:.2}")).collect();
+    println!("ratio scan / floor(all) within each round: {} (median {median:.2})", rounds.join(" "));
     println!("bench process peak RSS after the floors: {}", rss(table.bench_rss_kib));
     if scan.files != table.scanned.len() as u64 || scan.bytes != scanned_bytes {
         println!(
