@@ -37,7 +37,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use oauth_audit::discover::is_test_file;
-use oauth_audit::lang::python::{parse, parse_only};
+use oauth_audit::facts::Language;
+use oauth_audit::lang::{self, python::parse};
 use oauth_audit::scan::peak_rss_kib;
 use rayon::prelude::*;
 
@@ -266,7 +267,6 @@ fn ensure_ts_tree(manifest: &Path, tree: &Path, files: usize, bytes: usize) -> V
 
 /// Scans the TypeScript tree and measures its parse-only floor; prints both.
 fn typescript_benchmark(manifest: &Path, binary: &Path) {
-    use oauth_audit::lang::typescript;
     let files = env_number("BENCH_TS_FILES", 2000.0) as usize;
     let megabytes = env_number("BENCH_TS_MB", 20.0);
     if files == 0 {
@@ -284,17 +284,8 @@ fn typescript_benchmark(manifest: &Path, binary: &Path) {
     for run in 1..=RUNS {
         let scan = run_scan(binary, &tree, &report, &[]);
         let started = Instant::now();
-        let parsed = scanned
-            .par_iter()
-            .filter(|(path, text)| {
-                let dialect = if path.extension().is_some_and(|extension| extension == "tsx") {
-                    typescript::Dialect::Tsx
-                } else {
-                    typescript::Dialect::TypeScript
-                };
-                typescript::parse_only(text, dialect)
-            })
-            .count();
+        let parsed =
+            scanned.par_iter().filter(|(path, text)| lang::parse_only(Language::TypeScript, &path.to_string_lossy(), text)).count();
         let floor = started.elapsed();
         eprintln!("ts round {run}/{RUNS}: scan {:.3} s, floor {:.3} s ({parsed} files)", scan.wall.as_secs_f64(), floor.as_secs_f64());
         scans.push(scan.wall);
@@ -332,8 +323,6 @@ fn typescript_benchmark(manifest: &Path, binary: &Path) {
 fn existing_trees_benchmark(binary: &Path, trees: &[PathBuf]) {
     use oauth_audit::config::Config;
     use oauth_audit::discover::{DiscoverOptions, discover, scan_root};
-    use oauth_audit::facts::Language;
-    use oauth_audit::lang::{python, typescript, typescript_dialect};
 
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let report = std::env::temp_dir().join(format!("oauth-audit-bench-trees-{}.json", std::process::id()));
@@ -357,18 +346,8 @@ fn existing_trees_benchmark(binary: &Path, trees: &[PathBuf]) {
             let started = Instant::now();
             // Each file parsed from its text in memory (the scan reads them too, so this
             // favours the floor).
-            let failed = files
-                .par_iter()
-                .with_max_len(1)
-                .filter(|file| match file.language {
-                    Language::Python => !python::parse_only(&file.text),
-                    Language::TypeScript => {
-                        let dialect = typescript_dialect(&file.relative_path).unwrap_or(typescript::Dialect::TypeScript);
-                        !typescript::parse_only(&file.text, dialect)
-                    }
-                    Language::Rust => syn::parse_file(&file.text).is_err(),
-                })
-                .count();
+            let failed =
+                files.par_iter().with_max_len(1).filter(|file| !lang::parse_only(file.language, &file.relative_path, &file.text)).count();
             let floor = started.elapsed();
             eprintln!(
                 "{} round {run}/{RUNS}: scan {:.3} s, floor {:.3} s ({} files, {failed} with errors)",
@@ -408,13 +387,17 @@ fn existing_trees_benchmark(binary: &Path, trees: &[PathBuf]) {
 fn best_and_median(durations: &mut [Duration]) -> (Duration, Duration) {
     durations.sort();
     let best = durations.first().copied().unwrap_or_default();
-    let middle = durations.len() / 2;
-    let median = match durations.len() {
-        0 => Duration::ZERO,
-        count if count % 2 == 1 => durations[middle],
-        _ => (durations[middle - 1] + durations[middle]) / 2,
-    };
-    (best, median)
+    (best, median(durations, |a, b| (a + b) / 2).unwrap_or_default())
+}
+
+/// The middle of sorted values, `mean` of the middle two for an even count.
+fn median<T: Copy>(sorted: &[T], mean: impl Fn(T, T) -> T) -> Option<T> {
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        count if count % 2 == 1 => Some(sorted[middle]),
+        _ => Some(mean(sorted[middle - 1], sorted[middle])),
+    }
 }
 
 fn env_number(name: &str, default: f64) -> f64 {
@@ -978,12 +961,9 @@ impl Pools {
             assert!(!tests.is_empty(), "no test fixture segment with json={json}");
             by_role.insert((Role::Test, json), tests);
             for role in CODE_ROLES {
-                let own = match filler {
-                    Filler::SameRole => corpus.pool(&[*role], json),
-                    Filler::Mixed => Vec::new(),
-                };
-                // A role with no segment of that kind borrows from every code role.
-                by_role.insert((*role, json), if own.is_empty() { any_code.clone() } else { own });
+                // Mixed, or a role with no segment of that kind: every code role's segments.
+                let own = (filler == Filler::SameRole).then(|| corpus.pool(&[*role], json)).filter(|pool| !pool.is_empty());
+                by_role.insert((*role, json), own.unwrap_or_else(|| any_code.clone()));
             }
         }
         Pools { by_role }
@@ -1222,7 +1202,7 @@ impl Floor {
             .with_max_len(1)
             .filter(|file| {
                 let text = std::fs::read_to_string(&file.path).unwrap_or_else(|error| panic!("{}: {error}", file.path.display()));
-                !parse_only(&text)
+                !lang::parse_only(Language::Python, &file.path.to_string_lossy(), &text)
             })
             .count();
         let wall = started.elapsed();
@@ -1326,11 +1306,7 @@ fn print_table(table: &Table) {
     );
     let mut sorted = table.round_ratios.clone();
     sorted.sort_by(f64::total_cmp);
-    let median = match sorted.len() {
-        0 => f64::NAN,
-        count if count % 2 == 1 => sorted[count / 2],
-        count => (sorted[count / 2 - 1] + sorted[count / 2]) / 2.0,
-    };
+    let median = median(&sorted, |a, b| (a + b) / 2.0).unwrap_or(f64::NAN);
     let rounds: Vec<String> = table.round_ratios.iter().map(|ratio| format!("{ratio:.2}")).collect();
     println!("ratio scan / floor(all) within each round: {} (median {median:.2})", rounds.join(" "));
     println!("bench process peak RSS after the floors: {}", rss(table.bench_rss_kib));

@@ -17,6 +17,18 @@ pub fn last_segment(dotted: &str) -> &str {
     dotted.rsplit('.').next().unwrap_or(dotted)
 }
 
+/// True for a byte of an ASCII identifier (raw-text prefilters look no further).
+pub fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// The dotted name raw text starts with: `router.get` in `router.get("/x")`, empty when it
+/// starts with anything else.
+pub fn dotted_prefix(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|byte| !(is_name_byte(*byte) || *byte == b'.')).unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
 /// A position in a file: 0-based line, 0-based byte column within the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct Point {

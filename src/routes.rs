@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, Language, StmtKind, last_segment};
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, Language, StmtKind, dotted_prefix, last_segment};
 use crate::index::Project;
 use rayon::prelude::*;
 
@@ -118,11 +118,11 @@ pub fn may_declare_handlers(text: &str, language: Language) -> bool {
 fn has_route_decorator(bytes: &[u8], bare: bool) -> bool {
     memchr::memchr_iter(b'@', bytes).any(|at| {
         let rest = &bytes[at + 1..];
-        let end = rest.iter().position(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'_' || *byte == b'.')).unwrap_or(rest.len());
-        if rest.get(end) != Some(&b'(') {
+        let dotted = dotted_prefix(rest);
+        if rest.get(dotted.len()) != Some(&b'(') {
             return false;
         }
-        let dotted = std::str::from_utf8(&rest[..end]).unwrap_or("");
+        let dotted = std::str::from_utf8(dotted).unwrap_or("");
         let method = last_segment(dotted);
         (bare || dotted.contains('.')) && (METHOD_DECORATORS.contains(&method) || MULTI_METHOD_DECORATORS.contains(&method))
     })

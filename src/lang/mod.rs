@@ -52,6 +52,17 @@ pub fn extract_path(language: Language, path: &str, text: &str, options: Extract
     }
 }
 
+/// Parses a file with its frontend's parser and nothing more (tree-sitter for Python and
+/// TypeScript, syn for Rust), in the grammar [`extract_path`] would use: the floor a
+/// benchmark compares a scan with. False when the parser gives up.
+pub fn parse_only(language: Language, path: &str, text: &str) -> bool {
+    match language {
+        Language::Python => python::parse_only(text),
+        Language::TypeScript => typescript::parse_only(text, typescript_dialect(path).unwrap_or(typescript::Dialect::TypeScript)),
+        Language::Rust => syn::parse_file(text).is_ok(),
+    }
+}
+
 /// The TypeScript grammar a path asks for, when its extension names one.
 pub fn typescript_dialect(path: &str) -> Option<typescript::Dialect> {
     let extension = path.rsplit_once('.').map(|(_, extension)| extension)?;

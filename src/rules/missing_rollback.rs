@@ -84,7 +84,9 @@ use std::collections::BTreeSet;
 
 use crate::callbacks::{Sessions, managed_sessions, sessions_of};
 use crate::config::Config;
-use crate::facts::{Block, Call, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, last_segment};
+use crate::facts::{
+    Block, Call, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, dotted_prefix, is_name_byte, last_segment,
+};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -160,10 +162,6 @@ fn may_write_session(bytes: &[u8], config: &Config) -> bool {
             .any(|name| memchr::memmem::find(bytes, last_segment(name).as_bytes()).is_some())
 }
 
-fn is_name_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_'
-}
-
 /// The name just before the `.` at `dot` (`db` in `self.db.add(`), across line breaks.
 fn name_before(bytes: &[u8], dot: usize) -> &[u8] {
     let mut end = dot;
@@ -191,8 +189,7 @@ fn argument_name(bytes: &[u8]) -> &[u8] {
             }
         }
     }
-    let end = rest.iter().position(|byte| !(is_name_byte(*byte) || *byte == b'.')).unwrap_or(rest.len());
-    let dotted = &rest[..end];
+    let dotted = dotted_prefix(rest);
     let start = dotted.iter().rposition(|byte| *byte == b'.').map_or(0, |at| at + 1);
     &dotted[start..]
 }
