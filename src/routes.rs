@@ -428,7 +428,7 @@ pub fn project_mounts(project: &Project) -> Vec<Vec<Mount>> {
         .into_par_iter()
         .with_max_len(1)
         .map(|index| {
-            if !may_mount_routers(&project.files[index].text) {
+            if !may_mount_routers(&project.files[index].text, project.files[index].language) {
                 return Vec::new();
             }
             project.facts(index).map(|facts| mounts_in(project, index, facts)).unwrap_or_default()
@@ -616,14 +616,14 @@ pub struct Mount {
     pub depth: usize,
 }
 
-/// Cheap test on the raw text: a file without these calls mounts no router.
-pub fn may_mount_routers(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    memchr::memmem::find(bytes, b"include_router(").is_some()
-        || memchr::memmem::find(bytes, b"register_blueprint(").is_some()
-        || memchr::memmem::find(bytes, b".use(").is_some()
-        || memchr::memmem::find(bytes, b".route(").is_some()
-        || memchr::memmem::find(bytes, b".setGlobalPrefix(").is_some()
+/// Cheap test on the raw text: a file without these calls mounts no router. Python mounts
+/// with `include_router`/`register_blueprint` only: its `.route(` is Flask's decorator, which
+/// [`direct_mounts`] never reads as a mount.
+pub fn may_mount_routers(text: &str, language: Language) -> bool {
+    let found = |needle: &[u8]| memchr::memmem::find(text.as_bytes(), needle).is_some();
+    found(b"include_router(")
+        || found(b"register_blueprint(")
+        || (language != Language::Python && (found(b".use(") || found(b".route(") || found(b".setGlobalPrefix(")))
 }
 
 /// How many routers deep mounts through mounts are followed.
@@ -640,7 +640,7 @@ pub fn mounts_in(project: &Project, file_index: usize, facts: &FileFacts) -> Vec
             // A mounted router's file is parsed here only when it mounts routers itself:
             // otherwise it would be parsed up front, on this file's thread, rather than in
             // the parallel per-file pass (`main.py` mounting thirty routers).
-            if !project.files.get(mount.file_index).is_some_and(|file| may_mount_routers(&file.text)) {
+            if !project.files.get(mount.file_index).is_some_and(|file| may_mount_routers(&file.text, file.language)) {
                 continue;
             }
             let Some(target_facts) = project.facts(mount.file_index) else { continue };
@@ -671,7 +671,8 @@ fn direct_mounts(project: &Project, file_index: usize, facts: &FileFacts, on: Op
                 return;
             }
             // Express's `app.use('/api/x', auth, router)` and Hono's `app.route('/api', sub)`.
-            if matches!(name.as_str(), "use" | "route")
+            if facts.language != Language::Python
+                && matches!(name.as_str(), "use" | "route")
                 && let (Some(ExprKind::String(prefix)), Some(router)) =
                     (call.args.first().map(|arg| &arg.kind), call.args.last().and_then(Expr::dotted))
                 && call.args.len() >= 2
@@ -695,6 +696,7 @@ fn direct_mounts(project: &Project, file_index: usize, facts: &FileFacts, on: Op
             // NestJS's `app.setGlobalPrefix('api')` in `main.ts`: every controller of the
             // application (the files under this one's folder) is under it.
             if name == "setGlobalPrefix"
+                && facts.language != Language::Python
                 && on.is_none()
                 && let Some(ExprKind::String(prefix)) = call.args.first().map(|arg| &arg.kind)
             {
@@ -818,6 +820,22 @@ mod tests {
         // What the prefilter lets through is what routes_of reads: a client call is no route.
         assert!(routes("def handler():\n    ...\n\nclient.get(\"/users/me\", handler)\n").is_empty());
         assert_eq!(routes("from litestar import get\n\n@get(\"/callback\")\nasync def callback(code: str) -> None:\n    ...\n").len(), 1);
+    }
+
+    #[test]
+    fn python_mounts_by_include_router_and_register_blueprint_only() {
+        assert!(may_mount_routers("app.include_router(zoom.router, prefix=\"/api\")\n", Language::Python));
+        assert!(may_mount_routers("app.register_blueprint(bp, url_prefix=\"/x\")\n", Language::Python));
+        // Flask's decorator and Express/Hono/NestJS calls mount nothing in Python.
+        let flask = "@app.route(\"/callback\")\ndef callback():\n    ...\n\napp.route(\"/api\", sub)\napp.use(\"/x\", sub)\n";
+        assert!(!may_mount_routers(flask, Language::Python));
+        assert!(may_mount_routers("app.route('/api', sub);\n", Language::TypeScript));
+        assert!(may_mount_routers("app.use('/api/x', router);\n", Language::TypeScript));
+        // What the prefilter skips, the mount reader finds nothing in.
+        let file = |path: &str, text: &str| crate::source::SourceFile::new(path.into(), path.into(), Language::Python, text.into());
+        let project = Project::new(vec![file("app.py", &format!("from sub import sub\n{flask}")), file("sub.py", "sub = Router()\n")]);
+        let facts = project.facts(0).expect("parses");
+        assert!(direct_mounts(&project, 0, facts, None).is_empty());
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! runs past the time limit yields an error instead of hanging a worker.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -49,20 +48,13 @@ fn kind<'t>(node: impl std::borrow::Borrow<Node<'t>>) -> &'static str {
     kind_names().get(usize::from(node.kind_id())).map(String::as_str).unwrap_or("")
 }
 
-/// Field ids by name: tree-sitter looks names up by a linear string search, so the
-/// converter resolves each name once per process.
-fn field_ids() -> &'static HashMap<String, NonZeroU16> {
-    static FIELDS: OnceLock<HashMap<String, NonZeroU16>> = OnceLock::new();
-    FIELDS.get_or_init(|| {
-        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
-        let mut ids = HashMap::new();
-        for id in 1..=language.field_count() as u16 {
-            if let (Some(name), Some(field_id)) = (language.field_name_for_id(id), NonZeroU16::new(id)) {
-                ids.insert(name.to_string(), field_id);
-            }
-        }
-        ids
-    })
+/// The id of field `name` in the Python grammar, looked up once per call site:
+/// tree-sitter finds a field by a linear string search.
+macro_rules! field_id {
+    ($name:literal) => {{
+        static ID: OnceLock<Option<NonZeroU16>> = OnceLock::new();
+        *ID.get_or_init(|| tree_sitter::Language::from(tree_sitter_python::LANGUAGE).field_id_for_name($name))
+    }};
 }
 
 /// Parses Python source with a per-thread parser, bounded in time.
@@ -130,15 +122,14 @@ fn comments_with(root: Node, text: &str, needle: &str) -> Vec<Comment> {
 }
 
 /// The child in field `name` (`body`, `condition`, ...).
-fn field<'t>(node: Node<'t>, name: &str) -> Option<Node<'t>> {
-    let id = field_ids().get(name)?;
-    node.child_by_field_id(id.get())
+fn field<'t>(node: Node<'t>, id: Option<NonZeroU16>) -> Option<Node<'t>> {
+    node.child_by_field_id(id?.get())
 }
 
 /// Every child in field `name` (`alternative` clauses, comparison `operators`).
-fn fields_of<'t>(node: Node<'t>, name: &str, cursor: &mut tree_sitter::TreeCursor<'t>) -> Vec<Node<'t>> {
-    match field_ids().get(name) {
-        Some(id) => node.children_by_field_id(*id, cursor).collect(),
+fn fields_of<'t>(node: Node<'t>, id: Option<NonZeroU16>, cursor: &mut tree_sitter::TreeCursor<'t>) -> Vec<Node<'t>> {
+    match id {
+        Some(id) => node.children_by_field_id(id, cursor).collect(),
         None => Vec::new(),
     }
 }
@@ -184,8 +175,8 @@ impl<'a> Converter<'a> {
         Block { statements }
     }
 
-    fn block_field(&mut self, node: Node, name: &str) -> Block {
-        match field(node, name) {
+    fn block_field(&mut self, node: Node, id: Option<NonZeroU16>) -> Block {
+        match field(node, id) {
             Some(block) => self.block_from_children(block),
             None => Block::default(),
         }
@@ -233,22 +224,22 @@ impl<'a> Converter<'a> {
             "try_statement" => self.try_statement(node),
             "with_statement" => self.with_statement(node),
             "for_statement" => {
-                let targets = field(node, "left").map(|left| vec![self.expr(left)]).unwrap_or_default();
-                let iter = field(node, "right").map(|right| self.expr(right));
-                let body = self.block_field(node, "body");
-                let else_block = field(node, "alternative").map(|alternative| self.clause_body(alternative));
+                let targets = field(node, field_id!("left")).map(|left| vec![self.expr(left)]).unwrap_or_default();
+                let iter = field(node, field_id!("right")).map(|right| self.expr(right));
+                let body = self.block_field(node, field_id!("body"));
+                let else_block = field(node, field_id!("alternative")).map(|alternative| self.clause_body(alternative));
                 StmtKind::Loop { targets, iter, condition: None, body, else_block }
             }
             "while_statement" => {
-                let condition = field(node, "condition").map(|condition| self.expr(condition));
-                let body = self.block_field(node, "body");
-                let else_block = field(node, "alternative").map(|alternative| self.clause_body(alternative));
+                let condition = field(node, field_id!("condition")).map(|condition| self.expr(condition));
+                let body = self.block_field(node, field_id!("body"));
+                let else_block = field(node, field_id!("alternative")).map(|alternative| self.clause_body(alternative));
                 StmtKind::Loop { targets: Vec::new(), iter: None, condition, body, else_block }
             }
             "return_statement" => StmtKind::Return(self.named_children(node).first().map(|value| self.expr(*value))),
             "raise_statement" => {
-                let cause = field(node, "cause").map(|cause| self.expr(cause));
-                let cause_id = field(node, "cause").map(|cause| cause.id());
+                let cause = field(node, field_id!("cause")).map(|cause| self.expr(cause));
+                let cause_id = field(node, field_id!("cause")).map(|cause| cause.id());
                 let exception =
                     self.named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
                 StmtKind::Raise { exception, cause }
@@ -279,7 +270,7 @@ impl<'a> Converter<'a> {
     }
 
     fn clause_body(&mut self, clause: Node) -> Block {
-        match field(clause, "body") {
+        match field(clause, field_id!("body")) {
             Some(body) => self.block_from_children(body),
             None => self.block_child(clause),
         }
@@ -303,10 +294,10 @@ impl<'a> Converter<'a> {
         let mut current = node;
         // `a = b = value` nests assignments on the right.
         loop {
-            if let Some(left) = field(current, "left") {
+            if let Some(left) = field(current, field_id!("left")) {
                 targets.push(self.expr(left));
             }
-            match field(current, "right") {
+            match field(current, field_id!("right")) {
                 Some(right) if kind(right) == "assignment" => current = right,
                 Some(right) => {
                     let value = self.expr(right);
@@ -321,10 +312,10 @@ impl<'a> Converter<'a> {
     }
 
     fn if_statement(&mut self, node: Node) -> StmtKind {
-        let condition = self.expr_field(node, "condition");
-        let then_block = self.block_field(node, "consequence");
+        let condition = self.expr_field(node, field_id!("condition"));
+        let then_block = self.block_field(node, field_id!("consequence"));
         let mut cursor = node.walk();
-        let alternatives: Vec<Node> = fields_of(node, "alternative", &mut cursor);
+        let alternatives: Vec<Node> = fields_of(node, field_id!("alternative"), &mut cursor);
         let else_block = self.else_chain(&alternatives);
         StmtKind::If { condition, then_block, else_block }
     }
@@ -335,8 +326,8 @@ impl<'a> Converter<'a> {
         let mut otherwise = None;
         for alternative in alternatives {
             if kind(alternative) == "elif_clause" {
-                let condition = self.expr_field(*alternative, "condition");
-                let then_block = self.block_field(*alternative, "consequence");
+                let condition = self.expr_field(*alternative, field_id!("condition"));
+                let then_block = self.block_field(*alternative, field_id!("consequence"));
                 branches.push((condition, then_block, span_of(*alternative)));
             } else {
                 otherwise = Some(self.clause_body(*alternative));
@@ -352,9 +343,9 @@ impl<'a> Converter<'a> {
     /// `match subject: case p if g: ...`: the subject once, then an `if`/`else` chain
     /// whose conditions hold each case's pattern and guard, so every case body is analysed.
     fn match_statement(&mut self, node: Node, out: &mut Vec<Stmt>) {
-        let subject = self.expr_field(node, "subject");
+        let subject = self.expr_field(node, field_id!("subject"));
         out.push(Stmt { span: subject.span, kind: StmtKind::Other(vec![subject]) });
-        let cases: Vec<Node> = field(node, "body")
+        let cases: Vec<Node> = field(node, field_id!("body"))
             .map(|body| self.named_children(body).into_iter().filter(|child| kind(child) == "case_clause").collect())
             .unwrap_or_default();
         let mut branches = Vec::new();
@@ -365,7 +356,7 @@ impl<'a> Converter<'a> {
                     condition_parts.push(self.expr(child));
                 }
             }
-            let then_block = self.block_field(case, "consequence");
+            let then_block = self.block_field(case, field_id!("consequence"));
             let condition = Expr { span: span_of(case), kind: ExprKind::Other(condition_parts) };
             branches.push((condition, then_block, span_of(case)));
         }
@@ -375,7 +366,7 @@ impl<'a> Converter<'a> {
     }
 
     fn try_statement(&mut self, node: Node) -> StmtKind {
-        let body = self.block_field(node, "body");
+        let body = self.block_field(node, field_id!("body"));
         let mut handlers = Vec::new();
         let mut else_block = None;
         let mut finally_block = None;
@@ -391,12 +382,12 @@ impl<'a> Converter<'a> {
     }
 
     fn handler(&mut self, node: Node) -> Handler {
-        let value = field(node, "value").or_else(|| self.named_children(node).into_iter().find(|child| kind(child) != "block"));
+        let value = field(node, field_id!("value")).or_else(|| self.named_children(node).into_iter().find(|child| kind(child) != "block"));
         let mut types = Vec::new();
         let mut name = None;
         if let Some(value) = value {
             let type_node = if kind(value) == "as_pattern" {
-                name = field(value, "alias").map(|alias| self.text(alias).trim().to_string());
+                name = field(value, field_id!("alias")).map(|alias| self.text(alias).trim().to_string());
                 self.named_children(value).into_iter().next()
             } else {
                 Some(value)
@@ -418,10 +409,10 @@ impl<'a> Converter<'a> {
         let mut items = Vec::new();
         for clause in self.named_children(node).into_iter().filter(|child| kind(child) == "with_clause") {
             for item in self.named_children(clause).into_iter().filter(|child| kind(child) == "with_item") {
-                let Some(value) = field(item, "value") else { continue };
+                let Some(value) = field(item, field_id!("value")) else { continue };
                 if kind(value) == "as_pattern" {
                     let context = self.named_children(value).into_iter().next().map(|context| self.expr(context));
-                    let binding = field(value, "alias")
+                    let binding = field(value, field_id!("alias"))
                         .and_then(|alias| self.named_children(alias).into_iter().next().or(Some(alias)))
                         .map(|alias| self.expr(alias));
                     if let Some(context) = context {
@@ -432,7 +423,7 @@ impl<'a> Converter<'a> {
                 }
             }
         }
-        let body = self.block_field(node, "body");
+        let body = self.block_field(node, field_id!("body"));
         StmtKind::With { items, body, is_async }
     }
 
@@ -443,7 +434,7 @@ impl<'a> Converter<'a> {
                 decorators.push(self.expr(expression));
             }
         }
-        match field(node, "definition") {
+        match field(node, field_id!("definition")) {
             Some(definition) if kind(definition) == "function_definition" => {
                 StmtKind::FunctionDef(self.function_definition(definition, decorators))
             }
@@ -453,16 +444,16 @@ impl<'a> Converter<'a> {
     }
 
     fn function_definition(&mut self, node: Node, decorators: Vec<Expr>) -> FunctionId {
-        let name_node = field(node, "name").unwrap_or(node);
+        let name_node = field(node, field_id!("name")).unwrap_or(node);
         let name = self.text(name_node);
         let is_async = node.child(0).is_some_and(|first| kind(first) == "async");
         let parent = self.function_stack.last().copied().unwrap_or(FunctionId(0));
         let id = self.reserve_function(name, Some(parent), node, name_node, is_async);
-        let params = field(node, "parameters").map(|parameters| self.parameters(parameters)).unwrap_or_default();
+        let params = field(node, field_id!("parameters")).map(|parameters| self.parameters(parameters)).unwrap_or_default();
         // A class's methods belong to it; functions nested in a method do not.
         let class = self.current_class.take();
         self.function_stack.push(id);
-        let body = if self.outline { Block::default() } else { self.block_field(node, "body") };
+        let body = if self.outline { Block::default() } else { self.block_field(node, field_id!("body")) };
         self.function_stack.pop();
         self.current_class = class.clone();
         if let Some(function) = self.functions.get_mut(id.0) {
@@ -475,13 +466,13 @@ impl<'a> Converter<'a> {
     }
 
     fn class_definition(&mut self, node: Node, _decorators: Vec<Expr>) -> StmtKind {
-        let name = field(node, "name").map(|name| self.text(name)).unwrap_or_default();
-        let bases = field(node, "superclasses")
+        let name = field(node, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();
+        let bases = field(node, field_id!("superclasses"))
             .map(|superclasses| self.named_children(superclasses).into_iter().map(|base| self.expr(base)).collect())
             .unwrap_or_default();
         self.classes.push(Class { name: name.clone(), bases, span: span_of(node) });
         let outer = self.current_class.replace(name.clone());
-        let body = self.block_field(node, "body");
+        let body = self.block_field(node, field_id!("body"));
         self.current_class = outer;
         StmtKind::ClassDef { name, body }
     }
@@ -497,9 +488,11 @@ impl<'a> Converter<'a> {
                         .named_children(child)
                         .into_iter()
                         .find(|part| matches!(kind(part), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
-                    (name, field(child, "type"), None)
+                    (name, field(child, field_id!("type")), None)
                 }
-                "default_parameter" | "typed_default_parameter" => (field(child, "name"), field(child, "type"), field(child, "value")),
+                "default_parameter" | "typed_default_parameter" => {
+                    (field(child, field_id!("name")), field(child, field_id!("type")), field(child, field_id!("value")))
+                }
                 "list_splat_pattern" | "dictionary_splat_pattern" => (self.named_children(child).into_iter().next(), None, None),
                 _ => (None, None, None),
             };
@@ -525,16 +518,16 @@ impl<'a> Converter<'a> {
         match kind(node) {
             "import_statement" => {
                 let mut cursor = node.walk();
-                let names: Vec<Node> = fields_of(node, "name", &mut cursor);
+                let names: Vec<Node> = fields_of(node, field_id!("name"), &mut cursor);
                 for name in names {
                     let (module, alias) = self.imported_name(name);
                     self.imports.push(Import { module: module.clone(), name: None, alias: alias.unwrap_or(module), span });
                 }
             }
             "import_from_statement" => {
-                let module = field(node, "module_name").map(|module| self.text(module)).unwrap_or_default();
+                let module = field(node, field_id!("module_name")).map(|module| self.text(module)).unwrap_or_default();
                 let mut cursor = node.walk();
-                let names: Vec<Node> = fields_of(node, "name", &mut cursor);
+                let names: Vec<Node> = fields_of(node, field_id!("name"), &mut cursor);
                 if names.is_empty() && self.named_children(node).iter().any(|child| kind(child) == "wildcard_import") {
                     self.imports.push(Import { module, name: Some("*".into()), alias: "*".into(), span });
                     return;
@@ -555,8 +548,8 @@ impl<'a> Converter<'a> {
 
     fn imported_name(&self, node: Node) -> (String, Option<String>) {
         if kind(node) == "aliased_import" {
-            let name = field(node, "name").map(|name| self.text(name)).unwrap_or_default();
-            let alias = field(node, "alias").map(|alias| self.text(alias));
+            let name = field(node, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();
+            let alias = field(node, field_id!("alias")).map(|alias| self.text(alias));
             (name, alias)
         } else {
             (self.text(node), None)
@@ -565,8 +558,8 @@ impl<'a> Converter<'a> {
 
     // ----- expressions ------------------------------------------------------------------
 
-    fn expr_field(&mut self, node: Node, name: &str) -> Expr {
-        match field(node, name) {
+    fn expr_field(&mut self, node: Node, id: Option<NonZeroU16>) -> Expr {
+        match field(node, id) {
             Some(child) => self.expr(child),
             None => Expr { span: span_of(node), kind: ExprKind::Other(Vec::new()) },
         }
@@ -607,8 +600,8 @@ impl<'a> Converter<'a> {
                 _ => ExprKind::Name(self.text(node)),
             },
             "attribute" => {
-                let object = self.expr_field(node, "object");
-                let name = field(node, "attribute").map(|attribute| self.text(attribute)).unwrap_or_default();
+                let object = self.expr_field(node, field_id!("object"));
+                let name = field(node, field_id!("attribute")).map(|attribute| self.text(attribute)).unwrap_or_default();
                 ExprKind::Attribute { object: Box::new(object), name }
             }
             "call" => self.call(node),
@@ -621,9 +614,9 @@ impl<'a> Converter<'a> {
                 None => ExprKind::Sequence(Vec::new()),
             },
             "subscript" => {
-                let object = self.expr_field(node, "value");
+                let object = self.expr_field(node, field_id!("value"));
                 let mut cursor = node.walk();
-                let indices: Vec<Node> = fields_of(node, "subscript", &mut cursor);
+                let indices: Vec<Node> = fields_of(node, field_id!("subscript"), &mut cursor);
                 let mut indices = self.exprs(indices);
                 let index =
                     if indices.len() == 1 { indices.remove(0) } else { Expr { span: span_of(node), kind: ExprKind::Sequence(indices) } };
@@ -639,16 +632,17 @@ impl<'a> Converter<'a> {
             "comparison_operator" => {
                 let operands = self.child_exprs(node);
                 let mut cursor = node.walk();
-                let operators = fields_of(node, "operators", &mut cursor).into_iter().map(|operator| operator.kind().to_string()).collect();
+                let operators =
+                    fields_of(node, field_id!("operators"), &mut cursor).into_iter().map(|operator| operator.kind().to_string()).collect();
                 ExprKind::Compare { operands, operators }
             }
             "boolean_operator" => {
-                let operator = match field(node, "operator").map(|operator| operator.kind()) {
+                let operator = match field(node, field_id!("operator")).map(|operator| operator.kind()) {
                     Some("or") => BoolOp::Or,
                     _ => BoolOp::And,
                 };
                 let mut operands = Vec::new();
-                for side in ["left", "right"] {
+                for side in [field_id!("left"), field_id!("right")] {
                     let Some(child) = field(node, side) else { continue };
                     let operand = self.expr(child);
                     match operand.kind {
@@ -660,7 +654,7 @@ impl<'a> Converter<'a> {
                 }
                 ExprKind::Bool { operator, operands }
             }
-            "not_operator" => ExprKind::Not(Box::new(self.expr_field(node, "argument"))),
+            "not_operator" => ExprKind::Not(Box::new(self.expr_field(node, field_id!("argument")))),
             "conditional_expression" => {
                 let mut parts = self.child_exprs(node);
                 if parts.len() == 3 {
@@ -673,11 +667,11 @@ impl<'a> Converter<'a> {
                 }
                 ExprKind::Other(parts)
             }
-            "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, "body")) },
+            "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, field_id!("body"))) },
             "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
                 let mut targets = Vec::new();
                 for clause in self.named_children(node).into_iter().filter(|child| kind(child) == "for_in_clause") {
-                    if let Some(left) = field(clause, "left") {
+                    if let Some(left) = field(clause, field_id!("left")) {
                         targets.push(self.expr(left));
                     }
                 }
@@ -690,8 +684,8 @@ impl<'a> Converter<'a> {
                 let mut entries = Vec::new();
                 for child in self.named_children(node) {
                     if kind(child) == "pair" {
-                        let key = field(child, "key").map(|key| self.expr(key));
-                        let value = self.expr_field(child, "value");
+                        let key = field(child, field_id!("key")).map(|key| self.expr(key));
+                        let value = self.expr_field(child, field_id!("value"));
                         entries.push((key, value));
                     } else {
                         entries.push((None, self.expr(child)));
@@ -704,19 +698,19 @@ impl<'a> Converter<'a> {
     }
 
     fn call(&mut self, node: Node) -> ExprKind {
-        let callee = self.expr_field(node, "function");
+        let callee = self.expr_field(node, field_id!("function"));
         let mut args = Vec::new();
         let mut keywords = Vec::new();
         let mut has_splat = false;
-        if let Some(arguments) = field(node, "arguments") {
+        if let Some(arguments) = field(node, field_id!("arguments")) {
             if kind(arguments) == "generator_expression" {
                 args.push(self.expr(arguments));
             } else {
                 for argument in self.named_children(arguments) {
                     match kind(argument) {
                         "keyword_argument" => {
-                            let name = field(argument, "name").map(|name| self.text(name)).unwrap_or_default();
-                            let value = self.expr_field(argument, "value");
+                            let name = field(argument, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();
+                            let value = self.expr_field(argument, field_id!("value"));
                             keywords.push((name, value));
                         }
                         "list_splat" | "dictionary_splat" => {
@@ -744,7 +738,7 @@ impl<'a> Converter<'a> {
                     content.push('{');
                     content.push_str(self.text(child).trim_start_matches('{').trim_end_matches('}'));
                     content.push('}');
-                    if let Some(expression) = field(child, "expression") {
+                    if let Some(expression) = field(child, field_id!("expression")) {
                         parts.push(self.expr(expression));
                     }
                 }
