@@ -359,7 +359,7 @@ impl<'a> Walk<'_, 'a> {
                     }
                 }
                 StmtKind::Loop { targets, iter, condition, body, else_block } => {
-                    for expression in targets.iter().chain(iter.iter()).chain(condition.iter()) {
+                    for expression in targets.iter().chain(iter.as_deref()).chain(condition.as_deref()) {
                         self.expression(context, expression, flags);
                     }
                     let nested = Flags { condition: Some(context.hop(stmt.span.start.line)), error_path: flags.error_path.clone() };

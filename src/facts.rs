@@ -222,16 +222,18 @@ pub enum StmtKind {
     /// `for target in iter:` (`iter` set) or `while condition:` (`condition` set).
     Loop {
         targets: Vec<Expr>,
-        iter: Option<Expr>,
-        condition: Option<Expr>,
+        // Boxed, as in `Raise`: rare and two expressions wide, these variants would make
+        // every statement of every file twice its size.
+        iter: Option<Box<Expr>>,
+        condition: Option<Box<Expr>>,
         body: Block,
         else_block: Option<Block>,
     },
     Return(Option<Expr>),
     /// `raise` (bare, `None`), `raise X`, `raise X from e` (`cause`).
     Raise {
-        exception: Option<Expr>,
-        cause: Option<Expr>,
+        exception: Option<Box<Expr>>,
+        cause: Option<Box<Expr>>,
     },
     Break,
     Continue,
@@ -528,12 +530,12 @@ impl Stmt {
             }
             StmtKind::Loop { targets, iter, condition, .. } => {
                 let mut expressions: Vec<&Expr> = targets.iter().collect();
-                expressions.extend(iter.iter());
-                expressions.extend(condition.iter());
+                expressions.extend(iter.as_deref());
+                expressions.extend(condition.as_deref());
                 expressions
             }
             StmtKind::Return(value) => value.iter().collect(),
-            StmtKind::Raise { exception, cause } => exception.iter().chain(cause.iter()).collect(),
+            StmtKind::Raise { exception, cause } => exception.as_deref().into_iter().chain(cause.as_deref()).collect(),
             StmtKind::Other(expressions) => expressions.iter().collect(),
             StmtKind::Try { .. } | StmtKind::Break | StmtKind::Continue | StmtKind::FunctionDef(_) | StmtKind::ClassDef { .. } => {
                 Vec::new()

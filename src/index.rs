@@ -142,6 +142,15 @@ impl Project {
         self.resolved.iter().filter(|slot| slot.get().is_some()).count()
     }
 
+    /// Drops every cached parse: once a scan's analyses are done, what they kept would
+    /// otherwise stay in memory while the report is built. A later [`Project::facts`]
+    /// parses again.
+    pub fn release_facts(&mut self) {
+        for slot in &mut self.resolved {
+            slot.take();
+        }
+    }
+
     /// The facts of file `index` for resolution from another file: parsed once and kept.
     pub fn facts(&self, index: usize) -> Option<&FileFacts> {
         let file = self.files.get(index)?;
@@ -860,6 +869,17 @@ mod tests {
         assert_eq!(project.resolve_module(notion, "..core"), Some(1));
         assert_eq!(project.resolve_module(notion, "....too.far"), None, "past the root");
         assert_eq!(project.resolve_module(notion, "httpx"), None, "outside the tree");
+    }
+
+    #[test]
+    fn released_facts_are_parsed_again_on_demand() {
+        let text = "def a():\n    return 1\n";
+        let mut project = Project::new(vec![SourceFile::new("a.py".into(), "a.py".into(), Language::Python, text.into())]);
+        assert_eq!(project.facts(0).map(|facts| facts.functions.len()), Some(2));
+        assert_eq!(project.resolved_count(), 1);
+        project.release_facts();
+        assert_eq!(project.resolved_count(), 0);
+        assert_eq!(project.facts(0).map(|facts| facts.functions.len()), Some(2), "the module and `a`, parsed again");
     }
 
     #[test]

@@ -132,7 +132,7 @@ fn scan_files(
     started: Instant,
 ) -> ScanOutcome {
     let discovered = started.elapsed();
-    let project = Project::new(files);
+    let mut project = Project::new(files);
     let selected = |rule: &RuleInfo| options.rules.is_empty() || options.rules.iter().any(|chosen| chosen.code == rule.code);
     let matcher = ProviderMatcher::new(config);
     let run_unguarded_json = selected(&unguarded_json::RULE);
@@ -185,6 +185,9 @@ fn scan_files(
         }
     }
     let analysed = started.elapsed();
+    let resolved = project.resolved_count();
+    // The parses resolution and deferred files kept are not needed for the report.
+    project.release_facts();
 
     let mut syntax_warnings = Vec::new();
     let mut unparsed = vec![false; project.files.len()];
@@ -304,7 +307,7 @@ fn scan_files(
         bytes: project.files.iter().map(|file| file.text.len()).sum(),
         parsed,
         parsed_bytes,
-        resolved: project.resolved_count(),
+        resolved,
         elapsed: started.elapsed(),
         discover: discovered,
         analyse: analysed.saturating_sub(discovered),

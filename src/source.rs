@@ -1,6 +1,7 @@
 //! A source file's text and the mapping between byte offsets and line/column positions.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use crate::facts::Language;
 
@@ -13,26 +14,38 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub language: Language,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Where each line starts, found when a line is first asked for: most files of a scan
+    /// never are, and a whole tree's line table would be a quarter of its text's size.
+    line_starts: OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
     pub fn new(relative_path: String, path: PathBuf, language: Language, text: String) -> SourceFile {
-        let mut line_starts = vec![0];
-        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|index| index + 1));
-        SourceFile { relative_path, path, language, text, line_starts }
+        SourceFile { relative_path, path, language, text, line_starts: OnceLock::new() }
+    }
+
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            let bytes = self.text.as_bytes();
+            let mut starts = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
+            starts.push(0);
+            // Discovery reads no file near 4 GiB; a longer one would end at its last line.
+            starts.extend(memchr::memchr_iter(b'\n', bytes).map_while(|index| u32::try_from(index + 1).ok()));
+            starts
+        })
     }
 
     pub fn line_count(&self) -> usize {
-        self.line_starts.len()
+        self.line_starts().len()
     }
 
     /// The text of a 0-based line without its line ending; empty past the end.
     pub fn line(&self, line: usize) -> &str {
-        let Some(&start) = self.line_starts.get(line) else {
+        let starts = self.line_starts();
+        let Some(&start) = starts.get(line) else {
             return "";
         };
-        let end = self.line_starts.get(line + 1).copied().unwrap_or(self.text.len());
+        let (start, end) = (start as usize, starts.get(line + 1).map_or(self.text.len(), |end| *end as usize));
         let raw = self.text.get(start..end).unwrap_or("");
         raw.trim_end_matches(['\n', '\r'])
     }

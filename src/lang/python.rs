@@ -228,13 +228,13 @@ impl<'a> Converter<'a> {
                 let iter = field(node, field_id!("right")).map(|right| self.expr(right));
                 let body = self.block_field(node, field_id!("body"));
                 let else_block = field(node, field_id!("alternative")).map(|alternative| self.clause_body(alternative));
-                StmtKind::Loop { targets, iter, condition: None, body, else_block }
+                StmtKind::Loop { targets, iter: iter.map(Box::new), condition: None, body, else_block }
             }
             "while_statement" => {
                 let condition = field(node, field_id!("condition")).map(|condition| self.expr(condition));
                 let body = self.block_field(node, field_id!("body"));
                 let else_block = field(node, field_id!("alternative")).map(|alternative| self.clause_body(alternative));
-                StmtKind::Loop { targets: Vec::new(), iter: None, condition, body, else_block }
+                StmtKind::Loop { targets: Vec::new(), iter: None, condition: condition.map(Box::new), body, else_block }
             }
             "return_statement" => StmtKind::Return(self.named_children(node).first().map(|value| self.expr(*value))),
             "raise_statement" => {
@@ -242,7 +242,7 @@ impl<'a> Converter<'a> {
                 let cause_id = field(node, field_id!("cause")).map(|cause| cause.id());
                 let exception =
                     self.named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
-                StmtKind::Raise { exception, cause }
+                StmtKind::Raise { exception: exception.map(Box::new), cause: cause.map(Box::new) }
             }
             "break_statement" => StmtKind::Break,
             "continue_statement" => StmtKind::Continue,

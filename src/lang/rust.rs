@@ -1846,7 +1846,7 @@ impl<'a> Converter<'a> {
                 let body = self.block(&looped.body, &Sink::Discard);
                 out.push(Stmt {
                     span,
-                    kind: StmtKind::Loop { targets: Vec::new(), iter: None, condition: Some(condition), body, else_block: None },
+                    kind: StmtKind::Loop { targets: Vec::new(), iter: None, condition: Some(Box::new(condition)), body, else_block: None },
                 });
             }
             S::While(looped) => {
@@ -1855,7 +1855,10 @@ impl<'a> Converter<'a> {
                     other => (Vec::new(), self.expr(other)),
                 };
                 let body = self.block(&looped.body, &Sink::Discard);
-                out.push(Stmt { span, kind: StmtKind::Loop { targets, iter: None, condition: Some(condition), body, else_block: None } });
+                out.push(Stmt {
+                    span,
+                    kind: StmtKind::Loop { targets, iter: None, condition: Some(Box::new(condition)), body, else_block: None },
+                });
             }
             S::ForLoop(looped) => {
                 let target = self.pattern(&looped.pat);
@@ -1863,7 +1866,7 @@ impl<'a> Converter<'a> {
                 let body = self.block(&looped.body, &Sink::Discard);
                 out.push(Stmt {
                     span,
-                    kind: StmtKind::Loop { targets: vec![target], iter: Some(iter), condition: None, body, else_block: None },
+                    kind: StmtKind::Loop { targets: vec![target], iter: Some(Box::new(iter)), condition: None, body, else_block: None },
                 });
             }
             S::Return(returned) => {
@@ -1904,7 +1907,7 @@ impl<'a> Converter<'a> {
     fn macro_statement_into(&mut self, mac: &syn::Macro, sink: &Sink, span: Span, out: &mut Vec<Stmt>) {
         let value = self.macro_expr(mac);
         if RAISING_MACROS.contains(&path_last(&mac.path).as_str()) {
-            out.push(Stmt { span, kind: StmtKind::Raise { exception: Some(value), cause: None } });
+            out.push(Stmt { span, kind: StmtKind::Raise { exception: Some(Box::new(value)), cause: None } });
         } else {
             self.sink_value(value, sink, span, out);
         }
@@ -2210,8 +2213,8 @@ impl<'a> Converter<'a> {
                 }
                 StmtKind::Loop { targets, iter, condition, body, else_block } => {
                     out.extend(targets);
-                    out.extend(iter);
-                    out.extend(condition);
+                    out.extend(iter.map(|iter| *iter));
+                    out.extend(condition.map(|condition| *condition));
                     Self::flatten(body.statements, out);
                     if let Some(block) = else_block {
                         Self::flatten(block.statements, out);
@@ -2219,8 +2222,8 @@ impl<'a> Converter<'a> {
                 }
                 StmtKind::Return(value) => out.extend(value),
                 StmtKind::Raise { exception, cause } => {
-                    out.extend(exception);
-                    out.extend(cause);
+                    out.extend(exception.map(|exception| *exception));
+                    out.extend(cause.map(|cause| *cause));
                 }
                 StmtKind::ClassDef { body, .. } => Self::flatten(body.statements, out),
                 StmtKind::Other(expressions) => out.extend(expressions),

@@ -399,7 +399,10 @@ impl<'a> Converter<'a> {
             targets.push(self.expr(increment));
         }
         let body = self.body_of(self.field(node, "body"));
-        out.push(Stmt { span: span_of(node), kind: StmtKind::Loop { targets, iter: None, condition, body, else_block: None } });
+        out.push(Stmt {
+            span: span_of(node),
+            kind: StmtKind::Loop { targets, iter: None, condition: condition.map(Box::new), body, else_block: None },
+        });
     }
 
     /// `for (x of xs)`, `for (k in o)`, `while (c)`, `do {} while (c)`.
@@ -408,13 +411,19 @@ impl<'a> Converter<'a> {
         let iter = self.field(node, "right").map(|right| self.expr(right));
         let condition = self.field(node, "condition").map(|condition| self.expr(condition));
         let body = self.body_of(self.field(node, "body"));
-        out.push(Stmt { span: span_of(node), kind: StmtKind::Loop { targets, iter, condition, body, else_block: None } });
+        out.push(Stmt {
+            span: span_of(node),
+            kind: StmtKind::Loop { targets, iter: iter.map(Box::new), condition: condition.map(Box::new), body, else_block: None },
+        });
     }
 
     fn leaving_statement(&mut self, node: Node, out: &mut Vec<Stmt>) {
         let value = self.named_children(node).into_iter().next().map(|value| self.expr(value));
-        let kind =
-            if self.kind(node) == "return_statement" { StmtKind::Return(value) } else { StmtKind::Raise { exception: value, cause: None } };
+        let kind = if self.kind(node) == "return_statement" {
+            StmtKind::Return(value)
+        } else {
+            StmtKind::Raise { exception: value.map(Box::new), cause: None }
+        };
         out.push(Stmt { span: span_of(node), kind });
     }
 
