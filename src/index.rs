@@ -6,7 +6,7 @@
 //! cache here and kept, so memory follows the links between files, not the size of the tree.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
 use crate::lang::{self, ExtractOptions, FrontendError};
@@ -42,6 +42,8 @@ pub struct Project {
     route_table: OnceLock<Vec<crate::routes::ProjectRoute>>,
     /// Files whose analysis needed the route table before it was set ([`Project::defer`]).
     deferred: Mutex<Vec<usize>>,
+    /// The answers of [`Project::files_containing`], by needles.
+    containing: Mutex<HashMap<Vec<String>, Arc<Vec<usize>>>>,
 }
 
 /// The `paths` of a `tsconfig.json` (or `jsconfig.json`): pattern -> targets, relative to
@@ -70,7 +72,31 @@ impl Project {
             file_services,
             route_table: OnceLock::new(),
             deferred: Mutex::new(Vec::new()),
+            containing: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The files of `language` whose text holds any of `needles`, in file order: searched
+    /// once per set of needles, however many analyses ask (every TypeScript OA003 finding
+    /// looks for the tree's sync function).
+    pub fn files_containing(&self, language: Language, needles: &[String]) -> Arc<Vec<usize>> {
+        let key: Vec<String> = std::iter::once(language.name().to_string()).chain(needles.iter().cloned()).collect();
+        if let Some(found) = self.containing.lock().ok().and_then(|known| known.get(&key).cloned()) {
+            return found;
+        }
+        let finders: Vec<memchr::memmem::Finder> = needles.iter().map(|needle| memchr::memmem::Finder::new(needle.as_bytes())).collect();
+        let found: Arc<Vec<usize>> = Arc::new(
+            self.files
+                .iter()
+                .enumerate()
+                .filter(|(_, file)| file.language == language && finders.iter().any(|finder| finder.find(file.text.as_bytes()).is_some()))
+                .map(|(index, _)| index)
+                .collect(),
+        );
+        if let Ok(mut known) = self.containing.lock() {
+            known.insert(key, Arc::clone(&found));
+        }
+        found
     }
 
     /// Every route of the tree, once [`Project::set_routes`] has set them. Until then an
@@ -869,6 +895,22 @@ mod tests {
         assert_eq!(project.resolve_module(notion, "..core"), Some(1));
         assert_eq!(project.resolve_module(notion, "....too.far"), None, "past the root");
         assert_eq!(project.resolve_module(notion, "httpx"), None, "outside the tree");
+    }
+
+    #[test]
+    fn files_containing_a_needle_are_found_once_per_language_and_needles() {
+        let file = |path: &str, language, text: &str| SourceFile::new(path.into(), path.into(), language, text.into());
+        let project = Project::new(vec![
+            file("a.ts", Language::TypeScript, "export async function triggerSync() {}\n"),
+            file("b.py", Language::Python, "def trigger_sync():\n    ...\n"),
+            file("c.ts", Language::TypeScript, "const x = 1;\n"),
+            file("d.ts", Language::TypeScript, "trigger_sync();\n"),
+        ]);
+        let needles = ["triggerSync".to_string(), "trigger_sync".to_string()];
+        let first = project.files_containing(Language::TypeScript, &needles);
+        assert_eq!(*first, vec![0, 3]);
+        assert!(Arc::ptr_eq(&first, &project.files_containing(Language::TypeScript, &needles)), "searched once");
+        assert_eq!(*project.files_containing(Language::Python, &needles), vec![1]);
     }
 
     #[test]

@@ -285,12 +285,9 @@ fn sync_function<'a>(project: &'a Project, config: &Config, here: &str) -> Resul
     let triggers = &config.sync_triggers;
     let spellings: Vec<String> = triggers.iter().map(|name| camel_case(name)).collect();
     let mut found: Vec<(usize, usize, &Function)> = Vec::new();
-    for (index, file) in project.files.iter().enumerate() {
-        if file.language != crate::facts::Language::TypeScript
-            || !spellings.iter().chain(triggers).any(|name| memchr::memmem::find(file.text.as_bytes(), name.as_bytes()).is_some())
-        {
-            continue;
-        }
+    let needles: Vec<String> = spellings.iter().chain(triggers).cloned().collect();
+    for &index in project.files_containing(crate::facts::Language::TypeScript, &needles).iter() {
+        let Some(file) = project.files.get(index) else { continue };
         let Some(facts) = project.facts(index) else { continue };
         for function in &facts.functions {
             let top_level = function.class.is_none() && function.parent.is_some_and(|parent| parent.0 == 0);
