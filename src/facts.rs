@@ -222,8 +222,8 @@ pub enum StmtKind {
     /// `for target in iter:` (`iter` set) or `while condition:` (`condition` set).
     Loop {
         targets: Vec<Expr>,
-        // Boxed, as in `Raise`: rare and two expressions wide, these variants would make
-        // every statement of every file twice its size.
+        // Boxed, as in `Raise`: two optional expressions inline made every statement of
+        // every file 344 bytes instead of 208.
         iter: Option<Box<Expr>>,
         condition: Option<Box<Expr>>,
         body: Block,

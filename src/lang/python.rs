@@ -121,12 +121,12 @@ fn comments_with(root: Node, text: &str, needle: &str) -> Vec<Comment> {
     comments
 }
 
-/// The child in field `name` (`body`, `condition`, ...).
+/// The child in field `id` (`field_id!("body")`, ...).
 fn field<'t>(node: Node<'t>, id: Option<NonZeroU16>) -> Option<Node<'t>> {
     node.child_by_field_id(id?.get())
 }
 
-/// Every child in field `name` (`alternative` clauses, comparison `operators`).
+/// Every child in field `id` (`alternative` clauses, comparison `operators`).
 fn fields_of<'t>(node: Node<'t>, id: Option<NonZeroU16>, cursor: &mut tree_sitter::TreeCursor<'t>) -> Vec<Node<'t>> {
     match id {
         Some(id) => node.children_by_field_id(id, cursor).collect(),
@@ -786,6 +786,23 @@ mod tests {
             }
         }
         count
+    }
+
+    #[test]
+    fn every_field_the_converter_reads_is_in_the_grammar() {
+        // A misspelt name would make `field_id!` give `None` and the field look absent.
+        let source = include_str!("python.rs");
+        let language = tree_sitter::Language::from(tree_sitter_python::LANGUAGE);
+        let names: Vec<&str> = source
+            .split(concat!("field_id", "!(\""))
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
+            .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        assert!(names.len() > 40, "{} field reads found", names.len());
+        for name in names {
+            assert!(language.field_id_for_name(name).is_some(), "no field `{name}` in tree-sitter-python");
+        }
     }
 
     #[test]
