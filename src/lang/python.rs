@@ -168,8 +168,10 @@ impl<'a> Converter<'a> {
     // ----- statements -------------------------------------------------------------------
 
     fn block_from_children(&mut self, node: Node) -> Block {
-        let mut statements = Vec::new();
-        for child in self.named_children(node) {
+        let children = self.named_children(node);
+        // Mostly one statement per child: sized up front, a block holds no unused slots.
+        let mut statements = Vec::with_capacity(children.len());
+        for child in children {
             self.statement_into(child, &mut statements);
         }
         Block { statements }
@@ -256,8 +258,9 @@ impl<'a> Converter<'a> {
             _ => {
                 // Statements without rule-relevant structure (assert, del, global, ...):
                 // keep their expressions so calls inside them are still seen.
-                let mut expressions = Vec::new();
-                for child in self.named_children(node) {
+                let children = self.named_children(node);
+                let mut expressions = Vec::with_capacity(children.len());
+                for child in children {
                     if kind(child) == "block" {
                         continue;
                     }
@@ -290,7 +293,8 @@ impl<'a> Converter<'a> {
     }
 
     fn assignment(&mut self, node: Node, augmented: bool) -> StmtKind {
-        let mut targets = Vec::new();
+        // Almost always one target (`a = b = value` has two).
+        let mut targets = Vec::with_capacity(1);
         let mut current = node;
         // `a = b = value` nests assignments on the right.
         loop {
@@ -428,8 +432,9 @@ impl<'a> Converter<'a> {
     }
 
     fn decorated_definition(&mut self, node: Node) -> StmtKind {
-        let mut decorators = Vec::new();
-        for child in self.named_children(node).into_iter().filter(|child| kind(child) == "decorator") {
+        let children = self.named_children(node);
+        let mut decorators = Vec::with_capacity(children.len().saturating_sub(1));
+        for child in children.into_iter().filter(|child| kind(child) == "decorator") {
             if let Some(expression) = self.named_children(child).into_iter().next() {
                 decorators.push(self.expr(expression));
             }
@@ -478,8 +483,9 @@ impl<'a> Converter<'a> {
     }
 
     fn parameters(&mut self, node: Node) -> Vec<Param> {
-        let mut params = Vec::new();
-        for child in self.named_children(node) {
+        let children = self.named_children(node);
+        let mut params = Vec::with_capacity(children.len());
+        for child in children {
             let span = span_of(child);
             let (name_node, annotation, default) = match kind(child) {
                 "identifier" => (Some(child), None, None),
@@ -681,8 +687,9 @@ impl<'a> Converter<'a> {
                 ExprKind::Sequence(self.child_exprs(node))
             }
             "dictionary" => {
-                let mut entries = Vec::new();
-                for child in self.named_children(node) {
+                let children = self.named_children(node);
+                let mut entries = Vec::with_capacity(children.len());
+                for child in children {
                     if kind(child) == "pair" {
                         let key = field(child, field_id!("key")).map(|key| self.expr(key));
                         let value = self.expr_field(child, field_id!("value"));
@@ -706,7 +713,12 @@ impl<'a> Converter<'a> {
             if kind(arguments) == "generator_expression" {
                 args.push(self.expr(arguments));
             } else {
-                for argument in self.named_children(arguments) {
+                let arguments = self.named_children(arguments);
+                // Sized up front: a pushed-to vector starts with room for four expressions.
+                let keyword_count = arguments.iter().filter(|argument| kind(*argument) == "keyword_argument").count();
+                args.reserve_exact(arguments.len() - keyword_count);
+                keywords.reserve_exact(keyword_count);
+                for argument in arguments {
                     match kind(argument) {
                         "keyword_argument" => {
                             let name = field(argument, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();

@@ -281,8 +281,10 @@ impl<'a> Converter<'a> {
     // ----- statements -------------------------------------------------------------------
 
     fn block_from_children(&mut self, node: Node) -> Block {
-        let mut statements = Vec::new();
-        for child in self.named_children(node) {
+        let children = self.named_children(node);
+        // Mostly one statement per child: sized up front, a block holds no unused slots.
+        let mut statements = Vec::with_capacity(children.len());
+        for child in children {
             self.statement_into(child, &mut statements);
         }
         Block { statements }
@@ -1293,6 +1295,8 @@ impl<'a> Converter<'a> {
                     (None, Some(name)) => name,
                     (None, None) => method,
                 };
+                // Sized up front: a pushed-to vector starts with room for four expressions.
+                args.reserve_exact(children.len());
                 for argument in children {
                     match self.kind(argument) {
                         "spread_element" => {
