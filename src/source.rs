@@ -29,7 +29,7 @@ impl SourceFile {
             let bytes = self.text.as_bytes();
             let mut starts = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
             starts.push(0);
-            // Discovery reads no file near 4 GiB; a longer one would end at its last line.
+            // Discovery reads no file near 4 GiB; in a longer one, lines past it would read as empty.
             starts.extend(memchr::memchr_iter(b'\n', bytes).map_while(|index| u32::try_from(index + 1).ok()));
             starts
         })
