@@ -4,12 +4,15 @@
 //! table assigns it; a known provider named in its file name (`notion_routes.py`,
 //! `auth_handler_zoom.py`); a known provider in its nearest folder
 //! (`connectors/intercom/client.py`); a known provider in its router prefix
-//! (`APIRouter(prefix="/api/slack")`); the last meaningful segment of its router prefix,
-//! or the segment before `/callback` in a route path (an unknown provider); or none.
+//! (`APIRouter(prefix="/api/slack")`); a meaningful segment of its router prefix that names
+//! an unknown provider some callback of the tree names, or the segment before `/callback` in
+//! one of its route paths (an unknown provider); or none. An unknown provider comes
+//! into being only by a callback: `APIRouter(prefix="/api/v1/channels")` alone makes no
+//! integration.
 //! The path decides without parsing; a file is parsed for its routes only when its path
 //! names no provider.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
@@ -171,9 +174,41 @@ pub fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Pat
     matcher.provider_in(stem).or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in(folder)))
 }
 
+/// The unknown providers of a tree, from every file's routing and whether the file holds
+/// an OAuth callback: the segment before `/callback` in a route path ([`Routing::route_paths`]
+/// carry their router's prefix), and the router prefix of a file holding a callback (an
+/// exchange endpoint such as `/api/acme/connect/complete`).
+pub fn unknown_providers<'r>(files: impl IntoIterator<Item = (&'r Routing, bool)>) -> BTreeSet<String> {
+    let mut providers = BTreeSet::new();
+    for (routing, holds_callback) in files {
+        providers.extend(routing.route_paths.iter().filter_map(|path| provider_before_callback(path)));
+        if holds_callback {
+            providers.extend(routing.prefixes.iter().find_map(|prefix| provider_in_prefix(prefix, |_| true)));
+        }
+    }
+    providers
+}
+
+/// The last meaningful segment of a router prefix that `accept` takes, as a provider name.
+fn provider_in_prefix(prefix: &str, accept: impl Fn(&str) -> bool) -> Option<String> {
+    prefix
+        .split('/')
+        .rev()
+        .map(str::trim)
+        .filter(|segment| names_provider(segment))
+        .map(normalize_provider)
+        .find(|provider| accept(provider))
+}
+
 /// The integration of one file, from the provider its path names (see
-/// [`provider_from_path`]) and, when that is none, its routes.
-pub fn assign(matcher: &ProviderMatcher, path_provider: Option<String>, routing: Option<&Routing>) -> Option<String> {
+/// [`provider_from_path`]) and, when that is none, its routes. `unknown` holds the
+/// tree's [`unknown_providers`].
+pub fn assign(
+    matcher: &ProviderMatcher,
+    path_provider: Option<String>,
+    routing: Option<&Routing>,
+    unknown: &BTreeSet<String>,
+) -> Option<String> {
     if path_provider.is_some() {
         return path_provider;
     }
@@ -184,9 +219,9 @@ pub fn assign(matcher: &ProviderMatcher, path_provider: Option<String>, routing:
             return Some(provider);
         }
     }
-    let inferred_from_prefix = routing.prefixes.iter().find_map(|prefix| {
-        prefix.split('/').rev().map(|segment| segment.trim()).find(|segment| names_provider(segment)).map(normalize_provider)
-    });
+    // A router prefix joins the file to an unknown provider only when a callback names it:
+    // most prefixes name a resource (`/api/v1/channels`), not a provider.
+    let inferred_from_prefix = routing.prefixes.iter().find_map(|prefix| provider_in_prefix(prefix, |provider| unknown.contains(provider)));
     // `@router.get("/acme/callback")`: the segment before `/callback` names the provider.
     inferred_from_prefix.or_else(|| routing.route_paths.iter().find_map(|path| provider_before_callback(path)))
 }
@@ -215,6 +250,30 @@ mod tests {
         assert_eq!(provider_before_callback("/{provider}/callback"), None);
         assert_eq!(provider_before_callback("/<tenant>/callback"), None);
         assert_eq!(provider_before_callback("/api/acme/token"), None);
+    }
+
+    #[test]
+    fn only_callbacks_make_unknown_providers_and_prefixes_join_them() {
+        let config = Config::defaults().expect("defaults");
+        let matcher = ProviderMatcher::new(&config);
+        let routing = |prefixes: &[&str], paths: &[&str]| Routing {
+            prefixes: prefixes.iter().map(|prefix| prefix.to_string()).collect(),
+            route_paths: paths.iter().map(|path| path.to_string()).collect(),
+        };
+        let callback = routing(&["/api/integrations"], &["/api/integrations/acme/callback"]);
+        let exchange = routing(&["/api/globex/oauth"], &["/api/globex/oauth/connect/complete"]);
+        let resource = routing(&["/api/v1/channels"], &["/api/v1/channels/list"]);
+        let unknown = unknown_providers([(&callback, true), (&exchange, true), (&resource, false)]);
+        assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["acme", "globex"]);
+        // A file holding no callback names no provider by its prefix alone.
+        assert!(unknown_providers([(&exchange, false)]).is_empty());
+        let unknown: BTreeSet<String> = ["acme".to_string(), "globex".to_string()].into();
+        let assign = |routing: &Routing| assign(&matcher, None, Some(routing), &unknown);
+        assert_eq!(assign(&callback).as_deref(), Some("acme"));
+        assert_eq!(assign(&routing(&["/api/globex/v2"], &["/api/globex/v2/items"])).as_deref(), Some("globex"));
+        assert_eq!(assign(&resource), None);
+        // A known provider needs no callback.
+        assert_eq!(assign(&routing(&["/api/slack"], &["/api/slack/events"])).as_deref(), Some("slack"));
     }
 
     #[test]

@@ -218,7 +218,13 @@ fn scan_files(
                 }
             }
         }
-        assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref()));
+    }
+    let unknown = integrations::unknown_providers(analyses.iter().filter_map(|(_, analysis)| {
+        let exchanges = analysis.callbacks.iter().any(|callback| callback.analysis.kind == callbacks::Kind::Callback);
+        Some((analysis.routing.as_ref()?, exchanges))
+    }));
+    for (_, analysis) in &analyses {
+        assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref(), &unknown));
     }
     skipped.sort();
 

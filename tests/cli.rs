@@ -119,30 +119,50 @@ fn config_is_found_from_the_scan_root_upward_and_extends_the_defaults() {
 }
 
 #[test]
-fn unknown_providers_come_from_router_prefixes_and_callback_routes() {
+fn unknown_providers_come_from_callbacks_and_router_prefixes_join_files_to_them() {
     let folder = tempfile::tempdir().expect("temp dir");
     let root = folder.path();
     std::fs::create_dir_all(root.join("app/routes")).expect("mkdir");
+    let write = |name: &str, text: &str| std::fs::write(root.join("app/routes").join(name), text).expect("write");
     // No provider in the name or folder: the segment before `/callback` names it, after the
     // router's generic prefix.
-    let callback = "import requests\nfrom fastapi import APIRouter\nrouter = APIRouter(prefix=\"/api/integrations\")\n\n\
-@router.get(\"/acme/callback\")\ndef acme_callback(code: str):\n    return requests.post(\"https://acme.example/token\", data={\"code\": code}).json()\n";
-    std::fs::write(root.join("app/routes/oauth_routes.py"), callback).expect("write");
-    // A router prefix naming an unknown provider.
-    let prefixed = "import requests\nfrom flask import Blueprint\nbp = Blueprint(\"crm\", __name__, url_prefix=\"/api/globex-crm\")\n\n\
-@bp.route(\"/contacts\")\ndef contacts():\n    return requests.get(\"https://globex.example/contacts\").json()\n";
-    std::fs::write(root.join("app/routes/crm.py"), prefixed).expect("write");
+    write(
+        "oauth_routes.py",
+        "import requests\nfrom fastapi import APIRouter\nrouter = APIRouter(prefix=\"/api/integrations\")\n\n\
+@router.get(\"/acme/callback\")\ndef acme_callback(code: str):\n    return requests.post(\"https://acme.example/token\", data={\"code\": code}).json()\n",
+    );
+    // An exchange endpoint without `callback` in its path: its router prefix names the provider.
+    write(
+        "globex_connect.py",
+        "import requests\nfrom fastapi import APIRouter\nrouter = APIRouter(prefix=\"/api/globex-crm\")\n\n\
+@router.get(\"/connect/complete\")\ndef complete(code: str):\n    return requests.post(\"https://globex.example/token\", data={\"code\": code}).json()\n",
+    );
+    // Data routes join the providers callbacks named, by their router prefix.
+    let data = |prefix: &str| {
+        format!(
+            "import requests\nfrom flask import Blueprint\nbp = Blueprint(\"data\", __name__, url_prefix=\"{prefix}\")\n\n\
+@bp.route(\"/items\")\ndef items():\n    return requests.get(\"https://data.example/items\").json()\n"
+        )
+    };
+    write("crm.py", &data("/api/globex-crm/v2"));
+    write("items.py", &data("/api/acme"));
+    // A prefix no callback names is a resource, not a provider.
+    write("channels.py", &data("/api/v1/channels"));
     let report = json_report(&[root.to_str().expect("path")]);
-    let groups: Vec<(String, String)> = report["integrations"]
+    let groups: Vec<(String, Vec<String>)> = report["integrations"]
         .as_array()
         .expect("integrations")
         .iter()
         .map(|integration| {
-            (integration["name"].as_str().expect("name").to_string(), integration["files"][0].as_str().expect("file").to_string())
+            let files = integration["files"].as_array().expect("files").iter().map(|file| file.as_str().expect("file").to_string());
+            (integration["name"].as_str().expect("name").to_string(), files.collect())
         })
         .collect();
-    assert_eq!(
-        groups,
-        vec![("acme".to_string(), "app/routes/oauth_routes.py".to_string()), ("globex_crm".to_string(), "app/routes/crm.py".to_string())]
-    );
+    let group = |name: &str, files: &[&str]| (name.to_string(), files.iter().map(|file| format!("app/routes/{file}")).collect::<Vec<_>>());
+    assert_eq!(groups, vec![group("acme", &["items.py", "oauth_routes.py"]), group("globex_crm", &["crm.py", "globex_connect.py"])]);
+    // The channels finding is still reported, in no integration.
+    let channels: Vec<&serde_json::Value> =
+        report["findings"].as_array().expect("findings").iter().filter(|finding| finding["file"] == "app/routes/channels.py").collect();
+    assert_eq!(channels.len(), 1, "{:#?}", report["findings"]);
+    assert!(channels[0]["integration"].is_null(), "{:#?}", channels[0]);
 }
