@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::config::Config;
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Span, Stmt, StmtKind, WithItem, last_segment};
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Param, Span, Stmt, StmtKind, WithItem, last_segment};
 use crate::index::{Resolver, Target};
 use crate::routes::Route;
 
@@ -209,8 +209,10 @@ fn analyse_handler<'a>(
     let target = Target { file_index, facts, function };
     let tainted: HashSet<String> =
         function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect();
-    let events = walk.function(target, tainted, 0);
-    let exchange = events.iter().find(|event| event.kind == EventKind::Exchange).map(|event| event.chain.clone());
+    let events = walk.function(target, tainted, request_params(function), 0);
+    let exchange_event = events.iter().find(|event| event.kind.exchanges());
+    let exchange = exchange_event.map(|event| event.chain.clone());
+    let library_checks_state = exchange_event.is_some_and(|event| event.kind == EventKind::RequestExchange { checks_state: true });
     let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
     if kind == Kind::Stub && !looks_like_callback {
@@ -249,7 +251,13 @@ fn analyse_handler<'a>(
         }
     }
     let (leak, state) = if kind == Kind::Callback {
-        (token_leak(config, function), state_check(walk.resolver, config, file_index, function, input.as_deref()))
+        // authlib's `authorize_access_token(request)` compares `state` with the session's.
+        let state = if library_checks_state {
+            StateCheck::Validated
+        } else {
+            state_check(walk.resolver, config, file_index, function, input.as_deref())
+        };
+        (token_leak(config, function), state)
     } else {
         (None, StateCheck::NotApplicable)
     };
@@ -275,10 +283,21 @@ fn analyse_handler<'a>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EventKind {
     Exchange,
+    /// A library call reading the code from the incoming request it is given; one of
+    /// `[callbacks] state_validators` checks `state` too (authlib's `authorize_access_token`).
+    RequestExchange {
+        checks_state: bool,
+    },
     Persist,
     Sync,
     /// A token assigned to an attribute of `self`.
     Memory,
+}
+
+impl EventKind {
+    fn exchanges(self) -> bool {
+        matches!(self, EventKind::Exchange | EventKind::RequestExchange { .. })
+    }
 }
 
 /// Where in the control flow an event happens, as seen from the handler.
@@ -299,8 +318,9 @@ struct Event {
     delegation: Option<Rc<Delegation>>,
 }
 
-/// A walked function: file, function, its tainted parameters (sorted) and the depth.
-type WalkKey = (usize, FunctionId, Vec<String>, usize);
+/// A walked function: file, function, its tainted and its request parameters (sorted) and
+/// the depth.
+type WalkKey = (usize, FunctionId, Vec<String>, Vec<String>, usize);
 
 /// A depth-first walk over the calls of a callback, recording events in source order
 /// with the events of a callee inlined at its call site.
@@ -332,7 +352,7 @@ pub struct Sessions {
 impl<'a> Walk<'_, 'a> {
     /// The events of one function, chains starting at its own lines and flags relative to
     /// its body.
-    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, depth: usize) -> Vec<Event> {
+    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, requests: HashSet<String>, depth: usize) -> Vec<Event> {
         let key = (target.file_index, target.function.id);
         if self.path.contains(&key) {
             return Vec::new();
@@ -340,7 +360,7 @@ impl<'a> Walk<'_, 'a> {
         self.path.push(key);
         let outer = std::mem::take(&mut self.events);
         let tainted = taint(self.config, target.function, initial);
-        let context = FunctionWalk { target, tainted, sessions: OnceCell::new(), depth };
+        let context = FunctionWalk { target, tainted, requests, sessions: OnceCell::new(), depth };
         self.block(&context, &target.function.body.statements, &Flags::default());
         self.path.pop();
         std::mem::replace(&mut self.events, outer)
@@ -454,13 +474,17 @@ impl<'a> Walk<'_, 'a> {
         };
         if let Some(target) = resolved {
             let initial = mapped_taint(config, context, target.function, call, args);
-            let mut sorted: Vec<String> = initial.iter().cloned().collect();
-            sorted.sort();
-            let key = (target.file_index, target.function.id, sorted, context.depth + 1);
+            let requests = parameters_receiving(target.function, call, args, &|arg| context.is_request(arg));
+            let sorted = |names: &HashSet<String>| {
+                let mut sorted: Vec<String> = names.iter().cloned().collect();
+                sorted.sort();
+                sorted
+            };
+            let key = (target.file_index, target.function.id, sorted(&initial), sorted(&requests), context.depth + 1);
             let events = match self.memo.get(&key) {
                 Some(events) => Rc::clone(events),
                 None => {
-                    let events = Rc::new(self.function(target, initial, context.depth + 1));
+                    let events = Rc::new(self.function(target, initial, requests, context.depth + 1));
                     self.memo.insert(key, Rc::clone(&events));
                     events
                 }
@@ -488,6 +512,15 @@ impl<'a> Walk<'_, 'a> {
         }
         if tainted_args && (is_built_request(config, context.target.facts, callee) || is_exchange_call(config, name)) {
             self.push(EventKind::Exchange, context.chain(line), flags);
+            return;
+        }
+        // `await oauth.acme.authorize_access_token(request)`; Flask's takes no argument.
+        if config.callbacks.request_exchange_calls.iter().any(|call| call == name)
+            && ((args.is_empty() && call.keywords.is_empty())
+                || args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_request(arg)))
+        {
+            let checks_state = config.callbacks.state_validators.iter().any(|validator| validator == name);
+            self.push(EventKind::RequestExchange { checks_state }, context.chain(line), flags);
             return;
         }
         // Session writes: `db.add(token)` with a commit on `db`, or `db.commit()` after a
@@ -620,10 +653,10 @@ impl<'a> Walk<'_, 'a> {
         }
         let initial: HashSet<String> =
             target.function.params.iter().filter(|param| is_code_input(self.config, &param.name)).map(|param| param.name.clone()).collect();
-        let events = self.function(target, initial, context.depth + 1);
+        let events = self.function(target, initial, request_params(target.function), context.depth + 1);
         let call_site = context.hop(line);
         for event in events {
-            if event.kind == EventKind::Exchange {
+            if event.kind.exchanges() {
                 continue;
             }
             let mut chain = Vec::with_capacity(event.chain.len() + 1);
@@ -642,6 +675,8 @@ impl<'a> Walk<'_, 'a> {
 struct FunctionWalk<'a> {
     target: Target<'a>,
     tainted: HashSet<String>,
+    /// Names holding the incoming request, for [`Config::callbacks`]' request exchanges.
+    requests: HashSet<String>,
     /// Computed when the first session call is met.
     sessions: OnceCell<Sessions>,
     depth: usize,
@@ -662,6 +697,11 @@ impl FunctionWalk<'_> {
 
     fn is_tainted(&self, config: &Config, expression: &Expr) -> bool {
         holds(expression, &self.tainted, &|part| is_code_read(config, part))
+    }
+
+    /// The expression is the incoming request itself (not a part of it).
+    fn is_request(&self, expression: &Expr) -> bool {
+        expression.unawaited().as_name().is_some_and(|name| self.requests.contains(name))
     }
 }
 
@@ -934,6 +974,21 @@ fn code_input(config: &Config, function: &Function) -> Option<String> {
 /// expression holding one (`data = {"code": code}`), to a fixpoint.
 fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> HashSet<String> {
     taint_with(function, initial, &|part| is_code_read(config, part))
+}
+
+/// A handler's parameters holding the incoming request: typed `Request` (Starlette,
+/// FastAPI), or named `request`.
+fn request_params(function: &Function) -> HashSet<String> {
+    function.params.iter().filter(|param| is_request_param(param)).map(|param| param.name.clone()).collect()
+}
+
+fn is_request_param(param: &Param) -> bool {
+    param.name == "request" || param.annotation.as_deref().is_some_and(is_request_type)
+}
+
+/// Starlette's and FastAPI's `Request`, however imported.
+fn is_request_type(annotation: &str) -> bool {
+    last_segment(annotation) == "Request"
 }
 
 /// The callee's parameters that receive a tainted argument.
@@ -1323,9 +1378,7 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
             .is_some_and(|annotation| is_type_in(annotation, &config.callbacks.app_state_types))
     };
     let is_state_input = |name: &str| config.callbacks.state_inputs.iter().any(|state| state == name);
-    let incoming_request = |name: &str| {
-        function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(|annotation| last_segment(annotation) == "Request")
-    };
+    let incoming_request = |name: &str| function.param(name).and_then(|param| param.annotation.as_deref()).is_some_and(is_request_type);
     // A read of `state`: the parameter, `request.state` on a request model (not
     // Starlette's `Request.state`), `args["state"]`, `params.get("state")`.
     let is_read = |part: &Expr| match &part.kind {
@@ -1575,6 +1628,36 @@ mod tests {
         assert_eq!(callback.memory_only.as_ref().and_then(|chain| chain.last()).map(|hop| hop.line), Some(4));
         assert_eq!(callback.state, StateCheck::PresenceOnly(5));
         assert_eq!(found[1].kind, Kind::Stub);
+    }
+
+    #[test]
+    fn a_library_reading_the_code_from_the_request_exchanges_it() {
+        // authlib: the handler passes the request to a service, which hands it to the
+        // library; authlib checks `state` against the session.
+        let routes = format!(
+            "{ROUTE_HEAD}from starlette.requests import Request\n@router.get(\"/callback\")\nasync def callback(request: Request, db=Depends(get_db)):\n    \
+             return await handler.finish(request, db)\n\n@router.get(\"/other/callback\")\nasync def other(request: Request):\n    \
+             return await oauth.acme.authorize_access_token(make_request())\n"
+        );
+        let services = "class Handler:\n    async def finish(self, incoming, db):\n        token = await oauth.acme.authorize_access_token(incoming)\n        \
+                        db.add(Token(**token))\n        db.commit()\n\nhandler = Handler()\n";
+        let found = analyse(&[("routes.py", &routes), ("services.py", services)]);
+        assert_eq!(found.iter().map(|callback| callback.kind).collect::<Vec<_>>(), vec![Kind::Callback, Kind::Stub]);
+        let callback = &found[0];
+        assert_eq!(callback.exchange.as_ref().and_then(|chain| chain.last()).map(|hop| (hop.file_index, hop.line)), Some((1, 2)));
+        assert!(callback.persistence.is_some());
+        assert_eq!(callback.state, StateCheck::Validated);
+        // Flask's authlib reads the global request; fastapi-sso leaves `state` to the handler.
+        let flask = "from flask import Blueprint\nbp = Blueprint(\"acme\", __name__, url_prefix=\"/acme\")\n\
+                     @bp.route(\"/callback\")\ndef callback():\n    token = oauth.acme.authorize_access_token()\n    return token\n";
+        let found = analyse(&[("routes.py", flask)]);
+        assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Validated));
+        let sso = format!(
+            "{ROUTE_HEAD}@router.get(\"/sso/callback\")\nasync def sso_callback(request: Request):\n    \
+             user = await google_sso.verify_and_process(request)\n    return user\n"
+        );
+        let found = analyse(&[("routes.py", &sso)]);
+        assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Absent));
     }
 
     #[test]

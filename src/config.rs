@@ -66,6 +66,8 @@ struct CallbacksSection {
     #[serde(default)]
     exchange_calls: Vec<String>,
     #[serde(default)]
+    request_exchange_calls: Vec<String>,
+    #[serde(default)]
     call_through: Vec<String>,
     #[serde(default)]
     state_inputs: Vec<String>,
@@ -255,6 +257,9 @@ pub struct Callbacks {
     /// Library calls that exchange a code given to them, when they are not in the tree
     /// (besides any call whose name holds `token` or `exchange`).
     pub exchange_calls: Vec<String>,
+    /// Library calls that read the code, and check `state`, from the incoming request they
+    /// are given: authlib's `authorize_access_token(request)`.
+    pub request_exchange_calls: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,
     pub state_inputs: Vec<String>,
@@ -505,6 +510,7 @@ impl Config {
             extend(&mut callbacks.code_inputs, section.code_inputs);
             extend(&mut callbacks.stateless_inputs, section.stateless_inputs);
             extend(&mut callbacks.exchange_calls, section.exchange_calls);
+            extend(&mut callbacks.request_exchange_calls, section.request_exchange_calls);
             extend(&mut callbacks.call_through, section.call_through);
             extend(&mut callbacks.state_inputs, section.state_inputs);
             extend(&mut callbacks.state_validators, section.state_validators);
