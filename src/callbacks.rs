@@ -113,6 +113,8 @@ pub struct CallbackAnalysis {
     pub span: Span,
     /// `GET /api/zoom/callback`.
     pub route: String,
+    /// `/api/zoom/callback`.
+    pub path: String,
     pub kind: Kind,
     /// The input the callback exchanges (`code`, `public_token`), when it reads one.
     pub input: Option<String>,
@@ -192,6 +194,9 @@ pub fn analyse_routes(
     out
 }
 
+/// Words of a route or handler name for the step where a sign-in comes back.
+const SIGN_IN_WORDS: &[&str] = &["auth", "authorize", "authorized", "authorization", "oauth", "oauth2", "login", "signin", "sso", "token"];
+
 fn analyse_handler<'a>(
     walk: &mut Walk<'_, 'a>,
     file_index: usize,
@@ -203,7 +208,17 @@ fn analyse_handler<'a>(
     let config = walk.config;
     let input = code_input(config, function);
     let looks_like_callback = path.to_lowercase().contains("callback") || function.name.to_lowercase().contains("callback");
-    if input.is_none() && !looks_like_callback {
+    // authlib's callbacks read no code themselves and often sit on `/auth` or `/authorize`:
+    // where the tree calls a request exchange, a handler named for a sign-in step may be one.
+    let may_exchange_request = || {
+        let needles = &config.callbacks.request_exchange_calls;
+        let named_for_sign_in = crate::integrations::words_of(path)
+            .into_iter()
+            .chain(crate::integrations::words_of(&function.name))
+            .any(|word| SIGN_IN_WORDS.contains(&word.as_str()));
+        named_for_sign_in && !needles.is_empty() && !walk.resolver.project.files_containing(facts.language, needles).is_empty()
+    };
+    if input.is_none() && !looks_like_callback && !may_exchange_request() {
         return None;
     }
     let target = Target { file_index, facts, function };
@@ -212,7 +227,12 @@ fn analyse_handler<'a>(
     let events = walk.function(target, tainted, request_params(function), 0);
     let exchange_event = events.iter().find(|event| event.kind.exchanges());
     let exchange = exchange_event.map(|event| event.chain.clone());
-    let library_checks_state = exchange_event.is_some_and(|event| event.kind == EventKind::RequestExchange { checks_state: true });
+    // Every exchange is a library's that checks `state` itself: no branch is left to check.
+    let library_checks_state = exchange_event.is_some()
+        && events
+            .iter()
+            .filter(|event| event.kind.exchanges())
+            .all(|event| event.kind == EventKind::RequestExchange { checks_state: true });
     let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
     if kind == Kind::Stub && !looks_like_callback {
@@ -266,6 +286,7 @@ fn analyse_handler<'a>(
         function: function.qualified_name(),
         span: function.name_span,
         route,
+        path: path.to_string(),
         kind,
         input,
         exchange,
@@ -514,10 +535,10 @@ impl<'a> Walk<'_, 'a> {
             self.push(EventKind::Exchange, context.chain(line), flags);
             return;
         }
-        // `await oauth.acme.authorize_access_token(request)`; Flask's takes no argument.
+        // `await oauth.acme.authorize_access_token(request)`; Flask's takes the request from
+        // a global, so no positional argument (keywords are options: `claims_options=...`).
         if config.callbacks.request_exchange_calls.iter().any(|call| call == name)
-            && ((args.is_empty() && call.keywords.is_empty())
-                || args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_request(arg)))
+            && (args.is_empty() || args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_request(arg)))
         {
             let checks_state = config.callbacks.state_validators.iter().any(|validator| validator == name);
             self.push(EventKind::RequestExchange { checks_state }, context.chain(line), flags);
@@ -977,13 +998,16 @@ fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> Hash
 }
 
 /// A handler's parameters holding the incoming request: typed `Request` (Starlette,
-/// FastAPI), or named `request`.
+/// FastAPI), or named `request` with no type (Django); not `request: CallbackBody`.
 fn request_params(function: &Function) -> HashSet<String> {
     function.params.iter().filter(|param| is_request_param(param)).map(|param| param.name.clone()).collect()
 }
 
 fn is_request_param(param: &Param) -> bool {
-    param.name == "request" || param.annotation.as_deref().is_some_and(is_request_type)
+    match param.annotation.as_deref() {
+        Some(annotation) => is_request_type(annotation),
+        None => param.name == "request",
+    }
 }
 
 /// Starlette's and FastAPI's `Request`, however imported.
@@ -1658,6 +1682,38 @@ mod tests {
         );
         let found = analyse(&[("routes.py", &sso)]);
         assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Absent));
+    }
+
+    #[test]
+    fn request_exchanges_off_callback_paths_with_options_or_in_one_branch() {
+        let verdicts = |body: &str| {
+            let routes = format!("{ROUTE_HEAD}{body}");
+            analyse(&[("routes.py", &routes)])
+                .into_iter()
+                .map(|callback| (callback.function, callback.kind, callback.state))
+                .collect::<Vec<_>>()
+        };
+        // authlib's documented `/auth` route, and Flask's call with options only.
+        let found = verdicts(
+            "@router.get(\"/auth\")\nasync def auth(request: Request):\n    return await oauth.acme.authorize_access_token(request)\n\n\
+             @router.get(\"/authorized\")\ndef authorized():\n    return oauth.acme.authorize_access_token(claims_options={\"iss\": {}})\n\n\
+             @router.get(\"/profile\")\nasync def profile(request: Request):\n    return await oauth.acme.authorize_access_token(request)\n",
+        );
+        let callback = |name: &str| (name.to_string(), Kind::Callback, StateCheck::Validated);
+        // `/profile` names no sign-in step: not looked at.
+        assert_eq!(found, vec![callback("auth"), callback("authorized")]);
+        // A request body named `request` is not the incoming request.
+        let found = verdicts(
+            "@router.get(\"/callback\")\nasync def callback(request: CallbackBody):\n    return await oauth.acme.authorize_access_token(request)\n",
+        );
+        assert_eq!(found.iter().map(|(_, kind, _)| *kind).collect::<Vec<_>>(), vec![Kind::Stub]);
+        // One branch exchanges the code itself, and nothing checks its `state`.
+        let found = verdicts(
+            "@router.get(\"/callback\")\nasync def callback(request: Request, provider: str):\n    if provider == \"acme\":\n        \
+             return await oauth.acme.authorize_access_token(request)\n    \
+             return requests.post(URL, data={\"code\": request.query_params[\"code\"]}).json()\n",
+        );
+        assert_eq!(found, vec![("callback".to_string(), Kind::Callback, StateCheck::Absent)]);
     }
 
     #[test]

@@ -257,8 +257,8 @@ pub struct Callbacks {
     /// Library calls that exchange a code given to them, when they are not in the tree
     /// (besides any call whose name holds `token` or `exchange`).
     pub exchange_calls: Vec<String>,
-    /// Library calls that read the code, and check `state`, from the incoming request they
-    /// are given: authlib's `authorize_access_token(request)`.
+    /// Library calls that read the code from the incoming request they are given: authlib's
+    /// `authorize_access_token(request)`. Those also in `state_validators` check `state` too.
     pub request_exchange_calls: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,

@@ -174,16 +174,22 @@ pub fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Pat
     matcher.provider_in(stem).or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in(folder)))
 }
 
-/// The unknown providers of a tree, from every file's routing and whether the file holds
-/// an OAuth callback: the segment before `/callback` in a route path ([`Routing::route_paths`]
-/// carry their router's prefix), and the router prefix of a file holding a callback (an
-/// exchange endpoint such as `/api/acme/connect/complete`).
-pub fn unknown_providers<'r>(files: impl IntoIterator<Item = (&'r Routing, bool)>) -> BTreeSet<String> {
+/// The unknown providers of a tree, from every file's routing and the paths of the
+/// exchanging callbacks it holds: the segment before `/callback` in a route path
+/// ([`Routing::route_paths`] carry their router's prefix), and the router prefix an
+/// exchange endpoint without `/callback` sits under (`/api/acme` of
+/// `/api/acme/connect/complete`).
+pub fn unknown_providers<'r>(files: impl IntoIterator<Item = (&'r Routing, Vec<&'r str>)>) -> BTreeSet<String> {
     let mut providers = BTreeSet::new();
-    for (routing, holds_callback) in files {
+    for (routing, exchanges) in files {
         providers.extend(routing.route_paths.iter().filter_map(|path| provider_before_callback(path)));
-        if holds_callback {
-            providers.extend(routing.prefixes.iter().find_map(|prefix| provider_in_prefix(prefix, |_| true)));
+        for path in exchanges.into_iter().filter(|path| provider_before_callback(path).is_none()) {
+            let under = |prefix: &&String| {
+                let prefix = prefix.trim_end_matches('/');
+                path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            };
+            let prefix = routing.prefixes.iter().filter(under).max_by_key(|prefix| prefix.len());
+            providers.extend(prefix.and_then(|prefix| provider_in_prefix(prefix, |_| true)));
         }
     }
     providers
@@ -263,10 +269,21 @@ mod tests {
         let callback = routing(&["/api/integrations"], &["/api/integrations/acme/callback"]);
         let exchange = routing(&["/api/globex/oauth"], &["/api/globex/oauth/connect/complete"]);
         let resource = routing(&["/api/v1/channels"], &["/api/v1/channels/list"]);
-        let unknown = unknown_providers([(&callback, true), (&exchange, true), (&resource, false)]);
+        let unknown = unknown_providers([
+            (&callback, vec!["/api/integrations/acme/callback"]),
+            (&exchange, vec!["/api/globex/oauth/connect/complete"]),
+            (&resource, vec![]),
+        ]);
         assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["acme", "globex"]);
         // A file holding no callback names no provider by its prefix alone.
-        assert!(unknown_providers([(&exchange, false)]).is_empty());
+        assert!(unknown_providers([(&exchange, vec![])]).is_empty());
+        // The prefix the exchange endpoint sits under, not another router's of the file; a
+        // callback path naming its provider adds no prefix (`/api/sso/acme/callback`).
+        let two_routers = routing(&["/api/users", "/api/initech"], &["/api/users/me", "/api/initech/connect/complete"]);
+        let unknown = unknown_providers([(&two_routers, vec!["/api/initech/connect/complete"])]);
+        assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["initech"]);
+        let sso = routing(&["/api/sso"], &["/api/sso/acme/callback"]);
+        assert_eq!(unknown_providers([(&sso, vec!["/api/sso/acme/callback"])]).into_iter().collect::<Vec<_>>(), vec!["acme"]);
         let unknown: BTreeSet<String> = ["acme".to_string(), "globex".to_string()].into();
         let assign = |routing: &Routing| assign(&matcher, None, Some(routing), &unknown);
         assert_eq!(assign(&callback).as_deref(), Some("acme"));

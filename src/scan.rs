@@ -220,8 +220,8 @@ fn scan_files(
         }
     }
     let unknown = integrations::unknown_providers(analyses.iter().filter_map(|(_, analysis)| {
-        let exchanges = analysis.callbacks.iter().any(|callback| callback.analysis.kind == callbacks::Kind::Callback);
-        Some((analysis.routing.as_ref()?, exchanges))
+        let exchanges = analysis.callbacks.iter().filter(|callback| callback.analysis.kind == callbacks::Kind::Callback);
+        Some((analysis.routing.as_ref()?, exchanges.map(|callback| callback.analysis.path.as_str()).collect()))
     }));
     for (_, analysis) in &analyses {
         assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref(), &unknown));
