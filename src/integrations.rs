@@ -147,12 +147,16 @@ pub fn may_declare_routes(text: &str, language: Language, mounted: bool) -> bool
 pub struct Routing {
     pub prefixes: Vec<String>,
     pub route_paths: Vec<String>,
+    /// The paths of the routes whose handlers exchange a code (OAuth callbacks).
+    pub exchange_paths: Vec<String>,
 }
 
 impl Routing {
-    /// What the routes of a file say, its routers' prefixes as [`routes::mounted_prefixes`] gives them.
-    pub fn of(facts: &FileFacts, prefixes: BTreeMap<String, String>) -> Routing {
+    /// What the routes of a file say, its routers' prefixes as [`routes::mounted_prefixes`]
+    /// gives them, and the paths of its exchanging callbacks.
+    pub fn of(facts: &FileFacts, prefixes: BTreeMap<String, String>, exchange_paths: Vec<String>) -> Routing {
         Routing {
+            exchange_paths,
             route_paths: routes::routes_with_prefixes(facts, &prefixes).into_iter().map(|route| route.path).collect(),
             prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect(),
         }
@@ -174,16 +178,15 @@ pub fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Pat
     matcher.provider_in(stem).or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in(folder)))
 }
 
-/// The unknown providers of a tree, from every file's routing and the paths of the
-/// exchanging callbacks it holds: the segment before `/callback` in a route path
-/// ([`Routing::route_paths`] carry their router's prefix), and the router prefix an
-/// exchange endpoint without `/callback` sits under (`/api/acme` of
+/// The unknown providers of a tree, from every file's routing: the segment before
+/// `/callback` in a route path ([`Routing::route_paths`] carry their router's prefix), and
+/// the router prefix an exchange endpoint without `/callback` sits under (`/api/acme` of
 /// `/api/acme/connect/complete`).
-pub fn unknown_providers<'r>(files: impl IntoIterator<Item = (&'r Routing, Vec<&'r str>)>) -> BTreeSet<String> {
+pub fn unknown_providers<'r>(routings: impl IntoIterator<Item = &'r Routing>) -> BTreeSet<String> {
     let mut providers = BTreeSet::new();
-    for (routing, exchanges) in files {
+    for routing in routings {
         providers.extend(routing.route_paths.iter().filter_map(|path| provider_before_callback(path)));
-        for path in exchanges.into_iter().filter(|path| provider_before_callback(path).is_none()) {
+        for path in routing.exchange_paths.iter().filter(|path| provider_before_callback(path).is_none()) {
             let under = |prefix: &&String| {
                 let prefix = prefix.trim_end_matches('/');
                 path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -262,35 +265,32 @@ mod tests {
     fn only_callbacks_make_unknown_providers_and_prefixes_join_them() {
         let config = Config::defaults().expect("defaults");
         let matcher = ProviderMatcher::new(&config);
-        let routing = |prefixes: &[&str], paths: &[&str]| Routing {
+        let routing = |prefixes: &[&str], paths: &[&str], exchanges: &[&str]| Routing {
             prefixes: prefixes.iter().map(|prefix| prefix.to_string()).collect(),
             route_paths: paths.iter().map(|path| path.to_string()).collect(),
+            exchange_paths: exchanges.iter().map(|path| path.to_string()).collect(),
         };
-        let callback = routing(&["/api/integrations"], &["/api/integrations/acme/callback"]);
-        let exchange = routing(&["/api/globex/oauth"], &["/api/globex/oauth/connect/complete"]);
-        let resource = routing(&["/api/v1/channels"], &["/api/v1/channels/list"]);
-        let unknown = unknown_providers([
-            (&callback, vec!["/api/integrations/acme/callback"]),
-            (&exchange, vec!["/api/globex/oauth/connect/complete"]),
-            (&resource, vec![]),
-        ]);
-        assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["acme", "globex"]);
+        let names = |routings: &[&Routing]| unknown_providers(routings.iter().copied()).into_iter().collect::<Vec<_>>();
+        let callback = routing(&["/api/integrations"], &["/api/integrations/acme/callback"], &["/api/integrations/acme/callback"]);
+        let exchange_path = "/api/globex/oauth/connect/complete";
+        let exchange = routing(&["/api/globex/oauth"], &[exchange_path], &[exchange_path]);
+        let resource = routing(&["/api/v1/channels"], &["/api/v1/channels/list"], &[]);
+        assert_eq!(names(&[&callback, &exchange, &resource]), vec!["acme", "globex"]);
         // A file holding no callback names no provider by its prefix alone.
-        assert!(unknown_providers([(&exchange, vec![])]).is_empty());
+        assert!(names(&[&routing(&["/api/globex/oauth"], &[exchange_path], &[])]).is_empty());
         // The prefix the exchange endpoint sits under, not another router's of the file; a
         // callback path naming its provider adds no prefix (`/api/sso/acme/callback`).
-        let two_routers = routing(&["/api/users", "/api/initech"], &["/api/users/me", "/api/initech/connect/complete"]);
-        let unknown = unknown_providers([(&two_routers, vec!["/api/initech/connect/complete"])]);
-        assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["initech"]);
-        let sso = routing(&["/api/sso"], &["/api/sso/acme/callback"]);
-        assert_eq!(unknown_providers([(&sso, vec!["/api/sso/acme/callback"])]).into_iter().collect::<Vec<_>>(), vec!["acme"]);
+        let initech = "/api/initech/connect/complete";
+        assert_eq!(names(&[&routing(&["/api/users", "/api/initech"], &["/api/users/me", initech], &[initech])]), vec!["initech"]);
+        let sso = "/api/sso/acme/callback";
+        assert_eq!(names(&[&routing(&["/api/sso"], &[sso], &[sso])]), vec!["acme"]);
         let unknown: BTreeSet<String> = ["acme".to_string(), "globex".to_string()].into();
         let assign = |routing: &Routing| assign(&matcher, None, Some(routing), &unknown);
         assert_eq!(assign(&callback).as_deref(), Some("acme"));
-        assert_eq!(assign(&routing(&["/api/globex/v2"], &["/api/globex/v2/items"])).as_deref(), Some("globex"));
+        assert_eq!(assign(&routing(&["/api/globex/v2"], &["/api/globex/v2/items"], &[])).as_deref(), Some("globex"));
         assert_eq!(assign(&resource), None);
         // A known provider needs no callback.
-        assert_eq!(assign(&routing(&["/api/slack"], &["/api/slack/events"])).as_deref(), Some("slack"));
+        assert_eq!(assign(&routing(&["/api/slack"], &["/api/slack/events"], &[])).as_deref(), Some("slack"));
     }
 
     #[test]

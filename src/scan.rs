@@ -219,10 +219,7 @@ fn scan_files(
             }
         }
     }
-    let unknown = integrations::unknown_providers(analyses.iter().filter_map(|(_, analysis)| {
-        let exchanges = analysis.callbacks.iter().filter(|callback| callback.analysis.kind == callbacks::Kind::Callback);
-        Some((analysis.routing.as_ref()?, exchanges.map(|callback| callback.analysis.path.as_str()).collect()))
-    }));
+    let unknown = integrations::unknown_providers(analyses.iter().filter_map(|(_, analysis)| analysis.routing.as_ref()));
     for (_, analysis) in &analyses {
         assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref(), &unknown));
     }
@@ -371,6 +368,11 @@ enum ParseStatus {
     Failed(String),
 }
 
+/// A callback that exchanges a code (not a stub).
+fn exchanges(callback: &CallbackAnalysis) -> bool {
+    callback.kind == callbacks::Kind::Callback
+}
+
 fn analyse_file(
     project: &Project,
     config: &Config,
@@ -397,7 +399,10 @@ fn analyse_file(
         wants.run_callbacks && (routes::may_declare_handlers(&file.text, file.language) || routes::is_route_file(&file.relative_path));
     let wants_callbacks = declares_routes || (wants.run_callbacks && routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text, config);
-    let full = wants_sites || wants_callbacks || wants_rollback;
+    // Grouping needs the paths of a routing file's exchanging callbacks (an exchange endpoint's
+    // prefix names its provider) even when no callback rule runs.
+    let probes_exchanges = wants_routing && !wants.run_callbacks && routes::may_declare_handlers(&file.text, file.language);
+    let full = wants_sites || wants_callbacks || wants_rollback || probes_exchanges;
     if !full && !wants_routing {
         return nothing;
     }
@@ -421,6 +426,17 @@ fn analyse_file(
         Vec::new()
     };
     let found_rollbacks = if wants_rollback { missing_rollback::check_file(config, index, &facts) } else { Vec::new() };
+    let exchange_paths: Vec<String> = if probes_exchanges {
+        let resolver = Resolver::new(project, index, &facts);
+        let handled = routes::file_routes(&facts, &prefixes, &file.relative_path);
+        callbacks::analyse_routes(&resolver, config, index, &facts, &handled)
+            .into_iter()
+            .filter(exchanges)
+            .map(|callback| callback.path)
+            .collect()
+    } else {
+        found_callbacks.iter().filter(|callback| exchanges(callback)).map(|callback| callback.path.clone()).collect()
+    };
     let callback_findings: Vec<Vec<Finding>> = found_callbacks
         .iter()
         .map(|callback| {
@@ -456,7 +472,7 @@ fn analyse_file(
         sites,
         callbacks,
         rollbacks,
-        routing: wants_routing.then(|| Routing::of(&facts, prefixes)),
+        routing: wants_routing.then(|| Routing::of(&facts, prefixes, exchange_paths)),
         routes: if declares_routes { declared_routes } else { Vec::new() },
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     };

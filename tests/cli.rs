@@ -148,18 +148,32 @@ fn unknown_providers_come_from_callbacks_and_router_prefixes_join_files_to_them(
     write("items.py", &data("/api/acme"));
     // A prefix no callback names is a resource, not a provider.
     write("channels.py", &data("/api/v1/channels"));
+    let groups = |report: &serde_json::Value| -> Vec<(String, Vec<String>)> {
+        report["integrations"]
+            .as_array()
+            .expect("integrations")
+            .iter()
+            .map(|integration| {
+                let files = integration["files"].as_array().expect("files").iter().map(|file| file.as_str().expect("file").to_string());
+                (integration["name"].as_str().expect("name").to_string(), files.collect())
+            })
+            .collect()
+    };
     let report = json_report(&[root.to_str().expect("path")]);
-    let groups: Vec<(String, Vec<String>)> = report["integrations"]
-        .as_array()
-        .expect("integrations")
-        .iter()
-        .map(|integration| {
-            let files = integration["files"].as_array().expect("files").iter().map(|file| file.as_str().expect("file").to_string());
-            (integration["name"].as_str().expect("name").to_string(), files.collect())
-        })
-        .collect();
     let group = |name: &str, files: &[&str]| (name.to_string(), files.iter().map(|file| format!("app/routes/{file}")).collect::<Vec<_>>());
-    assert_eq!(groups, vec![group("acme", &["items.py", "oauth_routes.py"]), group("globex_crm", &["crm.py", "globex_connect.py"])]);
+    let expected = vec![group("acme", &["items.py", "oauth_routes.py"]), group("globex_crm", &["crm.py", "globex_connect.py"])];
+    assert_eq!(groups(&report), expected);
+    // The grouping does not depend on which rules run: with OA001 alone the exchange
+    // endpoint is still found and still names its provider.
+    let oa001_only = json_report(&[root.to_str().expect("path"), "--rule", "unguarded-json"]);
+    assert_eq!(groups(&oa001_only), expected);
+    assert!(
+        oa001_only["integrations"]
+            .as_array()
+            .expect("integrations")
+            .iter()
+            .all(|integration| integration["callbacks"] == serde_json::json!([]))
+    );
     // The channels finding is still reported, in no integration.
     let channels: Vec<&serde_json::Value> =
         report["findings"].as_array().expect("findings").iter().filter(|finding| finding["file"] == "app/routes/channels.py").collect();
