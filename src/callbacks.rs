@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::config::Config;
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Param, Span, Stmt, StmtKind, WithItem, last_segment};
-use crate::index::{Resolver, Target};
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Language, Param, Span, Stmt, StmtKind, WithItem, last_segment};
+use crate::index::{Project, Resolver, Target};
 use crate::routes::Route;
 
 /// One step of an evidence chain: a call site, or the write or call that is the evidence.
@@ -194,6 +194,29 @@ pub fn analyse_routes(
     out
 }
 
+/// Cheap test on the raw text: a handler of the file can exchange a code it reads only
+/// when the text has a code input as a whole word (`code`, `public_token`; not
+/// `status_code`). Request exchanges ([`Config::callbacks`]) read no code: see
+/// `request_exchange_calls`.
+pub fn mentions_code_input(text: &str, config: &Config) -> bool {
+    let bytes = text.as_bytes();
+    let identifier = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    config.callbacks.code_inputs.iter().any(|word| {
+        memchr::memmem::find_iter(bytes, word.as_bytes()).any(|at| {
+            let before = at.checked_sub(1).and_then(|index| bytes.get(index)).copied();
+            let after = bytes.get(at + word.len()).copied();
+            !before.is_some_and(identifier) && !after.is_some_and(identifier)
+        })
+    })
+}
+
+/// Some file of `language` in the tree names a `request_exchange_calls` call (authlib's
+/// `authorize_access_token`): a handler may exchange without reading a code.
+pub fn tree_calls_request_exchange(project: &Project, language: Language, config: &Config) -> bool {
+    let needles = &config.callbacks.request_exchange_calls;
+    !needles.is_empty() && !project.files_containing(language, needles).is_empty()
+}
+
 /// Words of a route or handler name for the step where a sign-in comes back.
 const SIGN_IN_WORDS: &[&str] = &["auth", "authorize", "authorized", "authorization", "oauth", "oauth2", "login", "signin", "sso", "token"];
 
@@ -211,12 +234,11 @@ fn analyse_handler<'a>(
     // authlib's callbacks read no code themselves and often sit on `/auth` or `/authorize`:
     // where the tree calls a request exchange, a handler named for a sign-in step may be one.
     let may_exchange_request = || {
-        let needles = &config.callbacks.request_exchange_calls;
         let named_for_sign_in = crate::integrations::words_of(path)
             .into_iter()
             .chain(crate::integrations::words_of(&function.name))
             .any(|word| SIGN_IN_WORDS.contains(&word.as_str()));
-        named_for_sign_in && !needles.is_empty() && !walk.resolver.project.files_containing(facts.language, needles).is_empty()
+        named_for_sign_in && tree_calls_request_exchange(walk.resolver.project, facts.language, config)
     };
     if input.is_none() && !looks_like_callback && !may_exchange_request() {
         return None;
@@ -1652,6 +1674,17 @@ mod tests {
         assert_eq!(callback.memory_only.as_ref().and_then(|chain| chain.last()).map(|hop| hop.line), Some(4));
         assert_eq!(callback.state, StateCheck::PresenceOnly(5));
         assert_eq!(found[1].kind, Kind::Stub);
+    }
+
+    #[test]
+    fn code_inputs_are_found_as_whole_words() {
+        let config = Config::defaults().expect("defaults");
+        let may = |text: &str| mentions_code_input(text, &config);
+        assert!(may("def cb(code: str):\n"));
+        assert!(may("code = args[\"code\"]\n"));
+        assert!(may("const c = req.query.code;\n"));
+        assert!(!may("if r.status_code == 200:\n    encode(x)\n"));
+        assert!(!may("def items(request: Request):\n    return []\n"));
     }
 
     #[test]

@@ -400,8 +400,12 @@ fn analyse_file(
     let wants_callbacks = declares_routes || (wants.run_callbacks && routes::may_define_declared(&file.text, &config.callbacks.handlers));
     let wants_rollback = wants.run_rollback && missing_rollback::may_have_sites(&file.text, config);
     // Grouping needs the paths of a routing file's exchanging callbacks (an exchange endpoint's
-    // prefix names its provider) even when no callback rule runs.
-    let probes_exchanges = wants_routing && !wants.run_callbacks && routes::may_declare_handlers(&file.text, file.language);
+    // prefix names its provider) even when no callback rule runs: those of files that may
+    // hold one, reading a code or in a tree that calls a request exchange.
+    let probes_exchanges = wants_routing
+        && !wants.run_callbacks
+        && routes::may_declare_handlers(&file.text, file.language)
+        && (callbacks::mentions_code_input(&file.text, config) || callbacks::tree_calls_request_exchange(project, file.language, config));
     let full = wants_sites || wants_callbacks || wants_rollback || probes_exchanges;
     if !full && !wants_routing {
         return nothing;
