@@ -18,7 +18,9 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::config::Config;
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, FunctionId, Language, Param, Span, Stmt, StmtKind, WithItem, last_segment};
+use crate::facts::{
+    Call, Expr, ExprKind, FileFacts, Function, FunctionId, Language, Param, Span, Stmt, StmtKind, WithItem, is_name_byte, last_segment,
+};
 use crate::index::{Project, Resolver, Target};
 use crate::routes::Route;
 
@@ -200,12 +202,11 @@ pub fn analyse_routes(
 /// `request_exchange_calls`.
 pub fn mentions_code_input(text: &str, config: &Config) -> bool {
     let bytes = text.as_bytes();
-    let identifier = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
     config.callbacks.code_inputs.iter().any(|word| {
         memchr::memmem::find_iter(bytes, word.as_bytes()).any(|at| {
             let before = at.checked_sub(1).and_then(|index| bytes.get(index)).copied();
             let after = bytes.get(at + word.len()).copied();
-            !before.is_some_and(identifier) && !after.is_some_and(identifier)
+            !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte)
         })
     })
 }
