@@ -245,9 +245,7 @@ fn analyse_handler<'a>(
         return None;
     }
     let target = Target { file_index, facts, function };
-    let tainted: HashSet<String> =
-        function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect();
-    let events = walk.function(target, tainted, request_params(function), 0);
+    let events = walk.function(target, code_params(config, function), request_params(function), 0);
     let exchange_event = events.iter().find(|event| event.kind.exchanges());
     let exchange = exchange_event.map(|event| event.chain.clone());
     // Every exchange is a library's that checks `state` itself: no branch is left to check.
@@ -695,9 +693,7 @@ impl<'a> Walk<'_, 'a> {
         if context.depth >= self.config.callbacks.max_depth {
             return;
         }
-        let initial: HashSet<String> =
-            target.function.params.iter().filter(|param| is_code_input(self.config, &param.name)).map(|param| param.name.clone()).collect();
-        let events = self.function(target, initial, request_params(target.function), context.depth + 1);
+        let events = self.function(target, code_params(self.config, target.function), request_params(target.function), context.depth + 1);
         let call_site = context.hop(line);
         for event in events {
             if event.kind.exchanges() {
@@ -1020,6 +1016,11 @@ fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> Hash
     taint_with(function, initial, &|part| is_code_read(config, part))
 }
 
+/// A handler's parameters carrying a code (`code`, `public_token`): where its taint starts.
+fn code_params(config: &Config, function: &Function) -> HashSet<String> {
+    function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect()
+}
+
 /// A handler's parameters holding the incoming request: typed `Request` (Starlette,
 /// FastAPI), or named `request` with no type (Django); not `request: CallbackBody`.
 fn request_params(function: &Function) -> HashSet<String> {
@@ -1260,11 +1261,7 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
     let mut stripped: HashSet<String> = HashSet::new();
     let mut returns = Vec::new();
     let mut responses = Vec::new();
-    let tainted = taint(
-        config,
-        function,
-        function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect(),
-    );
+    let tainted = taint(config, function, code_params(config, function));
     let holds_code = |expression: &Expr| holds(expression, &tainted, &|part| is_code_read(config, part));
     function.body.visit(&mut |stmt| {
         match &stmt.kind {
