@@ -189,7 +189,7 @@ pub fn analyse_routes(
             continue;
         }
         let route_text = if route.methods.is_empty() { route.path.clone() } else { format!("{} {}", route.methods.join("|"), route.path) };
-        if let Some(analysis) = analyse_handler(&mut walk, file_index, facts, function, route_text, &route.path) {
+        if let Some(analysis) = analyse_handler(&mut walk, file_index, facts, function, route_text, route) {
             out.push(analysis);
         }
     }
@@ -226,10 +226,11 @@ fn analyse_handler<'a>(
     file_index: usize,
     facts: &'a FileFacts,
     function: &'a Function,
-    route: String,
-    path: &str,
+    route_text: String,
+    route: &Route,
 ) -> Option<CallbackAnalysis> {
     let config = walk.config;
+    let path = route.path.as_str();
     let input = code_input(config, function);
     let looks_like_callback = path.to_lowercase().contains("callback") || function.name.to_lowercase().contains("callback");
     // authlib's callbacks read no code themselves and often sit on `/auth` or `/authorize`:
@@ -256,7 +257,7 @@ fn analyse_handler<'a>(
             .all(|event| event.kind == EventKind::RequestExchange { checks_state: true });
     let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
-    if kind == Kind::Stub && !looks_like_callback {
+    if kind == Kind::Stub && !route.is_named_callback() {
         return None;
     }
     let success = |event: &&Event| event.flags.error_path.is_none();
@@ -306,7 +307,7 @@ fn analyse_handler<'a>(
         file_index,
         function: function.qualified_name(),
         span: function.name_span,
-        route,
+        route: route_text,
         path: path.to_string(),
         kind,
         input,

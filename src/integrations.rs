@@ -142,10 +142,11 @@ pub fn may_declare_routes(text: &str, language: Language, mounted: bool) -> bool
         || (CALLBACK_LITERALS.iter().any(|literal| found(literal)) && routes::may_declare_handlers(text, language))
 }
 
-/// What a file's routes say about its provider: router prefixes and route paths.
+/// What a file's routes say about its provider: router prefixes and callback paths.
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     pub prefixes: Vec<String>,
+    /// The paths of its routes named `callback` ([`routes::Route::is_named_callback`]).
     pub route_paths: Vec<String>,
     /// The paths of the routes whose handlers exchange a code (OAuth callbacks).
     pub exchange_paths: Vec<String>,
@@ -157,7 +158,11 @@ impl Routing {
     pub fn of(facts: &FileFacts, prefixes: BTreeMap<String, String>, exchange_paths: Vec<String>) -> Routing {
         Routing {
             exchange_paths,
-            route_paths: routes::routes_with_prefixes(facts, &prefixes).into_iter().map(|route| route.path).collect(),
+            route_paths: routes::routes_with_prefixes(facts, &prefixes)
+                .into_iter()
+                .filter(routes::Route::is_named_callback)
+                .map(|route| route.path)
+                .collect(),
             prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect(),
         }
     }

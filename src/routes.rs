@@ -75,6 +75,26 @@ pub struct Route {
     pub params: Vec<String>,
 }
 
+/// Verbs of a handler that manages callback settings (LiteLLM's `add_team_callbacks`,
+/// `delete_callback` on `POST /config/callback/delete`) rather than being one.
+const MANAGEMENT_VERBS: &[&str] = &["add", "create", "delete", "remove", "update", "edit", "list", "set"];
+
+impl Route {
+    /// A route a browser may come back to named `callback` (`/oauth2callback`,
+    /// `/callback/{p}`, `notion_callback`): a stub when it exchanges nothing, and what names
+    /// an unknown provider. The word is singular (`/config/callbacks` lists settings), the
+    /// method one a redirect uses (GET, or POST for `form_post`), and the handler's name has
+    /// no verb that manages callback settings.
+    pub fn is_named_callback(&self) -> bool {
+        use crate::integrations::words_of;
+        let names_callback = |text: &str| words_of(text).iter().any(|word| word.ends_with("callback"));
+        let redirect_method = self.methods.is_empty() || self.methods.iter().any(|method| method == "GET" || method == "POST");
+        let name = last_segment(&self.handler);
+        let manages = words_of(name).iter().any(|word| word == "callbacks" || MANAGEMENT_VERBS.contains(&word.as_str()));
+        redirect_method && !manages && (names_callback(&self.path) || names_callback(name))
+    }
+}
+
 /// Cheap test on the raw text: a file without a route decorator (`@router.get(`,
 /// `@app.route(`) or a registering call declares no route handler. In Python only
 /// decorators and `add_api_route`/`add_url_rule` declare routes ([`routes_with_prefixes`]),
@@ -913,6 +933,25 @@ mod tests {
                 ("/api/hubspot/y".to_string(), vec!["POST".to_string()], "remove".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn a_route_named_callback_is_one_a_redirect_comes_back_to() {
+        let named = |methods: &[&str], path: &str, handler: &str| {
+            let methods = methods.iter().map(|method| method.to_string()).collect();
+            Route { path: path.into(), methods, handler: handler.into(), line: 0, params: Vec::new() }.is_named_callback()
+        };
+        assert!(named(&["GET"], "/oauth2callback", "finish"));
+        assert!(named(&[], "/api/x/callback/{provider}", "finish"));
+        assert!(named(&["POST"], "/sso/saml/acs", "saml_callback"));
+        assert!(named(&["GET"], "/connect", "Handler.handleCallback"));
+        // LiteLLM's logging callbacks, and a DELETE on a callback path.
+        assert!(!named(&["GET"], "/get/config/callbacks", "get_config"));
+        assert!(!named(&["POST"], "/config/callback/delete", "delete_callback"));
+        assert!(!named(&["POST"], "/team/{team_id}/callback", "add_team_callbacks"));
+        assert!(!named(&["GET"], "/team/{team_id}/callback", "get_team_callbacks"));
+        assert!(!named(&["DELETE"], "/install/callback", "handleUninstall"));
+        assert!(!named(&["GET"], "/items", "list_items"));
     }
 
     #[test]
