@@ -212,10 +212,12 @@ pub fn mentions_code_input(text: &str, config: &Config) -> bool {
 }
 
 /// Some file of `language` in the tree names a `request_exchange_calls` call (authlib's
-/// `authorize_access_token`): a handler may exchange without reading a code.
+/// `authorize_access_token`) or a `request_exchange_keywords` keyword (requests-oauthlib's
+/// `authorization_response`): a handler may exchange without reading a code.
 pub fn tree_calls_request_exchange(project: &Project, language: Language, config: &Config) -> bool {
-    let needles = &config.callbacks.request_exchange_calls;
-    !needles.is_empty() && !project.files_containing(language, needles).is_empty()
+    let callbacks = &config.callbacks;
+    let needles: Vec<String> = callbacks.request_exchange_calls.iter().chain(&callbacks.request_exchange_keywords).cloned().collect();
+    !needles.is_empty() && !project.files_containing(language, &needles).is_empty()
 }
 
 /// Words of a route or handler name for the step where a sign-in comes back.
@@ -403,7 +405,8 @@ impl<'a> Walk<'_, 'a> {
         self.path.push(key);
         let outer = std::mem::take(&mut self.events);
         let tainted = taint(self.config, target.function, initial);
-        let context = FunctionWalk { target, tainted, requests, sessions: OnceCell::new(), depth };
+        let requests = request_aliases(target.function, requests);
+        let context = FunctionWalk { target, tainted, requests, request_reads: OnceCell::new(), sessions: OnceCell::new(), depth };
         self.block(&context, &target.function.body.statements, &Flags::default());
         self.path.pop();
         std::mem::replace(&mut self.events, outer)
@@ -517,7 +520,7 @@ impl<'a> Walk<'_, 'a> {
         };
         if let Some(target) = resolved {
             let initial = mapped_taint(config, context, target.function, call, args);
-            let requests = parameters_receiving(target.function, call, args, &|arg| context.is_request(arg));
+            let requests = parameters_receiving(target.function, call, args, &|arg| context.reads_request(arg));
             let sorted = |names: &HashSet<String>| {
                 let mut sorted: Vec<String> = names.iter().cloned().collect();
                 sorted.sort();
@@ -563,6 +566,19 @@ impl<'a> Walk<'_, 'a> {
             && (args.is_empty() || args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_request(arg)))
         {
             let checks_state = config.callbacks.state_validators.iter().any(|validator| validator == name);
+            self.push(EventKind::RequestExchange { checks_state }, context.chain(line), flags);
+            return;
+        }
+
+        // requests-oauthlib's `oauth.fetch_token(url, authorization_response=request.url)`
+        // parses the code out of the URL the browser came back to.
+        if is_exchange_call(config, name)
+            && call
+                .keywords
+                .iter()
+                .any(|(key, value)| config.callbacks.request_exchange_keywords.contains(key) && context.reads_request(value))
+        {
+            let checks_state = context.built_with_state(config, callee);
             self.push(EventKind::RequestExchange { checks_state }, context.chain(line), flags);
             return;
         }
@@ -716,8 +732,11 @@ impl<'a> Walk<'_, 'a> {
 struct FunctionWalk<'a> {
     target: Target<'a>,
     tainted: HashSet<String>,
-    /// Names holding the incoming request, for [`Config::callbacks`]' request exchanges.
+    /// Names holding the incoming request (or, passed in, something read from it), for
+    /// [`Config::callbacks`]' request exchanges.
     requests: HashSet<String>,
+    /// Names holding what was read from the request, computed when first asked.
+    request_reads: OnceCell<RequestReads>,
     /// Computed when the first session call is met.
     sessions: OnceCell<Sessions>,
     depth: usize,
@@ -743,6 +762,99 @@ impl FunctionWalk<'_> {
     /// The expression is the incoming request itself (not a part of it).
     fn is_request(&self, expression: &Expr) -> bool {
         expression.unawaited().as_name().is_some_and(|name| self.requests.contains(name))
+    }
+
+    /// The expression reads the incoming request: a name holding it or read from it
+    /// (`url = request.url`), or Flask's global `request`.
+    fn reads_request(&self, expression: &Expr) -> bool {
+        let reads = self.request_reads.get_or_init(|| {
+            let globals = global_requests(self.target.facts);
+            let names = taint_with(self.target.function, self.requests.clone(), &|part| is_global_request(&globals, part));
+            RequestReads { globals, names }
+        });
+        holds(expression, &reads.names, &|part| is_global_request(&reads.globals, part))
+    }
+
+    /// The exchange's receiver was built with a `state` that does not come from the request
+    /// (`OAuth2Session(client_id, state=session["oauth_state"])`, in the call or bound in this
+    /// function): requests-oauthlib then compares the URL's `state` with it.
+    fn built_with_state(&self, config: &Config, callee: &Expr) -> bool {
+        let ExprKind::Attribute { object, .. } = &callee.kind else { return false };
+        let with_state = |value: &Expr| {
+            value.unawaited().as_call().is_some_and(|call| {
+                call.keywords.iter().any(|(key, value)| config.callbacks.state_inputs.contains(key) && !self.reads_request(value))
+            })
+        };
+        if with_state(object) {
+            return true;
+        }
+        let Some(receiver) = object.as_name() else { return false };
+        let mut built = false;
+        self.target.function.body.visit(&mut |stmt| {
+            if let StmtKind::Assign { targets, value, augmented: false } = &stmt.kind
+                && targets.iter().any(|target| target.as_name() == Some(receiver))
+                && with_state(value)
+            {
+                built = true;
+            }
+        });
+        built
+    }
+}
+
+/// What a function reads from the incoming request.
+struct RequestReads {
+    /// The file's names for Flask's global request (`request`, `flask.request`).
+    globals: HashSet<String>,
+    /// Names bound to the request or to something read from it.
+    names: HashSet<String>,
+}
+
+/// Frameworks whose incoming request is a module global (`from flask import request`).
+const GLOBAL_REQUEST_MODULES: &[&str] = &["flask", "quart"];
+
+/// The names a file reaches the global request by: `request` imported from Flask, or
+/// `flask.request` (under the module's alias).
+fn global_requests(facts: &FileFacts) -> HashSet<String> {
+    facts
+        .imports
+        .iter()
+        .filter(|import| GLOBAL_REQUEST_MODULES.contains(&import.module.split('.').next().unwrap_or_default()))
+        .filter_map(|import| match import.name.as_deref() {
+            Some("request") => Some(import.alias.clone()),
+            None => Some(format!("{}.request", import.alias)),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+fn is_global_request(globals: &HashSet<String>, expression: &Expr) -> bool {
+    !globals.is_empty() && expression.dotted().is_some_and(|dotted| globals.contains(&dotted))
+}
+
+/// `req = request`: the names bound to the incoming request itself.
+fn request_aliases(function: &Function, mut requests: HashSet<String>) -> HashSet<String> {
+    if requests.is_empty() {
+        return requests;
+    }
+    let mut aliases = Vec::new();
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Assign { targets, value, augmented: false } = &stmt.kind
+            && let Some(source) = value.unawaited().as_name()
+        {
+            aliases.extend(targets.iter().filter_map(Expr::as_name).map(|target| (target, source)));
+        }
+    });
+    loop {
+        let before = requests.len();
+        for (target, source) in &aliases {
+            if requests.contains(*source) {
+                requests.insert(target.to_string());
+            }
+        }
+        if requests.len() == before {
+            return requests;
+        }
     }
 }
 
@@ -1714,6 +1826,56 @@ mod tests {
         );
         let found = analyse(&[("routes.py", &sso)]);
         assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Absent));
+    }
+
+    #[test]
+    fn oauthlib_parses_the_code_out_of_the_url_the_browser_came_back_to() {
+        let verdict = |files: &[(&str, &str)]| {
+            analyse(files).into_iter().map(|callback| (callback.function, callback.kind, callback.state)).collect::<Vec<_>>()
+        };
+        let callback = |name: &str, state: StateCheck| vec![(name.to_string(), Kind::Callback, state)];
+        // requests-oauthlib's Flask example: the session was built with the stored `state`.
+        let flask = |session: &str| {
+            format!(
+                "from flask import Flask, request, session\nfrom requests_oauthlib import OAuth2Session\n\
+                 @app.route(\"/callback\")\ndef callback():\n    github = {session}\n    \
+                 token = github.fetch_token(TOKEN_URL, client_secret=SECRET, authorization_response=request.url)\n    \
+                 session[\"oauth_token\"] = token\n    return redirect(\"/\")\n"
+            )
+        };
+        let stored = flask("OAuth2Session(CLIENT_ID, state=session[\"oauth_state\"])");
+        assert_eq!(verdict(&[("app.py", &stored)]), callback("callback", StateCheck::Validated));
+        // No state to compare with, or the URL's own: not validated.
+        let unchecked = flask("OAuth2Session(CLIENT_ID, redirect_uri=REDIRECT)");
+        assert_eq!(verdict(&[("app.py", &unchecked)]), callback("callback", StateCheck::Absent));
+        let own = flask("OAuth2Session(CLIENT_ID, state=request.args[\"state\"])");
+        assert_ne!(verdict(&[("app.py", &own)])[0].2, StateCheck::Validated);
+        // google-auth-oauthlib's example: `import flask`, the URL read into a name first.
+        let google = "import flask\nimport google_auth_oauthlib.flow\n@app.route(\"/oauth2callback\")\ndef oauth2callback():\n    \
+                      state = flask.session[\"state\"]\n    \
+                      flow = google_auth_oauthlib.flow.Flow.from_client_secrets_file(SECRETS, scopes=SCOPES, state=state)\n    \
+                      authorization_response = flask.request.url\n    flow.fetch_token(authorization_response=authorization_response)\n    \
+                      return flask.redirect(\"/\")\n";
+        assert_eq!(verdict(&[("app.py", google)]), callback("oauth2callback", StateCheck::Validated));
+        // The URL handed to a service in another file; a copy of the request given to authlib.
+        let routes = format!(
+            "{ROUTE_HEAD}from starlette.requests import Request\n@router.get(\"/callback\")\nasync def callback(request: Request):\n    \
+             return await handler.finish(str(request.url))\n\n@router.get(\"/login/authorized\")\nasync def authorized(request: Request):\n    \
+             incoming = request\n    return await oauth.acme.authorize_access_token(incoming)\n"
+        );
+        let services = "class Handler:\n    async def finish(self, url):\n        \
+                        return self.oauth.fetch_token(TOKEN_URL, authorization_response=url)\n\nhandler = Handler()\n";
+        let found = verdict(&[("routes.py", &routes), ("services.py", services)]);
+        assert_eq!(
+            found,
+            vec![
+                ("callback".to_string(), Kind::Callback, StateCheck::Absent),
+                ("authorized".to_string(), Kind::Callback, StateCheck::Validated)
+            ]
+        );
+        // A URL that is not the request's is no exchange: a stub.
+        let other = flask("OAuth2Session(CLIENT_ID)").replace("authorization_response=request.url", "authorization_response=SAVED_URL");
+        assert_eq!(verdict(&[("app.py", &other)])[0].1, Kind::Stub);
     }
 
     #[test]

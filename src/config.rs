@@ -68,6 +68,8 @@ struct CallbacksSection {
     #[serde(default)]
     request_exchange_calls: Vec<String>,
     #[serde(default)]
+    request_exchange_keywords: Vec<String>,
+    #[serde(default)]
     call_through: Vec<String>,
     #[serde(default)]
     state_inputs: Vec<String>,
@@ -260,6 +262,9 @@ pub struct Callbacks {
     /// Library calls that read the code from the incoming request they are given: authlib's
     /// `authorize_access_token(request)`. Those also in `state_validators` check `state` too.
     pub request_exchange_calls: Vec<String>,
+    /// Keywords through which an exchange call parses the code out of the URL the browser
+    /// came back to: requests-oauthlib's `fetch_token(url, authorization_response=request.url)`.
+    pub request_exchange_keywords: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,
     pub state_inputs: Vec<String>,
@@ -511,6 +516,7 @@ impl Config {
             extend(&mut callbacks.stateless_inputs, section.stateless_inputs);
             extend(&mut callbacks.exchange_calls, section.exchange_calls);
             extend(&mut callbacks.request_exchange_calls, section.request_exchange_calls);
+            extend(&mut callbacks.request_exchange_keywords, section.request_exchange_keywords);
             extend(&mut callbacks.call_through, section.call_through);
             extend(&mut callbacks.state_inputs, section.state_inputs);
             extend(&mut callbacks.state_validators, section.state_validators);
