@@ -1381,7 +1381,7 @@ fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
             StmtKind::Assign { targets, value, .. } => {
                 let names: Vec<String> = targets.iter().flat_map(|target| target.bound_names()).map(str::to_string).collect();
                 let inner = value.unawaited();
-                let from_exchange = is_exchange_value(inner, &dicts, &holds_code);
+                let from_exchange = is_exchange_value(inner, &dicts, &holds_code) || is_request_exchange_value(config, inner);
                 let copies_dict = match &inner.kind {
                     ExprKind::Name(name) => dicts.contains(name),
                     // `TokenResponse(**token_data)`, `dict(token_data)`, `token_data.copy()`
@@ -1450,6 +1450,21 @@ fn is_exchange_value(expression: &Expr, dicts: &HashSet<String>, holds_code: &dy
         }
         _ => false,
     }
+}
+
+/// The answer of a library reading the code from the request: authlib's
+/// `await oauth.acme.authorize_access_token(request)`, requests-oauthlib's
+/// `session.fetch_token(url, authorization_response=request.url)`.
+fn is_request_exchange_value(config: &Config, expression: &Expr) -> bool {
+    let Some(call) = expression.unawaited().as_call() else { return false };
+    let name = match &call.callee.kind {
+        ExprKind::Attribute { name, .. } => name.as_str(),
+        ExprKind::Name(name) => name.as_str(),
+        _ => return false,
+    };
+    let callbacks = &config.callbacks;
+    callbacks.request_exchange_calls.iter().any(|call| call == name)
+        || (is_exchange_call(config, name) && call.keywords.iter().any(|(key, _)| callbacks.request_exchange_keywords.contains(key)))
 }
 
 /// The name in `**name` (or a plain name).
@@ -1820,6 +1835,7 @@ mod tests {
                      @bp.route(\"/callback\")\ndef callback():\n    token = oauth.acme.authorize_access_token()\n    return token\n";
         let found = analyse(&[("routes.py", flask)]);
         assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Validated));
+        assert!(found[0].leak.as_ref().is_some_and(|leak| leak.description.contains("`token`")), "{:?}", found[0].leak);
         let sso = format!(
             "{ROUTE_HEAD}@router.get(\"/sso/callback\")\nasync def sso_callback(request: Request):\n    \
              user = await google_sso.verify_and_process(request)\n    return user\n"
@@ -1850,6 +1866,10 @@ mod tests {
         assert_eq!(verdict(&[("app.py", &unchecked)]), callback("callback", StateCheck::Absent));
         let own = flask("OAuth2Session(CLIENT_ID, state=request.args[\"state\"])");
         assert_ne!(verdict(&[("app.py", &own)])[0].2, StateCheck::Validated);
+        // What it answers is the token response: returning it leaks the tokens.
+        assert!(analyse(&[("app.py", &stored)])[0].leak.is_none());
+        let leaking = stored.replace("return redirect(\"/\")", "return {\"token\": token}");
+        assert!(analyse(&[("app.py", &leaking)])[0].leak.is_some());
         // google-auth-oauthlib's example: `import flask`, the URL read into a name first.
         let google = "import flask\nimport google_auth_oauthlib.flow\n@app.route(\"/oauth2callback\")\ndef oauth2callback():\n    \
                       state = flask.session[\"state\"]\n    \
