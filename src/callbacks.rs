@@ -179,7 +179,7 @@ pub fn analyse_routes(
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     // Handlers of one file often call the same services: their walks are shared.
-    let mut walk = Walk { resolver, config, events: Vec::new(), path: Vec::new(), memo: HashMap::new() };
+    let mut walk = Walk { resolver, config, events: Vec::new(), path: Vec::new(), memo: HashMap::new(), follows_urls: OnceCell::new() };
     for route in routes {
         let Some(function) = facts.functions.iter().find(|function| function.qualified_name() == route.handler && !function.is_module())
         else {
@@ -188,8 +188,7 @@ pub fn analyse_routes(
         if !seen.insert(function.id) {
             continue;
         }
-        let route_text = if route.methods.is_empty() { route.path.clone() } else { format!("{} {}", route.methods.join("|"), route.path) };
-        if let Some(analysis) = analyse_handler(&mut walk, file_index, facts, function, route_text, route) {
+        if let Some(analysis) = analyse_handler(&mut walk, file_index, facts, function, route) {
             out.push(analysis);
         }
     }
@@ -228,19 +227,21 @@ fn analyse_handler<'a>(
     file_index: usize,
     facts: &'a FileFacts,
     function: &'a Function,
-    route_text: String,
     route: &Route,
 ) -> Option<CallbackAnalysis> {
     let config = walk.config;
     let path = route.path.as_str();
     let input = code_input(config, function);
+    // Broader than [`Route::is_named_callback`], which decides stubs: a handler reading its
+    // code from the request (`request.args["code"]`) on any route mentioning a callback may
+    // still exchange it.
     let looks_like_callback = path.to_lowercase().contains("callback") || function.name.to_lowercase().contains("callback");
     // authlib's callbacks read no code themselves and often sit on `/auth` or `/authorize`:
     // where the tree calls a request exchange, a handler named for a sign-in step may be one.
     let may_exchange_request = || {
-        let named_for_sign_in = crate::integrations::words_of(path)
+        let named_for_sign_in = crate::facts::words_of(path)
             .into_iter()
-            .chain(crate::integrations::words_of(&function.name))
+            .chain(crate::facts::words_of(&function.name))
             .any(|word| SIGN_IN_WORDS.contains(&word.as_str()));
         named_for_sign_in && tree_calls_request_exchange(walk.resolver.project, facts.language, config)
     };
@@ -248,7 +249,7 @@ fn analyse_handler<'a>(
         return None;
     }
     let target = Target { file_index, facts, function };
-    let events = walk.function(target, code_params(config, function), request_params(function), 0);
+    let events = walk.function(target, code_params(config, function), Incoming::of_handler(function), 0);
     let exchange_event = events.iter().find(|event| event.kind.exchanges());
     let exchange = exchange_event.map(|event| event.chain.clone());
     // Every exchange is a library's that checks `state` itself: no branch is left to check.
@@ -259,7 +260,7 @@ fn analyse_handler<'a>(
             .all(|event| event.kind == EventKind::RequestExchange { checks_state: true });
     let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
-    if kind == Kind::Stub && !route.is_named_callback() {
+    if kind == Kind::Stub && !route.is_named_callback(config) {
         return None;
     }
     let success = |event: &&Event| event.flags.error_path.is_none();
@@ -309,7 +310,7 @@ fn analyse_handler<'a>(
         file_index,
         function: function.qualified_name(),
         span: function.name_span,
-        route: route_text,
+        route: route_text(route),
         path: path.to_string(),
         kind,
         input,
@@ -363,9 +364,9 @@ struct Event {
     delegation: Option<Rc<Delegation>>,
 }
 
-/// A walked function: file, function, its tainted and its request parameters (sorted) and
+/// A walked function: file, function, its tainted, request and URL parameters (sorted) and
 /// the depth.
-type WalkKey = (usize, FunctionId, Vec<String>, Vec<String>, usize);
+type WalkKey = (usize, FunctionId, Vec<String>, Vec<String>, Vec<String>, usize);
 
 /// A depth-first walk over the calls of a callback, recording events in source order
 /// with the events of a callee inlined at its call site.
@@ -378,6 +379,9 @@ struct Walk<'r, 'a> {
     path: Vec<(usize, FunctionId)>,
     /// The events of functions already walked, by function, tainted parameters and depth.
     memo: HashMap<WalkKey, Rc<Vec<Event>>>,
+    /// The tree names a `request_exchange_keywords` keyword, so the URL the browser came back
+    /// to is followed (computed when first asked).
+    follows_urls: OnceCell<bool>,
 }
 
 /// What one function does with database sessions.
@@ -395,9 +399,16 @@ pub struct Sessions {
 }
 
 impl<'a> Walk<'_, 'a> {
+    fn follows_urls(&self, language: Language) -> bool {
+        *self.follows_urls.get_or_init(|| {
+            let keywords = &self.config.callbacks.request_exchange_keywords;
+            !keywords.is_empty() && !self.resolver.project.files_containing(language, keywords).is_empty()
+        })
+    }
+
     /// The events of one function, chains starting at its own lines and flags relative to
     /// its body.
-    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, requests: HashSet<String>, depth: usize) -> Vec<Event> {
+    fn function(&mut self, target: Target<'a>, initial: HashSet<String>, incoming: Incoming, depth: usize) -> Vec<Event> {
         let key = (target.file_index, target.function.id);
         if self.path.contains(&key) {
             return Vec::new();
@@ -405,8 +416,8 @@ impl<'a> Walk<'_, 'a> {
         self.path.push(key);
         let outer = std::mem::take(&mut self.events);
         let tainted = taint(self.config, target.function, initial);
-        let requests = request_aliases(target.function, requests);
-        let context = FunctionWalk { target, tainted, requests, request_reads: OnceCell::new(), sessions: OnceCell::new(), depth };
+        let follows_urls = self.follows_urls(target.facts.language);
+        let context = FunctionWalk::new(self.config, target, tainted, incoming, follows_urls, depth);
         self.block(&context, &target.function.body.statements, &Flags::default());
         self.path.pop();
         std::mem::replace(&mut self.events, outer)
@@ -520,17 +531,31 @@ impl<'a> Walk<'_, 'a> {
         };
         if let Some(target) = resolved {
             let initial = mapped_taint(config, context, target.function, call, args);
-            let requests = parameters_receiving(target.function, call, args, &|arg| context.reads_request(arg));
+            let incoming = Incoming {
+                requests: parameters_receiving(target.function, call, args, &|arg| context.is_request(arg)),
+                urls: if context.follows_urls {
+                    parameters_receiving(target.function, call, args, &|arg| context.holds_url(config, arg))
+                } else {
+                    HashSet::new()
+                },
+            };
             let sorted = |names: &HashSet<String>| {
                 let mut sorted: Vec<String> = names.iter().cloned().collect();
                 sorted.sort();
                 sorted
             };
-            let key = (target.file_index, target.function.id, sorted(&initial), sorted(&requests), context.depth + 1);
+            let key = (
+                target.file_index,
+                target.function.id,
+                sorted(&initial),
+                sorted(&incoming.requests),
+                sorted(&incoming.urls),
+                context.depth + 1,
+            );
             let events = match self.memo.get(&key) {
                 Some(events) => Rc::clone(events),
                 None => {
-                    let events = Rc::new(self.function(target, initial, requests, context.depth + 1));
+                    let events = Rc::new(self.function(target, initial, incoming, context.depth + 1));
                     self.memo.insert(key, Rc::clone(&events));
                     events
                 }
@@ -560,25 +585,20 @@ impl<'a> Walk<'_, 'a> {
             self.push(EventKind::Exchange, context.chain(line), flags);
             return;
         }
-        // `await oauth.acme.authorize_access_token(request)`; Flask's takes the request from
-        // a global, so no positional argument (keywords are options: `claims_options=...`).
-        if config.callbacks.request_exchange_calls.iter().any(|call| call == name)
-            && (args.is_empty() || args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_request(arg)))
-        {
-            let checks_state = config.callbacks.state_validators.iter().any(|validator| validator == name);
-            self.push(EventKind::RequestExchange { checks_state }, context.chain(line), flags);
-            return;
-        }
-
-        // requests-oauthlib's `oauth.fetch_token(url, authorization_response=request.url)`
-        // parses the code out of the URL the browser came back to.
-        if is_exchange_call(config, name)
-            && call
-                .keywords
-                .iter()
-                .any(|(key, value)| config.callbacks.request_exchange_keywords.contains(key) && context.reads_request(value))
-        {
-            let checks_state = context.built_with_state(config, callee);
+        // `await oauth.acme.authorize_access_token(request)`, Flask's taking the request from a
+        // global, so no positional argument (keywords are options: `claims_options=...`); or
+        // `oauth.fetch_token(url, authorization_response=request.url)`.
+        let checks_state = match request_read(config, name, call) {
+            Some(RequestRead::Request)
+                if args.is_empty()
+                    || args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_request(arg)) =>
+            {
+                Some(config.callbacks.state_validators.iter().any(|validator| validator == name))
+            }
+            Some(RequestRead::Url(url)) if context.holds_url(config, url) => Some(context.built_with_state(config, callee, line)),
+            _ => None,
+        };
+        if let Some(checks_state) = checks_state {
             self.push(EventKind::RequestExchange { checks_state }, context.chain(line), flags);
             return;
         }
@@ -710,7 +730,8 @@ impl<'a> Walk<'_, 'a> {
         if context.depth >= self.config.callbacks.max_depth {
             return;
         }
-        let events = self.function(target, code_params(self.config, target.function), request_params(target.function), context.depth + 1);
+        let events =
+            self.function(target, code_params(self.config, target.function), Incoming::of_handler(target.function), context.depth + 1);
         let call_site = context.hop(line);
         for event in events {
             if event.kind.exchanges() {
@@ -732,17 +753,62 @@ impl<'a> Walk<'_, 'a> {
 struct FunctionWalk<'a> {
     target: Target<'a>,
     tainted: HashSet<String>,
-    /// Names holding the incoming request (or, passed in, something read from it), for
-    /// [`Config::callbacks`]' request exchanges.
+    /// Names holding the incoming request itself (parameters and their copies), and the URL
+    /// the browser came back to, for [`Config::callbacks`]' request exchanges.
     requests: HashSet<String>,
-    /// Names holding what was read from the request, computed when first asked.
-    request_reads: OnceCell<RequestReads>,
+    urls: HashSet<String>,
+    /// Whether URLs are followed at all ([`Walk::follows_urls`]).
+    follows_urls: bool,
+    /// The file's names for a global request, computed when first asked.
+    globals: OnceCell<GlobalRequest>,
     /// Computed when the first session call is met.
     sessions: OnceCell<Sessions>,
     depth: usize,
 }
 
-impl FunctionWalk<'_> {
+/// What a walked function is given of the incoming request: parameters holding the request
+/// itself, and parameters holding the URL the browser came back to.
+#[derive(Default)]
+struct Incoming {
+    requests: HashSet<String>,
+    urls: HashSet<String>,
+}
+
+impl Incoming {
+    /// A handler's: its request parameters ([`request_params`]).
+    fn of_handler(function: &Function) -> Incoming {
+        Incoming { requests: request_params(function), urls: HashSet::new() }
+    }
+}
+
+impl<'a> FunctionWalk<'a> {
+    fn new(config: &Config, target: Target<'a>, tainted: HashSet<String>, incoming: Incoming, follows_urls: bool, depth: usize) -> Self {
+        let function = target.function;
+        // `req = request`
+        let requests = if incoming.requests.is_empty() {
+            incoming.requests
+        } else {
+            propagate(function, incoming.requests, &|value, names| value.unawaited().as_name().is_some_and(|name| names.contains(name)))
+        };
+        let mut context = FunctionWalk {
+            target,
+            tainted,
+            requests,
+            urls: HashSet::new(),
+            follows_urls,
+            globals: OnceCell::new(),
+            sessions: OnceCell::new(),
+            depth,
+        };
+        if follows_urls {
+            // `url = str(request.url)`, `authorization_response = flask.request.url`
+            let url_read = |part: &Expr| context.is_url_read(config, part);
+            let urls = taint_with(function, incoming.urls, &url_read);
+            context.urls = urls;
+        }
+        context
+    }
+
     fn hop(&self, line: usize) -> Hop {
         Hop { file_index: self.target.file_index, line, function: self.target.function.qualified_name() }
     }
@@ -764,98 +830,136 @@ impl FunctionWalk<'_> {
         expression.unawaited().as_name().is_some_and(|name| self.requests.contains(name))
     }
 
-    /// The expression reads the incoming request: a name holding it or read from it
-    /// (`url = request.url`), or Flask's global `request`.
-    fn reads_request(&self, expression: &Expr) -> bool {
-        let reads = self.request_reads.get_or_init(|| {
-            let globals = global_requests(self.target.facts);
-            let names = taint_with(self.target.function, self.requests.clone(), &|part| is_global_request(&globals, part));
-            RequestReads { globals, names }
-        });
-        holds(expression, &reads.names, &|part| is_global_request(&reads.globals, part))
+    /// The expression holds the URL the browser came back to: a read of the request's URL
+    /// (`request.url`, `str(request.url)`, `flask.request.url`) or a name holding one.
+    fn holds_url(&self, config: &Config, expression: &Expr) -> bool {
+        self.follows_urls && holds(expression, &self.urls, &|part| self.is_url_read(config, part))
     }
 
-    /// The exchange's receiver was built with a `state` that does not come from the request
-    /// (`OAuth2Session(client_id, state=session["oauth_state"])`, in the call or bound in this
-    /// function): requests-oauthlib then compares the URL's `state` with it.
-    fn built_with_state(&self, config: &Config, callee: &Expr) -> bool {
+    /// `request.url`, `request.build_absolute_uri` (of its call): a `[callbacks]
+    /// request_url_fields` field of the request or of the global request.
+    fn is_url_read(&self, config: &Config, part: &Expr) -> bool {
+        let ExprKind::Attribute { object, name } = &part.kind else { return false };
+        config.callbacks.request_url_fields.contains(name) && (self.is_request(object) || self.globals(config).is(object))
+    }
+
+    fn globals(&self, config: &Config) -> &GlobalRequest {
+        self.globals.get_or_init(|| GlobalRequest::of(config, self.target.facts))
+    }
+
+    /// The expression mentions the incoming request: a name holding it, or the global one.
+    fn mentions_request(&self, config: &Config, expression: &Expr) -> bool {
+        holds(expression, &self.requests, &|part| self.globals(config).is(part))
+    }
+
+    /// The exchange's receiver was built with a stored `state`, which requests-oauthlib
+    /// compares with the URL's: `OAuth2Session(client_id, state=session["oauth_state"])`, in
+    /// the call itself or in the last assignment to the receiver before `line`.
+    fn built_with_state(&self, config: &Config, callee: &Expr, line: usize) -> bool {
         let ExprKind::Attribute { object, .. } = &callee.kind else { return false };
-        let with_state = |value: &Expr| {
+        let with_stored_state = |value: &Expr| {
             value.unawaited().as_call().is_some_and(|call| {
-                call.keywords.iter().any(|(key, value)| config.callbacks.state_inputs.contains(key) && !self.reads_request(value))
+                call.keywords.iter().any(|(key, value)| config.callbacks.state_inputs.contains(key) && self.is_stored_state(config, value))
             })
         };
-        if with_state(object) {
+        if with_stored_state(object) {
             return true;
         }
         let Some(receiver) = object.as_name() else { return false };
-        let mut built = false;
-        self.target.function.body.visit(&mut |stmt| {
-            if let StmtKind::Assign { targets, value, augmented: false } = &stmt.kind
-                && targets.iter().any(|target| target.as_name() == Some(receiver))
-                && with_state(value)
-            {
-                built = true;
-            }
-        });
-        built
+        assignments_to(self.target.function, receiver)
+            .into_iter()
+            .rfind(|(stmt, _)| stmt.span.start.line < line)
+            .is_some_and(|(_, value)| with_stored_state(value))
+    }
+
+    /// A `state` kept from the start of the flow: not a literal, and not the URL's own
+    /// (the handler's `state` parameter, or a read of the request's query; the request's
+    /// session and cookies are kept).
+    fn is_stored_state(&self, config: &Config, value: &Expr) -> bool {
+        if matches!(value.unawaited().kind, ExprKind::Constant(_) | ExprKind::String(_) | ExprKind::Number(_)) {
+            return false;
+        }
+        let function = self.target.function;
+        let is_state_input = |name: &str| config.callbacks.state_inputs.iter().any(|state| state == name);
+        let url_state = |part: &Expr| match &part.kind {
+            ExprKind::Name(name) => is_state_input(name) && function.param(name).is_some(),
+            _ => code_read(part)
+                .is_some_and(|(object, key)| is_state_input(key) && self.mentions_request(config, object) && !is_stored_part(object)),
+        };
+        let params = function.params.iter().filter(|param| is_state_input(&param.name)).map(|param| param.name.clone()).collect();
+        let derived = taint_with(function, params, &url_state);
+        !holds(value, &derived, &url_state)
     }
 }
 
-/// What a function reads from the incoming request.
-struct RequestReads {
-    /// The file's names for Flask's global request (`request`, `flask.request`).
-    globals: HashSet<String>,
-    /// Names bound to the request or to something read from it.
+/// Parts of the incoming request kept from earlier requests: `request.session`,
+/// `request.cookies`.
+const STORED_REQUEST_PARTS: &[&str] = &["session", "cookies"];
+
+fn is_stored_part(object: &Expr) -> bool {
+    matches!(&object.kind, ExprKind::Attribute { name, .. } if STORED_REQUEST_PARTS.contains(&name.as_str()))
+}
+
+/// How a file reaches a global incoming request (`[callbacks] global_request_modules`):
+/// `request` imported from Flask (under its alias), or `flask.request` (under the module's).
+#[derive(Default)]
+struct GlobalRequest {
     names: HashSet<String>,
+    modules: HashSet<String>,
 }
 
-/// Frameworks whose incoming request is a module global (`from flask import request`).
-const GLOBAL_REQUEST_MODULES: &[&str] = &["flask", "quart"];
-
-/// The names a file reaches the global request by: `request` imported from Flask, or
-/// `flask.request` (under the module's alias).
-fn global_requests(facts: &FileFacts) -> HashSet<String> {
-    facts
-        .imports
-        .iter()
-        .filter(|import| GLOBAL_REQUEST_MODULES.contains(&import.module.split('.').next().unwrap_or_default()))
-        .filter_map(|import| match import.name.as_deref() {
-            Some("request") => Some(import.alias.clone()),
-            None => Some(format!("{}.request", import.alias)),
-            Some(_) => None,
-        })
-        .collect()
-}
-
-fn is_global_request(globals: &HashSet<String>, expression: &Expr) -> bool {
-    !globals.is_empty() && expression.dotted().is_some_and(|dotted| globals.contains(&dotted))
-}
-
-/// `req = request`: the names bound to the incoming request itself.
-fn request_aliases(function: &Function, mut requests: HashSet<String>) -> HashSet<String> {
-    if requests.is_empty() {
-        return requests;
-    }
-    let mut aliases = Vec::new();
-    function.body.visit(&mut |stmt| {
-        if let StmtKind::Assign { targets, value, augmented: false } = &stmt.kind
-            && let Some(source) = value.unawaited().as_name()
-        {
-            aliases.extend(targets.iter().filter_map(Expr::as_name).map(|target| (target, source)));
-        }
-    });
-    loop {
-        let before = requests.len();
-        for (target, source) in &aliases {
-            if requests.contains(*source) {
-                requests.insert(target.to_string());
+impl GlobalRequest {
+    fn of(config: &Config, facts: &FileFacts) -> GlobalRequest {
+        let mut global = GlobalRequest::default();
+        for import in &facts.imports {
+            let top = import.module.split('.').next().unwrap_or_default();
+            if !config.callbacks.global_request_modules.iter().any(|module| module == top) {
+                continue;
+            }
+            match import.name.as_deref() {
+                Some("request") => {
+                    global.names.insert(import.alias.clone());
+                }
+                None => {
+                    global.modules.insert(import.alias.clone());
+                }
+                Some(_) => {}
             }
         }
-        if requests.len() == before {
-            return requests;
+        global
+    }
+
+    /// The expression is the global request.
+    fn is(&self, expression: &Expr) -> bool {
+        match &expression.kind {
+            ExprKind::Name(name) => self.names.contains(name),
+            ExprKind::Attribute { object, name } => {
+                name == "request" && object.as_name().is_some_and(|module| self.modules.contains(module))
+            }
+            _ => false,
         }
     }
+}
+
+/// How a library call reads the code from the incoming request: given the request
+/// (authlib's `authorize_access_token(request)`, `[callbacks] request_exchange_calls`), or
+/// given the URL the browser came back to through a keyword (requests-oauthlib's
+/// `fetch_token(url, authorization_response=request.url)`, `request_exchange_keywords`).
+enum RequestRead<'c> {
+    Request,
+    Url(&'c Expr),
+}
+
+/// What the call named `name` reads from the request, if it is a request exchange.
+fn request_read<'c>(config: &Config, name: &str, call: &'c Call) -> Option<RequestRead<'c>> {
+    let callbacks = &config.callbacks;
+    if callbacks.request_exchange_calls.iter().any(|exchange| exchange == name) {
+        return Some(RequestRead::Request);
+    }
+    if !is_exchange_call(config, name) {
+        return None;
+    }
+    call.keywords.iter().find(|(key, _)| callbacks.request_exchange_keywords.contains(key)).map(|(_, url)| RequestRead::Url(url))
 }
 
 impl Sessions {
@@ -1008,7 +1112,7 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
 /// (`create_credential(info, user, db)`, `installation_store.save(installation)`), and an
 /// argument that names a token or credential unless the method names one itself.
 fn looks_like_sink(config: &Config, callee: &str, args: &[Expr], keywords: &[(String, Expr)]) -> bool {
-    let method = crate::integrations::words_of(last_segment(callee));
+    let method = crate::facts::words_of(last_segment(callee));
     let Some(verb) = method.first() else { return false };
     if !config.persistence.sink_verbs.contains(verb) {
         return false;
@@ -1017,7 +1121,7 @@ fn looks_like_sink(config: &Config, callee: &str, args: &[Expr], keywords: &[(St
     if has_noun(&method[1..]) {
         return true;
     }
-    has_noun(&crate::integrations::words_of(callee))
+    has_noun(&crate::facts::words_of(callee))
         && args.iter().chain(keywords.iter().map(|(_, value)| value)).any(|arg| arg.any(&mentions_token_name))
 }
 
@@ -1210,16 +1314,11 @@ fn forwarded_path(url: &Expr, function: &Function) -> Option<String> {
         ExprKind::String(text) => text.clone(),
         ExprKind::Interpolated { text, .. } => text.clone(),
         ExprKind::Name(name) => {
-            let mut found = None;
-            function.body.visit(&mut |stmt| {
-                if let StmtKind::Assign { targets, value, .. } = &stmt.kind
-                    && targets.iter().any(|target| target.as_name() == Some(name))
-                    && matches!(value.kind, ExprKind::String(_) | ExprKind::Interpolated { .. })
-                {
-                    found = Some(value);
-                }
-            });
-            return found.and_then(|value| forwarded_path(value, function));
+            let found = assignments_to(function, name)
+                .into_iter()
+                .rev()
+                .find(|(_, value)| matches!(value.kind, ExprKind::String(_) | ExprKind::Interpolated { .. }));
+            return found.and_then(|(_, value)| forwarded_path(value, function));
         }
         _ => return None,
     };
@@ -1249,15 +1348,9 @@ fn forwarded_path(url: &Expr, function: &Function) -> Option<String> {
 /// `${BASE}/api/x``): a base of its own, so another service.
 fn forwarded_base(url: &Expr, function: &Function) -> bool {
     let Some(name) = url.unawaited().as_name() else { return false };
-    let mut interpolated = false;
-    function.body.visit(&mut |stmt| {
-        if let StmtKind::Assign { targets, value, .. } = &stmt.kind
-            && targets.iter().any(|target| target.as_name() == Some(name))
-        {
-            interpolated = matches!(&value.kind, ExprKind::Interpolated { text, .. } if !text.starts_with('/'));
-        }
-    });
-    interpolated
+    assignments_to(function, name)
+        .last()
+        .is_some_and(|(_, value)| matches!(&value.kind, ExprKind::Interpolated { text, .. } if !text.starts_with('/')))
 }
 
 /// The method of a request: the client's verb (`client.post`), or `method` in the options
@@ -1305,7 +1398,7 @@ pub fn names_one_of(name: &str, names: &[String]) -> bool {
     if !name.chars().any(|c| c.is_ascii_uppercase()) {
         return false;
     }
-    let snake = crate::integrations::words_of(name).join("_");
+    let snake = crate::facts::words_of(name).join("_");
     names.contains(&snake)
 }
 
@@ -1452,19 +1545,17 @@ fn is_exchange_value(expression: &Expr, dicts: &HashSet<String>, holds_code: &dy
     }
 }
 
-/// The answer of a library reading the code from the request: authlib's
+/// The token response of a library reading the code from the request: authlib's
 /// `await oauth.acme.authorize_access_token(request)`, requests-oauthlib's
-/// `session.fetch_token(url, authorization_response=request.url)`.
+/// `session.fetch_token(url, authorization_response=request.url)`. Only a call named for a
+/// token answers one (fastapi-sso's `verify_and_process` answers the user's profile).
 fn is_request_exchange_value(config: &Config, expression: &Expr) -> bool {
     let Some(call) = expression.unawaited().as_call() else { return false };
     let name = match &call.callee.kind {
-        ExprKind::Attribute { name, .. } => name.as_str(),
-        ExprKind::Name(name) => name.as_str(),
+        ExprKind::Attribute { name, .. } | ExprKind::Name(name) => name.as_str(),
         _ => return false,
     };
-    let callbacks = &config.callbacks;
-    callbacks.request_exchange_calls.iter().any(|call| call == name)
-        || (is_exchange_call(config, name) && call.keywords.iter().any(|(key, _)| callbacks.request_exchange_keywords.contains(key)))
+    name.to_lowercase().contains("token") && request_read(config, name, call).is_some()
 }
 
 /// The name in `**name` (or a plain name).
@@ -1699,7 +1790,13 @@ fn is_store_lookup(callee: &str) -> bool {
 
 /// Names holding what `is_read` reads (or the `initial` names), through assignments.
 fn taint_with(function: &Function, initial: HashSet<String>, is_read: &dyn Fn(&Expr) -> bool) -> HashSet<String> {
-    let mut tainted = initial;
+    propagate(function, initial, &|value, names| holds(value, names, is_read))
+}
+
+/// The names bound, directly or through other names, to a value `carries` accepts given
+/// the names found so far: a fixpoint over the function's assignments.
+fn propagate(function: &Function, initial: HashSet<String>, carries: &dyn Fn(&Expr, &HashSet<String>) -> bool) -> HashSet<String> {
+    let mut found = initial;
     let mut assignments = Vec::new();
     function.body.visit(&mut |stmt| {
         if let StmtKind::Assign { targets, value, .. } = &stmt.kind {
@@ -1707,20 +1804,33 @@ fn taint_with(function: &Function, initial: HashSet<String>, is_read: &dyn Fn(&E
         }
     });
     loop {
-        let before = tainted.len();
+        let before = found.len();
         for (targets, value) in &assignments {
-            if holds(value, &tainted, is_read) {
+            if carries(value, &found) {
                 for target in targets.iter() {
                     for name in target.bound_names() {
-                        tainted.insert(name.to_string());
+                        found.insert(name.to_string());
                     }
                 }
             }
         }
-        if tainted.len() == before {
-            return tainted;
+        if found.len() == before {
+            return found;
         }
     }
+}
+
+/// The assignments to `name` in the function's own body, in source order.
+fn assignments_to<'f>(function: &'f Function, name: &str) -> Vec<(&'f Stmt, &'f Expr)> {
+    let mut found = Vec::new();
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Assign { targets, value, .. } = &stmt.kind
+            && targets.iter().any(|target| target.as_name() == Some(name))
+        {
+            found.push((stmt, value));
+        }
+    });
+    found
 }
 
 /// `user.id`, `current_user.id`, `user_id`, `str(current_user.id)`.
@@ -1842,6 +1952,8 @@ mod tests {
         );
         let found = analyse(&[("routes.py", &sso)]);
         assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Absent));
+        // What it answers is the user's profile, not tokens.
+        assert!(found[0].leak.is_none(), "{:?}", found[0].leak);
     }
 
     #[test]
@@ -1866,6 +1978,25 @@ mod tests {
         assert_eq!(verdict(&[("app.py", &unchecked)]), callback("callback", StateCheck::Absent));
         let own = flask("OAuth2Session(CLIENT_ID, state=request.args[\"state\"])");
         assert_ne!(verdict(&[("app.py", &own)])[0].2, StateCheck::Validated);
+        // A state kept in the request's session or cookies is stored; a literal, the handler's
+        // own `state` parameter or a session built before the one used are not.
+        let fastapi = |handler: &str| {
+            format!(
+                "{ROUTE_HEAD}from starlette.requests import Request\n@router.get(\"/callback\")\nasync def callback({handler}\n    \
+                 return oauth.fetch_token(TOKEN_URL, authorization_response=str(request.url))\n"
+            )
+        };
+        let kept = fastapi("request: Request):\n    oauth = OAuth2Session(ID, state=request.session[\"oauth_state\"])");
+        assert_eq!(verdict(&[("routes.py", &kept)]), callback("callback", StateCheck::Validated));
+        let cookie = fastapi("request: Request):\n    oauth = OAuth2Session(ID, state=request.cookies.get(\"oauth_state\"))");
+        assert_eq!(verdict(&[("routes.py", &cookie)]), callback("callback", StateCheck::Validated));
+        for handler in [
+            "request: Request, state: str):\n    oauth = OAuth2Session(ID, state=state)",
+            "request: Request):\n    oauth = OAuth2Session(ID, state=None)",
+            "request: Request):\n    oauth = OAuth2Session(ID, state=request.session[\"s\"])\n    oauth = OAuth2Session(ID)",
+        ] {
+            assert_ne!(verdict(&[("routes.py", &fastapi(handler))])[0].2, StateCheck::Validated, "{handler}");
+        }
         // What it answers is the token response: returning it leaks the tokens.
         assert!(analyse(&[("app.py", &stored)])[0].leak.is_none());
         let leaking = stored.replace("return redirect(\"/\")", "return {\"token\": token}");

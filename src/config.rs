@@ -70,6 +70,12 @@ struct CallbacksSection {
     #[serde(default)]
     request_exchange_keywords: Vec<String>,
     #[serde(default)]
+    request_url_fields: Vec<String>,
+    #[serde(default)]
+    global_request_modules: Vec<String>,
+    #[serde(default)]
+    settings_verbs: Vec<String>,
+    #[serde(default)]
     call_through: Vec<String>,
     #[serde(default)]
     state_inputs: Vec<String>,
@@ -265,6 +271,14 @@ pub struct Callbacks {
     /// Keywords through which an exchange call parses the code out of the URL the browser
     /// came back to: requests-oauthlib's `fetch_token(url, authorization_response=request.url)`.
     pub request_exchange_keywords: Vec<String>,
+    /// Fields and methods of the incoming request giving the URL the browser came back to
+    /// (`request.url`, Django's `request.build_absolute_uri()`).
+    pub request_url_fields: Vec<String>,
+    /// Modules whose incoming request is a global (`from flask import request`).
+    pub global_request_modules: Vec<String>,
+    /// Verbs of a handler that manages callback settings rather than being a callback
+    /// (`add_team_callbacks`, `delete_callback` on `POST /config/callback/delete`).
+    pub settings_verbs: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,
     pub state_inputs: Vec<String>,
@@ -517,6 +531,9 @@ impl Config {
             extend(&mut callbacks.exchange_calls, section.exchange_calls);
             extend(&mut callbacks.request_exchange_calls, section.request_exchange_calls);
             extend(&mut callbacks.request_exchange_keywords, section.request_exchange_keywords);
+            extend(&mut callbacks.request_url_fields, section.request_url_fields);
+            extend(&mut callbacks.global_request_modules, section.global_request_modules);
+            extend(&mut callbacks.settings_verbs, section.settings_verbs);
             extend(&mut callbacks.call_through, section.call_through);
             extend(&mut callbacks.state_inputs, section.state_inputs);
             extend(&mut callbacks.state_validators, section.state_validators);

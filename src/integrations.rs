@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::config::{Config, normalize_provider};
-use crate::facts::{FileFacts, Language};
+use crate::facts::{FileFacts, Language, words_of};
 use crate::routes;
 use crate::source::SourceFile;
 
@@ -88,31 +88,6 @@ impl ProviderMatcher {
     }
 }
 
-/// Lower-case words of a name: split on punctuation and camelCase boundaries.
-pub fn words_of(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for c in text.chars() {
-        if !c.is_alphanumeric() {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && previous_lower && !current.is_empty() {
-            words.push(std::mem::take(&mut current));
-        }
-        previous_lower = c.is_lowercase() || c.is_ascii_digit();
-        current.extend(c.to_lowercase());
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
-}
-
 /// The segment before `/callback` in a route path: the provider of an unknown integration.
 fn provider_before_callback(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
@@ -146,7 +121,8 @@ pub fn may_declare_routes(text: &str, language: Language, mounted: bool) -> bool
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     pub prefixes: Vec<String>,
-    /// The paths of its routes named `callback` ([`routes::Route::is_named_callback`]).
+    /// The paths of its callbacks: routes named `callback` ([`routes::Route::is_named_callback`])
+    /// and exchanging ones.
     pub route_paths: Vec<String>,
     /// The paths of the routes whose handlers exchange a code (OAuth callbacks).
     pub exchange_paths: Vec<String>,
@@ -155,16 +131,13 @@ pub struct Routing {
 impl Routing {
     /// What the routes of a file say, its routers' prefixes as [`routes::mounted_prefixes`]
     /// gives them, and the paths of its exchanging callbacks.
-    pub fn of(facts: &FileFacts, prefixes: BTreeMap<String, String>, exchange_paths: Vec<String>) -> Routing {
-        Routing {
-            exchange_paths,
-            route_paths: routes::routes_with_prefixes(facts, &prefixes)
-                .into_iter()
-                .filter(routes::Route::is_named_callback)
-                .map(|route| route.path)
-                .collect(),
-            prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect(),
-        }
+    pub fn of(config: &Config, facts: &FileFacts, prefixes: BTreeMap<String, String>, exchange_paths: Vec<String>) -> Routing {
+        let route_paths = routes::routes_with_prefixes(facts, &prefixes)
+            .into_iter()
+            .filter(|route| route.is_named_callback(config) || exchange_paths.contains(&route.path))
+            .map(|route| route.path)
+            .collect();
+        Routing { exchange_paths, route_paths, prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect() }
     }
 }
 
@@ -296,6 +269,26 @@ mod tests {
         assert_eq!(assign(&resource), None);
         // A known provider needs no callback.
         assert_eq!(assign(&routing(&["/api/slack"], &["/api/slack/events"], &[])).as_deref(), Some("slack"));
+    }
+
+    #[test]
+    fn an_exchanging_callback_names_its_provider_whatever_its_handler_is_named() {
+        let config = Config::defaults().expect("defaults");
+        let text = "from fastapi import APIRouter\nrouter = APIRouter()\n\
+                    @router.post(\"/acme/callback\")\nasync def create_acme_connection(code: str):\n    ...\n\n\
+                    @router.post(\"/team/{team_id}/callback\")\ndef add_team_callbacks(data: dict):\n    ...\n";
+        let facts = crate::lang::python::extract(text, crate::lang::ExtractOptions::default()).expect("parses");
+        let paths = |exchange_paths: &[&str]| {
+            let exchange_paths = exchange_paths.iter().map(|path| path.to_string()).collect();
+            Routing::of(&config, &facts, BTreeMap::new(), exchange_paths).route_paths
+        };
+        // Managing callback settings off GET: named for none, unless it exchanges.
+        assert!(paths(&[]).is_empty());
+        assert_eq!(paths(&["/acme/callback"]), vec!["/acme/callback"]);
+        assert_eq!(
+            unknown_providers([&Routing::of(&config, &facts, BTreeMap::new(), vec!["/acme/callback".into()])]),
+            ["acme".to_string()].into()
+        );
     }
 
     #[test]

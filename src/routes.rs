@@ -23,7 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, Language, StmtKind, dotted_prefix, last_segment};
+use crate::config::Config;
+use crate::facts::{Call, Expr, ExprKind, FileFacts, Function, Language, StmtKind, dotted_prefix, last_segment, words_of};
 use crate::index::Project;
 use rayon::prelude::*;
 
@@ -75,23 +76,36 @@ pub struct Route {
     pub params: Vec<String>,
 }
 
-/// Verbs of a handler that manages callback settings (LiteLLM's `add_team_callbacks`,
-/// `delete_callback` on `POST /config/callback/delete`) rather than being one.
-const MANAGEMENT_VERBS: &[&str] = &["add", "create", "delete", "remove", "update", "edit", "list", "set"];
-
 impl Route {
     /// A route a browser may come back to named `callback` (`/oauth2callback`,
-    /// `/callback/{p}`, `notion_callback`): a stub when it exchanges nothing, and what names
-    /// an unknown provider. The word is singular (`/config/callbacks` lists settings), the
-    /// method one a redirect uses (GET, or POST for `form_post`), and the handler's name has
-    /// no verb that manages callback settings.
-    pub fn is_named_callback(&self) -> bool {
-        use crate::integrations::words_of;
-        let names_callback = |text: &str| words_of(text).iter().any(|word| word.ends_with("callback"));
-        let redirect_method = self.methods.is_empty() || self.methods.iter().any(|method| method == "GET" || method == "POST");
-        let name = last_segment(&self.handler);
-        let manages = words_of(name).iter().any(|word| word == "callbacks" || MANAGEMENT_VERBS.contains(&word.as_str()));
-        redirect_method && !manages && (names_callback(&self.path) || names_callback(name))
+    /// `/callback/{p}`, `notion_callback`, `/x/callback2`): a stub when it exchanges nothing,
+    /// and what names an unknown provider. The word is singular (`/config/callbacks` lists
+    /// settings) and not a callback URL (`/callback-url`); the method is one a redirect uses
+    /// (GET, or POST for `form_post`); the handler's name lists no callback settings
+    /// (`get_team_callbacks`) and, off GET, has none of `[callbacks] settings_verbs`
+    /// (`POST /config/callback/delete` of `delete_callback`). An anonymous handler, named
+    /// for its route (`get /install/callback`), has no name of its own to judge.
+    pub fn is_named_callback(&self, config: &Config) -> bool {
+        let get = self.methods.is_empty() || self.methods.iter().any(|method| method == "GET");
+        if !get && !self.methods.iter().any(|method| method == "POST") {
+            return false;
+        }
+        let name = if self.handler.contains([' ', '/']) { "" } else { last_segment(&self.handler) };
+        let name_words = words_of(name);
+        let lists_settings = name_words.iter().any(|word| word.ends_with("callbacks"));
+        let manages = name_words.iter().any(|word| config.callbacks.settings_verbs.contains(word));
+        if lists_settings || (manages && !get) {
+            return false;
+        }
+        let names_callback = |text: &str| {
+            let words = words_of(text);
+            words.iter().enumerate().any(|(index, word)| {
+                word.contains("callback")
+                    && !word.ends_with("callbacks")
+                    && !matches!(words.get(index + 1).map(String::as_str), Some("url" | "uri"))
+            })
+        };
+        names_callback(&self.path) || names_callback(name)
     }
 }
 
@@ -937,20 +951,29 @@ mod tests {
 
     #[test]
     fn a_route_named_callback_is_one_a_redirect_comes_back_to() {
+        let config = Config::defaults().expect("defaults");
         let named = |methods: &[&str], path: &str, handler: &str| {
             let methods = methods.iter().map(|method| method.to_string()).collect();
-            Route { path: path.into(), methods, handler: handler.into(), line: 0, params: Vec::new() }.is_named_callback()
+            Route { path: path.into(), methods, handler: handler.into(), line: 0, params: Vec::new() }.is_named_callback(&config)
         };
         assert!(named(&["GET"], "/oauth2callback", "finish"));
         assert!(named(&[], "/api/x/callback/{provider}", "finish"));
         assert!(named(&["POST"], "/sso/saml/acs", "saml_callback"));
         assert!(named(&["GET"], "/connect", "Handler.handleCallback"));
-        // LiteLLM's logging callbacks, and a DELETE on a callback path.
+        assert!(named(&["GET"], "/globex/callback2", "finish"));
+        assert!(named(&["GET"], "/initech/oauthcallbackhandler", "finish"));
+        // A browser lands on a GET: a verb in the handler's name does not veto it, nor do
+        // the words of an anonymous handler's path.
+        assert!(named(&["GET"], "/slack/add/callback", "add_to_slack_callback"));
+        assert!(named(&["GET"], "/acme/set-up/callback", "get /acme/set-up/callback"));
+        assert!(named(&["POST"], "/acme/set-up/callback", "post /acme/set-up/callback"));
+        // LiteLLM's logging callbacks, a DELETE on a callback path, a callback URL.
         assert!(!named(&["GET"], "/get/config/callbacks", "get_config"));
         assert!(!named(&["POST"], "/config/callback/delete", "delete_callback"));
         assert!(!named(&["POST"], "/team/{team_id}/callback", "add_team_callbacks"));
         assert!(!named(&["GET"], "/team/{team_id}/callback", "get_team_callbacks"));
         assert!(!named(&["DELETE"], "/install/callback", "handleUninstall"));
+        assert!(!named(&["GET"], "/oauth/callback-url", "get_callback_url"));
         assert!(!named(&["GET"], "/items", "list_items"));
     }
 

@@ -476,7 +476,7 @@ fn analyse_file(
         sites,
         callbacks,
         rollbacks,
-        routing: wants_routing.then(|| Routing::of(&facts, prefixes, exchange_paths)),
+        routing: wants_routing.then(|| Routing::of(config, &facts, prefixes, exchange_paths)),
         routes: if declares_routes { declared_routes } else { Vec::new() },
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     };

@@ -540,7 +540,7 @@ impl<'p> FunctionContext<'p> {
     fn is_response_name(&self, name: &str) -> bool {
         // `tokenResponse` reads as `token_response`; capitalised names are classes.
         let lower = if name.starts_with(|c: char| c.is_lowercase()) && name.chars().any(|c| c.is_uppercase()) {
-            crate::integrations::words_of(name).join("_")
+            crate::facts::words_of(name).join("_")
         } else {
             name.to_lowercase()
         };
