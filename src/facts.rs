@@ -617,3 +617,15 @@ impl Block {
         calls
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(words_of("HubSpotOAuthRouter"), vec!["hub", "spot", "oauth", "router"]);
+        assert_eq!(words_of("google-calendar_service"), vec!["google", "calendar", "service"]);
+        assert_eq!(words_of("oauth2callback"), vec!["oauth2callback"]);
+    }
+}

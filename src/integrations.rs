@@ -292,12 +292,6 @@ mod tests {
     }
 
     #[test]
-    fn words() {
-        assert_eq!(words_of("HubSpotOAuthRouter"), vec!["hub", "spot", "oauth", "router"]);
-        assert_eq!(words_of("google-calendar_service"), vec!["google", "calendar", "service"]);
-    }
-
-    #[test]
     fn providers_in_names() {
         let config = Config::defaults().expect("defaults");
         let matcher = ProviderMatcher::new(&config);
