@@ -1986,9 +1986,9 @@ mod tests {
                  return oauth.fetch_token(TOKEN_URL, authorization_response=str(request.url))\n"
             )
         };
-        let kept = fastapi("request: Request):\n    oauth = OAuth2Session(ID, state=request.session[\"oauth_state\"])");
+        let kept = fastapi("request: Request):\n    oauth = OAuth2Session(ID, state=request.session[\"state\"])");
         assert_eq!(verdict(&[("routes.py", &kept)]), callback("callback", StateCheck::Validated));
-        let cookie = fastapi("request: Request):\n    oauth = OAuth2Session(ID, state=request.cookies.get(\"oauth_state\"))");
+        let cookie = fastapi("request: Request):\n    oauth = OAuth2Session(ID, state=request.cookies.get(\"state\"))");
         assert_eq!(verdict(&[("routes.py", &cookie)]), callback("callback", StateCheck::Validated));
         for handler in [
             "request: Request, state: str):\n    oauth = OAuth2Session(ID, state=state)",
