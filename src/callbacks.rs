@@ -302,7 +302,11 @@ fn analyse_handler<'a>(
         } else {
             state_check(walk.resolver, config, file_index, function, input.as_deref())
         };
-        (token_leak(config, function), state)
+        // A call given the URL the browser came back to answers the tokens, as one given the
+        // code does (`token = handler.finish(request.url)`).
+        let follows_urls = walk.follows_urls(facts.language);
+        let handler = FunctionWalk::new(config, target, HashSet::new(), Incoming::of_handler(function), follows_urls, 0);
+        (token_leak(config, function, &|expression| handler.holds_url(config, expression)), state)
     } else {
         (None, StateCheck::NotApplicable)
     };
@@ -1460,15 +1464,16 @@ fn is_exchange_call(config: &Config, name: &str) -> bool {
 
 /// Tokens the handler puts into its response: token keys in a returned dict, a spread
 /// token dict, the token dict itself, or a token in a redirect URL. A dict the handler
-/// strips (`tokens.pop("access_token")`) no longer counts.
-fn token_leak(config: &Config, function: &Function) -> Option<TokenLeak> {
+/// strips (`tokens.pop("access_token")`) no longer counts. The token response is what a call
+/// given the code, or the URL `holds_url` accepts, answers.
+fn token_leak(config: &Config, function: &Function, holds_url: &dyn Fn(&Expr) -> bool) -> Option<TokenLeak> {
     let mut dicts: HashSet<String> = HashSet::new();
     let mut values: HashSet<String> = config.callbacks.token_keys.iter().cloned().collect();
     let mut stripped: HashSet<String> = HashSet::new();
     let mut returns = Vec::new();
     let mut responses = Vec::new();
     let tainted = taint(config, function, code_params(config, function));
-    let holds_code = |expression: &Expr| holds(expression, &tainted, &|part| is_code_read(config, part));
+    let holds_code = |expression: &Expr| holds(expression, &tainted, &|part| is_code_read(config, part)) || holds_url(expression);
     function.body.visit(&mut |stmt| {
         match &stmt.kind {
             StmtKind::Assign { targets, value, .. } => {
@@ -2024,6 +2029,11 @@ mod tests {
                 ("authorized".to_string(), Kind::Callback, StateCheck::Validated)
             ]
         );
+        // What the service answers is the token response, as with a service given the code.
+        let leaking = routes
+            .replace("return await handler.finish(str(request.url))", "token = await handler.finish(str(request.url))\n    return token");
+        assert!(analyse(&[("routes.py", &leaking), ("services.py", services)])[0].leak.is_some());
+        assert!(analyse(&[("routes.py", &routes), ("services.py", services)])[1].leak.is_none());
         // A URL that is not the request's is no exchange: a stub.
         let other = flask("OAuth2Session(CLIENT_ID)").replace("authorization_response=request.url", "authorization_response=SAVED_URL");
         assert_eq!(verdict(&[("app.py", &other)])[0].1, Kind::Stub);
