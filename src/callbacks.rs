@@ -216,7 +216,12 @@ pub fn mentions_code_input(text: &str, config: &Config) -> bool {
 pub fn tree_calls_request_exchange(project: &Project, language: Language, config: &Config) -> bool {
     let callbacks = &config.callbacks;
     let needles: Vec<String> = callbacks.request_exchange_calls.iter().chain(&callbacks.request_exchange_keywords).cloned().collect();
-    !needles.is_empty() && !project.files_containing(language, &needles).is_empty()
+    tree_mentions(project, language, &needles)
+}
+
+/// Some file of `language` in the tree holds one of `needles`.
+fn tree_mentions(project: &Project, language: Language, needles: &[String]) -> bool {
+    !needles.is_empty() && !project.files_containing(language, needles).is_empty()
 }
 
 /// Words of a route or handler name for the step where a sign-in comes back.
@@ -404,10 +409,7 @@ pub struct Sessions {
 
 impl<'a> Walk<'_, 'a> {
     fn follows_urls(&self, language: Language) -> bool {
-        *self.follows_urls.get_or_init(|| {
-            let keywords = &self.config.callbacks.request_exchange_keywords;
-            !keywords.is_empty() && !self.resolver.project.files_containing(language, keywords).is_empty()
-        })
+        *self.follows_urls.get_or_init(|| tree_mentions(self.resolver.project, language, &self.config.callbacks.request_exchange_keywords))
     }
 
     /// The events of one function, chains starting at its own lines and flags relative to
@@ -2017,7 +2019,7 @@ mod tests {
         let routes = format!(
             "{ROUTE_HEAD}from starlette.requests import Request\n@router.get(\"/callback\")\nasync def callback(request: Request):\n    \
              return await handler.finish(str(request.url))\n\n@router.get(\"/login/authorized\")\nasync def authorized(request: Request):\n    \
-             incoming = request\n    return await oauth.acme.authorize_access_token(incoming)\n"
+             incoming = request\n    token = await oauth.acme.authorize_access_token(incoming)\n    session_user(token)\n    return {{\"ok\": True}}\n"
         );
         let services = "class Handler:\n    async def finish(self, url):\n        \
                         return self.oauth.fetch_token(TOKEN_URL, authorization_response=url)\n\nhandler = Handler()\n";
@@ -2033,7 +2035,10 @@ mod tests {
         let leaking = routes
             .replace("return await handler.finish(str(request.url))", "token = await handler.finish(str(request.url))\n    return token");
         assert!(analyse(&[("routes.py", &leaking), ("services.py", services)])[0].leak.is_some());
+        // The token response kept out of the body: no leak.
         assert!(analyse(&[("routes.py", &routes), ("services.py", services)])[1].leak.is_none());
+        let returned = routes.replace("return {\"ok\": True}", "return {\"ok\": True, \"token\": token}");
+        assert!(analyse(&[("routes.py", &returned), ("services.py", services)])[1].leak.is_some());
         // A URL that is not the request's is no exchange: a stub.
         let other = flask("OAuth2Session(CLIENT_ID)").replace("authorization_response=request.url", "authorization_response=SAVED_URL");
         assert_eq!(verdict(&[("app.py", &other)])[0].1, Kind::Stub);

@@ -97,15 +97,14 @@ impl Route {
         if lists_settings || (manages && !get) {
             return false;
         }
-        let names_callback = |text: &str| {
-            let words = words_of(text);
+        let names_callback = |words: &[String]| {
             words.iter().enumerate().any(|(index, word)| {
                 word.contains("callback")
                     && !word.ends_with("callbacks")
                     && !matches!(words.get(index + 1).map(String::as_str), Some("url" | "uri"))
             })
         };
-        names_callback(&self.path) || names_callback(name)
+        names_callback(&words_of(&self.path)) || names_callback(&name_words)
     }
 }
 
