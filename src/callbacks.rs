@@ -253,6 +253,10 @@ fn analyse_handler<'a>(
     if input.is_none() && !looks_like_callback && !may_exchange_request() {
         return None;
     }
+    // An OAuth server's token endpoint answers its clients with tokens by design.
+    if is_token_endpoint(config, function) {
+        return None;
+    }
     let target = Target { file_index, facts, function };
     let events = walk.function(target, code_params(config, function), Incoming::of_handler(function), 0);
     let exchange_event = events.iter().find(|event| event.kind.exchanges());
@@ -1215,6 +1219,35 @@ fn calls_one_of(call: &Call, names: &[String]) -> bool {
     })
 }
 
+/// The token endpoint of an OAuth server: a handler taking one of `[callbacks]
+/// token_request_inputs` (`grant_type`) as a parameter, or reading one from its request or
+/// a parameter (`request.form["grant_type"]`, `body.grant_type`). A client's own token
+/// request writes `grant_type`; it does not read it.
+fn is_token_endpoint(config: &Config, function: &Function) -> bool {
+    let is_input = |name: &str| config.callbacks.token_request_inputs.iter().any(|input| input == name);
+    if function.params.iter().any(|param| is_input(&param.name)) {
+        return true;
+    }
+    let incoming = |object: &Expr| {
+        is_request_part(object)
+            || object.dotted().is_some_and(|dotted| {
+                let root = dotted.split('.').next().unwrap_or_default();
+                root == "request" || (root != "self" && function.param(root).is_some())
+            })
+    };
+    let mut found = false;
+    function.body.visit(&mut |stmt| {
+        let read = match &stmt.kind {
+            StmtKind::Assign { value, .. } => vec![value],
+            _ => stmt.expressions(),
+        };
+        for expression in read {
+            found |= expression.any(&|part| code_read(part).is_some_and(|(object, key)| is_input(key) && incoming(object)));
+        }
+    });
+    found
+}
+
 /// The code input a handler reads: a parameter, or a field of a request it reads.
 fn code_input(config: &Config, function: &Function) -> Option<String> {
     if let Some(param) = function.params.iter().find(|param| is_code_input(config, &param.name)) {
@@ -1531,8 +1564,43 @@ fn token_leak(config: &Config, function: &Function, holds_url: &dyn Fn(&Expr) ->
         }
     });
     dicts.retain(|name| !stripped.contains(name));
-    let leak = Leak { config, dicts: &dicts, values: &values };
-    returns.into_iter().chain(responses).find_map(|expression| leak.find(expression))
+    let answers_tokens = |expression: &Expr| answers_tokens(config, expression, &dicts, &holds_code);
+    let leak = Leak { config, dicts: &dicts, values: &values, answers_tokens: &answers_tokens };
+    returns.into_iter().chain(responses).find_map(|expression| leak.find(expression, true))
+}
+
+/// The callee whose answer an expression is, when that answer is the provider's token
+/// response itself: a token call given the code (`await exchange_code_for_token(code)`,
+/// `oauth.acme.fetch_access_token(code=code)`), a library's token call reading the request
+/// (`await oauth.acme.authorize_access_token(request)`), or the parsed body of a request
+/// given the code (`requests.post(url, data={"code": code}).json()`). A call given the code
+/// whose name says no token (`await service.handle_callback(code)`) may answer anything, a
+/// redirect most often, so it is not one.
+fn answers_tokens(config: &Config, expression: &Expr, dicts: &HashSet<String>, holds_code: &dyn Fn(&Expr) -> bool) -> Option<String> {
+    let inner = expression.unawaited();
+    let call = inner.as_call()?;
+    let callee = || call.callee.dotted().unwrap_or_else(|| "the exchange".to_string());
+    if is_request_exchange_value(config, inner) {
+        return Some(callee());
+    }
+    match &call.callee.kind {
+        // `.json()` of the response to a request given the code; with arguments it is a
+        // model's serialisation (`tokens.json(include={"scope"})`), not the response's body.
+        ExprKind::Attribute { object, name } if name == "json" => (call.arguments().next().is_none()
+            && is_exchange_value(object, dicts, holds_code))
+        .then(|| format!("{}.json", object_label(object))),
+        ExprKind::Attribute { name, .. } | ExprKind::Name(name) => {
+            (is_exchange_call(config, name) && call.arguments().any(holds_code)).then(callee)
+        }
+        _ => None,
+    }
+}
+
+/// A short label for the receiver of `.json()` in a message: its dotted name, the callee
+/// answering it (`requests.post`), or `response`.
+fn object_label(object: &Expr) -> String {
+    let object = object.unawaited();
+    object.dotted().or_else(|| object.as_call().and_then(|call| call.callee.dotted())).unwrap_or_else(|| "response".to_string())
 }
 
 /// The provider's answer to the exchange: a call given the code (`await
@@ -1589,11 +1657,19 @@ struct Leak<'l> {
     config: &'l Config,
     dicts: &'l HashSet<String>,
     values: &'l HashSet<String>,
+    /// The callee when an expression is the provider's token response ([`answers_tokens`]).
+    answers_tokens: &'l dyn Fn(&Expr) -> Option<String>,
 }
 
 impl Leak<'_> {
-    fn find(&self, expression: &Expr) -> Option<TokenLeak> {
+    /// The tokens in `expression`. `body` says it is the whole response body (what the
+    /// handler returns, or a response constructor's argument): only there does the token
+    /// response itself count, not inside a dict or a string built from other values.
+    fn find(&self, expression: &Expr, body: bool) -> Option<TokenLeak> {
         let leak = |description: String| Some(TokenLeak { span: expression.span, description });
+        if body && let Some(callee) = (self.answers_tokens)(expression) {
+            return leak(format!("returns what `{callee}` answers, the provider's token response, as the response body"));
+        }
         match &expression.unawaited().kind {
             ExprKind::Name(name) if self.dicts.contains(name) => {
                 leak(format!("returns `{name}`, the provider's token response, as the response body"))
@@ -1612,7 +1688,7 @@ impl Leak<'_> {
                             if (token_key && !constant) || is_token_value(self.config, self.dicts, self.values, value) {
                                 return leak("returns a token in the response body".to_string());
                             }
-                            if let Some(found) = self.find(value) {
+                            if let Some(found) = self.find(value, false) {
                                 return Some(found);
                             }
                         }
@@ -1627,9 +1703,9 @@ impl Leak<'_> {
             ExprKind::Call(call)
                 if is_response_constructor(self.config, call) || calls_one_of(call, &self.config.callbacks.value_wrappers) =>
             {
-                call.arguments().find_map(|arg| self.find(arg))
+                call.arguments().find_map(|arg| self.find(arg, true))
             }
-            ExprKind::Sequence(items) => items.iter().find_map(|item| self.find(item)),
+            ExprKind::Sequence(items) => items.iter().find_map(|item| self.find(item, body)),
             _ => None,
         }
     }
@@ -2104,6 +2180,58 @@ mod tests {
         assert!(leaking[0].leak.is_some(), "{:?}", leaking[0].leak);
         let stripped = analyse(&[("routes.py", &handler("    row.pop(\"access_token\", None)\n    del row[\"refresh_token\"]\n"))]);
         assert!(stripped[0].leak.is_none(), "{:?}", stripped[0].leak);
+    }
+
+    #[test]
+    fn returning_the_token_response_itself_leaks() {
+        let handler = |returned: &str| {
+            format!(
+                "{ROUTE_HEAD}from fastapi import Request\n@router.get(\"/callback\")\nasync def callback(code: str, request: Request):\n    \
+                 if not await store.consume_state(request.query_params[\"state\"]):\n        raise E()\n    return {returned}\n"
+            )
+        };
+        let leak = |returned: &str| analyse(&[("routes.py", &handler(returned))])[0].leak.clone().map(|leak| leak.description);
+        for returned in [
+            "await exchange_code_for_token(code)",
+            "await oauth.acme.fetch_access_token(code=code)",
+            "requests.post(TOKEN_URL, data={\"code\": code}).json()",
+            "JSONResponse(await exchange_code_for_token(code))",
+            "JSONResponse(content=await oauth.acme.authorize_access_token(request))",
+            "(await exchange_code_for_token(code), 200)",
+        ] {
+            assert!(leak(returned).is_some_and(|description| description.contains("the provider's token response")), "{returned}");
+        }
+        // A call given the code whose name says no token answers anything (a redirect, most
+        // often); a model's partial serialisation is not the token response; a token
+        // response nested under another key is not looked into (`connection.portal_id`).
+        for returned in [
+            "await service.handle_callback(code)",
+            "(await exchange_code_for_token(code)).json(include={\"scope\"})",
+            "{\"portal\": (await exchange_code_for_token(code)).portal_id}",
+        ] {
+            assert_eq!(leak(returned), None, "{returned}");
+        }
+    }
+
+    #[test]
+    fn a_token_endpoint_answering_its_own_clients_is_not_a_callback() {
+        // LiteLLM's MCP gateway: an OAuth server's token endpoint takes `grant_type` and the
+        // code, exchanges it upstream and answers its client with tokens, by design.
+        let form = format!(
+            "{ROUTE_HEAD}@router.post(\"/token\")\nasync def token_endpoint(grant_type: str = Form(...), code: str = Form(None)):\n    \
+             return await exchange_token_with_server(grant_type=grant_type, code=code)\n"
+        );
+        assert!(analyse(&[("routes.py", &form)]).is_empty());
+        let flask = "from flask import Blueprint, request\nbp = Blueprint(\"acme\", __name__)\n@bp.route(\"/oauth/token\", methods=[\"POST\"])\n\
+                     def token():\n    if request.form[\"grant_type\"] != \"authorization_code\":\n        abort(400)\n    \
+                     return exchange_code(request.form[\"code\"])\n";
+        assert!(analyse(&[("routes.py", flask)]).is_empty());
+        // A client's own token request writes `grant_type`: still a callback.
+        let client = format!(
+            "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str):\n    payload = {{\"grant_type\": \"authorization_code\", \"code\": code}}\n    \
+             payload[\"grant_type\"] = GRANT\n    tokens = requests.post(URL, data=payload).json()\n    save_token(tokens)\n"
+        );
+        assert_eq!(analyse(&[("routes.py", &client)]).first().map(|callback| callback.kind), Some(Kind::Callback));
     }
 
     #[test]

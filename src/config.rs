@@ -64,6 +64,8 @@ struct CallbacksSection {
     #[serde(default)]
     stateless_inputs: Vec<String>,
     #[serde(default)]
+    token_request_inputs: Vec<String>,
+    #[serde(default)]
     exchange_calls: Vec<String>,
     #[serde(default)]
     request_exchange_calls: Vec<String>,
@@ -262,6 +264,9 @@ pub struct Callbacks {
     pub code_inputs: Vec<String>,
     /// Inputs that do not come back through a browser redirect, so carry no `state`.
     pub stateless_inputs: Vec<String>,
+    /// Inputs of a token request (`grant_type`): a handler receiving one is the token
+    /// endpoint of an OAuth server, answering its clients with tokens, not a callback.
+    pub token_request_inputs: Vec<String>,
     /// Library calls that exchange a code given to them, when they are not in the tree
     /// (besides any call whose name holds `token` or `exchange`).
     pub exchange_calls: Vec<String>,
@@ -528,6 +533,7 @@ impl Config {
             let section = file.callbacks;
             extend(&mut callbacks.code_inputs, section.code_inputs);
             extend(&mut callbacks.stateless_inputs, section.stateless_inputs);
+            extend(&mut callbacks.token_request_inputs, section.token_request_inputs);
             extend(&mut callbacks.exchange_calls, section.exchange_calls);
             extend(&mut callbacks.request_exchange_calls, section.request_exchange_calls);
             extend(&mut callbacks.request_exchange_keywords, section.request_exchange_keywords);

@@ -377,7 +377,7 @@ fn kill_9_during_a_large_write_leaves_every_file_old_or_new() {
     // Kills spread over the run, later and later, until some land while files are being
     // written (some old, some new): those are the runs that test atomicity.
     let (mut interrupted, mut mixed, mut attempts) = (0, 0, 0);
-    while attempts < 16 && mixed < 2 {
+    while attempts < 32 && mixed < 2 {
         let fraction = 0.35 + 0.6 * f64::from(attempts % 8) / 7.0;
         attempts += 1;
         let run = tempfile::tempdir().expect("tempdir");
