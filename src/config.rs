@@ -78,6 +78,8 @@ struct CallbacksSection {
     #[serde(default)]
     settings_verbs: Vec<String>,
     #[serde(default)]
+    other_protocol_words: Vec<String>,
+    #[serde(default)]
     call_through: Vec<String>,
     #[serde(default)]
     state_inputs: Vec<String>,
@@ -284,6 +286,9 @@ pub struct Callbacks {
     /// Verbs of a handler that manages callback settings rather than being a callback
     /// (`add_team_callbacks`, `delete_callback` on `POST /config/callback/delete`).
     pub settings_verbs: Vec<String>,
+    /// Words of a route answering another protocol's callback (`saml`, a webhook's `status`
+    /// callback): no OAuth redirect comes back to it, so it is not a stub.
+    pub other_protocol_words: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,
     pub state_inputs: Vec<String>,
@@ -540,6 +545,7 @@ impl Config {
             extend(&mut callbacks.request_url_fields, section.request_url_fields);
             extend(&mut callbacks.global_request_modules, section.global_request_modules);
             extend(&mut callbacks.settings_verbs, section.settings_verbs);
+            extend(&mut callbacks.other_protocol_words, section.other_protocol_words);
             extend(&mut callbacks.call_through, section.call_through);
             extend(&mut callbacks.state_inputs, section.state_inputs);
             extend(&mut callbacks.state_validators, section.state_validators);

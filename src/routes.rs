@@ -83,8 +83,10 @@ impl Route {
     /// settings) and not a callback URL (`/callback-url`); the method is one a redirect uses
     /// (GET, or POST for `form_post`); the handler's name lists no callback settings
     /// (`get_team_callbacks`) and, off GET, has none of `[callbacks] settings_verbs`
-    /// (`POST /config/callback/delete` of `delete_callback`). An anonymous handler, named
-    /// for its route (`get /install/callback`), has no name of its own to judge.
+    /// (`POST /config/callback/delete` of `delete_callback`); neither the path nor the name
+    /// has one of `[callbacks] other_protocol_words` (`/sso/saml/callback`,
+    /// `/twilio/status-callback`). An anonymous handler, named for its route
+    /// (`get /install/callback`), has no name of its own to judge.
     pub fn is_named_callback(&self, config: &Config) -> bool {
         let get = self.methods.is_empty() || self.methods.iter().any(|method| method == "GET");
         if !get && !self.methods.iter().any(|method| method == "POST") {
@@ -92,9 +94,11 @@ impl Route {
         }
         let name = if self.handler.contains([' ', '/']) { "" } else { last_segment(&self.handler) };
         let name_words = words_of(name);
+        let path_words = words_of(&self.path);
         let lists_settings = name_words.iter().any(|word| word.ends_with("callbacks"));
         let manages = name_words.iter().any(|word| config.callbacks.settings_verbs.contains(word));
-        if lists_settings || (manages && !get) {
+        let other_protocol = path_words.iter().chain(&name_words).any(|word| config.callbacks.other_protocol_words.contains(word));
+        if lists_settings || (manages && !get) || other_protocol {
             return false;
         }
         let names_callback = |words: &[String]| {
@@ -104,7 +108,7 @@ impl Route {
                     && !matches!(words.get(index + 1).map(String::as_str), Some("url" | "uri"))
             })
         };
-        names_callback(&words_of(&self.path)) || names_callback(&name_words)
+        names_callback(&path_words) || names_callback(&name_words)
     }
 }
 
@@ -957,7 +961,7 @@ mod tests {
         };
         assert!(named(&["GET"], "/oauth2callback", "finish"));
         assert!(named(&[], "/api/x/callback/{provider}", "finish"));
-        assert!(named(&["POST"], "/sso/saml/acs", "saml_callback"));
+        assert!(named(&["POST"], "/sso/oidc", "oidc_callback"));
         assert!(named(&["GET"], "/connect", "Handler.handleCallback"));
         assert!(named(&["GET"], "/globex/callback2", "finish"));
         assert!(named(&["GET"], "/initech/oauthcallbackhandler", "finish"));
@@ -974,6 +978,11 @@ mod tests {
         assert!(!named(&["DELETE"], "/install/callback", "handleUninstall"));
         assert!(!named(&["GET"], "/oauth/callback-url", "get_callback_url"));
         assert!(!named(&["GET"], "/items", "list_items"));
+        // Another protocol's callbacks: SAML's assertion consumer, a webhook's status callback.
+        assert!(!named(&["POST"], "/sso/saml/callback", "saml_callback"));
+        assert!(!named(&["POST"], "/sso/acs", "callback"));
+        assert!(!named(&["POST"], "/twilio/status-callback", "handle"));
+        assert!(!named(&["POST"], "/hooks/callback", "webhook_callback"));
     }
 
     #[test]
