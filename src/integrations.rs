@@ -88,11 +88,20 @@ impl ProviderMatcher {
     }
 }
 
+/// Route path segments that name a step of connecting (`/acme/install/callback`): a
+/// provider before one is the better name.
+const STEP_SEGMENTS: &[&str] =
+    &["install", "installation", "add", "setup", "set_up", "authorize", "authorization", "complete", "finish", "redirect", "return"];
+
 /// The segment before `/callback` in a route path: the provider of an unknown integration.
+/// A step of connecting names it only when no other segment before can
+/// (`/acme/install/callback` is `acme`'s; `/install/callback` names `install`).
 fn provider_before_callback(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
     let position = segments.iter().position(|segment| CALLBACK_SEGMENTS.contains(&segment.to_lowercase().as_str()))?;
-    segments.get(..position)?.iter().rev().find(|segment| names_provider(segment)).map(|segment| normalize_provider(segment))
+    let mut candidates = segments.get(..position)?.iter().rev().filter(|segment| names_provider(segment));
+    let is_step = |segment: &&&str| STEP_SEGMENTS.contains(&normalize_provider(segment).as_str());
+    candidates.clone().find(|segment| !is_step(segment)).or_else(|| candidates.next()).map(|segment| normalize_provider(segment))
 }
 
 /// Literals without which a file declares no callback route.
@@ -237,6 +246,11 @@ mod tests {
         assert_eq!(provider_before_callback("/{provider}/callback"), None);
         assert_eq!(provider_before_callback("/<tenant>/callback"), None);
         assert_eq!(provider_before_callback("/api/acme/token"), None);
+        // A step of connecting names the provider only when nothing else before it can.
+        assert_eq!(provider_before_callback("/acme/install/callback").as_deref(), Some("acme"));
+        assert_eq!(provider_before_callback("/api/hooli/set-up/callback").as_deref(), Some("hooli"));
+        assert_eq!(provider_before_callback("/api/{tenant}/add/callback").as_deref(), Some("add"));
+        assert_eq!(provider_before_callback("/install/callback").as_deref(), Some("install"));
     }
 
     #[test]
