@@ -1220,20 +1220,27 @@ fn calls_one_of(call: &Call, names: &[String]) -> bool {
 }
 
 /// The token endpoint of an OAuth server: a handler taking one of `[callbacks]
-/// token_request_inputs` (`grant_type`) as a parameter, or reading one from its request or
-/// a parameter (`request.form["grant_type"]`, `body.grant_type`). A client's own token
+/// token_request_inputs` (`grant_type`) as a parameter, or reading one from its request, a
+/// parameter or a value read from those (`request.form["grant_type"]`, `body.grant_type`,
+/// `form.get("grant_type")` after `form = await request.formData()`). A client's own token
 /// request writes `grant_type`; it does not read it.
 fn is_token_endpoint(config: &Config, function: &Function) -> bool {
     let is_input = |name: &str| config.callbacks.token_request_inputs.iter().any(|input| input == name);
     if function.params.iter().any(|param| is_input(&param.name)) {
         return true;
     }
+    // What the handler was given and what it read from that; not the code, which a
+    // client puts into its own token request.
+    let given = function
+        .params
+        .iter()
+        .filter(|param| param.name != "self" && !is_code_input(config, &param.name))
+        .map(|param| param.name.clone())
+        .chain(["request".to_string()])
+        .collect();
+    let given = taint_with(function, given, &|_| false);
     let incoming = |object: &Expr| {
-        is_request_part(object)
-            || object.dotted().is_some_and(|dotted| {
-                let root = dotted.split('.').next().unwrap_or_default();
-                root == "request" || (root != "self" && function.param(root).is_some())
-            })
+        is_request_part(object) || object.dotted().is_some_and(|dotted| given.contains(dotted.split('.').next().unwrap_or_default()))
     };
     let mut found = false;
     function.body.visit(&mut |stmt| {
@@ -2226,6 +2233,11 @@ mod tests {
                      def token():\n    if request.form[\"grant_type\"] != \"authorization_code\":\n        abort(400)\n    \
                      return exchange_code(request.form[\"code\"])\n";
         assert!(analyse(&[("routes.py", flask)]).is_empty());
+        let read_first = format!(
+            "{ROUTE_HEAD}@router.post(\"/token\")\nasync def token(request: Request):\n    form = await request.form()\n    \
+             if form.get(\"grant_type\") != \"authorization_code\":\n        raise E()\n    return await exchange_code(form[\"code\"])\n"
+        );
+        assert!(analyse(&[("routes.py", &read_first)]).is_empty());
         // A client's own token request writes `grant_type`: still a callback.
         let client = format!(
             "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str):\n    payload = {{\"grant_type\": \"authorization_code\", \"code\": code}}\n    \

@@ -119,11 +119,13 @@ fn names_provider(segment: &str) -> bool {
 /// Cheap test on the raw text: a file can say something of its provider by its routes only
 /// when it constructs a router with a prefix (`APIRouter(prefix=...)`, `Blueprint(..,
 /// url_prefix=...)`), when another file mounts one of its routers (`mounted`) and it
-/// mentions a prefix, or when it declares a callback route.
-pub fn may_declare_routes(text: &str, language: Language, mounted: bool) -> bool {
+/// mentions a prefix, or when it declares a callback route, in its text or by its path
+/// (Next.js's `app/api/acme/callback/route.ts`).
+pub fn may_declare_routes(relative_path: &str, text: &str, language: Language, mounted: bool) -> bool {
     let found = |literal: &str| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some();
     (found("prefix") && (mounted || found("APIRouter") || found("Blueprint")))
         || (CALLBACK_LITERALS.iter().any(|literal| found(literal)) && routes::may_declare_handlers(text, language))
+        || (routes::is_route_file(relative_path) && relative_path.to_lowercase().contains("callback"))
 }
 
 /// What a file's routes say about its provider: router prefixes and callback paths.
@@ -138,10 +140,16 @@ pub struct Routing {
 }
 
 impl Routing {
-    /// What the routes of a file say, its routers' prefixes as [`routes::mounted_prefixes`]
-    /// gives them, and the paths of its exchanging callbacks.
-    pub fn of(config: &Config, facts: &FileFacts, prefixes: BTreeMap<String, String>, exchange_paths: Vec<String>) -> Routing {
-        let route_paths = routes::routes_with_prefixes(facts, &prefixes)
+    /// What the routes of a file say (those its path declares too), its routers' prefixes
+    /// as [`routes::mounted_prefixes`] gives them, and the paths of its exchanging callbacks.
+    pub fn of(
+        config: &Config,
+        facts: &FileFacts,
+        relative_path: &str,
+        prefixes: BTreeMap<String, String>,
+        exchange_paths: Vec<String>,
+    ) -> Routing {
+        let route_paths = routes::file_routes(facts, &prefixes, relative_path)
             .into_iter()
             .filter(|route| route.is_named_callback(config) || exchange_paths.contains(&route.path))
             .map(|route| route.path)
@@ -228,7 +236,7 @@ mod tests {
 
     #[test]
     fn files_worth_parsing_for_their_routes() {
-        let python = |text: &str, mounted: bool| may_declare_routes(text, Language::Python, mounted);
+        let python = |text: &str, mounted: bool| may_declare_routes("routes.py", text, Language::Python, mounted);
         assert!(python("router = APIRouter(prefix=\"/api/zoom\")\n", false));
         assert!(python("bp = Blueprint(\"zoom\", __name__, url_prefix=\"/zoom\")\n", false));
         // A prefix only another file's mount gives.
@@ -294,13 +302,13 @@ mod tests {
         let facts = crate::lang::python::extract(text, crate::lang::ExtractOptions::default()).expect("parses");
         let paths = |exchange_paths: &[&str]| {
             let exchange_paths = exchange_paths.iter().map(|path| path.to_string()).collect();
-            Routing::of(&config, &facts, BTreeMap::new(), exchange_paths).route_paths
+            Routing::of(&config, &facts, "routes.py", BTreeMap::new(), exchange_paths).route_paths
         };
         // Managing callback settings off GET: named for none, unless it exchanges.
         assert!(paths(&[]).is_empty());
         assert_eq!(paths(&["/acme/callback"]), vec!["/acme/callback"]);
         assert_eq!(
-            unknown_providers([&Routing::of(&config, &facts, BTreeMap::new(), vec!["/acme/callback".into()])]),
+            unknown_providers([&Routing::of(&config, &facts, "routes.py", BTreeMap::new(), vec!["/acme/callback".into()])]),
             ["acme".to_string()].into()
         );
     }

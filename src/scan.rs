@@ -148,7 +148,8 @@ fn scan_files(
         let path_provider = integrations::provider_from_path(config, &matcher, &root, file);
         let mounted = mounts.get(index).map(Vec::as_slice).unwrap_or_default();
         // Routes and prefixes group a file only when its path names no provider.
-        let wants_routing = path_provider.is_none() && integrations::may_declare_routes(&file.text, file.language, !mounted.is_empty());
+        let wants_routing = path_provider.is_none()
+            && integrations::may_declare_routes(&file.relative_path, &file.text, file.language, !mounted.is_empty());
         let mut analysis = analyse_file(&project, config, index, &wants, wants_routing, mounted);
         analysis.path_provider = path_provider;
         analysis
@@ -476,7 +477,7 @@ fn analyse_file(
         sites,
         callbacks,
         rollbacks,
-        routing: wants_routing.then(|| Routing::of(config, &facts, prefixes, exchange_paths)),
+        routing: wants_routing.then(|| Routing::of(config, &facts, &file.relative_path, prefixes, exchange_paths)),
         routes: if declares_routes { declared_routes } else { Vec::new() },
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     };

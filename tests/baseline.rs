@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fixture, run, stderr, stdout};
+use common::{fixture, run, stderr, stdout, string_pairs};
 
 fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("read_dir") {
@@ -122,12 +122,7 @@ fn new_and_fixed_findings_survive_line_moves() {
     let delta = &finished["delta"];
     assert_eq!(delta["percent_complete"], serde_json::json!({"before": 7.7, "after": 15.4}), "{delta:#}");
     assert_eq!(delta["complete"], serde_json::json!({"before": 1, "after": 2}));
-    let fixed: Vec<(String, String)> = delta["fixed"]
-        .as_array()
-        .expect("fixed")
-        .iter()
-        .map(|finding| (finding["code"].as_str().unwrap_or("").to_string(), finding["file"].as_str().unwrap_or("").to_string()))
-        .collect();
+    let fixed = string_pairs(&delta["fixed"], "code", "file");
     assert!(fixed.contains(&("OA003".to_string(), "backend/api/routes/integrations/hubspot_routes.py".to_string())), "{fixed:?}");
     assert!(fixed.contains(&("OA001".to_string(), "backend/connectors/intercom/client.py".to_string())), "{fixed:?}");
     let intercom = finished["integrations"]

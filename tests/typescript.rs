@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fixture, json_report, run};
+use common::{fixture, json_report, run, string_pairs};
 
 /// Callbacks with their chains, every finding, and each integration's dashboard row.
 fn verdict_lines(report: &serde_json::Value) -> String {
@@ -237,12 +237,7 @@ fn no_typescript_input_makes_the_scanner_panic() {
 #[test]
 fn declaration_and_generated_files_are_skipped_with_a_reason() {
     let report = json_report(&[fixture("typescript-express").to_str().expect("path")]);
-    let skipped: Vec<(String, String)> = report["skipped"]
-        .as_array()
-        .expect("skipped")
-        .iter()
-        .map(|entry| (entry["file"].as_str().unwrap_or("").to_string(), entry["reason"].as_str().unwrap_or("").to_string()))
-        .collect();
+    let skipped = string_pairs(&report["skipped"], "file", "reason");
     assert!(skipped.iter().any(|(file, reason)| file == "src/types/express.d.ts" && reason.contains(".d.ts")), "{skipped:?}");
     assert!(skipped.iter().any(|(file, reason)| file == "src/lib/generated-client.ts" && reason.contains("@generated")), "{skipped:?}");
 }
@@ -340,4 +335,63 @@ fn a_dead_delegation_is_reported_once() {
     assert_eq!(codes, vec!["OA103"]);
     let asana = callback(&report, "GET /api/asana/callback");
     assert_eq!(asana["persists"], false);
+}
+
+/// An unknown provider's Next.js callback is grouped by the path its folder declares, as a
+/// decorated route's would be; a token endpoint (it reads `grant_type` from its request)
+/// answers its own clients with tokens and is no callback; returning the token response
+/// itself is OA101.
+#[test]
+fn nextjs_callbacks_of_unknown_providers_and_token_endpoints() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| {
+        let path = folder.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "app/api/acme/callback/route.ts",
+        "import { NextRequest, NextResponse } from \"next/server\";\n\
+         export async function GET(request: NextRequest) {\n  const code = request.nextUrl.searchParams.get(\"code\");\n  \
+         return NextResponse.json(await exchangeCodeForToken(code));\n}\n",
+    );
+    write(
+        "app/api/acme/token/route.ts",
+        "import { NextRequest, NextResponse } from \"next/server\";\n\
+         export async function POST(request: NextRequest) {\n  const form = await request.formData();\n  \
+         if (form.get(\"grant_type\") !== \"authorization_code\") {\n    return NextResponse.json({ error: \"unsupported_grant_type\" }, { status: 400 });\n  }\n  \
+         const tokens = await exchangeCodeForToken(String(form.get(\"code\")));\n  return NextResponse.json(tokens);\n}\n",
+    );
+    write(
+        "srv/oauth.ts",
+        "import express from \"express\";\nconst router = express.Router();\n\
+         router.post(\"/oauth/token\", async (req, res) => {\n  const { grant_type, code } = req.body;\n  \
+         if (grant_type !== \"authorization_code\") return res.status(400).end();\n  res.json(await exchangeCodeForToken(code));\n});\n\
+         export default router;\n",
+    );
+    let report = json_report(&[folder.path().to_str().expect("path")]);
+    let callbacks: Vec<(String, String)> = report["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .flat_map(|integration| {
+            let name = integration["name"].as_str().expect("name").to_string();
+            integration["callbacks"]
+                .as_array()
+                .expect("callbacks")
+                .iter()
+                .map(move |callback| (name.clone(), callback["route"].to_string()))
+        })
+        .collect();
+    assert_eq!(callbacks, vec![("acme".to_string(), "\"GET /api/acme/callback\"".to_string())]);
+    let findings = string_pairs(&report["findings"], "code", "file");
+    let callback_file = "app/api/acme/callback/route.ts".to_string();
+    assert_eq!(
+        findings,
+        vec![
+            ("OA002".to_string(), callback_file.clone()),
+            ("OA102".to_string(), callback_file.clone()),
+            ("OA101".to_string(), callback_file)
+        ]
+    );
 }
