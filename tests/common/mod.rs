@@ -41,7 +41,6 @@ pub fn stderr(output: &Output) -> String {
 
 /// `(item[first], item[second])` of each item of a report's array (`report["findings"]`),
 /// strings or empty.
-#[allow(dead_code)] // not every test binary uses it
 pub fn string_pairs(items: &serde_json::Value, first: &str, second: &str) -> Vec<(String, String)> {
     let text = |item: &serde_json::Value, key: &str| item[key].as_str().unwrap_or("").to_string();
     items.as_array().expect("an array").iter().map(|item| (text(item, first), text(item, second))).collect()
