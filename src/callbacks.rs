@@ -1279,6 +1279,28 @@ fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> Hash
     taint_with(function, initial, &|part| is_code_read(config, part))
 }
 
+/// [`taint`] for the leak finder: what a call given the code answers (`token = await
+/// provider.get_token(code)`) holds the call's answer, not the code, and neither do values
+/// derived from it (Chainlit's `user = await config.oauth_callback(token)`, then `response =
+/// await _authenticate_user(user)`): those are not the token response. A value built out of
+/// the code (`urlencode({"code": code})`), or read from the request
+/// (`searchParams.get("code")`), holds it.
+fn code_holders(config: &Config, function: &Function) -> HashSet<String> {
+    let is_read = |part: &Expr| is_code_read(config, part);
+    propagate(function, code_params(config, function), &|value, names| {
+        let inner = value.unawaited();
+        let answer = inner.as_call().is_some_and(|call| !is_value_builder(call)) && !is_read(inner);
+        !answer && holds(value, names, &is_read)
+    })
+}
+
+/// Calls that build a value out of their arguments (`dict(code=code)`, `urlencode(...)`,
+/// `json.dumps(...)`, `str(...)`): what they answer still holds what they were given.
+fn is_value_builder(call: &Call) -> bool {
+    const BUILDERS: &[&str] = &["dict", "urlencode", "dumps", "str", "format", "encode", "quote", "copy", "URLSearchParams", "stringify"];
+    call.callee.dotted().is_some_and(|callee| BUILDERS.contains(&last_segment(&callee)))
+}
+
 /// A handler's parameters carrying a code (`code`, `public_token`): where its taint starts.
 fn code_params(config: &Config, function: &Function) -> HashSet<String> {
     function.params.iter().filter(|param| is_code_input(config, &param.name)).map(|param| param.name.clone()).collect()
@@ -1514,7 +1536,7 @@ fn token_leak(config: &Config, function: &Function, holds_url: &dyn Fn(&Expr) ->
     let mut stripped: HashSet<String> = HashSet::new();
     let mut returns = Vec::new();
     let mut responses = Vec::new();
-    let tainted = taint(config, function, code_params(config, function));
+    let tainted = code_holders(config, function);
     let holds_code = |expression: &Expr| holds(expression, &tainted, &|part| is_code_read(config, part)) || holds_url(expression);
     function.body.visit(&mut |stmt| {
         match &stmt.kind {
@@ -1593,9 +1615,10 @@ fn answers_tokens(config: &Config, expression: &Expr, dicts: &HashSet<String>, h
     match &call.callee.kind {
         // `.json()` of the response to a request given the code; with arguments it is a
         // model's serialisation (`tokens.json(include={"scope"})`), not the response's body.
-        ExprKind::Attribute { object, name } if name == "json" => (call.arguments().next().is_none()
-            && is_exchange_value(object, dicts, holds_code))
-        .then(|| format!("{}.json", object_label(object))),
+        ExprKind::Attribute { object, name } if name == "json" => {
+            let answers = call.arguments().next().is_none() && is_exchange_value(inner, dicts, holds_code);
+            answers.then(|| format!("{}.json", object_label(object)))
+        }
         ExprKind::Attribute { name, .. } | ExprKind::Name(name) => {
             (is_exchange_call(config, name) && call.arguments().any(holds_code)).then(callee)
         }
@@ -2274,6 +2297,21 @@ mod tests {
         let found = analyse(&[("routes.py", &routes)]);
         assert!(found[0].leak.is_none(), "{:?}", found[0].leak);
         assert!(found[0].persists(), "create_credential(...) outside the tree stores by its name");
+        // Chainlit: the user the token signs in, then the session response made for that
+        // user, are not the token response.
+        let login = format!(
+            "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(request: Request, code: str):\n    \
+             token = await provider.get_token(code, url)\n    (raw_user_data, default_user) = await provider.get_user_info(token)\n    \
+             user = await config.code.oauth_callback(token, raw_user_data, default_user)\n    \
+             response = await _authenticate_user(request, user)\n    return response\n"
+        );
+        assert!(analyse(&[("routes.py", &login)])[0].leak.is_none());
+        // A body built out of the code still holds it: what the request answers is.
+        let built = format!(
+            "{ROUTE_HEAD}@router.get(\"/callback\")\ndef callback(code: str):\n    body = urlencode({{\"code\": code}})\n    \
+             tokens = requests.post(URL, data=body)\n    return tokens.json()\n"
+        );
+        assert!(analyse(&[("routes.py", &built)])[0].leak.is_some());
     }
 
     #[test]
