@@ -409,6 +409,9 @@ pub struct Sessions {
     mentions_token: bool,
     /// Transactions that roll back when dropped uncommitted (`let tx = pool.begin()`).
     scoped: HashSet<String>,
+    /// Names holding an HTTP client, whatever they are called: `async with
+    /// aiohttp.ClientSession() as session` is no database session.
+    http: HashSet<String>,
 }
 
 impl<'a> Walk<'_, 'a> {
@@ -975,7 +978,15 @@ fn request_read<'c>(config: &Config, name: &str, call: &'c Call) -> Option<Reque
 impl Sessions {
     /// True when `dotted` (`db`, `self.session`) names a database session here.
     pub fn is_session(&self, config: &Config, dotted: &str) -> bool {
-        self.bound.contains(dotted) || config.persistence.session_names.iter().any(|name| name == last_segment(dotted))
+        self.bound.contains(dotted)
+            || (!self.http.contains(dotted) && config.persistence.session_names.iter().any(|name| name == last_segment(dotted)))
+    }
+
+    /// Also holding an HTTP client: the `self` attributes other methods of the class bind
+    /// to one (`self.session = aiohttp.ClientSession()` in `__init__`).
+    pub fn with_http_clients(mut self, names: impl IntoIterator<Item = String>) -> Sessions {
+        self.http.extend(names);
+        self
     }
 
     /// The session a method call acts on: its receiver (`db.add(row)`), or, when the
@@ -1030,6 +1041,27 @@ pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
         sessions.push(session);
     }
     sessions
+}
+
+/// The names a function binds to a new HTTP client: `async with aiohttp.ClientSession() as
+/// session`, `self.session = requests.Session()`.
+pub fn http_clients_bound(config: &Config, function: &Function) -> HashSet<String> {
+    let constructs = |value: &Expr| {
+        value.unawaited().as_call().and_then(|call| call.callee.dotted()).is_some_and(|callee| config.http.is_client_constructor(&callee))
+    };
+    let mut names = HashSet::new();
+    function.body.visit(&mut |stmt| match &stmt.kind {
+        StmtKind::With { items, .. } => {
+            for item in items.iter().filter(|item| constructs(&item.context)) {
+                names.extend(item.binding.as_ref().and_then(Expr::dotted));
+            }
+        }
+        StmtKind::Assign { targets, value, .. } if constructs(value) => {
+            names.extend(targets.iter().filter_map(Expr::dotted));
+        }
+        _ => {}
+    });
+    names
 }
 
 /// The database sessions of a function, and what it does with them.
@@ -1114,7 +1146,8 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
             });
         }
     });
-    Sessions { bound, committed, assigns_token_attribute, mentions_token, scoped }
+    let http = http_clients_bound(config, function);
+    Sessions { bound, committed, assigns_token_attribute, mentions_token, scoped, http }
 }
 
 /// A store call by its name and what it is given: a verb of `[persistence] sink_verbs`
@@ -1344,9 +1377,10 @@ fn is_http_request(config: &Config, facts: &FileFacts, callee: &Expr) -> bool {
     }
     let Some(receiver) = object.dotted() else {
         // `httpx.AsyncClient().get(...)`
-        return object.as_call().and_then(|call| call.callee.dotted()).is_some_and(|constructor| {
-            config.http.client_constructors.iter().any(|known| *known == constructor || last_segment(known) == last_segment(&constructor))
-        });
+        return object
+            .as_call()
+            .and_then(|call| call.callee.dotted())
+            .is_some_and(|constructor| config.http.is_client_constructor(&constructor));
     };
     let root = receiver.split('.').next().unwrap_or(&receiver);
     config.http.modules.iter().any(|module| module == root)

@@ -258,6 +258,21 @@ pub struct Http {
     pub body_fields: Vec<String>,
 }
 
+impl Http {
+    /// `callee` constructs an HTTP client: one of `client_constructors` as written
+    /// (`httpx.AsyncClient`), a bare one as the callee's last segment (`ClientSession`,
+    /// however imported), or a dotted one at the callee's end. Not any `Session`: SQLAlchemy's
+    /// `db.Session(bind=...)` is a database session.
+    pub fn is_client_constructor(&self, callee: &str) -> bool {
+        let last = callee.rsplit('.').next().unwrap_or(callee);
+        self.client_constructors.iter().any(|known| {
+            known == callee
+                || (!known.contains('.') && known == last)
+                || callee.strip_suffix(known.as_str()).is_some_and(|head| head.ends_with('.'))
+        })
+    }
+}
+
 /// What an OAuth callback looks like: what it receives, how it exchanges it, how it checks
 /// `state`, and what a token is.
 #[derive(Debug, Clone, Default)]

@@ -80,9 +80,9 @@
 //! it inserts `await <rollback call>;` (`queryRunner.rollbackTransaction()`) first in the
 //! `catch` block.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::callbacks::{Sessions, managed_sessions, sessions_of};
+use crate::callbacks::{Sessions, http_clients_bound, managed_sessions, sessions_of};
 use crate::config::Config;
 use crate::facts::{
     Block, Call, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, dotted_prefix, is_name_byte, last_segment,
@@ -198,6 +198,7 @@ fn argument_name(bytes: &[u8]) -> &[u8] {
 /// roll back.
 pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<RollbackSite> {
     let mut sites = Vec::new();
+    let mut class_clients: HashMap<&str, HashSet<String>> = HashMap::new();
     for function in facts.functions.iter().filter(|function| !function.is_module()) {
         let mut has_handler = false;
         function.body.visit(&mut |stmt| has_handler |= matches!(&stmt.kind, StmtKind::Try { handlers, .. } if !handlers.is_empty()));
@@ -208,7 +209,24 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
         if facts.language == Language::TypeScript && transactions.is_empty() {
             continue;
         }
-        let sessions = sessions_of(config, function);
+        // `self.session = aiohttp.ClientSession()` in another method of the class, found
+        // once per class.
+        let clients = match &function.class {
+            Some(class) => class_clients
+                .entry(class.as_str())
+                .or_insert_with(|| {
+                    facts
+                        .functions
+                        .iter()
+                        .filter(|method| method.class.as_ref() == Some(class))
+                        .flat_map(|method| http_clients_bound(config, method))
+                        .filter(|name| name.starts_with("self."))
+                        .collect()
+                })
+                .clone(),
+            None => HashSet::new(),
+        };
+        let sessions = sessions_of(config, function).with_http_clients(clients);
         let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions, transactions: &transactions };
         // A transaction that rolls back when dropped is managed for the whole function.
         let scoped: BTreeSet<String> = sessions.scoped().iter().cloned().collect();
@@ -579,6 +597,31 @@ mod tests {
         assert!(
             verdicts("def f(items):\n    seen = set()\n    try:\n        seen.add(1)\n    except Exception:\n        pass\n").is_empty()
         );
+    }
+
+    #[test]
+    fn an_http_client_named_session_is_no_database_session() {
+        // Open WebUI: aiohttp's `session.delete(url)` is an HTTP request, bound here or in
+        // `__init__`; a `requests.Session()` likewise.
+        let bound_here = "async def f(url):\n    try:\n        async with aiohttp.ClientSession(trust_env=True) as session:\n            \
+                          async with session.delete(f\"{url}/x\") as response:\n                data = await response.json()\n    \
+                          except Exception as e:\n        log(e)\n";
+        assert!(verdicts(bound_here).is_empty());
+        let assigned =
+            "def f(url):\n    session = requests.Session()\n    try:\n        session.delete(url)\n    except Exception:\n        pass\n";
+        assert!(verdicts(assigned).is_empty());
+        let in_init = "class Kernel:\n    def __init__(self):\n        self.session = aiohttp.ClientSession(base_url=URL)\n\n    \
+                       async def close(self):\n        try:\n            await self.session.delete(\"api/kernels/1\")\n        \
+                       except Exception:\n            pass\n";
+        assert!(verdicts(in_init).is_empty());
+        // SQLAlchemy's `db.Session(bind=...)` (Superset's migrations) is a database session,
+        // and so is another class's `self.session`.
+        let sqlalchemy = "def upgrade():\n    session = db.Session(bind=bind)\n    try:\n        session.commit()\n    except Exception as ex:\n        print(ex)\n";
+        assert_eq!(verdicts(sqlalchemy), vec![(5, true)]);
+        let other_class = format!(
+            "{in_init}\nclass Store:\n    def save(self, row):\n        try:\n            self.session.add(row)\n        except Exception:\n            pass\n"
+        );
+        assert_eq!(verdicts(&other_class), vec![(15, true)]);
     }
 
     #[test]
