@@ -1968,7 +1968,7 @@ fn propagate(function: &Function, initial: HashSet<String>, carries: &dyn Fn(&Ex
 }
 
 /// The assignments to `name` in the function's own body, in source order.
-fn assignments_to<'f>(function: &'f Function, name: &str) -> Vec<(&'f Stmt, &'f Expr)> {
+pub(crate) fn assignments_to<'f>(function: &'f Function, name: &str) -> Vec<(&'f Stmt, &'f Expr)> {
     let mut found = Vec::new();
     function.body.visit(&mut |stmt| {
         if let StmtKind::Assign { targets, value, .. } = &stmt.kind

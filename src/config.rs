@@ -146,6 +146,10 @@ struct RollbackSection {
     #[serde(default)]
     early_errors: Vec<String>,
     #[serde(default)]
+    statement_methods: Vec<String>,
+    #[serde(default)]
+    read_statements: Vec<String>,
+    #[serde(default)]
     transaction_writes: Vec<String>,
     #[serde(default)]
     sql_methods: Vec<String>,
@@ -365,6 +369,12 @@ pub struct Rollback {
     /// Exceptions an application raises itself for bad requests: a handler catching only
     /// these runs after a write only when one is raised after it.
     pub early_errors: Vec<String>,
+    /// Write methods given the statement to run (`session.execute(stmt)`): a read statement
+    /// is no write.
+    pub statement_methods: Vec<String>,
+    /// What a read statement starts with: a query builder (`select(...)`, however chained)
+    /// or, case aside, the SQL of `text("SELECT ...")` or a string.
+    pub read_statements: Vec<String>,
     /// TypeScript: methods of an explicit transaction (or of a chain starting from it)
     /// that run inside it (`save`, `insert`, `query`).
     pub transaction_writes: Vec<String>,
@@ -590,6 +600,8 @@ impl Config {
             extend(&mut rollback.managers, file.rollback.managers);
             extend(&mut rollback.scoped, file.rollback.scoped);
             extend(&mut rollback.early_errors, file.rollback.early_errors);
+            extend(&mut rollback.statement_methods, file.rollback.statement_methods);
+            extend(&mut rollback.read_statements, file.rollback.read_statements);
             extend(&mut rollback.transaction_writes, file.rollback.transaction_writes);
             extend(&mut rollback.sql_methods, file.rollback.sql_methods);
             rollback.transaction_methods.extend(file.rollback.transaction_methods);

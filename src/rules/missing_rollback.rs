@@ -85,7 +85,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use crate::callbacks::{Sessions, http_clients_bound, managed_sessions, sessions_of};
 use crate::config::Config;
 use crate::facts::{
-    Block, Call, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, dotted_prefix, is_name_byte, last_segment,
+    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, dotted_prefix, is_name_byte, last_segment,
 };
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
@@ -377,6 +377,12 @@ impl Checker<'_> {
                 if !methods.contains(name) {
                     return None;
                 }
+                if self.language == Language::Python
+                    && self.config.rollback.statement_methods.contains(name)
+                    && call.args.first().is_some_and(|statement| self.is_read_statement(statement, &mut Vec::new()))
+                {
+                    return None;
+                }
                 let session = if typescript {
                     self.transaction_at(call, expression.span.start_byte)?.handle.clone()
                 } else {
@@ -387,6 +393,44 @@ impl Checker<'_> {
             .collect();
         writes.sort_by_key(|write| write.span.start_byte);
         writes
+    }
+
+    /// A statement that only reads: a query builder of `[rollback] read_statements`
+    /// however chained (`select(User).where(...)`), SQL starting with one of them
+    /// (`text("SELECT 1")`), or a name every assignment of which is one (`stmt =
+    /// select(...)`, then `stmt = stmt.offset(skip)`). `seen`: names being resolved.
+    fn is_read_statement(&self, statement: &Expr, seen: &mut Vec<String>) -> bool {
+        let reads = &self.config.rollback.read_statements;
+        let reads_sql =
+            |sql: &String| sql.split_whitespace().next().is_some_and(|word| reads.iter().any(|read| read.eq_ignore_ascii_case(word)));
+        let mut current = statement.unawaited();
+        loop {
+            match &current.kind {
+                ExprKind::String(sql) => return reads_sql(sql),
+                ExprKind::Call(call) => {
+                    let callee = call.callee.dotted();
+                    let last = callee.as_deref().map(last_segment);
+                    if last.is_some_and(|last| reads.iter().any(|read| read == last)) {
+                        return true;
+                    }
+                    if last == Some("text") {
+                        return matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(sql)) if reads_sql(sql));
+                    }
+                    let ExprKind::Attribute { object, .. } = &call.callee.kind else { return false };
+                    current = object.unawaited();
+                }
+                ExprKind::Name(name) => {
+                    // A name refining itself (`stmt = stmt.limit(n)`): its other assignments decide.
+                    if seen.iter().any(|being| being == name) {
+                        return true;
+                    }
+                    seen.push(name.clone());
+                    let values = crate::callbacks::assignments_to(self.function, name);
+                    return !values.is_empty() && values.iter().all(|(_, value)| self.is_read_statement(value, seen));
+                }
+                _ => return false,
+            }
+        }
     }
 
     /// The transaction open at byte `at` that `call` acts on, the latest opened first.
@@ -597,6 +641,40 @@ mod tests {
         assert!(
             verdicts("def f(items):\n    seen = set()\n    try:\n        seen.add(1)\n    except Exception:\n        pass\n").is_empty()
         );
+    }
+
+    #[test]
+    fn executing_a_read_is_no_write() {
+        let handler = |body: &str| {
+            format!(
+                "async def f(db: AsyncSession, user_id):\n    stmt = None\n    try:\n{body}    except Exception:\n        return None\n"
+            )
+        };
+        // Open WebUI's and Airflow's reads: a `select(...)` however chained, SQL text starting
+        // with SELECT, a name only ever bound to a read (refined by itself).
+        for body in [
+            "        result = await db.execute(select(Memory).filter_by(user_id=user_id).order_by(Memory.id))\n",
+            "        db.execute(sa.select(User.settings)).fetchall()\n",
+            "        db.execute(sa.text(\"select json_extract('{}', '$.a')\")).fetchone()\n",
+            "        db.execute(\"SHOW search_path\")\n",
+        ] {
+            assert!(verdicts(&handler(body)).is_empty(), "{body}");
+        }
+        let refined = "async def f(db: AsyncSession, skip):\n    stmt = select(Skill)\n    if skip:\n        stmt = stmt.offset(skip)\n    try:\n        \
+                       await db.execute(stmt)\n    except Exception:\n        return None\n";
+        assert!(verdicts(refined).is_empty());
+        // Writes: an UPDATE, a statement the function does not show, a read then a write, a
+        // name also bound to an insert.
+        for body in [
+            "        db.execute(text(\"UPDATE t SET a = 1\"))\n",
+            "        db.execute(build_statement())\n",
+            "        await db.execute(select(Memory))\n        db.add(row)\n",
+        ] {
+            assert_eq!(verdicts(&handler(body)).len(), 1, "{body}");
+        }
+        let rebound = "def f(db: Session, row):\n    stmt = select(T)\n    if row:\n        stmt = insert(T).values(row)\n    try:\n        \
+                       db.execute(stmt)\n    except Exception:\n        pass\n";
+        assert_eq!(verdicts(rebound), vec![(7, true)]);
     }
 
     #[test]
