@@ -253,10 +253,6 @@ fn analyse_handler<'a>(
     if input.is_none() && !looks_like_callback && !may_exchange_request() {
         return None;
     }
-    // An OAuth server's token endpoint answers its clients with tokens by design.
-    if is_token_endpoint(config, function) {
-        return None;
-    }
     let target = Target { file_index, facts, function };
     let events = walk.function(target, code_params(config, function), Incoming::of_handler(function), 0);
     let exchange_event = events.iter().find(|event| event.kind.exchanges());
@@ -270,6 +266,10 @@ fn analyse_handler<'a>(
     let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
     let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
     if kind == Kind::Stub && !route.is_named_callback(config) {
+        return None;
+    }
+    // An OAuth server's token endpoint answers its clients with tokens by design.
+    if kind == Kind::Callback && is_token_endpoint(config, function) {
         return None;
     }
     let success = |event: &&Event| event.flags.error_path.is_none();
@@ -315,7 +315,18 @@ fn analyse_handler<'a>(
         // code does (`token = handler.finish(request.url)`).
         let follows_urls = walk.follows_urls(facts.language);
         let handler = FunctionWalk::new(config, target, HashSet::new(), Incoming::of_handler(function), follows_urls, 0);
-        (token_leak(config, function, &|expression| handler.holds_url(config, expression)), state)
+        // A function of the tree the handler calls returns the token response when, given
+        // the code, what it returns leaks by the same test (one call deep).
+        let resolver = walk.resolver;
+        let returns_tokens = |call: &Call, holds_code: &dyn Fn(&Expr) -> bool| {
+            let callee = resolver.resolve_call(file_index, function, &call.callee)?;
+            let given = parameters_receiving(callee.function, call, &call.args, holds_code);
+            let inner = Answers { config, facts: callee.facts, returns_tokens: &|_, _| None, delegates: false };
+            Some(token_leak(&inner, callee.function, given, &|_| false).is_some())
+        };
+        let answers = Answers { config, facts, returns_tokens: &returns_tokens, delegates: delegation.is_some() };
+        let leak = token_leak(&answers, function, code_params(config, function), &|expression| handler.holds_url(config, expression));
+        (leak, state)
     } else {
         (None, StateCheck::NotApplicable)
     };
@@ -1253,27 +1264,27 @@ fn calls_one_of(call: &Call, names: &[String]) -> bool {
 }
 
 /// The token endpoint of an OAuth server: a handler taking one of `[callbacks]
-/// token_request_inputs` (`grant_type`) as a parameter, or reading one from its request, a
-/// parameter or a value read from those (`request.form["grant_type"]`, `body.grant_type`,
-/// `form.get("grant_type")` after `form = await request.formData()`). A client's own token
-/// request writes `grant_type`; it does not read it.
+/// token_request_inputs` (`grant_type`) as a parameter, or reading one from what its client
+/// sent: the request, its body, or a value read from those (`request.form["grant_type"]`,
+/// `body.grant_type` of `body = req.body`, `form.get("grant_type")` after `form = await
+/// request.formData()`). A client's own token request writes `grant_type`, or reads it from
+/// its configuration (`PROVIDERS[provider]["grant_type"]`, `settings.grant_type`): neither
+/// is read from the request.
 fn is_token_endpoint(config: &Config, function: &Function) -> bool {
     let is_input = |name: &str| config.callbacks.token_request_inputs.iter().any(|input| input == name);
     if function.params.iter().any(|param| is_input(&param.name)) {
         return true;
     }
-    // What the handler was given and what it read from that; not the code, which a
-    // client puts into its own token request.
-    let given = function
+    let sent = function
         .params
         .iter()
-        .filter(|param| param.name != "self" && !is_code_input(config, &param.name))
+        .filter(|param| is_request_param(param) || CLIENT_INPUT_PARAMS.contains(&param.name.as_str()))
         .map(|param| param.name.clone())
         .chain(["request".to_string()])
         .collect();
-    let given = taint_with(function, given, &|_| false);
+    let sent = taint_with(function, sent, &|_| false);
     let incoming = |object: &Expr| {
-        is_request_part(object) || object.dotted().is_some_and(|dotted| given.contains(dotted.split('.').next().unwrap_or_default()))
+        is_request_part(object) || object.dotted().is_some_and(|dotted| sent.contains(dotted.split('.').next().unwrap_or_default()))
     };
     let mut found = false;
     function.body.visit(&mut |stmt| {
@@ -1287,6 +1298,10 @@ fn is_token_endpoint(config: &Config, function: &Function) -> bool {
     });
     found
 }
+
+/// Parameters holding what a client sent, besides the request itself ([`is_request_param`]):
+/// Express's `req`, Hono's context, a form or body model.
+const CLIENT_INPUT_PARAMS: &[&str] = &["req", "c", "ctx", "body", "form", "form_data", "payload"];
 
 /// The code input a handler reads: a parameter, or a field of a request it reads.
 fn code_input(config: &Config, function: &Function) -> Option<String> {
@@ -1318,9 +1333,9 @@ fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> Hash
 /// await _authenticate_user(user)`): those are not the token response. A value built out of
 /// the code (`urlencode({"code": code})`), or read from the request
 /// (`searchParams.get("code")`), holds it.
-fn code_holders(config: &Config, function: &Function) -> HashSet<String> {
+fn code_holders(config: &Config, function: &Function, initial: HashSet<String>) -> HashSet<String> {
     let is_read = |part: &Expr| is_code_read(config, part);
-    propagate(function, code_params(config, function), &|value, names| {
+    propagate(function, initial, &|value, names| {
         let inner = value.unawaited();
         let answer = inner.as_call().is_some_and(|call| !is_value_builder(call)) && !is_read(inner);
         !answer && holds(value, names, &is_read)
@@ -1564,20 +1579,26 @@ fn is_exchange_call(config: &Config, name: &str) -> bool {
 /// token dict, the token dict itself, or a token in a redirect URL. A dict the handler
 /// strips (`tokens.pop("access_token")`) no longer counts. The token response is what a call
 /// given the code, or the URL `holds_url` accepts, answers.
-fn token_leak(config: &Config, function: &Function, holds_url: &dyn Fn(&Expr) -> bool) -> Option<TokenLeak> {
+fn token_leak(
+    answers: &Answers<'_>,
+    function: &Function,
+    code_given: HashSet<String>,
+    holds_url: &dyn Fn(&Expr) -> bool,
+) -> Option<TokenLeak> {
+    let config = answers.config;
     let mut dicts: HashSet<String> = HashSet::new();
     let mut values: HashSet<String> = config.callbacks.token_keys.iter().cloned().collect();
     let mut stripped: HashSet<String> = HashSet::new();
     let mut returns = Vec::new();
     let mut responses = Vec::new();
-    let tainted = code_holders(config, function);
+    let tainted = code_holders(config, function, code_given);
     let holds_code = |expression: &Expr| holds(expression, &tainted, &|part| is_code_read(config, part)) || holds_url(expression);
     function.body.visit(&mut |stmt| {
         match &stmt.kind {
             StmtKind::Assign { targets, value, .. } => {
                 let names: Vec<String> = targets.iter().flat_map(|target| target.bound_names()).map(str::to_string).collect();
                 let inner = value.unawaited();
-                let from_exchange = is_exchange_value(inner, &dicts, &holds_code) || is_request_exchange_value(config, inner);
+                let from_exchange = answers.token_response(inner, &dicts, &holds_code).is_some();
                 let copies_dict = match &inner.kind {
                     ExprKind::Name(name) => dicts.contains(name),
                     // `TokenResponse(**token_data)`, `dict(token_data)`, `token_data.copy()`
@@ -1627,60 +1648,78 @@ fn token_leak(config: &Config, function: &Function, holds_url: &dyn Fn(&Expr) ->
         }
     });
     dicts.retain(|name| !stripped.contains(name));
-    let answers_tokens = |expression: &Expr| answers_tokens(config, expression, &dicts, &holds_code);
-    let leak = Leak { config, dicts: &dicts, values: &values, answers_tokens: &answers_tokens };
+    let token_response = |expression: &Expr| answers.token_response(expression, &dicts, &holds_code);
+    let leak = Leak { config, dicts: &dicts, values: &values, token_response: &token_response };
     returns.into_iter().chain(responses).find_map(|expression| leak.find(expression, true))
 }
 
-/// The callee whose answer an expression is, when that answer is the provider's token
-/// response itself: a token call given the code (`await exchange_code_for_token(code)`,
-/// `oauth.acme.fetch_access_token(code=code)`), a library's token call reading the request
-/// (`await oauth.acme.authorize_access_token(request)`), or the parsed body of a request
-/// given the code (`requests.post(url, data={"code": code}).json()`). A call given the code
-/// whose name says no token (`await service.handle_callback(code)`) may answer anything, a
-/// redirect most often, so it is not one.
-fn answers_tokens(config: &Config, expression: &Expr, dicts: &HashSet<String>, holds_code: &dyn Fn(&Expr) -> bool) -> Option<String> {
-    let inner = expression.unawaited();
-    let call = inner.as_call()?;
-    let callee = || call.callee.dotted().unwrap_or_else(|| "the exchange".to_string());
-    if is_request_exchange_value(config, inner) {
-        return Some(callee());
-    }
-    match &call.callee.kind {
-        // `.json()` of the response to a request given the code; with arguments it is a
-        // model's serialisation (`tokens.json(include={"scope"})`), not the response's body.
-        ExprKind::Attribute { object, name } if name == "json" => {
-            let answers = call.arguments().next().is_none() && is_exchange_value(inner, dicts, holds_code);
-            answers.then(|| format!("{}.json", object_label(object)))
-        }
-        ExprKind::Attribute { name, .. } | ExprKind::Name(name) => {
-            (is_exchange_call(config, name) && call.arguments().any(holds_code)).then(callee)
-        }
-        _ => None,
-    }
+/// Whether a call of the tree returns the token response, given which of its arguments
+/// hold the code (see [`Answers`]).
+type ReturnsTokens<'a> = dyn Fn(&Call, &dyn Fn(&Expr) -> bool) -> Option<bool> + 'a;
+
+/// What the calls of a function answer, for the leak finder.
+struct Answers<'a> {
+    config: &'a Config,
+    /// The facts of the function's file (which calls are HTTP requests).
+    facts: &'a FileFacts,
+    /// For a call to a function of the tree, whether what it returns is the token response,
+    /// given which of its arguments hold the code; `None` for a call out of the tree.
+    returns_tokens: &'a ReturnsTokens<'a>,
+    /// The function forwards the code to a route of the tree (a Next.js callback calling the
+    /// backend's): what its HTTP requests answer is that route's response, judged there.
+    delegates: bool,
 }
 
-/// A short label for the receiver of `.json()` in a message: its dotted name, the callee
-/// answering it (`requests.post`), or `response`.
-fn object_label(object: &Expr) -> String {
-    let object = object.unawaited();
-    object.dotted().or_else(|| object.as_call().and_then(|call| call.callee.dotted())).unwrap_or_else(|| "response".to_string())
-}
+/// Words of a call that checks or ends a token rather than answering one (`verify_token`,
+/// `token_is_valid`, `revoke_token`).
+const TOKEN_CHECK_WORDS: &[&str] = &["verify", "validate", "valid", "revoke", "introspect", "check", "is", "has"];
 
-/// The provider's answer to the exchange: a call given the code (`await
-/// service.exchange_code(code)`), or `.json()` of one (`requests.post(..., data={"code":
-/// code}).json()`, `response.json()` where `response` is one). Values derived from it
-/// (`data.get("team")`) are not the token response.
-fn is_exchange_value(expression: &Expr, dicts: &HashSet<String>, holds_code: &dyn Fn(&Expr) -> bool) -> bool {
-    let Some(call) = expression.unawaited().as_call() else { return false };
-    if call.arguments().any(holds_code) {
-        return true;
-    }
-    match &call.callee.kind {
-        ExprKind::Attribute { object, name } if name == "json" => {
-            object.unawaited().as_name().is_some_and(|name| dicts.contains(name)) || is_exchange_value(object, dicts, holds_code)
+impl Answers<'_> {
+    /// How a message names `expression` when it is the provider's token response:
+    /// - a call given the code: to a function of the tree that returns the token response
+    ///   (not one that stores the tokens and redirects), or out of the tree, an HTTP request
+    ///   or a call named for a token or an exchange (`exchange_code_for_token(code)`), not one
+    ///   checking one (`verify_token(code)`);
+    /// - a library's token call reading the request (`authorize_access_token(request)`);
+    /// - `.json()` with no argument of one, or of a name holding one (`tokens.json()`); with
+    ///   arguments it is a model's serialisation (`tokens.json(include={"scope"})`).
+    ///
+    /// Values derived from it (`data.get("team")`, the user it signs in) are not.
+    fn token_response(&self, expression: &Expr, dicts: &HashSet<String>, holds_code: &dyn Fn(&Expr) -> bool) -> Option<String> {
+        let config = self.config;
+        let inner = expression.unawaited();
+        let call = inner.as_call()?;
+        let callee = || call.callee.dotted().unwrap_or_else(|| "the exchange".to_string());
+        if is_request_exchange_value(config, inner) {
+            return Some(format!("what `{}` answers", callee()));
         }
-        _ => false,
+        if let ExprKind::Attribute { object, name } = &call.callee.kind
+            && name == "json"
+        {
+            if call.arguments().next().is_some() {
+                return None;
+            }
+            let object = object.unawaited();
+            return match object.as_name() {
+                Some(name) => dicts.contains(name).then(|| format!("`{name}.json()`")),
+                None => self.token_response(object, dicts, holds_code).map(|answer| format!("the parsed body of {answer}")),
+            };
+        }
+        if !call.arguments().any(holds_code) {
+            return None;
+        }
+        let answers = match (self.returns_tokens)(call, holds_code) {
+            Some(returns) => returns,
+            None => {
+                let name = match &call.callee.kind {
+                    ExprKind::Attribute { name, .. } | ExprKind::Name(name) => name.as_str(),
+                    _ => "",
+                };
+                let checks = crate::facts::words_of(name).iter().any(|word| TOKEN_CHECK_WORDS.contains(&word.as_str()));
+                !checks && (is_exchange_call(config, name) || (!self.delegates && is_http_request(config, self.facts, &call.callee)))
+            }
+        };
+        answers.then(|| format!("what `{}` answers", callee()))
     }
 }
 
@@ -1721,8 +1760,9 @@ struct Leak<'l> {
     config: &'l Config,
     dicts: &'l HashSet<String>,
     values: &'l HashSet<String>,
-    /// The callee when an expression is the provider's token response ([`answers_tokens`]).
-    answers_tokens: &'l dyn Fn(&Expr) -> Option<String>,
+    /// How a message names an expression that is the provider's token response
+    /// ([`Answers::token_response`]).
+    token_response: &'l dyn Fn(&Expr) -> Option<String>,
 }
 
 impl Leak<'_> {
@@ -1731,8 +1771,8 @@ impl Leak<'_> {
     /// response itself count, not inside a dict or a string built from other values.
     fn find(&self, expression: &Expr, body: bool) -> Option<TokenLeak> {
         let leak = |description: String| Some(TokenLeak { span: expression.span, description });
-        if body && let Some(callee) = (self.answers_tokens)(expression) {
-            return leak(format!("returns what `{callee}` answers, the provider's token response, as the response body"));
+        if body && let Some(answer) = (self.token_response)(expression) {
+            return leak(format!("returns {answer}, the provider's token response, as the response body"));
         }
         match &expression.unawaited().kind {
             ExprKind::Name(name) if self.dicts.contains(name) => {
@@ -2265,16 +2305,37 @@ mod tests {
         ] {
             assert!(leak(returned).is_some_and(|description| description.contains("the provider's token response")), "{returned}");
         }
-        // A call given the code whose name says no token answers anything (a redirect, most
-        // often); a model's partial serialisation is not the token response; a token
-        // response nested under another key is not looked into (`connection.portal_id`).
+        // Out of the tree, a call given the code whose name says no token answers anything
+        // (a redirect, most often), and one checking a token answers no token; a model's
+        // partial serialisation is not the token response; nor is a value read from it, or a
+        // token response nested under another key (not looked into).
         for returned in [
             "await service.handle_callback(code)",
+            "await auth.verify_token(code)",
+            "auth.token_is_valid(code)",
             "(await exchange_code_for_token(code)).json(include={\"scope\"})",
-            "{\"portal\": (await exchange_code_for_token(code)).portal_id}",
+            "(await exchange_code_for_token(code)).portal_id",
+            "{\"tokens\": await exchange_code_for_token(code)}",
         ] {
             assert_eq!(leak(returned), None, "{returned}");
         }
+        // A function of the tree answers what it returns: the token response, or a redirect
+        // after storing the tokens, whatever its name.
+        let service = |returned: &str| {
+            format!(
+                "class Service:\n    async def exchange_code(self, authorization_code):\n        \
+                 resp = requests.post(TOKEN_URL, data={{\"code\": authorization_code}})\n        tokens = resp.json()\n        \
+                 token_storage.save_token(\"acme\", tokens)\n        return {returned}\n"
+            )
+        };
+        let through = |returned: &str| {
+            let routes = handler("await Service().exchange_code(code)");
+            analyse(&[("routes.py", &routes), ("services.py", &service(returned))])[0].leak.is_some()
+        };
+        assert!(through("tokens"));
+        assert!(through("JSONResponse(tokens)"));
+        assert!(!through("RedirectResponse(\"/settings?connected=acme\")"));
+        assert!(!through("\"/settings?connected=acme\""));
     }
 
     #[test]
@@ -2295,12 +2356,27 @@ mod tests {
              if form.get(\"grant_type\") != \"authorization_code\":\n        raise E()\n    return await exchange_code(form[\"code\"])\n"
         );
         assert!(analyse(&[("routes.py", &read_first)]).is_empty());
-        // A client's own token request writes `grant_type`: still a callback.
-        let client = format!(
-            "{ROUTE_HEAD}@router.get(\"/callback\")\nasync def callback(code: str):\n    payload = {{\"grant_type\": \"authorization_code\", \"code\": code}}\n    \
-             payload[\"grant_type\"] = GRANT\n    tokens = requests.post(URL, data=payload).json()\n    save_token(tokens)\n"
+        let body_model = format!(
+            "{ROUTE_HEAD}@router.post(\"/token\")\nasync def token(body: TokenRequest):\n    \
+             if body.grant_type != \"authorization_code\":\n        raise E()\n    return await exchange_code(body.code)\n"
         );
-        assert_eq!(analyse(&[("routes.py", &client)]).first().map(|callback| callback.kind), Some(Kind::Callback));
+        assert!(analyse(&[("routes.py", &body_model)]).is_empty());
+        // A client's own token request writes `grant_type` (here into a copy of the query it
+        // was sent), or reads it from its configuration: still a callback.
+        let client = |body: &str| {
+            let text = format!(
+                "{ROUTE_HEAD}@router.get(\"/{{provider}}/callback\")\nasync def callback(request: Request, provider: str, code: str, \
+                 settings: Settings = Depends(get_settings)):\n{body}    tokens = requests.post(URL, data=data).json()\n    save_token(tokens)\n"
+            );
+            analyse(&[("routes.py", &text)]).first().map(|callback| callback.kind)
+        };
+        for body in [
+            "    data = dict(request.query_params, code=code)\n    data[\"grant_type\"] = \"authorization_code\"\n",
+            "    cfg = PROVIDERS[provider]\n    data = {\"grant_type\": cfg[\"grant_type\"], \"code\": code}\n",
+            "    data = {\"grant_type\": settings.grant_type, \"code\": code}\n",
+        ] {
+            assert_eq!(client(body), Some(Kind::Callback), "{body}");
+        }
     }
 
     #[test]

@@ -20,13 +20,9 @@ use crate::facts::{FileFacts, Language, words_of};
 use crate::routes;
 use crate::source::SourceFile;
 
-/// Router prefix segments that name no provider.
+/// Router prefix segments that name no provider (nor does an API version, `v1`).
 const GENERIC_SEGMENTS: &[&str] = &[
     "api",
-    "v1",
-    "v2",
-    "v3",
-    "v4",
     "integrations",
     "integration",
     "oauth",
@@ -43,6 +39,12 @@ const GENERIC_SEGMENTS: &[&str] = &[
     "apps",
     "internal",
     "public",
+    "app",
+    // Signing in is no provider (Supabase's `app/login/callback/route.ts`).
+    "login",
+    "signin",
+    "sign_in",
+    "oidc",
 ];
 
 /// Route path segments that name an OAuth callback.
@@ -110,10 +112,10 @@ const CALLBACK_LITERALS: &[&str] = &["callback\"", "callback'", "callback/"];
 /// A path segment that can name a provider: not empty, not a parameter (`{id}`,
 /// `<tenant>`), not a generic word (`api`, `v1`, `oauth`).
 fn names_provider(segment: &str) -> bool {
-    !segment.is_empty()
-        && !segment.starts_with('{')
-        && !segment.starts_with('<')
-        && !GENERIC_SEGMENTS.contains(&segment.to_lowercase().as_str())
+    let lower = normalize_provider(segment);
+    // An API version: `v1`, `v5`.
+    let version = lower.strip_prefix('v').is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()));
+    !segment.is_empty() && !segment.starts_with('{') && !segment.starts_with('<') && !version && !GENERIC_SEGMENTS.contains(&lower.as_str())
 }
 
 /// Cheap test on the raw text: a file can say something of its provider by its routes only
@@ -257,8 +259,11 @@ mod tests {
         // A step of connecting names the provider only when nothing else before it can.
         assert_eq!(provider_before_callback("/acme/install/callback").as_deref(), Some("acme"));
         assert_eq!(provider_before_callback("/api/hooli/set-up/callback").as_deref(), Some("hooli"));
-        assert_eq!(provider_before_callback("/api/{tenant}/add/callback").as_deref(), Some("add"));
         assert_eq!(provider_before_callback("/install/callback").as_deref(), Some("install"));
+        // Neither an API version, an app, nor signing in names one.
+        assert_eq!(provider_before_callback("/api/v5/setup/callback").as_deref(), Some("setup"));
+        assert_eq!(provider_before_callback("/app/install/callback").as_deref(), Some("install"));
+        assert_eq!(provider_before_callback("/app/login/callback"), None);
     }
 
     #[test]

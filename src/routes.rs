@@ -83,9 +83,9 @@ impl Route {
     /// settings) and not a callback URL (`/callback-url`); the method is one a redirect uses
     /// (GET, or POST for `form_post`); the handler's name lists no callback settings
     /// (`get_team_callbacks`) and, off GET, has none of `[callbacks] settings_verbs`
-    /// (`POST /config/callback/delete` of `delete_callback`); neither the path nor the name
-    /// has one of `[callbacks] other_protocol_words` (`/sso/saml/callback`,
-    /// `/twilio/status-callback`). An anonymous handler, named for its route
+    /// (`POST /config/callback/delete` of `delete_callback`) nor, in the path or the name,
+    /// one of `[callbacks] other_protocol_words` (`POST /sso/saml/callback`,
+    /// `POST /twilio/status-callback`). An anonymous handler, named for its route
     /// (`get /install/callback`), has no name of its own to judge.
     pub fn is_named_callback(&self, config: &Config) -> bool {
         let get = self.methods.is_empty() || self.methods.iter().any(|method| method == "GET");
@@ -98,7 +98,7 @@ impl Route {
         let lists_settings = name_words.iter().any(|word| word.ends_with("callbacks"));
         let manages = name_words.iter().any(|word| config.callbacks.settings_verbs.contains(word));
         let other_protocol = path_words.iter().chain(&name_words).any(|word| config.callbacks.other_protocol_words.contains(word));
-        if lists_settings || (manages && !get) || other_protocol {
+        if lists_settings || ((manages || other_protocol) && !get) {
             return false;
         }
         let names_callback = |words: &[String]| {
@@ -979,6 +979,9 @@ mod tests {
         assert!(!named(&["GET"], "/oauth/callback-url", "get_callback_url"));
         assert!(!named(&["GET"], "/items", "list_items"));
         // Another protocol's callbacks: SAML's assertion consumer, a webhook's status callback.
+        // A browser lands on a GET: those words do not veto it (an `events` product).
+        assert!(named(&["GET"], "/api/events/callback", "events_callback"));
+        assert!(named(&["GET"], "/api/notion/callback", "notification_settings_callback"));
         assert!(!named(&["POST"], "/sso/saml/callback", "saml_callback"));
         assert!(!named(&["POST"], "/sso/acs", "callback"));
         assert!(!named(&["POST"], "/twilio/status-callback", "handle"));
