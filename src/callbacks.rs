@@ -1766,9 +1766,9 @@ struct Leak<'l> {
 }
 
 impl Leak<'_> {
-    /// The tokens in `expression`. `body` says it is the whole response body (what the
-    /// handler returns, or a response constructor's argument): only there does the token
-    /// response itself count, not inside a dict or a string built from other values.
+    /// The tokens in `expression`. `body` says it is put into the response body as a value
+    /// (what the handler returns, a response constructor's argument, a dict value): there
+    /// the token response itself counts, not inside a string built from other values.
     fn find(&self, expression: &Expr, body: bool) -> Option<TokenLeak> {
         let leak = |description: String| Some(TokenLeak { span: expression.span, description });
         if body && let Some(answer) = (self.token_response)(expression) {
@@ -1792,7 +1792,7 @@ impl Leak<'_> {
                             if (token_key && !constant) || is_token_value(self.config, self.dicts, self.values, value) {
                                 return leak("returns a token in the response body".to_string());
                             }
-                            if let Some(found) = self.find(value, false) {
+                            if let Some(found) = self.find(value, true) {
                                 return Some(found);
                             }
                         }
@@ -2302,20 +2302,21 @@ mod tests {
             "JSONResponse(await exchange_code_for_token(code))",
             "JSONResponse(content=await oauth.acme.authorize_access_token(request))",
             "(await exchange_code_for_token(code), 200)",
+            "{\"ok\": True, \"tokens\": await exchange_code_for_token(code)}",
         ] {
             assert!(leak(returned).is_some_and(|description| description.contains("the provider's token response")), "{returned}");
         }
         // Out of the tree, a call given the code whose name says no token answers anything
         // (a redirect, most often), and one checking a token answers no token; a model's
-        // partial serialisation is not the token response; nor is a value read from it, or a
-        // token response nested under another key (not looked into).
+        // partial serialisation is not the token response, nor is a value read from it.
         for returned in [
             "await service.handle_callback(code)",
             "await auth.verify_token(code)",
             "auth.token_is_valid(code)",
             "(await exchange_code_for_token(code)).json(include={\"scope\"})",
             "(await exchange_code_for_token(code)).portal_id",
-            "{\"tokens\": await exchange_code_for_token(code)}",
+            "{\"portal\": (await exchange_code_for_token(code)).portal_id}",
+            "{\"result\": await auth.revoke_token(code)}",
         ] {
             assert_eq!(leak(returned), None, "{returned}");
         }
