@@ -672,7 +672,10 @@ impl<'a> Walk<'_, 'a> {
             return None;
         };
         let home = project.service_root(context.target.file_index);
-        // The table lists routes file by file: one service comparison per file.
+        let language = facts.language;
+        // The table lists routes file by file: one service comparison per file. A file in
+        // another language is another service's even in a tree without manifests (a Next.js
+        // app calling the FastAPI backend beside it).
         let mut last_file: Option<(usize, bool)> = None;
         let routes: Vec<&crate::routes::ProjectRoute> = table
             .iter()
@@ -683,7 +686,8 @@ impl<'a> Walk<'_, 'a> {
                 match last_file {
                     Some((file_index, other)) if file_index == candidate.file_index => other,
                     _ => {
-                        let other = project.service_root(candidate.file_index) != home;
+                        let other = project.service_root(candidate.file_index) != home
+                            || project.files.get(candidate.file_index).is_some_and(|file| file.language != language);
                         last_file = Some((candidate.file_index, other));
                         other
                     }

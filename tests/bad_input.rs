@@ -6,12 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{json_report, run, stderr, stdout};
+use common::{json_report, run, stderr, stdout, write_file};
 
 fn write(root: &Path, relative: &str, bytes: &[u8]) {
-    let path = root.join(relative);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, bytes).expect("write");
+    write_file(root, relative, bytes);
 }
 
 const UNGUARDED: &str =

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{fixture, oauth_audit, stdout};
+use common::{fixture, oauth_audit, stdout, write_file};
 use sha2::{Digest, Sha256};
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -269,9 +269,7 @@ const SERVICE: &str = "import httpx\n\n\nasync def exchange(code):\n    async wi
 fn write_project(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
     let folder = tempfile::tempdir().expect("tempdir");
     for (path, bytes) in files {
-        let path = folder.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, bytes).expect("write");
+        write_file(folder.path(), path, bytes);
     }
     folder
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fixture, json_report, run, string_pairs};
+use common::{fixture, json_report, run, string_pairs, write_file};
 
 /// Callbacks with their chains, every finding, and each integration's dashboard row.
 fn verdict_lines(report: &serde_json::Value) -> String {
@@ -216,9 +216,7 @@ fn no_typescript_input_makes_the_scanner_panic() {
     let extensions = ["ts", "tsx", "mts", "cts"];
     for (index, input) in inputs.iter().enumerate() {
         let extension = extensions[index % extensions.len()];
-        let path = folder.path().join(format!("src/app/api/p{index}/callback/route.{extension}"));
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
-        std::fs::write(&path, input).expect("writes");
+        write_file(folder.path(), &format!("src/app/api/p{index}/callback/route.{extension}"), input);
     }
     let output = run(&["scan", folder.path().to_str().expect("path"), "--format", "json"]);
     assert!(matches!(output.status.code(), Some(0 | 1)), "exit {:?}: {}", output.status.code(), String::from_utf8_lossy(&output.stderr));
@@ -344,11 +342,7 @@ fn a_dead_delegation_is_reported_once() {
 #[test]
 fn nextjs_callbacks_of_unknown_providers_and_token_endpoints() {
     let folder = tempfile::tempdir().expect("temp dir");
-    let write = |path: &str, text: &str| {
-        let path = folder.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |path: &str, text: &str| write_file(folder.path(), path, text);
     write(
         "app/api/acme/callback/route.ts",
         "import { NextRequest, NextResponse } from \"next/server\";\n\
@@ -394,4 +388,31 @@ fn nextjs_callbacks_of_unknown_providers_and_token_endpoints() {
             ("OA101".to_string(), callback_file)
         ]
     );
+}
+
+/// A Next.js callback forwarding its code to the FastAPI backend beside it delegates even
+/// in a tree without manifests: a route in another language is another service's. It
+/// persists through the backend, and returning the backend's answer leaks nothing.
+#[test]
+fn a_callback_forwarding_to_a_backend_in_another_language_delegates_without_manifests() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| write_file(folder.path(), path, text);
+    write(
+        "nextjs/app/api/acme/callback/route.ts",
+        "import { NextRequest, NextResponse } from 'next/server';\nconst BACKEND_URL = process.env.BACKEND_URL;\n\
+         export async function GET(request: NextRequest) {\n  const code = request.nextUrl.searchParams.get('code');\n  \
+         const response = await fetch(`${BACKEND_URL}/api/acme/callback`, { method: 'POST', body: JSON.stringify({ code }) });\n  \
+         return NextResponse.json(await response.json());\n}\n",
+    );
+    write(
+        "backend/acme_routes.py",
+        "from fastapi import APIRouter\nrouter = APIRouter()\n\n@router.post(\"/api/acme/callback\")\nasync def acme_callback(body: CallbackBody):\n    \
+         tokens = await exchange_code_for_token(body.code)\n    token_storage.save_token(\"acme\", tokens)\n    return {\"connected\": True}\n",
+    );
+    let report = json_report(&[folder.path().to_str().expect("path")]);
+    let web = callback(&report, "GET /api/acme/callback");
+    assert_eq!(web["persists"], true, "{web:#}");
+    assert_eq!(web["returns_tokens"], false, "{web:#}");
+    let codes: Vec<(String, String)> = string_pairs(&report["findings"], "code", "file");
+    assert!(!codes.iter().any(|(code, _)| code == "OA002" || code == "OA101"), "{codes:?}");
 }

@@ -46,6 +46,13 @@ pub fn string_pairs(items: &serde_json::Value, first: &str, second: &str) -> Vec
     items.as_array().expect("an array").iter().map(|item| (text(item, first), text(item, second))).collect()
 }
 
+/// Writes `bytes` to `relative` under `root`, making its folders.
+pub fn write_file(root: &Path, relative: &str, bytes: impl AsRef<[u8]>) {
+    let path = root.join(relative);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write");
+}
+
 pub fn json_report(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["scan"];
     all.extend_from_slice(args);
