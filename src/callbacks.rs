@@ -1697,15 +1697,16 @@ impl Answers<'_> {
         if is_request_exchange_value(config, inner) {
             return Some(format!("what `{}` answers", callee()));
         }
-        if let ExprKind::Attribute { object, name } = &call.callee.kind
-            && name == "json"
+        // `[http] json_methods`: `.json()`, reqwest's `.json::<T>()`, ureq's `.into_json()`.
+        if let ExprKind::Attribute { object, name: method } = &call.callee.kind
+            && config.http.json_methods.contains(method)
         {
             if call.arguments().next().is_some() {
                 return None;
             }
             let object = object.unawaited();
             return match object.as_name() {
-                Some(name) => dicts.contains(name).then(|| format!("`{name}.json()`")),
+                Some(name) => dicts.contains(name).then(|| format!("`{name}.{method}()`")),
                 None => self.token_response(object, dicts, holds_code).map(|answer| format!("the parsed body of {answer}")),
             };
         }

@@ -4,13 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{json_report, run, stderr, stdout, write_file};
-
-fn write(root: &Path, relative: &str, bytes: &[u8]) {
-    write_file(root, relative, bytes);
-}
 
 const UNGUARDED: &str =
     "import httpx\n\nasync def fetch(url):\n    response = await httpx.AsyncClient().get(url)\n    return response.json()\n";
@@ -23,15 +17,15 @@ fn skipped_reason(report: &serde_json::Value, file: &str) -> Option<String> {
 fn unreadable_files_are_skipped_with_reasons_and_the_rest_is_scanned() {
     let folder = tempfile::tempdir().expect("temp dir");
     let root = folder.path();
-    write(root, "notion_service.py", UNGUARDED.as_bytes());
-    write(root, "binary_blob.py", b"import x\n\0\0\0binary");
-    write(root, "latin1.py", b"# caf\xe9\nx = 1\n");
+    write_file(root, "notion_service.py", UNGUARDED.as_bytes());
+    write_file(root, "binary_blob.py", b"import x\n\0\0\0binary");
+    write_file(root, "latin1.py", b"# caf\xe9\nx = 1\n");
     let mut big = String::from("x = 1\n");
     while big.len() < 2_100_000 {
         big.push_str("value = response_data.get('access_token')  # padding\n");
     }
-    write(root, "huge_module.py", big.as_bytes());
-    write(root, "empty.py", b"");
+    write_file(root, "huge_module.py", big.as_bytes());
+    write_file(root, "empty.py", b"");
     let report = json_report(&[root.to_str().expect("path")]);
     assert!(skipped_reason(&report, "binary_blob.py").expect("binary skipped").contains("binary"));
     assert!(skipped_reason(&report, "latin1.py").expect("latin-1 skipped").contains("not valid UTF-8 (invalid byte at offset 5)"));
@@ -45,7 +39,7 @@ fn unreadable_files_are_skipped_with_reasons_and_the_rest_is_scanned() {
 #[test]
 fn a_50_mb_file_is_skipped_without_being_read() {
     let folder = tempfile::tempdir().expect("temp dir");
-    write(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
+    write_file(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
     let huge = std::fs::File::create(folder.path().join("generated_client.py")).expect("create");
     huge.set_len(50 * 1024 * 1024).expect("a sparse 50 MB file");
     let report = json_report(&[folder.path().to_str().expect("path")]);
@@ -58,7 +52,7 @@ fn a_50_mb_file_is_skipped_without_being_read() {
 fn symlink_loops_are_reported_and_the_rest_is_scanned() {
     let folder = tempfile::tempdir().expect("temp dir");
     let root = folder.path();
-    write(root, "app/notion_service.py", UNGUARDED.as_bytes());
+    write_file(root, "app/notion_service.py", UNGUARDED.as_bytes());
     // A folder linking back to its parent, and two files linking to each other.
     std::os::unix::fs::symlink(root.join("app"), root.join("app/again")).expect("folder loop");
     std::os::unix::fs::symlink(root.join("app/b.py"), root.join("app/a.py")).expect("link a");
@@ -77,8 +71,8 @@ fn symlink_loops_are_reported_and_the_rest_is_scanned() {
 #[test]
 fn the_size_limit_is_configurable() {
     let folder = tempfile::tempdir().expect("temp dir");
-    write(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
-    write(folder.path(), "oauth-audit.toml", b"[scan]\nmax_file_size = 10\n");
+    write_file(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
+    write_file(folder.path(), "oauth-audit.toml", b"[scan]\nmax_file_size = 10\n");
     let report = json_report(&[folder.path().to_str().expect("path")]);
     assert!(skipped_reason(&report, "notion_service.py").expect("skipped").contains("over the 10 byte limit"));
 }
@@ -89,7 +83,7 @@ fn syntax_errors_do_not_skip_a_file() {
     let broken = format!(
         "{UNGUARDED}\n\ndef broken(:\n    return (1,\n\nasync def later(client):\n    resp = await client.get('/x')\n    return resp.json()\n"
     );
-    write(folder.path(), "zoom_service.py", broken.as_bytes());
+    write_file(folder.path(), "zoom_service.py", broken.as_bytes());
     let path = folder.path().to_str().expect("path");
     let report = json_report(&[path]);
     assert_eq!(report["summary"]["files_skipped"], 0);
@@ -107,18 +101,18 @@ fn pathological_nesting_does_not_crash() {
     // A million-deep parenthesis fits the 2 MB limit; so do 50,000 elifs.
     let depth = 300_000;
     let nested = format!("x = {}1{}\nresponse = requests.get(u)\ndata = response.json()\n", "(".repeat(depth), ")".repeat(depth));
-    write(folder.path(), "deep.py", format!("import requests\n{nested}").as_bytes());
+    write_file(folder.path(), "deep.py", format!("import requests\n{nested}").as_bytes());
     let calls = 20_000;
     let deep_calls = format!("import requests\nresp = requests.get(u)\nv = {}resp.json(){}\n", "f(".repeat(calls), ")".repeat(calls));
-    write(folder.path(), "deep_calls.py", deep_calls.as_bytes());
+    write_file(folder.path(), "deep_calls.py", deep_calls.as_bytes());
     let mut elifs = String::from("import requests\nr = requests.get(u)\nif a == 0:\n    pass\n");
     for index in 1..50_000 {
         elifs.push_str(&format!("elif a == {index}:\n    pass\n"));
     }
     elifs.push_str("else:\n    x = r.json()\n");
-    write(folder.path(), "elifs.py", elifs.as_bytes());
+    write_file(folder.path(), "elifs.py", elifs.as_bytes());
     let garbage: Vec<u8> = (0..20_000u32).map(|index| b"(){}[]:.,\n json \" ' # ="[(index * 7 % 19) as usize]).collect();
-    write(folder.path(), "garbage.py", &garbage);
+    write_file(folder.path(), "garbage.py", &garbage);
     let output = run(&["scan", folder.path().to_str().expect("path"), "--format", "json"]);
     assert!(matches!(output.status.code(), Some(0 | 1)), "exit {:?}: {}", output.status.code(), stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
@@ -140,19 +134,19 @@ fn a_missing_path_is_a_usage_error_naming_it() {
 #[test]
 fn a_bad_config_names_the_file_line_and_problem() {
     let folder = tempfile::tempdir().expect("temp dir");
-    write(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
-    write(folder.path(), "oauth-audit.toml", b"[guards]\nreturning = [\"a\"]\nraising = \"not a list\"\n");
+    write_file(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
+    write_file(folder.path(), "oauth-audit.toml", b"[guards]\nreturning = [\"a\"]\nraising = \"not a list\"\n");
     let output = run(&["scan", folder.path().to_str().expect("path")]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(message.contains("oauth-audit.toml:3:11:"), "{message}");
     assert!(message.contains("expected a sequence") || message.contains("invalid type"), "{message}");
 
-    write(folder.path(), "oauth-audit.toml", b"[guards]\nhelpers = [\"a\"]\n");
+    write_file(folder.path(), "oauth-audit.toml", b"[guards]\nhelpers = [\"a\"]\n");
     let message = stderr(&run(&["scan", folder.path().to_str().expect("path")]));
     assert!(message.contains("oauth-audit.toml:2:1:") && message.contains("unknown field `helpers`"), "{message}");
 
-    write(folder.path(), "oauth-audit.toml", b"[guards\n");
+    write_file(folder.path(), "oauth-audit.toml", b"[guards\n");
     let output = run(&["scan", folder.path().to_str().expect("path")]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("oauth-audit.toml:1:"), "{}", stderr(&output));
@@ -165,7 +159,7 @@ fn a_bad_config_names_the_file_line_and_problem() {
 #[test]
 fn an_unwritable_output_is_an_error_naming_it() {
     let folder = tempfile::tempdir().expect("temp dir");
-    write(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
+    write_file(folder.path(), "notion_service.py", UNGUARDED.as_bytes());
     let output = run(&["scan", folder.path().to_str().expect("path"), "--output", "/nonexistent-folder/report.json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("/nonexistent-folder/report.json: cannot write the report"), "{}", stderr(&output));
@@ -185,14 +179,14 @@ fn usage_errors_exit_2() {
 fn gitignored_hidden_and_dependency_folders_are_not_scanned() {
     let folder = tempfile::tempdir().expect("temp dir");
     let root = folder.path();
-    write(root, "app/notion_service.py", UNGUARDED.as_bytes());
-    write(root, ".gitignore", b"generated/\n");
-    write(root, "generated/hubspot_client.py", UNGUARDED.as_bytes());
-    write(root, "node_modules/pkg/slack.py", UNGUARDED.as_bytes());
-    write(root, ".hidden/zoom.py", UNGUARDED.as_bytes());
-    write(root, "venv/lib/python3.11/site-packages/x/zoom.py", UNGUARDED.as_bytes());
-    write(root, "myenv/pyvenv.cfg", b"home = /usr\n");
-    write(root, "myenv/lib/trello.py", UNGUARDED.as_bytes());
+    write_file(root, "app/notion_service.py", UNGUARDED.as_bytes());
+    write_file(root, ".gitignore", b"generated/\n");
+    write_file(root, "generated/hubspot_client.py", UNGUARDED.as_bytes());
+    write_file(root, "node_modules/pkg/slack.py", UNGUARDED.as_bytes());
+    write_file(root, ".hidden/zoom.py", UNGUARDED.as_bytes());
+    write_file(root, "venv/lib/python3.11/site-packages/x/zoom.py", UNGUARDED.as_bytes());
+    write_file(root, "myenv/pyvenv.cfg", b"home = /usr\n");
+    write_file(root, "myenv/lib/trello.py", UNGUARDED.as_bytes());
     let report = json_report(&[root.to_str().expect("path")]);
     let files: Vec<&str> = report["findings"].as_array().expect("findings").iter().filter_map(|finding| finding["file"].as_str()).collect();
     assert_eq!(files, vec!["app/notion_service.py"]);
@@ -203,8 +197,8 @@ fn gitignored_hidden_and_dependency_folders_are_not_scanned() {
 fn a_rust_file_syn_cannot_parse_is_skipped_with_its_position_and_the_rest_is_scanned() {
     let folder = tempfile::tempdir().expect("temp dir");
     let root = folder.path();
-    write(root, "broken.rs", b"fn exchange() {\n    let token = resp.json();\n    let y = ;\n}\n");
-    write(
+    write_file(root, "broken.rs", b"fn exchange() {\n    let token = resp.json();\n    let y = ;\n}\n");
+    write_file(
         root,
         "notion.rs",
         b"async fn exchange(client: reqwest::Client) -> Result<Token, Error> {\n    let resp = client.post(URL).send().await?;\n    Ok(resp.json::<Token>().await?)\n}\n",
