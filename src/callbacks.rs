@@ -1058,6 +1058,20 @@ pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
     sessions
 }
 
+/// The session a `with` item opens and closes on the way out, which rolls back whatever it
+/// did not commit: a session factory's (`with SessionLocal() as db`) or a session type's
+/// (`async with AsyncSession(engine) as session`), not an HTTP client's (`requests.Session()`).
+pub fn closed_session(config: &Config, item: &WithItem) -> Option<String> {
+    let callee = item.context.unawaited().as_call()?.callee.dotted()?;
+    let persistence = &config.persistence;
+    let opens = persistence.session_factories.iter().any(|factory| factory == last_segment(&callee))
+        || (is_type_in(&callee, &persistence.session_types) && !config.http.is_client_constructor(&callee));
+    if !opens {
+        return None;
+    }
+    item.binding.as_ref().and_then(Expr::dotted)
+}
+
 /// The names a function binds to a new HTTP client: `async with aiohttp.ClientSession() as
 /// session`, `self.session = requests.Session()`.
 pub fn http_clients_bound(config: &Config, function: &Function) -> HashSet<String> {
@@ -1108,15 +1122,7 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
                     let managed = managed_sessions(config, item);
                     bound.extend(managed.iter().cloned());
                     committed.extend(managed);
-                    let factory = item
-                        .context
-                        .unawaited()
-                        .as_call()
-                        .and_then(|call| call.callee.dotted())
-                        .is_some_and(|callee| persistence.session_factories.iter().any(|factory| factory == last_segment(&callee)));
-                    if factory && let Some(binding) = item.binding.as_ref().and_then(Expr::dotted) {
-                        bound.insert(binding);
-                    }
+                    bound.extend(closed_session(config, item));
                 }
             }
             StmtKind::Assign { targets, value, .. } => {

@@ -570,13 +570,21 @@ impl Stmt {
 
     /// True when control never falls through the end of this statement.
     pub fn leaves(&self) -> bool {
+        self.leaves_by(true)
+    }
+
+    /// True when the statement never falls through, leaving by `return`, `raise` or, when
+    /// `loop_exits`, by `break` or `continue`.
+    fn leaves_by(&self, loop_exits: bool) -> bool {
+        let leaves = |block: &Block| block.statements.iter().any(|stmt| stmt.leaves_by(loop_exits));
         match &self.kind {
-            StmtKind::Return(_) | StmtKind::Raise { .. } | StmtKind::Break | StmtKind::Continue => true,
-            StmtKind::If { then_block, else_block: Some(else_block), .. } => then_block.leaves() && else_block.leaves(),
+            StmtKind::Return(_) | StmtKind::Raise { .. } => true,
+            StmtKind::Break | StmtKind::Continue => loop_exits,
+            StmtKind::If { then_block, else_block: Some(else_block), .. } => leaves(then_block) && leaves(else_block),
             StmtKind::Try { body, handlers, finally_block, .. } => {
-                finally_block.as_ref().is_some_and(Block::leaves) || (body.leaves() && handlers.iter().all(|handler| handler.body.leaves()))
+                finally_block.as_ref().is_some_and(leaves) || (leaves(body) && handlers.iter().all(|handler| leaves(&handler.body)))
             }
-            StmtKind::With { body, .. } => body.leaves(),
+            StmtKind::With { body, .. } => leaves(body),
             _ => false,
         }
     }
@@ -586,6 +594,12 @@ impl Block {
     /// True when the block never falls through its end: one of its statements leaves.
     pub fn leaves(&self) -> bool {
         self.statements.iter().any(Stmt::leaves)
+    }
+
+    /// True when the block leaves the function: it never falls through its end, and not
+    /// by `break` or `continue`.
+    pub fn exits(&self) -> bool {
+        self.statements.iter().any(|stmt| stmt.leaves_by(false))
     }
 
     /// Visits every statement of this block and its nested blocks in source order, not

@@ -18,7 +18,12 @@
 //! is fine when it calls `<same session>.rollback()` (awaited or not), or when the writes
 //! sit inside a context manager that rolls back on error (`with session.begin():`,
 //! `with get_db_session() as db:`, `[rollback] managers`) and the handler re-raises, so the
-//! manager sees the error. A `try` without writes needs nothing (an `except` that runs
+//! manager sees the error. Writes inside such a `with` that is itself inside the `try` are
+//! rolled back before the handler runs (the savepoint `with db.begin_nested():` around an
+//! insert that may collide), and so are those to a session a `with` opened and closes on
+//! the way out (`with SessionLocal() as db:`, `with Session(engine) as s:`): these need
+//! nothing, nor does a handler inside such a `with` that leaves the function (`return`,
+//! `raise`). A `try` without writes needs nothing (an `except` that runs
 //! before any write cannot leave a dirty session), and a handler that catches only errors
 //! the application raises itself (`HTTPException`, `[rollback] early_errors`) needs nothing
 //! unless one is raised after the first write.
@@ -82,10 +87,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::callbacks::{Sessions, http_clients_bound, managed_sessions, sessions_of};
+use crate::callbacks::{Sessions, closed_session, http_clients_bound, managed_sessions, sessions_of};
 use crate::config::Config;
 use crate::facts::{
-    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, StmtKind, dotted_prefix, is_name_byte, last_segment,
+    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, Stmt, StmtKind, dotted_prefix, is_name_byte, last_segment,
 };
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
@@ -230,7 +235,7 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
         let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions, transactions: &transactions };
         // A transaction that rolls back when dropped is managed for the whole function.
         let scoped: BTreeSet<String> = sessions.scoped().iter().cloned().collect();
-        checker.block(&function.body, &scoped, &mut sites);
+        checker.block(&function.body, &Enclosing { managed: scoped, closed: BTreeSet::new() }, &mut sites);
     }
     sites
 }
@@ -243,6 +248,17 @@ struct Checker<'c> {
     sessions: &'c Sessions,
     /// TypeScript's explicit transactions (Python and Rust go by `sessions`).
     transactions: &'c [Transaction],
+}
+
+/// The sessions the `with` statements around a `try` undo when they are left.
+#[derive(Clone, Default)]
+struct Enclosing {
+    /// Bound by a context manager that commits on success and rolls back on error
+    /// (`with session_scope() as db:`, `with db.begin():`).
+    managed: BTreeSet<String>,
+    /// Opened by the `with` and closed when it is left, which rolls back what was not
+    /// committed (`with SessionLocal() as db:`).
+    closed: BTreeSet<String>,
 }
 
 /// A session write inside a `try`.
@@ -332,15 +348,16 @@ impl Transaction {
 }
 
 impl Checker<'_> {
-    /// `managed`: sessions bound by an enclosing context manager that rolls back.
-    fn block(&self, block: &Block, managed: &BTreeSet<String>, sites: &mut Vec<RollbackSite>) {
+    /// `enclosing`: what the `with` statements around `block` undo.
+    fn block(&self, block: &Block, enclosing: &Enclosing, sites: &mut Vec<RollbackSite>) {
         for stmt in &block.statements {
             match &stmt.kind {
                 StmtKind::FunctionDef(_) | StmtKind::ClassDef { .. } => continue,
                 StmtKind::With { items, body, .. } => {
-                    let mut inner = managed.clone();
+                    let mut inner = enclosing.clone();
                     for item in items {
-                        inner.extend(managed_sessions(self.config, item));
+                        inner.managed.extend(managed_sessions(self.config, item));
+                        inner.closed.extend(closed_session(self.config, item));
                     }
                     self.block(body, &inner, sites);
                     continue;
@@ -352,21 +369,45 @@ impl Checker<'_> {
                             if self.runs_before_writes(handler, body, first.span.end_byte) {
                                 continue;
                             }
-                            sites.push(self.site(handler, &writes, managed, stmt.span.end_byte));
+                            sites.push(self.site(handler, &writes, enclosing, stmt.span.end_byte));
                         }
                     }
                 }
                 _ => {}
             }
             for nested in stmt.blocks() {
-                self.block(nested, managed, sites);
+                self.block(nested, enclosing, sites);
             }
         }
     }
 
+    /// The `with` statements of a `try` body that undo their session's writes before a
+    /// handler of that `try` runs: a manager rolls them back (`with db.begin_nested():`,
+    /// `async with session_scope() as s:`), a session the `with` opened is closed. Each
+    /// with the session it undoes.
+    fn undoing_withs<'b>(&self, body: &'b Block) -> Vec<(&'b Stmt, String)> {
+        let mut undoing = Vec::new();
+        body.visit(&mut |stmt| {
+            if let StmtKind::With { items, .. } = &stmt.kind {
+                for item in items {
+                    let sessions = managed_sessions(self.config, item).into_iter().chain(closed_session(self.config, item));
+                    undoing.extend(sessions.map(|session| (stmt, session)));
+                }
+            }
+        });
+        undoing
+    }
+
     /// Session writes (Python, Rust), or calls on an open transaction (TypeScript, the
-    /// transaction's handle as `session`).
+    /// transaction's handle as `session`), that a handler of the `try` whose body is
+    /// `block` finds undone: not those a `with` inside undoes on the way out.
     fn writes(&self, block: &Block) -> Vec<Write> {
+        let undoing = self.undoing_withs(block);
+        let undone = |write: &Write| {
+            undoing.iter().any(|(with, session)| {
+                *session == write.session && with.span.start_byte <= write.span.start_byte && write.span.end_byte <= with.span.end_byte
+            })
+        };
         let typescript = self.language == Language::TypeScript;
         let methods = if typescript { &self.config.rollback.transaction_writes } else { &self.config.rollback.writes };
         let mut writes: Vec<Write> = block
@@ -390,6 +431,7 @@ impl Checker<'_> {
                 };
                 Some(Write { session, span: expression.span })
             })
+            .filter(|write| !undone(write))
             .collect();
         writes.sort_by_key(|write| write.span.start_byte);
         writes
@@ -406,7 +448,7 @@ impl Checker<'_> {
         let mut current = statement.unawaited();
         loop {
             match &current.kind {
-                ExprKind::String(sql) => return reads_sql(sql),
+                ExprKind::String(sql) | ExprKind::Interpolated { text: sql, .. } => return reads_sql(sql),
                 ExprKind::Call(call) => {
                     let callee = call.callee.dotted();
                     let last = callee.as_deref().map(last_segment);
@@ -414,7 +456,8 @@ impl Checker<'_> {
                         return true;
                     }
                     if last == Some("text") {
-                        return matches!(call.args.first().map(|arg| &arg.kind), Some(ExprKind::String(sql)) if reads_sql(sql));
+                        return matches!(call.args.first().map(|arg| &arg.kind),
+                            Some(ExprKind::String(sql) | ExprKind::Interpolated { text: sql, .. }) if reads_sql(sql));
                     }
                     let ExprKind::Attribute { object, .. } = &call.callee.kind else { return false };
                     current = object.unawaited();
@@ -493,14 +536,18 @@ impl Checker<'_> {
         !raised_after
     }
 
-    fn site(&self, handler: &Handler, writes: &[Write], managed: &BTreeSet<String>, try_end: usize) -> RollbackSite {
+    fn site(&self, handler: &Handler, writes: &[Write], enclosing: &Enclosing, try_end: usize) -> RollbackSite {
         let written: BTreeSet<&str> = writes.iter().map(|write| write.session.as_str()).collect();
         let rolled_back = self.rolled_back(handler);
         let leaves = handler.body.leaves();
+        let managed = &enclosing.managed;
+        // Leaving the function leaves the `with` too, which closes the session it opened.
+        let exits = handler.body.exits();
         let unsafe_session = written.iter().find(|session| {
             let rolled = rolled_back.contains(**session);
             let by_manager = managed.contains(**session) && leaves;
-            !rolled && !by_manager
+            let by_closing = enclosing.closed.contains(**session) && exits;
+            !rolled && !by_manager && !by_closing
         });
         let Some(session) = unsafe_session else {
             return RollbackSite { span: handler.span, finding: None, session: None, rollback_call: None };
@@ -657,6 +704,9 @@ mod tests {
             "        db.execute(sa.select(User.settings)).fetchall()\n",
             "        db.execute(sa.text(\"select json_extract('{}', '$.a')\")).fetchone()\n",
             "        db.execute(\"SHOW search_path\")\n",
+            // Superset's and mlflow's f-strings.
+            "        db.execute(f'SELECT * FROM \"{url}\" LIMIT 1')\n",
+            "        count = db.execute(text(f\"SELECT COUNT(*) FROM {table}\")).scalar()\n",
         ] {
             assert!(verdicts(&handler(body)).is_empty(), "{body}");
         }
@@ -709,6 +759,31 @@ mod tests {
         assert_eq!(verdicts(text), vec![(5, false), (12, true)]);
         let message = check(text)[1].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
         assert!(message.contains("inside a context manager that commits"), "{message}");
+    }
+
+    #[test]
+    fn a_with_inside_the_try_undoes_its_writes_before_the_handler_runs() {
+        // Langflow's, mlflow's and Airflow's savepoints (`begin_nested()` rolls the insert back
+        // and the session goes on), a committing manager, a session the `with` opened and
+        // closed. A write after the `with` still counts.
+        let text = "def f(conn):\n    for row in rows:\n        try:\n            with conn.begin_nested():\n                conn.execute(insert(t))\n        \
+                    except IntegrityError:\n            continue\n\n\
+                    async def g():\n    try:\n        async with session_scope() as session:\n            session.add(x)\n    except Exception:\n        return None\n\n\
+                    def h(engine):\n    try:\n        with Session(engine) as s:\n            s.add(x)\n            s.commit()\n    except Exception:\n        log()\n\n\
+                    def k(db):\n    try:\n        with db.begin_nested():\n            db.add(x)\n        db.add(y)\n    except Exception:\n        log()\n";
+        assert_eq!(verdicts(text), vec![(29, true)]);
+        let sites = check(text);
+        let message = sites[0].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
+        assert!(message.contains("(line 28)"), "{message}");
+    }
+
+    #[test]
+    fn a_session_the_with_opened_is_closed_when_the_handler_leaves_the_function() {
+        let text = "def f():\n    with SessionLocal() as db:\n        try:\n            db.add(x)\n            db.commit()\n        except Exception:\n            return None\n\n\
+                    def g():\n    with SessionLocal() as db:\n        for x in xs:\n            try:\n                db.add(x)\n                db.commit()\n            \
+                    except Exception:\n                continue\n";
+        // `continue` goes on with the failed session; `return` closes it.
+        assert_eq!(verdicts(text), vec![(6, false), (15, true)]);
     }
 
     #[test]
