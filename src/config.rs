@@ -150,6 +150,8 @@ struct RollbackSection {
     #[serde(default)]
     read_statements: Vec<String>,
     #[serde(default)]
+    unflushed_writes: Vec<String>,
+    #[serde(default)]
     transaction_writes: Vec<String>,
     #[serde(default)]
     sql_methods: Vec<String>,
@@ -375,6 +377,9 @@ pub struct Rollback {
     /// What a read statement starts with: a query builder (`select(...)`, however chained)
     /// or, case aside, the SQL of `text("SELECT ...")` or a string.
     pub read_statements: Vec<String>,
+    /// Writes that only stage a row in the session and send no SQL (`db.add(row)`): a `try`
+    /// that does nothing after them cannot leave a failed transaction.
+    pub unflushed_writes: Vec<String>,
     /// TypeScript: methods of an explicit transaction (or of a chain starting from it)
     /// that run inside it (`save`, `insert`, `query`).
     pub transaction_writes: Vec<String>,
@@ -602,6 +607,7 @@ impl Config {
             extend(&mut rollback.early_errors, file.rollback.early_errors);
             extend(&mut rollback.statement_methods, file.rollback.statement_methods);
             extend(&mut rollback.read_statements, file.rollback.read_statements);
+            extend(&mut rollback.unflushed_writes, file.rollback.unflushed_writes);
             extend(&mut rollback.transaction_writes, file.rollback.transaction_writes);
             extend(&mut rollback.sql_methods, file.rollback.sql_methods);
             rollback.transaction_methods.extend(file.rollback.transaction_methods);

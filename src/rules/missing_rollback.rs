@@ -15,7 +15,8 @@
 //! Writes are session calls (`[rollback] writes`: `add`, `merge`, `delete`, `execute`,
 //! `flush`, `commit`, `bulk_*`) on a session: a name or annotation that says so, a
 //! `Depends(get_db)` parameter, or a name bound by a session factory or manager. A handler
-//! is fine when it calls `<same session>.rollback()` (awaited or not), or when the writes
+//! is fine when it calls `<same session>.rollback()` (awaited or not) or rolls back a
+//! savepoint or transaction of it (`sp = db.begin_nested()`, then `sp.rollback()`), or when the writes
 //! sit inside a context manager that rolls back on error (`with session.begin():`,
 //! `with get_db_session() as db:`, `[rollback] managers`) and the handler re-raises, so the
 //! manager sees the error. Writes inside such a `with` that is itself inside the `try` are
@@ -23,7 +24,9 @@
 //! insert that may collide), and so are those to a session a `with` opened and closes on
 //! the way out (`with SessionLocal() as db:`, `with Session(engine) as s:`): these need
 //! nothing, nor does a handler inside such a `with` that leaves the function (`return`,
-//! `raise`). A `try` without writes needs nothing (an `except` that runs
+//! `raise`). Nor does a `try` whose writes only stage rows in memory (`db.add(row)`,
+//! `[rollback] unflushed_writes`) and that calls nothing after the first: no SQL has run
+//! when its handlers do. A `try` without writes needs nothing (an `except` that runs
 //! before any write cannot leave a dirty session), and a handler that catches only errors
 //! the application raises itself (`HTTPException`, `[rollback] early_errors`) needs nothing
 //! unless one is raised after the first write.
@@ -264,6 +267,8 @@ struct Enclosing {
 /// A session write inside a `try`.
 struct Write {
     session: String,
+    /// The method called (`add`, `commit`).
+    method: String,
     span: Span,
 }
 
@@ -364,7 +369,7 @@ impl Checker<'_> {
                 }
                 StmtKind::Try { body, handlers, .. } => {
                     let writes = self.writes(body);
-                    if let Some(first) = writes.first() {
+                    if let Some(first) = writes.first().filter(|_| !self.stages_only(body, &writes)) {
                         for handler in handlers {
                             if self.runs_before_writes(handler, body, first.span.end_byte) {
                                 continue;
@@ -379,6 +384,17 @@ impl Checker<'_> {
                 self.block(nested, enclosing, sites);
             }
         }
+    }
+
+    /// True when a `try` only stages rows in its sessions and then does nothing: its writes
+    /// are all `[rollback] unflushed_writes` (`db.add(row)`) and no call starts after the
+    /// first, so no SQL has run on the session when a handler runs (Python).
+    fn stages_only(&self, body: &Block, writes: &[Write]) -> bool {
+        let unflushed = &self.config.rollback.unflushed_writes;
+        let Some(first) = writes.first() else { return false };
+        self.language == Language::Python
+            && writes.iter().all(|write| unflushed.contains(&write.method))
+            && body.calls().iter().all(|(_, _, call)| call.span.start_byte < first.span.end_byte)
     }
 
     /// The `with` statements of a `try` body that undo their session's writes before a
@@ -429,7 +445,7 @@ impl Checker<'_> {
                 } else {
                     self.sessions.written_session(self.config, call)?
                 };
-                Some(Write { session, span: expression.span })
+                Some(Write { session, method: name.clone(), span: expression.span })
             })
             .filter(|write| !undone(write))
             .collect();
@@ -484,8 +500,33 @@ impl Checker<'_> {
             .max_by_key(|transaction| transaction.opened_at)
     }
 
-    /// The sessions (or transactions) a handler rolls back.
+    /// The sessions (or transactions) a handler rolls back: also the session of a savepoint
+    /// or transaction it rolls back (`savepoint = session.begin_nested()`, then
+    /// `savepoint.rollback()`).
     fn rolled_back(&self, handler: &Handler) -> BTreeSet<String> {
+        let mut rolled = self.rolled_back_handles(handler);
+        if self.language == Language::Python {
+            let sessions: Vec<String> = rolled.iter().flat_map(|handle| self.opened_on(handle)).collect();
+            rolled.extend(sessions);
+        }
+        rolled
+    }
+
+    /// The sessions a name is bound to a transaction of (`[rollback] managers` called on
+    /// them: `tx = conn.begin()`, `savepoint = session.begin_nested()`).
+    fn opened_on(&self, handle: &str) -> Vec<String> {
+        crate::callbacks::assignments_to(self.function, handle)
+            .into_iter()
+            .filter_map(|(_, value)| {
+                let call = value.unawaited().as_call()?;
+                let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
+                self.config.rollback.managers.contains(name).then(|| object.dotted()).flatten()
+            })
+            .collect()
+    }
+
+    /// The names whose rollback a handler calls.
+    fn rolled_back_handles(&self, handler: &Handler) -> BTreeSet<String> {
         let rollback = &self.config.rollback;
         handler
             .body
@@ -663,11 +704,11 @@ mod tests {
         assert!(!needs("def f(q):\n    try:\n        q.filter(x).delete()\n    except E:\n        pass\n"));
         // Every file the rule finds a handler in passes, whatever binds the session.
         let with_sites = [
-            "def f(db):\n    try:\n        db.add(x)\n    except E:\n        log()\n",
+            "def f(db):\n    try:\n        db.merge(x)\n    except E:\n        log()\n",
             "def f(self):\n    try:\n        (self.session\n            .commit())\n    except E:\n        log()\n",
-            "def f():\n    s = SessionLocal()\n    try:\n        s.add(x)\n    except E:\n        log()\n",
-            "def f(s: AsyncSession):\n    try:\n        s.add(x)\n    except E:\n        log()\n",
-            "def f():\n    with session_scope() as s:\n        try:\n            s.add(x)\n        except E:\n            log()\n",
+            "def f():\n    s = SessionLocal()\n    try:\n        s.merge(x)\n    except E:\n        log()\n",
+            "def f(s: AsyncSession):\n    try:\n        s.merge(x)\n    except E:\n        log()\n",
+            "def f():\n    with session_scope() as s:\n        try:\n            s.merge(x)\n        except E:\n            log()\n",
         ];
         for text in with_sites {
             assert!(check(text).iter().any(|site| site.finding.is_some()), "{text}");
@@ -718,7 +759,7 @@ mod tests {
         for body in [
             "        db.execute(text(\"UPDATE t SET a = 1\"))\n",
             "        db.execute(build_statement())\n",
-            "        await db.execute(select(Memory))\n        db.add(row)\n",
+            "        await db.execute(select(Memory))\n        db.merge(row)\n",
         ] {
             assert_eq!(verdicts(&handler(body)).len(), 1, "{body}");
         }
@@ -747,15 +788,15 @@ mod tests {
         let sqlalchemy = "def upgrade():\n    session = db.Session(bind=bind)\n    try:\n        session.commit()\n    except Exception as ex:\n        print(ex)\n";
         assert_eq!(verdicts(sqlalchemy), vec![(5, true)]);
         let other_class = format!(
-            "{in_init}\nclass Store:\n    def save(self, row):\n        try:\n            self.session.add(row)\n        except Exception:\n            pass\n"
+            "{in_init}\nclass Store:\n    def save(self, row):\n        try:\n            self.session.merge(row)\n        except Exception:\n            pass\n"
         );
         assert_eq!(verdicts(&other_class), vec![(15, true)]);
     }
 
     #[test]
     fn managers_that_roll_back_cover_a_re_raise_but_not_a_swallow() {
-        let text = "def f():\n    with get_db_session() as db:\n        try:\n            db.add(x)\n        except Exception:\n            raise\n\n\
-                    def g():\n    with get_db_session() as db:\n        try:\n            db.add(x)\n        except Exception:\n            log()\n";
+        let text = "def f():\n    with get_db_session() as db:\n        try:\n            db.merge(x)\n        except Exception:\n            raise\n\n\
+                    def g():\n    with get_db_session() as db:\n        try:\n            db.merge(x)\n        except Exception:\n            log()\n";
         assert_eq!(verdicts(text), vec![(5, false), (12, true)]);
         let message = check(text)[1].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
         assert!(message.contains("inside a context manager that commits"), "{message}");
@@ -768,13 +809,35 @@ mod tests {
         // closed. A write after the `with` still counts.
         let text = "def f(conn):\n    for row in rows:\n        try:\n            with conn.begin_nested():\n                conn.execute(insert(t))\n        \
                     except IntegrityError:\n            continue\n\n\
-                    async def g():\n    try:\n        async with session_scope() as session:\n            session.add(x)\n    except Exception:\n        return None\n\n\
-                    def h(engine):\n    try:\n        with Session(engine) as s:\n            s.add(x)\n            s.commit()\n    except Exception:\n        log()\n\n\
-                    def k(db):\n    try:\n        with db.begin_nested():\n            db.add(x)\n        db.add(y)\n    except Exception:\n        log()\n";
+                    async def g():\n    try:\n        async with session_scope() as session:\n            session.merge(x)\n    except Exception:\n        return None\n\n\
+                    def h(engine):\n    try:\n        with Session(engine) as s:\n            s.merge(x)\n            s.commit()\n    except Exception:\n        log()\n\n\
+                    def k(db):\n    try:\n        with db.begin_nested():\n            db.merge(x)\n        db.merge(y)\n    except Exception:\n        log()\n";
         assert_eq!(verdicts(text), vec![(29, true)]);
         let sites = check(text);
         let message = sites[0].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
         assert!(message.contains("(line 28)"), "{message}");
+    }
+
+    #[test]
+    fn a_try_that_only_stages_rows_at_its_end_needs_nothing() {
+        // Langflow's and Superset's: nothing runs after `add`, which sends no SQL.
+        let staged = "def f(db, secret, task):\n    try:\n        payload = decrypt(secret)\n        task.credential = payload\n        \
+                      db.add(Row(task=task))\n    except SecretError:\n        log()\n";
+        assert!(verdicts(staged).is_empty());
+        // A call after the `add` may fail with the row staged, a flush sends SQL.
+        let called_after = "def f(db, row):\n    try:\n        db.add(row)\n        notify(row)\n    except Exception:\n        log()\n";
+        assert_eq!(verdicts(called_after), vec![(5, true)]);
+        let flushed = "def f(db, row):\n    try:\n        db.add(row)\n        db.flush()\n    except Exception:\n        log()\n";
+        assert_eq!(verdicts(flushed), vec![(5, true)]);
+    }
+
+    #[test]
+    fn rolling_back_a_savepoint_rolls_back_its_session() {
+        // mlflow's and Open WebUI's savepoints around an insert that may collide.
+        let text = "def f(session, row):\n    savepoint = session.begin_nested()\n    try:\n        session.add(row)\n        session.flush()\n    \
+                    except IntegrityError:\n        savepoint.rollback()\n        return None\n\n\
+                    def g(conn, row):\n    other = make()\n    try:\n        conn.execute(insert(t))\n    except Exception:\n        other.rollback()\n";
+        assert_eq!(verdicts(text), vec![(6, false), (14, true)]);
     }
 
     #[test]
@@ -858,7 +921,7 @@ mod tests {
 
     #[test]
     fn python_sites_carry_no_rollback_call() {
-        let text = "def f(db):\n    try:\n        db.add(x)\n    except Exception:\n        raise\n";
+        let text = "def f(db):\n    try:\n        db.merge(x)\n    except Exception:\n        raise\n";
         let sites = check(text);
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].session.as_deref(), Some("db"));
