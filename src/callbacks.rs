@@ -1059,17 +1059,25 @@ pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
 }
 
 /// The session a `with` item opens and closes on the way out, which rolls back whatever it
-/// did not commit: a session factory's (`with SessionLocal() as db`) or a session type's
-/// (`async with AsyncSession(engine) as session`), not an HTTP client's (`requests.Session()`).
+/// did not commit: a session factory's (`with SessionLocal() as db`), a session type's
+/// (`async with AsyncSession(engine) as session`), or any manager's that binds a session
+/// name without being given a session (`async with db.session_context() as session`,
+/// `with engine.connect() as conn`): one that is given one (`get_db_context(db)`) may hand
+/// it back unclosed. Not an HTTP client's (`requests.Session()`).
 pub fn closed_session(config: &Config, item: &WithItem) -> Option<String> {
-    let callee = item.context.unawaited().as_call()?.callee.dotted()?;
+    let call = item.context.unawaited().as_call()?;
+    let callee = call.callee.dotted()?;
+    let binding = item.binding.as_ref().and_then(Expr::dotted)?;
     let persistence = &config.persistence;
-    let opens = persistence.session_factories.iter().any(|factory| factory == last_segment(&callee))
-        || (is_type_in(&callee, &persistence.session_types) && !config.http.is_client_constructor(&callee));
-    if !opens {
+    if config.http.is_client_constructor(&callee) {
         return None;
     }
-    item.binding.as_ref().and_then(Expr::dotted)
+    let is_session_name = |name: &str| persistence.session_names.iter().any(|session| session == last_segment(name));
+    let opens = persistence.session_factories.iter().any(|factory| factory == last_segment(&callee))
+        || is_type_in(&callee, &persistence.session_types)
+        || (is_session_name(&binding)
+            && !call.arguments().any(|arg| arg.any(&|part| part.dotted().is_some_and(|name| is_session_name(&name)))));
+    opens.then_some(binding)
 }
 
 /// The names a function binds to a new HTTP client: `async with aiohttp.ClientSession() as

@@ -22,7 +22,9 @@
 //! manager sees the error. Writes inside such a `with` that is itself inside the `try` are
 //! rolled back before the handler runs (the savepoint `with db.begin_nested():` around an
 //! insert that may collide), and so are those to a session a `with` opened and closes on
-//! the way out (`with SessionLocal() as db:`, `with Session(engine) as s:`): these need
+//! the way out (`with SessionLocal() as db:`, `with Session(engine) as s:`, or any manager
+//! binding a session name without being given a session: `async with db.session_context()
+//! as session:`; `get_db_context(db)` may hand `db` back unclosed): these need
 //! nothing, nor does a handler inside such a `with` that leaves the function (`return`,
 //! `raise`). Nor does a `try` whose writes only stage rows in memory (`db.add(row)`,
 //! `[rollback] unflushed_writes`) and that calls nothing after the first: no SQL has run
@@ -816,6 +818,19 @@ mod tests {
         let sites = check(text);
         let message = sites[0].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
         assert!(message.contains("(line 28)"), "{message}");
+    }
+
+    #[test]
+    fn a_manager_binding_a_session_it_was_not_given_closes_it() {
+        // Prefect's `db.session_context()`, mlflow's `self.ManagedSessionMaker()`, Open
+        // WebUI's `get_async_db()`; its `get_async_db_context(db)` may hand `db` back.
+        let text = "async def f(db):\n    try:\n        async with db.session_context() as session:\n            await session.execute(update(T))\n            \
+                    await session.commit()\n    except Exception:\n        handle()\n\n\
+                    def g(self, row):\n    with self.ManagedSessionMaker(read_only=False) as session:\n        try:\n            session.merge(row)\n            \
+                    session.flush()\n        except IntegrityError as e:\n            raise Conflict() from e\n\n\
+                    async def h(db=None):\n    try:\n        async with get_async_db_context(db) as db:\n            await db.execute(delete(T))\n    \
+                    except Exception:\n        return False\n";
+        assert_eq!(verdicts(text), vec![(14, false), (21, true)]);
     }
 
     #[test]
