@@ -1061,10 +1061,20 @@ pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
 /// The session a `with` item opens and closes on the way out, which rolls back whatever it
 /// did not commit: a session factory's (`with SessionLocal() as db`), a session type's
 /// (`async with AsyncSession(engine) as session`), or any manager's that binds a session
-/// name without being given a session (`async with db.session_context() as session`,
-/// `with engine.connect() as conn`): one that is given one (`get_db_context(db)`) may hand
-/// it back unclosed. Not an HTTP client's (`requests.Session()`).
+/// name (`async with db.session_context() as session`, `with engine.connect() as conn`).
+/// Not when it is given a session or connection: `get_db_context(db)` may hand `db` back
+/// unclosed, and closing `Session(bind=conn)` leaves `conn`'s transaction open. Not an HTTP
+/// client's (`requests.Session()`).
 pub fn closed_session(config: &Config, item: &WithItem) -> Option<String> {
+    let (binding, call) = with_session(config, item)?;
+    let is_session_name = |name: &str| config.persistence.session_names.iter().any(|session| session == last_segment(name));
+    let given = call.arguments().any(|arg| arg.any(&|part| part.dotted().is_some_and(|name| is_session_name(&name))));
+    (!given).then_some(binding)
+}
+
+/// The session a `with` item binds, with the call binding it: a session factory's, a
+/// session type's or any manager's binding a session name, not an HTTP client's.
+fn with_session<'i>(config: &Config, item: &'i WithItem) -> Option<(String, &'i Call)> {
     let call = item.context.unawaited().as_call()?;
     let callee = call.callee.dotted()?;
     let binding = item.binding.as_ref().and_then(Expr::dotted)?;
@@ -1072,12 +1082,10 @@ pub fn closed_session(config: &Config, item: &WithItem) -> Option<String> {
     if config.http.is_client_constructor(&callee) {
         return None;
     }
-    let is_session_name = |name: &str| persistence.session_names.iter().any(|session| session == last_segment(name));
     let opens = persistence.session_factories.iter().any(|factory| factory == last_segment(&callee))
         || is_type_in(&callee, &persistence.session_types)
-        || (is_session_name(&binding)
-            && !call.arguments().any(|arg| arg.any(&|part| part.dotted().is_some_and(|name| is_session_name(&name)))));
-    opens.then_some(binding)
+        || persistence.session_names.iter().any(|session| session == last_segment(&binding));
+    opens.then_some((binding, call))
 }
 
 /// The names a function binds to a new HTTP client: `async with aiohttp.ClientSession() as
@@ -1130,7 +1138,7 @@ pub fn sessions_of(config: &Config, function: &Function) -> Sessions {
                     let managed = managed_sessions(config, item);
                     bound.extend(managed.iter().cloned());
                     committed.extend(managed);
-                    bound.extend(closed_session(config, item));
+                    bound.extend(with_session(config, item).map(|(binding, _)| binding));
                 }
             }
             StmtKind::Assign { targets, value, .. } => {

@@ -152,6 +152,8 @@ struct RollbackSection {
     #[serde(default)]
     unflushed_writes: Vec<String>,
     #[serde(default)]
+    savepoints: Vec<String>,
+    #[serde(default)]
     transaction_writes: Vec<String>,
     #[serde(default)]
     sql_methods: Vec<String>,
@@ -380,6 +382,9 @@ pub struct Rollback {
     /// Writes that only stage a row in the session and send no SQL (`db.add(row)`): a `try`
     /// that does nothing after them cannot leave a failed transaction.
     pub unflushed_writes: Vec<String>,
+    /// Managers that open a savepoint (`with db.begin_nested():`): left normally, they keep
+    /// their writes in the session's transaction.
+    pub savepoints: Vec<String>,
     /// TypeScript: methods of an explicit transaction (or of a chain starting from it)
     /// that run inside it (`save`, `insert`, `query`).
     pub transaction_writes: Vec<String>,
@@ -608,6 +613,7 @@ impl Config {
             extend(&mut rollback.statement_methods, file.rollback.statement_methods);
             extend(&mut rollback.read_statements, file.rollback.read_statements);
             extend(&mut rollback.unflushed_writes, file.rollback.unflushed_writes);
+            extend(&mut rollback.savepoints, file.rollback.savepoints);
             extend(&mut rollback.transaction_writes, file.rollback.transaction_writes);
             extend(&mut rollback.sql_methods, file.rollback.sql_methods);
             rollback.transaction_methods.extend(file.rollback.transaction_methods);

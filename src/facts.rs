@@ -570,16 +570,17 @@ impl Stmt {
 
     /// True when control never falls through the end of this statement.
     pub fn leaves(&self) -> bool {
-        self.leaves_by(true)
+        self.leaves_by(Exits { returns: true, loop_exits: true })
     }
 
-    /// True when the statement never falls through, leaving by `return`, `raise` or, when
-    /// `loop_exits`, by `break` or `continue`.
-    fn leaves_by(&self, loop_exits: bool) -> bool {
-        let leaves = |block: &Block| block.statements.iter().any(|stmt| stmt.leaves_by(loop_exits));
+    /// True when the statement never falls through, leaving by `raise` or by the other
+    /// ways `exits` allows.
+    fn leaves_by(&self, exits: Exits) -> bool {
+        let leaves = |block: &Block| block.statements.iter().any(|stmt| stmt.leaves_by(exits));
         match &self.kind {
-            StmtKind::Return(_) | StmtKind::Raise { .. } => true,
-            StmtKind::Break | StmtKind::Continue => loop_exits,
+            StmtKind::Raise { .. } => true,
+            StmtKind::Return(_) => exits.returns,
+            StmtKind::Break | StmtKind::Continue => exits.loop_exits,
             StmtKind::If { then_block, else_block: Some(else_block), .. } => leaves(then_block) && leaves(else_block),
             StmtKind::Try { body, handlers, finally_block, .. } => {
                 finally_block.as_ref().is_some_and(leaves) || (leaves(body) && handlers.iter().all(|handler| leaves(&handler.body)))
@@ -588,6 +589,14 @@ impl Stmt {
             _ => false,
         }
     }
+}
+
+/// The ways out of a statement besides `raise` that [`Stmt::leaves_by`] accepts.
+#[derive(Clone, Copy)]
+struct Exits {
+    returns: bool,
+    /// `break` and `continue`.
+    loop_exits: bool,
 }
 
 impl Block {
@@ -599,7 +608,13 @@ impl Block {
     /// True when the block leaves the function: it never falls through its end, and not
     /// by `break` or `continue`.
     pub fn exits(&self) -> bool {
-        self.statements.iter().any(|stmt| stmt.leaves_by(false))
+        self.statements.iter().any(|stmt| stmt.leaves_by(Exits { returns: true, loop_exits: false }))
+    }
+
+    /// True when the block ends in an error on every path: it never falls through its
+    /// end, returns, breaks or continues.
+    pub fn raises(&self) -> bool {
+        self.statements.iter().any(|stmt| stmt.leaves_by(Exits { returns: false, loop_exits: false }))
     }
 
     /// Visits every statement of this block and its nested blocks in source order, not

@@ -16,22 +16,26 @@
 //! `flush`, `commit`, `bulk_*`) on a session: a name or annotation that says so, a
 //! `Depends(get_db)` parameter, or a name bound by a session factory or manager. A handler
 //! is fine when it calls `<same session>.rollback()` (awaited or not) or rolls back a
-//! savepoint or transaction of it (`sp = db.begin_nested()`, then `sp.rollback()`), or when the writes
-//! sit inside a context manager that rolls back on error (`with session.begin():`,
-//! `with get_db_session() as db:`, `[rollback] managers`) and the handler re-raises, so the
-//! manager sees the error. Writes inside such a `with` that is itself inside the `try` are
-//! rolled back before the handler runs (the savepoint `with db.begin_nested():` around an
-//! insert that may collide), and so are those to a session a `with` opened and closes on
-//! the way out (`with SessionLocal() as db:`, `with Session(engine) as s:`, or any manager
-//! binding a session name without being given a session: `async with db.session_context()
-//! as session:`; `get_db_context(db)` may hand `db` back unclosed): these need
-//! nothing, nor does a handler inside such a `with` that leaves the function (`return`,
-//! `raise`). Nor does a `try` whose writes only stage rows in memory (`db.add(row)`,
-//! `[rollback] unflushed_writes`) and that calls nothing after the first: no SQL has run
-//! when its handlers do. A `try` without writes needs nothing (an `except` that runs
-//! before any write cannot leave a dirty session), and a handler that catches only errors
-//! the application raises itself (`HTTPException`, `[rollback] early_errors`) needs nothing
-//! unless one is raised after the first write.
+//! savepoint or transaction of it bound once before the first write (`sp =
+//! db.begin_nested()`, then `sp.rollback()`); when the writes sit inside a context manager
+//! that commits or rolls back (`with session.begin():`, `with get_db_session() as db:`,
+//! `[rollback] managers`) and the handler re-raises, so the manager sees the error; or when
+//! they sit inside a `with` that opened the session and closes it on the way out (`with
+//! SessionLocal() as db:`, `with Session(engine) as s:`, any manager binding a session
+//! name, `async with db.session_context() as session:`) and the handler leaves the function.
+//! A manager given a session or connection (`get_db_context(db)`, `Session(bind=conn)`)
+//! may leave its transaction open and closes nothing.
+//!
+//! What needs nothing: writes inside such a `with` that is itself inside the `try` are
+//! undone before the handler runs, a savepoint's (`with db.begin_nested():`, `[rollback]
+//! savepoints`) only when nothing that can fail follows it in the `try`, since one left
+//! normally keeps its writes in the session's transaction. A `try` whose writes only stage
+//! rows in memory (`db.add(row)`, `[rollback] unflushed_writes`), outside any loop (the
+//! next pass's query would flush them), with nothing after the first but more of them and
+//! plain assignments, has sent no SQL when its handlers run. A `try` without writes needs
+//! nothing (an `except` that runs before any write cannot leave a dirty session), and a
+//! handler that catches only errors the application raises itself (`HTTPException`,
+//! `[rollback] early_errors`) needs nothing unless one is raised after the first write.
 //!
 //! TypeScript has no session to go by: only explicit transactions need a rollback. One is
 //! opened on a receiver (`await queryRunner.startTransaction()`, `[rollback]
@@ -245,6 +249,43 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
     sites
 }
 
+/// A value of names, literals and classes being built (`Row(key=k)`): no other call, no
+/// attribute read (a lazy load may send SQL), subscript or `await`.
+fn is_plain(expr: &Expr) -> bool {
+    !expr.any(&|part| match &part.kind {
+        ExprKind::Call(call) => !call.callee.as_name().is_some_and(|name| name.starts_with(|first: char| first.is_ascii_uppercase())),
+        ExprKind::Attribute { .. } | ExprKind::Subscript { .. } | ExprKind::Await(_) => true,
+        _ => false,
+    })
+}
+
+/// A statement that runs nothing of note: an assignment of a plain value ([`is_plain`]) to
+/// names, `pass`, `break`, `continue`, a bare `return` or one of a plain value.
+fn is_inert(stmt: &Stmt) -> bool {
+    match &stmt.kind {
+        StmtKind::Assign { targets, value, .. } => targets.iter().all(|target| target.as_name().is_some()) && is_plain(value),
+        StmtKind::Return(value) => value.as_ref().is_none_or(is_plain),
+        StmtKind::Break | StmtKind::Continue => true,
+        StmtKind::Other(expressions) => expressions.iter().all(is_plain),
+        _ => false,
+    }
+}
+
+/// True when `block` binds `name` again: assigns it, or binds it by a `with` or a loop.
+fn rebinds(block: &Block, name: &str) -> bool {
+    let mut found = false;
+    block.visit(&mut |stmt| {
+        let bound: Vec<&Expr> = match &stmt.kind {
+            StmtKind::Assign { targets, .. } => targets.iter().collect(),
+            StmtKind::With { items, .. } => items.iter().filter_map(|item| item.binding.as_ref()).collect(),
+            StmtKind::Loop { targets, .. } => targets.iter().collect(),
+            _ => Vec::new(),
+        };
+        found |= bound.iter().any(|target| target.dotted().as_deref() == Some(name));
+    });
+    found
+}
+
 struct Checker<'c> {
     config: &'c Config,
     file_index: usize,
@@ -364,7 +405,7 @@ impl Checker<'_> {
                     let mut inner = enclosing.clone();
                     for item in items {
                         inner.managed.extend(managed_sessions(self.config, item));
-                        inner.closed.extend(closed_session(self.config, item));
+                        inner.closed.extend(closed_session(self.config, item).filter(|session| !rebinds(body, session)));
                     }
                     self.block(body, &inner, sites);
                     continue;
@@ -388,31 +429,81 @@ impl Checker<'_> {
         }
     }
 
-    /// True when a `try` only stages rows in its sessions and then does nothing: its writes
-    /// are all `[rollback] unflushed_writes` (`db.add(row)`) and no call starts after the
-    /// first, so no SQL has run on the session when a handler runs (Python).
+    /// True when a `try` only stages rows in its sessions and then does nothing that could
+    /// send SQL, so none has run on the session when a handler runs (Python): its writes are
+    /// all `[rollback] unflushed_writes` (`db.add(row)`), none is inside a loop (the next
+    /// pass's query would flush it), and every statement after the first is another such
+    /// write or a plain assignment (`created += 1`), with no call, attribute read (a lazy
+    /// load), subscript or `await` in it but a class being built (`db.add(Row(key=k))`).
     fn stages_only(&self, body: &Block, writes: &[Write]) -> bool {
         let unflushed = &self.config.rollback.unflushed_writes;
         let Some(first) = writes.first() else { return false };
-        self.language == Language::Python
-            && writes.iter().all(|write| unflushed.contains(&write.method))
-            && body.calls().iter().all(|(_, _, call)| call.span.start_byte < first.span.end_byte)
+        if self.language != Language::Python || !writes.iter().all(|write| unflushed.contains(&write.method)) {
+            return false;
+        }
+        let mut in_loop = false;
+        self.function.body.visit(&mut |stmt| {
+            if matches!(stmt.kind, StmtKind::Loop { .. }) {
+                in_loop |=
+                    writes.iter().any(|write| stmt.span.start_byte <= write.span.start_byte && write.span.end_byte <= stmt.span.end_byte);
+            }
+        });
+        !in_loop && self.harmless_after(body, first.span.end_byte)
+    }
+
+    /// True when every statement of `block` (nested ones and function definitions
+    /// included, whose defaults and decorators run) starting at or after `at` sends no SQL.
+    fn harmless_after(&self, block: &Block, at: usize) -> bool {
+        block.statements.iter().all(|stmt| {
+            (stmt.span.start_byte < at || self.stages_harmlessly(stmt)) && stmt.blocks().all(|nested| self.harmless_after(nested, at))
+        })
+    }
+
+    /// A statement that sends no SQL: an inert one ([`is_inert`]) or an `[rollback]
+    /// unflushed_writes` call given only plain values.
+    fn stages_harmlessly(&self, stmt: &Stmt) -> bool {
+        is_inert(stmt)
+            || matches!(&stmt.kind, StmtKind::Expr(expr) if expr.as_call().is_some_and(|call| {
+                matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if self.config.rollback.unflushed_writes.contains(name))
+                    && call.arguments().all(is_plain)
+            }))
     }
 
     /// The `with` statements of a `try` body that undo their session's writes before a
     /// handler of that `try` runs: a manager rolls them back (`with db.begin_nested():`,
     /// `async with session_scope() as s:`), a session the `with` opened is closed. Each
-    /// with the session it undoes.
+    /// with the session it undoes. A savepoint (`[rollback] savepoints`) left normally
+    /// keeps its writes in the session's transaction: it undoes them only when nothing in
+    /// the `try` follows it, so that an error can only come from inside it. Nor does a
+    /// `with` whose body binds its session's name again undo that session.
     fn undoing_withs<'b>(&self, body: &'b Block) -> Vec<(&'b Stmt, String)> {
-        let mut undoing = Vec::new();
+        let followed = |with: &Stmt| {
+            let mut after = false;
+            body.visit(&mut |stmt| after |= stmt.span.start_byte >= with.span.end_byte && !is_inert(stmt));
+            after
+        };
+        let mut withs = Vec::new();
         body.visit(&mut |stmt| {
-            if let StmtKind::With { items, .. } = &stmt.kind {
-                for item in items {
-                    let sessions = managed_sessions(self.config, item).into_iter().chain(closed_session(self.config, item));
-                    undoing.extend(sessions.map(|session| (stmt, session)));
-                }
+            if let StmtKind::With { items, body: inner, .. } = &stmt.kind {
+                withs.push((stmt, items, inner));
             }
         });
+        let mut undoing = Vec::new();
+        for (stmt, items, inner) in withs {
+            for item in items {
+                let savepoint = item
+                    .context
+                    .unawaited()
+                    .as_call()
+                    .and_then(|call| call.callee.dotted())
+                    .is_some_and(|callee| self.config.rollback.savepoints.iter().any(|method| method == last_segment(&callee)));
+                if savepoint && followed(stmt) {
+                    continue;
+                }
+                let sessions = managed_sessions(self.config, item).into_iter().chain(closed_session(self.config, item));
+                undoing.extend(sessions.filter(|session| !rebinds(inner, session)).map(|session| (stmt, session)));
+            }
+        }
         undoing
     }
 
@@ -461,8 +552,11 @@ impl Checker<'_> {
     /// select(...)`, then `stmt = stmt.offset(skip)`). `seen`: names being resolved.
     fn is_read_statement(&self, statement: &Expr, seen: &mut Vec<String>) -> bool {
         let reads = &self.config.rollback.read_statements;
-        let reads_sql =
-            |sql: &String| sql.split_whitespace().next().is_some_and(|word| reads.iter().any(|read| read.eq_ignore_ascii_case(word)));
+        // `SELECT ... INTO t` creates a table.
+        let reads_sql = |sql: &String| {
+            sql.split_whitespace().next().is_some_and(|word| reads.iter().any(|read| read.eq_ignore_ascii_case(word)))
+                && !sql.split_whitespace().any(|word| word.eq_ignore_ascii_case("into"))
+        };
         let mut current = statement.unawaited();
         loop {
             match &current.kind {
@@ -505,26 +599,28 @@ impl Checker<'_> {
     /// The sessions (or transactions) a handler rolls back: also the session of a savepoint
     /// or transaction it rolls back (`savepoint = session.begin_nested()`, then
     /// `savepoint.rollback()`).
-    fn rolled_back(&self, handler: &Handler) -> BTreeSet<String> {
+    /// `first_write`: where the first write of the `try` starts.
+    fn rolled_back(&self, handler: &Handler, first_write: usize) -> BTreeSet<String> {
         let mut rolled = self.rolled_back_handles(handler);
         if self.language == Language::Python {
-            let sessions: Vec<String> = rolled.iter().flat_map(|handle| self.opened_on(handle)).collect();
+            let sessions: Vec<String> = rolled.iter().filter_map(|handle| self.opened_on(handle, first_write)).collect();
             rolled.extend(sessions);
         }
         rolled
     }
 
-    /// The sessions a name is bound to a transaction of (`[rollback] managers` called on
-    /// them: `tx = conn.begin()`, `savepoint = session.begin_nested()`).
-    fn opened_on(&self, handle: &str) -> Vec<String> {
-        crate::callbacks::assignments_to(self.function, handle)
-            .into_iter()
-            .filter_map(|(_, value)| {
-                let call = value.unawaited().as_call()?;
-                let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
-                self.config.rollback.managers.contains(name).then(|| object.dotted()).flatten()
-            })
-            .collect()
+    /// The session a name holds a transaction or savepoint of (`tx = conn.begin()`,
+    /// `savepoint = session.begin_nested()`, `[rollback] managers` called on it): its only
+    /// binding in the function, made before `first_write`, so that it is open whenever the
+    /// handler runs.
+    fn opened_on(&self, handle: &str, first_write: usize) -> Option<String> {
+        let [(stmt, value)] = crate::callbacks::assignments_to(self.function, handle)[..] else { return None };
+        if stmt.span.end_byte > first_write {
+            return None;
+        }
+        let call = value.unawaited().as_call()?;
+        let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
+        self.config.rollback.managers.contains(name).then(|| object.dotted()).flatten()
     }
 
     /// The names whose rollback a handler calls.
@@ -581,15 +677,21 @@ impl Checker<'_> {
 
     fn site(&self, handler: &Handler, writes: &[Write], enclosing: &Enclosing, try_end: usize) -> RollbackSite {
         let written: BTreeSet<&str> = writes.iter().map(|write| write.session.as_str()).collect();
-        let rolled_back = self.rolled_back(handler);
+        let first_write = writes.first().map_or(handler.span.start_byte, |write| write.span.start_byte);
+        let rolled_back = self.rolled_back(handler, first_write);
         let leaves = handler.body.leaves();
         let managed = &enclosing.managed;
         // Leaving the function leaves the `with` too, which closes the session it opened.
         let exits = handler.body.exits();
+        // A manager that commits sees the error only when it is raised on: one swallowed
+        // (`return`, `continue`) lets it commit the half-done work. A transaction scoped to
+        // the function is rolled back however it is left.
+        let raises = handler.body.raises();
         let unsafe_session = written.iter().find(|session| {
             let rolled = rolled_back.contains(**session);
-            let by_manager = managed.contains(**session) && leaves;
-            let by_closing = enclosing.closed.contains(**session) && exits;
+            let by_manager = managed.contains(**session) && if self.sessions.scoped().contains(**session) { leaves } else { raises };
+            // A manager that commits is not merely closing (above).
+            let by_closing = enclosing.closed.contains(**session) && !managed.contains(**session) && exits;
             !rolled && !by_manager && !by_closing
         });
         let Some(session) = unsafe_session else {
@@ -808,7 +910,8 @@ mod tests {
     fn a_with_inside_the_try_undoes_its_writes_before_the_handler_runs() {
         // Langflow's, mlflow's and Airflow's savepoints (`begin_nested()` rolls the insert back
         // and the session goes on), a committing manager, a session the `with` opened and
-        // closed. A write after the `with` still counts.
+        // closed. A savepoint followed by more of the `try` was released when the error
+        // comes: its writes count too, the first at line 27.
         let text = "def f(conn):\n    for row in rows:\n        try:\n            with conn.begin_nested():\n                conn.execute(insert(t))\n        \
                     except IntegrityError:\n            continue\n\n\
                     async def g():\n    try:\n        async with session_scope() as session:\n            session.merge(x)\n    except Exception:\n        return None\n\n\
@@ -817,7 +920,7 @@ mod tests {
         assert_eq!(verdicts(text), vec![(29, true)]);
         let sites = check(text);
         let message = sites[0].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
-        assert!(message.contains("(line 28)"), "{message}");
+        assert!(message.contains("(line 27)"), "{message}");
     }
 
     #[test]
@@ -853,6 +956,47 @@ mod tests {
                     except IntegrityError:\n        savepoint.rollback()\n        return None\n\n\
                     def g(conn, row):\n    other = make()\n    try:\n        conn.execute(insert(t))\n    except Exception:\n        other.rollback()\n";
         assert_eq!(verdicts(text), vec![(6, false), (14, true)]);
+    }
+
+    #[test]
+    fn undone_staged_and_savepointed_writes_are_judged_by_when_the_error_comes() {
+        // Cases from a review, each checked against SQLAlchemy 2.1 on SQLite: all need a rollback.
+        let cases = [
+            // A savepoint released normally keeps its writes in the transaction.
+            "def f(db, item):\n    try:\n        with db.begin_nested():\n            db.add(item)\n        notify(item)\n    except Exception:\n        log()\n    db.commit()\n",
+            // Get-or-create in a loop: the next pass's query flushes the staged row.
+            "def f(db, items):\n    for item in items:\n        try:\n            existing = db.query(Row).filter_by(key=item.key).first()\n            \
+             if existing is None:\n                db.add(Row(key=item.key))\n        except IntegrityError:\n            continue\n    db.commit()\n",
+            // After the `add`: a query iterated, a lazy load, a nested def's default.
+            "def f(db, row, q):\n    try:\n        db.add(row)\n        for o in q:\n            seen(o)\n    except IntegrityError:\n        log()\n",
+            "def f(db, row, parent):\n    try:\n        db.add(row)\n        first = parent.children[0]\n    except IntegrityError:\n        log()\n",
+            "def f(db, row):\n    try:\n        db.add(row)\n        def cb(x=db.query(Row).count()):\n            return x\n    except IntegrityError:\n        log()\n",
+            // A savepoint bound twice, or opened after the first write.
+            "def f(db, item):\n    sp = None\n    try:\n        db.execute(update(T))\n        sp = db.begin_nested()\n        db.add(item)\n        db.flush()\n    \
+             except IntegrityError:\n        sp.rollback()\n    db.commit()\n",
+            "def f(db, item):\n    try:\n        db.execute(update(T))\n        sp = db.begin_nested()\n        db.add(item)\n        db.flush()\n    \
+             except IntegrityError:\n        sp.rollback()\n    db.commit()\n",
+            // A session bound to an outside connection: closing it leaves the connection's transaction.
+            "def f(conn, item):\n    trans = conn.begin()\n    try:\n        with Session(bind=conn) as session:\n            session.merge(item)\n            \
+             session.flush()\n    except Exception:\n        log()\n    trans.commit()\n",
+            // `return` inside a committing manager lets it commit the half-done work.
+            "def f(item):\n    with session_scope() as s:\n        try:\n            s.merge(item)\n            notify(item)\n        except Exception:\n            return None\n",
+            // `SELECT ... INTO` creates a table.
+            "def f(db, t):\n    try:\n        db.execute(text(f\"SELECT * INTO {t}_bak FROM {t}\"))\n    except Exception:\n        log()\n",
+        ];
+        for text in cases {
+            assert!(check(text).iter().any(|site| site.finding.is_some()), "{text}");
+        }
+        // A savepoint followed only by `break` is the last thing that can fail (Langflow's
+        // version retry loop); a savepoint bound once before the `try` is rolled back.
+        let fine = [
+            "async def f(session, entry):\n    for attempt in range(3):\n        try:\n            async with session.begin_nested():\n                \
+             session.add(entry)\n                await session.flush()\n            break\n        except IntegrityError:\n            continue\n",
+            "def f(db, item):\n    sp = db.begin_nested()\n    try:\n        db.add(item)\n        db.flush()\n    except IntegrityError:\n        sp.rollback()\n",
+        ];
+        for text in fine {
+            assert!(check(text).iter().all(|site| site.finding.is_none()), "{text}");
+        }
     }
 
     #[test]
