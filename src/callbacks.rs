@@ -90,6 +90,15 @@ pub struct DelegationTarget {
     pub handler: String,
 }
 
+impl DelegationTarget {
+    /// The handler function of the route reached.
+    fn handler_in<'a>(&self, resolver: &Resolver<'a>) -> Option<Target<'a>> {
+        let facts = resolver.facts(self.file_index)?;
+        let function = facts.functions.iter().find(|function| function.qualified_name() == self.handler && !function.is_module())?;
+        Some(Target { file_index: self.file_index, facts, function })
+    }
+}
+
 /// Tokens put into the callback's HTTP response.
 #[derive(Debug, Clone)]
 pub struct TokenLeak {
@@ -306,10 +315,20 @@ fn analyse_handler<'a>(
     }
     let (leak, state) = if kind == Kind::Callback {
         // authlib's `authorize_access_token(request)` compares `state` with the session's.
+        // A callback forwarding its code to a route of the tree leaves `state` to that
+        // route too: the route reached may check it.
+        let delegated_state = || {
+            let target = delegation.as_ref()?.target.as_ref()?.handler_in(walk.resolver)?;
+            let input = code_input(config, target.function);
+            Some(state_check(walk.resolver, config, target.file_index, target.function, input.as_deref()))
+        };
         let state = if library_checks_state {
             StateCheck::Validated
         } else {
-            state_check(walk.resolver, config, file_index, function, input.as_deref())
+            match state_check(walk.resolver, config, file_index, function, input.as_deref()) {
+                own @ (StateCheck::Validated | StateCheck::NotApplicable) => own,
+                own => delegated_state().filter(|theirs| *theirs == StateCheck::Validated).unwrap_or(own),
+            }
         };
         // A call given the URL the browser came back to answers the tokens, as one given the
         // code does (`token = handler.finish(request.url)`).
@@ -743,11 +762,7 @@ impl<'a> Walk<'_, 'a> {
     /// A request forwarding the code: an exchange by this callback, whose persistence and
     /// sync are those of the route it reaches (walked as a handler of its own).
     fn delegate(&mut self, context: &FunctionWalk<'a>, delegation: Delegation, line: usize, flags: &Flags) {
-        let reached = delegation.target.as_ref().and_then(|target| {
-            let facts = self.resolver.facts(target.file_index)?;
-            let function = facts.functions.iter().find(|function| function.qualified_name() == target.handler && !function.is_module())?;
-            Some(Target { file_index: target.file_index, facts, function })
-        });
+        let reached = delegation.target.as_ref().and_then(|target| target.handler_in(self.resolver));
         self.events.push(Event {
             kind: EventKind::Exchange,
             chain: context.chain(line),

@@ -416,3 +416,39 @@ fn a_callback_forwarding_to_a_backend_in_another_language_delegates_without_mani
     let codes: Vec<(String, String)> = string_pairs(&report["findings"], "code", "file");
     assert!(!codes.iter().any(|(code, _)| code == "OA002" || code == "OA101"), "{codes:?}");
 }
+
+#[test]
+fn a_callback_forwarding_to_a_route_that_checks_state_checks_it() {
+    // The frontend passes `state` on with the code; the backend route checks it against the
+    // stored value, so the frontend's own `if (!response.ok)` is no presence-only check.
+    let folder = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| write_file(folder.path(), path, text);
+    let frontend = |provider: &str| {
+        format!(
+            "import {{ NextRequest, NextResponse }} from 'next/server';\nconst BACKEND_URL = process.env.BACKEND_URL;\n\
+             export async function GET(request: NextRequest) {{\n  const code = request.nextUrl.searchParams.get('code');\n  \
+             const state = request.nextUrl.searchParams.get('state');\n  \
+             const response = await fetch(`${{BACKEND_URL}}/api/{provider}/callback`, {{ method: 'POST', body: JSON.stringify({{ code, state }}) }});\n  \
+             if (!response.ok) return NextResponse.redirect('/error');\n  return NextResponse.redirect('/done');\n}}\n"
+        )
+    };
+    write("nextjs/app/api/acme/callback/route.ts", &frontend("acme"));
+    write("nextjs/app/api/hooli/callback/route.ts", &frontend("hooli"));
+    let backend = |provider: &str, check: &str| {
+        format!(
+            "from fastapi import APIRouter, HTTPException\nrouter = APIRouter()\n\n@router.post(\"/api/{provider}/callback\")\n\
+             async def {provider}_callback(body: CallbackBody):\n{check}    tokens = await exchange_code_for_token(body.code)\n    \
+             token_storage.save_token(\"{provider}\", tokens)\n    return {{\"connected\": True}}\n"
+        )
+    };
+    let checks = "    if not await state_store.consume_state(body.state, \"acme\"):\n        raise HTTPException(status_code=400, detail=\"Invalid state\")\n";
+    write("backend/acme_routes.py", &backend("acme", checks));
+    write("backend/hooli_routes.py", &backend("hooli", ""));
+    let report = json_report(&[folder.path().to_str().expect("path")]);
+    assert_eq!(callback(&report, "GET /api/acme/callback")["state"], "validated", "{report:#}");
+    assert_ne!(callback(&report, "GET /api/hooli/callback")["state"], "validated", "{report:#}");
+    let state_findings: Vec<(String, String)> =
+        string_pairs(&report["findings"], "code", "file").into_iter().filter(|(code, _)| code == "OA102").collect();
+    assert!(state_findings.iter().all(|(_, file)| file.contains("hooli")), "{state_findings:?}");
+    assert!(!state_findings.is_empty());
+}

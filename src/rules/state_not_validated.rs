@@ -15,6 +15,8 @@
 //! `secrets.compare_digest`) or compared with a value that is not a literal or the user's
 //! id. Exchanges whose input does not come back through a redirect (Plaid's
 //! `public_token`, `[callbacks] stateless_inputs`) carry no `state` and are not checked.
+//! A callback forwarding its code to a route of the tree (a Next.js route calling the
+//! backend's) is validated when that route validates `state`.
 //!
 //! ### Example
 //! ```python
