@@ -1375,11 +1375,17 @@ fn taint(config: &Config, function: &Function, initial: HashSet<String>) -> Hash
 /// the code (`urlencode({"code": code})`), or read from the request
 /// (`searchParams.get("code")`), holds it.
 fn code_holders(config: &Config, function: &Function, initial: HashSet<String>) -> HashSet<String> {
-    let is_read = |part: &Expr| is_code_read(config, part);
+    value_holders(function, initial, &|part| is_code_read(config, part))
+}
+
+/// Names holding a value (the code, `state`) in a function: the initial ones and those
+/// assigned from an expression holding one, not from what a call given it answers, unless
+/// the call builds a value out of it or is itself a read (`is_read`).
+fn value_holders(function: &Function, initial: HashSet<String>, is_read: &dyn Fn(&Expr) -> bool) -> HashSet<String> {
     propagate(function, initial, &|value, names| {
         let inner = value.unawaited();
         let answer = inner.as_call().is_some_and(|call| !is_value_builder(call)) && !is_read(inner);
-        !answer && holds(value, names, &is_read)
+        !answer && holds(value, names, is_read)
     })
 }
 
@@ -1892,19 +1898,21 @@ fn state_check(resolver: &Resolver<'_>, config: &Config, file_index: usize, func
         function.body.visit(&mut |stmt| found |= stmt.expressions().iter().any(|expression| expression.any(&is_read)));
         found
     };
-    let derived = taint_with(function, initial, &is_read);
+    let derived = taint_with(function, initial.clone(), &is_read);
     let checker = StateChecker { resolver, config };
     let verdict = checker.check(file_index, function, &derived, &is_read, 0);
     match verdict {
         Some(verdict) => verdict,
         None if !read => StateCheck::Absent,
         None => {
-            // Only `if not state:` and the like.
+            // Only `if not state:` and the like; not a check of what a call given `state`
+            // answers (`if (!response.ok)` after forwarding it).
+            let holders = value_holders(function, initial, &is_read);
             let mut presence = None;
             function.body.visit(&mut |stmt| {
                 if let StmtKind::If { condition, .. } = &stmt.kind
                     && presence.is_none()
-                    && holds(condition, &derived, &is_read)
+                    && holds(condition, &holders, &is_read)
                 {
                     presence = Some(stmt.span.start.line);
                 }
