@@ -473,8 +473,9 @@ impl Checker<'_> {
     /// handler of that `try` runs: a manager rolls them back (`with db.begin_nested():`,
     /// `async with session_scope() as s:`), a session the `with` opened is closed. Each
     /// with the session it undoes. A savepoint (`[rollback] savepoints`) left normally
-    /// keeps its writes in the session's transaction: it undoes them only when nothing in
-    /// the `try` follows it, so that an error can only come from inside it. Nor does a
+    /// keeps its writes in the session's transaction: it undoes them only when nothing that
+    /// can fail follows it in the `try` ([`is_inert`]), so that an error can only come from
+    /// inside it. Nor does a
     /// `with` whose body binds its session's name again undo that session.
     fn undoing_withs<'b>(&self, body: &'b Block) -> Vec<(&'b Stmt, String)> {
         let followed = |with: &Stmt| {
