@@ -380,7 +380,7 @@ pub struct Rollback {
     /// or, case aside, the SQL of `text("SELECT ...")` or a string.
     pub read_statements: Vec<String>,
     /// Writes that only stage a row in the session and send no SQL (`db.add(row)`): a `try`
-    /// that does nothing after them cannot leave a failed transaction.
+    /// that sends nothing after them, outside any loop, cannot leave a failed transaction.
     pub unflushed_writes: Vec<String>,
     /// Managers that open a savepoint (`with db.begin_nested():`): left normally, they keep
     /// their writes in the session's transaction.
