@@ -17,12 +17,13 @@
 //! `Depends(get_db)` parameter, or a name bound by a session factory or manager. A handler
 //! is fine when it calls `<same session>.rollback()` (awaited or not) or rolls back a
 //! savepoint or transaction of it bound once before the first write (`sp =
-//! db.begin_nested()`, then `sp.rollback()`); when the writes sit inside a context manager
+//! db.begin_nested()` or `with db.begin_nested() as sp:`, then `sp.rollback()`); when the writes sit inside a context manager
 //! that commits or rolls back (`with session.begin():`, `with get_db_session() as db:`,
 //! `[rollback] managers`) and the handler re-raises, so the manager sees the error; or when
 //! they sit inside a `with` that opened the session and closes it on the way out (`with
 //! SessionLocal() as db:`, `with Session(engine) as s:`, any manager binding a session
-//! name, `async with db.session_context() as session:`) and the handler leaves the function.
+//! name, `async with db.session_context() as session:`) and the handler leaves the `with`:
+//! returns, raises, or breaks or continues a loop around it.
 //! A manager given a session or connection (`get_db_context(db)`, `Session(bind=conn)`)
 //! may leave its transaction open and closes nothing.
 //!
@@ -244,7 +245,7 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
         let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions, transactions: &transactions };
         // A transaction that rolls back when dropped is managed for the whole function.
         let scoped: BTreeSet<String> = sessions.scoped().iter().cloned().collect();
-        checker.block(&function.body, &Enclosing { managed: scoped, closed: BTreeSet::new() }, &mut sites);
+        checker.block(&function.body, &Enclosing { managed: scoped, ..Enclosing::default() }, &mut sites);
     }
     sites
 }
@@ -305,6 +306,9 @@ struct Enclosing {
     /// Opened by the `with` and closed when it is left, which rolls back what was not
     /// committed (`with SessionLocal() as db:`).
     closed: BTreeSet<String>,
+    /// Those of `closed` whose `with` sits inside the innermost loop around the `try`, so
+    /// that `break` and `continue` leave it too.
+    closed_by_loop_exits: BTreeSet<String>,
 }
 
 /// A session write inside a `try`.
@@ -405,9 +409,19 @@ impl Checker<'_> {
                     let mut inner = enclosing.clone();
                     for item in items {
                         inner.managed.extend(managed_sessions(self.config, item));
-                        inner.closed.extend(closed_session(self.config, item).filter(|session| !rebinds(body, session)));
+                        let closed = closed_session(self.config, item).filter(|session| !rebinds(body, session));
+                        inner.closed_by_loop_exits.extend(closed.clone());
+                        inner.closed.extend(closed);
                     }
                     self.block(body, &inner, sites);
+                    continue;
+                }
+                // `break` and `continue` of a loop inside the `with` stay inside it.
+                StmtKind::Loop { .. } => {
+                    let inner = Enclosing { closed_by_loop_exits: BTreeSet::new(), ..enclosing.clone() };
+                    for nested in stmt.blocks() {
+                        self.block(nested, &inner, sites);
+                    }
                     continue;
                 }
                 StmtKind::Try { body, handlers, .. } => {
@@ -611,14 +625,25 @@ impl Checker<'_> {
     }
 
     /// The session a name holds a transaction or savepoint of (`tx = conn.begin()`,
-    /// `savepoint = session.begin_nested()`, `[rollback] managers` called on it): its only
-    /// binding in the function, made before `first_write`, so that it is open whenever the
-    /// handler runs.
+    /// `savepoint = session.begin_nested()`, `with db.begin_nested() as sp:`, `[rollback]
+    /// managers` called on it): its only binding in the function, made before `first_write`
+    /// (by a `with` still open there), so that it is open whenever the handler runs.
     fn opened_on(&self, handle: &str, first_write: usize) -> Option<String> {
-        let [(stmt, value)] = crate::callbacks::assignments_to(self.function, handle)[..] else { return None };
-        if stmt.span.end_byte > first_write {
-            return None;
+        let mut bindings: Vec<&Expr> = Vec::new();
+        let mut open_at_write = true;
+        for (stmt, value) in crate::callbacks::assignments_to(self.function, handle) {
+            bindings.push(value);
+            open_at_write &= stmt.span.end_byte <= first_write;
         }
+        self.function.body.visit(&mut |stmt| {
+            if let StmtKind::With { items, .. } = &stmt.kind {
+                for item in items.iter().filter(|item| item.binding.as_ref().and_then(Expr::dotted).as_deref() == Some(handle)) {
+                    bindings.push(&item.context);
+                    open_at_write &= stmt.span.start_byte <= first_write && first_write < stmt.span.end_byte;
+                }
+            }
+        });
+        let ([value], true) = (&bindings[..], open_at_write) else { return None };
         let call = value.unawaited().as_call()?;
         let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
         self.config.rollback.managers.contains(name).then(|| object.dotted()).flatten()
@@ -692,7 +717,8 @@ impl Checker<'_> {
             let rolled = rolled_back.contains(**session);
             let by_manager = managed.contains(**session) && if self.sessions.scoped().contains(**session) { leaves } else { raises };
             // A manager that commits is not merely closing (above).
-            let by_closing = enclosing.closed.contains(**session) && !managed.contains(**session) && exits;
+            let leaves_with = exits || (leaves && enclosing.closed_by_loop_exits.contains(**session));
+            let by_closing = enclosing.closed.contains(**session) && !managed.contains(**session) && leaves_with;
             !rolled && !by_manager && !by_closing
         });
         let Some(session) = unsafe_session else {
@@ -994,6 +1020,8 @@ mod tests {
             "async def f(session, entry):\n    for attempt in range(3):\n        try:\n            async with session.begin_nested():\n                \
              session.add(entry)\n                await session.flush()\n            break\n        except IntegrityError:\n            continue\n",
             "def f(db, item):\n    sp = db.begin_nested()\n    try:\n        db.add(item)\n        db.flush()\n    except IntegrityError:\n        sp.rollback()\n",
+            "def f(db, item):\n    with db.begin_nested() as sp:\n        try:\n            db.add(item)\n            db.flush()\n        except IntegrityError:\n            \
+             sp.rollback()\n    db.commit()\n",
         ];
         for text in fine {
             assert!(check(text).iter().all(|site| site.finding.is_none()), "{text}");
@@ -1004,9 +1032,12 @@ mod tests {
     fn a_session_the_with_opened_is_closed_when_the_handler_leaves_the_function() {
         let text = "def f():\n    with SessionLocal() as db:\n        try:\n            db.add(x)\n            db.commit()\n        except Exception:\n            return None\n\n\
                     def g():\n    with SessionLocal() as db:\n        for x in xs:\n            try:\n                db.add(x)\n                db.commit()\n            \
+                    except Exception:\n                continue\n\n\
+                    def h():\n    for x in xs:\n        with SessionLocal() as db:\n            try:\n                db.add(x)\n                db.commit()\n            \
                     except Exception:\n                continue\n";
-        // `continue` goes on with the failed session; `return` closes it.
-        assert_eq!(verdicts(text), vec![(6, false), (15, true)]);
+        // `continue` of a loop inside the `with` goes on with the failed session; `return`
+        // closes it, and so does `continue` of a loop around the `with`.
+        assert_eq!(verdicts(text), vec![(6, false), (15, true), (24, false)]);
     }
 
     #[test]
