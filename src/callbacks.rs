@@ -1008,8 +1008,7 @@ fn request_read<'c>(config: &Config, name: &str, call: &'c Call) -> Option<Reque
 impl Sessions {
     /// True when `dotted` (`db`, `self.session`) names a database session here.
     pub fn is_session(&self, config: &Config, dotted: &str) -> bool {
-        self.bound.contains(dotted)
-            || (!self.http.contains(dotted) && config.persistence.session_names.iter().any(|name| name == last_segment(dotted)))
+        self.bound.contains(dotted) || (!self.http.contains(dotted) && config.persistence.is_session_name(dotted))
     }
 
     /// Also holding an HTTP client: the `self` attributes other methods of the class bind
@@ -1082,8 +1081,7 @@ pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
 /// client's (`requests.Session()`).
 pub fn closed_session(config: &Config, item: &WithItem) -> Option<String> {
     let (binding, call) = with_session(config, item)?;
-    let is_session_name = |name: &str| config.persistence.session_names.iter().any(|session| session == last_segment(name));
-    let given = call.arguments().any(|arg| arg.any(&|part| part.dotted().is_some_and(|name| is_session_name(&name))));
+    let given = call.arguments().any(|arg| arg.any(&|part| part.dotted().is_some_and(|name| config.persistence.is_session_name(&name))));
     (!given).then_some(binding)
 }
 
@@ -1099,7 +1097,7 @@ fn with_session<'i>(config: &Config, item: &'i WithItem) -> Option<(String, &'i 
     }
     let opens = persistence.session_factories.iter().any(|factory| factory == last_segment(&callee))
         || is_type_in(&callee, &persistence.session_types)
-        || persistence.session_names.iter().any(|session| session == last_segment(&binding));
+        || persistence.is_session_name(&binding);
     opens.then_some((binding, call))
 }
 

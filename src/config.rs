@@ -360,6 +360,14 @@ pub struct Persistence {
     pub client_writes: Vec<String>,
 }
 
+impl Persistence {
+    /// True when the last segment of `dotted` (`db`, `self.session`) is a session name.
+    pub fn is_session_name(&self, dotted: &str) -> bool {
+        let last = dotted.rsplit('.').next().unwrap_or(dotted);
+        self.session_names.iter().any(|name| name == last)
+    }
+}
+
 /// What needs a rollback, and what provides one.
 #[derive(Debug, Clone, Default)]
 pub struct Rollback {

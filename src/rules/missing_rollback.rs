@@ -272,19 +272,31 @@ fn is_inert(stmt: &Stmt) -> bool {
     }
 }
 
-/// True when `block` binds `name` again: assigns it, or binds it by a `with` or a loop.
-fn rebinds(block: &Block, name: &str) -> bool {
-    let mut found = false;
-    block.visit(&mut |stmt| {
-        let bound: Vec<&Expr> = match &stmt.kind {
-            StmtKind::Assign { targets, .. } => targets.iter().collect(),
-            StmtKind::With { items, .. } => items.iter().filter_map(|item| item.binding.as_ref()).collect(),
-            StmtKind::Loop { targets, .. } => targets.iter().collect(),
-            _ => Vec::new(),
-        };
-        found |= bound.iter().any(|target| target.dotted().as_deref() == Some(name));
+/// True when every statement of `block` starting at or after `at` passes `ok`, nested ones
+/// included; a function definition is a statement too (its defaults and decorators run).
+fn all_after(block: &Block, at: usize, ok: &dyn Fn(&Stmt) -> bool) -> bool {
+    block.statements.iter().all(|stmt| (stmt.span.start_byte < at || ok(stmt)) && stmt.blocks().all(|nested| all_after(nested, at, ok)))
+}
+
+/// The statements of `block` binding `name`: assignments (with the value), `with` items
+/// (with the context) and loops (no value).
+fn bindings<'b>(block: &'b Block, name: &str) -> Vec<(&'b Stmt, Option<&'b Expr>)> {
+    let binds = |target: &Expr| target.dotted().as_deref() == Some(name) || target.bound_names().contains(&name);
+    let mut found = Vec::new();
+    block.visit(&mut |stmt| match &stmt.kind {
+        StmtKind::Assign { targets, value, .. } if targets.iter().any(binds) => found.push((stmt, Some(value))),
+        StmtKind::With { items, .. } => {
+            found.extend(items.iter().filter(|item| item.binding.as_ref().is_some_and(binds)).map(|item| (stmt, Some(&item.context))));
+        }
+        StmtKind::Loop { targets, .. } if targets.iter().any(binds) => found.push((stmt, None)),
+        _ => {}
     });
     found
+}
+
+/// True when `block` binds `name` again: assigns it, or binds it by a `with` or a loop.
+fn rebinds(block: &Block, name: &str) -> bool {
+    !bindings(block, name).is_empty()
 }
 
 struct Checker<'c> {
@@ -462,15 +474,7 @@ impl Checker<'_> {
                     writes.iter().any(|write| stmt.span.start_byte <= write.span.start_byte && write.span.end_byte <= stmt.span.end_byte);
             }
         });
-        !in_loop && self.harmless_after(body, first.span.end_byte)
-    }
-
-    /// True when every statement of `block` (nested ones and function definitions
-    /// included, whose defaults and decorators run) starting at or after `at` sends no SQL.
-    fn harmless_after(&self, block: &Block, at: usize) -> bool {
-        block.statements.iter().all(|stmt| {
-            (stmt.span.start_byte < at || self.stages_harmlessly(stmt)) && stmt.blocks().all(|nested| self.harmless_after(nested, at))
-        })
+        !in_loop && all_after(body, first.span.end_byte, &|stmt| self.stages_harmlessly(stmt))
     }
 
     /// A statement that sends no SQL: an inert one ([`is_inert`]) or an `[rollback]
@@ -492,11 +496,7 @@ impl Checker<'_> {
     /// inside it. Nor does a
     /// `with` whose body binds its session's name again undo that session.
     fn undoing_withs<'b>(&self, body: &'b Block) -> Vec<(&'b Stmt, String)> {
-        let followed = |with: &Stmt| {
-            let mut after = false;
-            body.visit(&mut |stmt| after |= stmt.span.start_byte >= with.span.end_byte && !is_inert(stmt));
-            after
-        };
+        let followed = |with: &Stmt| !all_after(body, with.span.end_byte, &is_inert);
         let mut withs = Vec::new();
         body.visit(&mut |stmt| {
             if let StmtKind::With { items, body: inner, .. } = &stmt.kind {
@@ -629,21 +629,14 @@ impl Checker<'_> {
     /// managers` called on it): its only binding in the function, made before `first_write`
     /// (by a `with` still open there), so that it is open whenever the handler runs.
     fn opened_on(&self, handle: &str, first_write: usize) -> Option<String> {
-        let mut bindings: Vec<&Expr> = Vec::new();
-        let mut open_at_write = true;
-        for (stmt, value) in crate::callbacks::assignments_to(self.function, handle) {
-            bindings.push(value);
-            open_at_write &= stmt.span.end_byte <= first_write;
+        let [(stmt, Some(value))] = bindings(&self.function.body, handle)[..] else { return None };
+        let open_at_write = match stmt.kind {
+            StmtKind::With { .. } => stmt.span.start_byte <= first_write && first_write < stmt.span.end_byte,
+            _ => stmt.span.end_byte <= first_write,
+        };
+        if !open_at_write {
+            return None;
         }
-        self.function.body.visit(&mut |stmt| {
-            if let StmtKind::With { items, .. } = &stmt.kind {
-                for item in items.iter().filter(|item| item.binding.as_ref().and_then(Expr::dotted).as_deref() == Some(handle)) {
-                    bindings.push(&item.context);
-                    open_at_write &= stmt.span.start_byte <= first_write && first_write < stmt.span.end_byte;
-                }
-            }
-        });
-        let ([value], true) = (&bindings[..], open_at_write) else { return None };
         let call = value.unawaited().as_call()?;
         let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
         self.config.rollback.managers.contains(name).then(|| object.dotted()).flatten()
@@ -1003,6 +996,12 @@ mod tests {
              except IntegrityError:\n        sp.rollback()\n    db.commit()\n",
             "def f(db, item):\n    try:\n        db.execute(update(T))\n        sp = db.begin_nested()\n        db.add(item)\n        db.flush()\n    \
              except IntegrityError:\n        sp.rollback()\n    db.commit()\n",
+            // A nested def after a released savepoint runs its decorator; a savepoint name a
+            // loop binds again holds something else at the handler.
+            "def f(db, item):\n    try:\n        with db.begin_nested():\n            db.add(item)\n        @register(db.scalar(select(func.count())))\n        \
+             def cb():\n            pass\n    except Exception:\n        log()\n",
+            "def f(db, item, sps):\n    sp = db.begin_nested()\n    for sp in sps:\n        pass\n    try:\n        db.add(item)\n        db.flush()\n    \
+             except IntegrityError:\n        sp.rollback()\n",
             // A session bound to an outside connection: closing it leaves the connection's transaction.
             "def f(conn, item):\n    trans = conn.begin()\n    try:\n        with Session(bind=conn) as session:\n            session.merge(item)\n            \
              session.flush()\n    except Exception:\n        log()\n    trans.commit()\n",
