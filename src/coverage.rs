@@ -15,7 +15,7 @@ pub struct StepItem {
 pub struct CoverageInput<'a> {
     /// Integration of every scanned file, by relative path.
     pub files: &'a [(String, Option<String>)],
-    /// Callbacks and stubs, with the integration of their file.
+    /// Callbacks and stubs, with their integration (their own route's, or their file's).
     pub callbacks: &'a [(Option<String>, Callback)],
     pub items: &'a [StepItem],
     pub findings: &'a [ReportFinding],
@@ -44,21 +44,30 @@ pub fn status(callbacks: usize, steps: &BTreeMap<&'static str, Step>, step_findi
 
 pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary, Vec<NextEntry>) {
     let mut by_name: BTreeMap<String, Integration> = BTreeMap::new();
-    for (file, integration) in input.files {
-        let Some(name) = integration else { continue };
-        let entry = by_name.entry(name.clone()).or_insert_with(|| Integration {
-            name: name.clone(),
+    fn entry<'m>(by_name: &'m mut BTreeMap<String, Integration>, name: &str) -> &'m mut Integration {
+        by_name.entry(name.to_string()).or_insert_with(|| Integration {
+            name: name.to_string(),
             status: Status::NoCallback,
             files: Vec::new(),
             callbacks: Vec::new(),
             steps: empty_steps(),
             findings: Vec::new(),
-        });
-        entry.files.push(file.clone());
+        })
     }
+    for (file, integration) in input.files {
+        if let Some(name) = integration {
+            entry(&mut by_name, name).files.push(file.clone());
+        }
+    }
+    // A callback whose route names another integration than its file's brings its file
+    // into that integration too.
     for (integration, callback) in input.callbacks {
-        if let Some(entry) = integration.as_ref().and_then(|name| by_name.get_mut(name)) {
-            entry.callbacks.push(callback.clone());
+        if let Some(name) = integration {
+            let integration = entry(&mut by_name, name);
+            if !integration.files.contains(&callback.file) {
+                integration.files.push(callback.file.clone());
+            }
+            integration.callbacks.push(callback.clone());
         }
     }
     let mut totals = empty_steps();

@@ -95,27 +95,75 @@ impl ProviderMatcher {
 const STEP_SEGMENTS: &[&str] =
     &["install", "installation", "add", "setup", "set_up", "authorize", "authorization", "complete", "finish", "redirect", "return"];
 
-/// The segment before `/callback` in a route path: the provider of an unknown integration.
-/// A step of connecting names it only when no other segment before can
+/// Words of a route parameter that names the provider a request is for:
+/// `/oauth/{provider}/callback` serves every provider its path can name.
+const PROVIDER_PARAMETER_WORDS: &[&str] =
+    &["provider", "integration", "connector", "connection", "client", "service", "idp", "platform", "vendor", "plugin", "strategy"];
+
+/// The provider of an unknown integration that a callback's route path names: the segment
+/// before `/callback`. A step of connecting names it only when no other segment before can
 /// (`/acme/install/callback` is `acme`'s; `/install/callback` names `install`).
+///
+/// A parameter naming the provider there (`/oauth/{provider}/callback`, Express's
+/// `/auth/:provider/callback`) makes a dynamic integration: one callback for every provider
+/// the path can name. It is named by the parameter in braces, after the nearest segment
+/// before it that names something (`connections/{provider}` for
+/// `/connections/oauth/{provider}/callback`, `{provider}` for `/oauth/{provider}/callback`).
+/// Another parameter (`/acme/{tenant}/callback`) is skipped.
 fn provider_before_callback(path: &str) -> Option<String> {
+    enum Candidate<'a> {
+        Word(&'a str),
+        Parameter(String),
+    }
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
     let position = segments.iter().position(|segment| CALLBACK_SEGMENTS.contains(&segment.to_lowercase().as_str()))?;
-    let mut candidates = segments.get(..position)?.iter().rev().filter(|segment| names_provider(segment));
-    let is_step = |segment: &&&str| STEP_SEGMENTS.contains(&normalize_provider(segment).as_str());
-    candidates.clone().find(|segment| !is_step(segment)).or_else(|| candidates.next()).map(|segment| normalize_provider(segment))
+    let candidates: Vec<Candidate> = segments
+        .get(..position)?
+        .iter()
+        .rev()
+        .filter_map(|segment| match routes::parameter_name(segment) {
+            Some(name) => {
+                let words = words_of(name);
+                let names_provider = words.iter().any(|word| PROVIDER_PARAMETER_WORDS.contains(&word.as_str()));
+                names_provider.then(|| Candidate::Parameter(words.join("_")))
+            }
+            None => names_provider(segment).then_some(Candidate::Word(segment)),
+        })
+        .collect();
+    let is_step =
+        |candidate: &Candidate| matches!(candidate, Candidate::Word(word) if STEP_SEGMENTS.contains(&normalize_provider(word).as_str()));
+    let chosen = candidates.iter().position(|candidate| !is_step(candidate)).or((!candidates.is_empty()).then_some(0))?;
+    match &candidates[chosen] {
+        Candidate::Word(word) => Some(normalize_provider(word)),
+        Candidate::Parameter(name) => {
+            let named_before = candidates[chosen + 1..].iter().find_map(|candidate| match candidate {
+                Candidate::Word(word) if !is_step(candidate) => Some(normalize_provider(word)),
+                _ => None,
+            });
+            Some(match named_before {
+                Some(word) => format!("{word}/{{{name}}}"),
+                None => format!("{{{name}}}"),
+            })
+        }
+    }
+}
+
+/// True for the name of a dynamic integration ([`provider_before_callback`]): a callback
+/// serving every provider its path names, whose provider is a value, not a name.
+pub fn is_dynamic(integration: &str) -> bool {
+    integration.ends_with('}')
 }
 
 /// Literals without which a file declares no callback route.
 const CALLBACK_LITERALS: &[&str] = &["callback\"", "callback'", "callback/"];
 
 /// A path segment that can name a provider: not empty, not a parameter (`{id}`,
-/// `<tenant>`), not a generic word (`api`, `v1`, `oauth`).
+/// `<tenant>`, `:id`, `[id]`), not a generic word (`api`, `v1`, `oauth`).
 fn names_provider(segment: &str) -> bool {
     let lower = normalize_provider(segment);
     // An API version: `v1`, `v5`.
     let version = lower.strip_prefix('v').is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()));
-    !segment.is_empty() && !segment.starts_with('{') && !segment.starts_with('<') && !version && !GENERIC_SEGMENTS.contains(&lower.as_str())
+    !segment.is_empty() && routes::parameter_name(segment).is_none() && !version && !GENERIC_SEGMENTS.contains(&lower.as_str())
 }
 
 /// Cheap test on the raw text: a file can say something of its provider by its routes only
@@ -229,7 +277,34 @@ pub fn assign(
     // most prefixes name a resource (`/api/v1/channels`), not a provider.
     let inferred_from_prefix = routing.prefixes.iter().find_map(|prefix| provider_in_prefix(prefix, |provider| unknown.contains(provider)));
     // `@router.get("/acme/callback")`: the segment before `/callback` names the provider.
-    inferred_from_prefix.or_else(|| routing.route_paths.iter().find_map(|path| provider_before_callback(path)))
+    inferred_from_prefix.or_else(|| routing.route_paths.iter().find_map(|path| callback_provider(matcher, path)))
+}
+
+/// The integration of one callback of a file whose integration is `file_integration`: the
+/// file's, unless the file's path names no provider and either the callback's own route or
+/// the file's integration is dynamic ([`is_dynamic`]). A file of routes may hold a callback
+/// for every provider beside one for a named provider (Chainlit's `server.py` has
+/// `/auth/oauth/{provider_id}/callback` and `/auth/oauth/azure-ad-hybrid/callback`). A
+/// named route does not override its file's provider: the segment before `/callback` is
+/// often a variant (`/api/acme/admin/callback` is `acme`'s).
+pub fn of_callback(
+    matcher: &ProviderMatcher,
+    path_provider: Option<&String>,
+    file_integration: &Option<String>,
+    callback_path: &str,
+) -> Option<String> {
+    let own = callback_provider(matcher, callback_path).filter(|_| path_provider.is_none());
+    match own {
+        Some(own) if is_dynamic(&own) || file_integration.as_deref().is_none_or(is_dynamic) => Some(own),
+        _ => file_integration.clone(),
+    }
+}
+
+/// [`provider_before_callback`], a known provider by its name (`google_calendar` for
+/// `/gcal/callback`).
+fn callback_provider(matcher: &ProviderMatcher, path: &str) -> Option<String> {
+    let provider = provider_before_callback(path)?;
+    Some(if is_dynamic(&provider) { provider } else { matcher.provider_in(&provider).unwrap_or(provider) })
 }
 
 #[cfg(test)]
@@ -253,7 +328,7 @@ mod tests {
     fn callback_paths() {
         assert_eq!(provider_before_callback("/acme/callback").as_deref(), Some("acme"));
         assert_eq!(provider_before_callback("/api/v1/integrations/acme-crm/oauth/callback").as_deref(), Some("acme_crm"));
-        assert_eq!(provider_before_callback("/{provider}/callback"), None);
+        assert_eq!(provider_before_callback("/{provider}/callback").as_deref(), Some("{provider}"));
         assert_eq!(provider_before_callback("/<tenant>/callback"), None);
         assert_eq!(provider_before_callback("/api/acme/token"), None);
         // A step of connecting names the provider only when nothing else before it can.
@@ -264,6 +339,44 @@ mod tests {
         assert_eq!(provider_before_callback("/api/v5/setup/callback").as_deref(), Some("setup"));
         assert_eq!(provider_before_callback("/app/install/callback").as_deref(), Some("install"));
         assert_eq!(provider_before_callback("/app/login/callback"), None);
+    }
+
+    #[test]
+    fn a_parameter_naming_the_provider_makes_a_dynamic_integration() {
+        let name = |path: &str| provider_before_callback(path);
+        assert_eq!(name("/oauth/{provider}/callback").as_deref(), Some("{provider}"));
+        assert_eq!(name("/auth/oauth/{provider_id}/callback").as_deref(), Some("{provider_id}"));
+        assert_eq!(name("/connections/oauth/{provider}/callback").as_deref(), Some("connections/{provider}"));
+        assert_eq!(name("/oauth/clients/{client_id}/callback").as_deref(), Some("clients/{client_id}"));
+        // Express, Next.js and Flask spellings, camelCase and converters.
+        assert_eq!(name("/auth/:provider/callback").as_deref(), Some("{provider}"));
+        assert_eq!(name("/api/[providerId]/callback").as_deref(), Some("{provider_id}"));
+        assert_eq!(name("/login/<string:idp>/callback").as_deref(), Some("{idp}"));
+        assert_eq!(name("/oauth/{provider:path}/install/callback").as_deref(), Some("{provider}"));
+        assert!(is_dynamic("{provider}") && is_dynamic("clients/{client_id}") && !is_dynamic("acme"));
+        // Any other parameter is skipped, as before.
+        assert_eq!(name("/acme/{tenant}/callback").as_deref(), Some("acme"));
+        assert_eq!(name("/auth/:tenant/callback"), None);
+        assert_eq!(name("/team/{team_id}/callback").as_deref(), Some("team"));
+    }
+
+    #[test]
+    fn a_dynamic_callback_leaves_its_files_integration() {
+        let config = Config::defaults().expect("defaults");
+        let matcher = ProviderMatcher::new(&config);
+        let of = |path_provider: Option<&str>, file: Option<&str>, path: &str| {
+            of_callback(&matcher, path_provider.map(str::to_string).as_ref(), &file.map(str::to_string), path)
+        };
+        // Chainlit's `server.py`: grouped by its first callback, `azure_ad_hybrid`.
+        let file = Some("azure_ad_hybrid");
+        assert_eq!(of(None, file, "/auth/oauth/{provider_id}/callback").as_deref(), Some("{provider_id}"));
+        assert_eq!(of(None, file, "/auth/oauth/azure-ad-hybrid/callback").as_deref(), Some("azure_ad_hybrid"));
+        // A named callback leaves a dynamic file integration, and no other.
+        assert_eq!(of(None, Some("clients/{client_id}"), "/oauth/gcal/callback").as_deref(), Some("google_calendar"));
+        assert_eq!(of(None, Some("acme"), "/api/acme/admin/callback").as_deref(), Some("acme"));
+        // The file's path decides for all of its callbacks.
+        assert_eq!(of(Some("zoom"), Some("zoom"), "/oauth/{provider}/callback").as_deref(), Some("zoom"));
+        assert_eq!(of(None, file, "/auth/oauth/done").as_deref(), Some("azure_ad_hybrid"));
     }
 
     #[test]

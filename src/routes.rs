@@ -480,21 +480,32 @@ pub fn project_mounts(project: &Project) -> Vec<Vec<Mount>> {
     mounts
 }
 
-/// The segments of a path, parameters (`{id}`, `:id`, `[id]`, `<int:id>`, an interpolated
-/// `{expr}`) as `None`.
+/// The name of a path parameter segment, `None` for a literal segment: FastAPI's `{id}` and
+/// `{path:path}`, Express's `:id` and `:id?`, Next.js's `[id]` and `[...slug]`, Flask's
+/// `<id>` and `<int:id>`, and an interpolated `{expr}` (its text).
+pub fn parameter_name(segment: &str) -> Option<&str> {
+    let name = if let Some(rest) = segment.strip_prefix(':') {
+        rest
+    } else if let Some(inner) = segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+        inner.split(':').next().unwrap_or(inner)
+    } else if let Some(inner) = segment.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+        inner.trim_matches(['[', ']', '.'])
+    } else if let Some(inner) = segment.strip_prefix('<').and_then(|rest| rest.strip_suffix('>')) {
+        inner.rsplit(':').next().unwrap_or(inner)
+    } else {
+        return None;
+    };
+    Some(name.trim_end_matches(['?', '*', '+']).trim())
+}
+
+/// The segments of a path, parameters ([`parameter_name`]) as `None`.
 fn path_segments(path: &str) -> Vec<Option<&str>> {
     path.split('?')
         .next()
         .unwrap_or(path)
         .split('/')
         .filter(|segment| !segment.is_empty())
-        .map(|segment| {
-            let parameter = segment.starts_with(':')
-                || (segment.starts_with('{') && segment.ends_with('}'))
-                || (segment.starts_with('[') && segment.ends_with(']'))
-                || (segment.starts_with('<') && segment.ends_with('>'));
-            (!parameter).then_some(segment)
-        })
+        .map(|segment| parameter_name(segment).is_none().then_some(segment))
         .collect()
 }
 

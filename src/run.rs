@@ -187,7 +187,7 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
         std::fs::create_dir_all(folder).with_context(|| format!("{}: cannot create the patch folder", folder.display()))?;
         for (integration, changes) in &plan.by_integration {
             let patch: String = changes.iter().map(fix::write::unified_diff).collect();
-            let path = folder.join(format!("{integration}.patch"));
+            let path = folder.join(format!("{}.patch", fix::patch_file_stem(integration)));
             fix::write::atomic_write(&path, patch.as_bytes(), None, false)
                 .with_context(|| format!("{}: cannot write the patch", path.display()))?;
         }

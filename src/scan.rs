@@ -234,7 +234,7 @@ fn scan_files(
         options.integrations.is_empty() || integration.as_ref().is_some_and(|name| options.integrations.contains(name))
     };
     // A suppressed finding is accepted: its item counts as done, and it is counted, not reported.
-    let mut take = |finding: Option<&Suppressible>| -> bool {
+    let mut take = |finding: Option<&Suppressible>, integration: &Option<String>| -> bool {
         match finding {
             None => true,
             Some(Suppressible { suppressed: true, .. }) => {
@@ -242,24 +242,30 @@ fn scan_files(
                 true
             }
             Some(Suppressible { finding, .. }) => {
-                findings.push(finding.clone());
+                findings.push((finding.clone(), integration.clone()));
                 false
             }
         }
     };
+    let mut callback_integrations = Vec::new();
     for (index, analysis) in &analyses {
-        let integration = assignments.get(*index).cloned().flatten();
-        if !wanted(&integration) {
-            continue;
-        }
-        for site in &analysis.sites {
-            let done = take(site.as_ref());
-            items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
-        }
-        for callback in &analysis.callbacks {
+        let file_integration = assignments.get(*index).cloned().flatten();
+        // A file of routes may serve several providers (Chainlit's `server.py`): each
+        // callback belongs to the integration its own route names, if any.
+        let integrations: Vec<Option<String>> = analysis
+            .callbacks
+            .iter()
+            .map(|callback| {
+                integrations::of_callback(&matcher, analysis.path_provider.as_ref(), &file_integration, &callback.analysis.path)
+            })
+            .collect();
+        for (callback, integration) in analysis.callbacks.iter().zip(&integrations) {
+            if !wanted(integration) {
+                continue;
+            }
             let (mut persisted, mut synced) = (true, true);
             for finding in &callback.findings {
-                let done = take(Some(finding));
+                let done = take(Some(finding), integration);
                 if finding.finding.rule.code == callback_no_persist::RULE.code {
                     persisted = done;
                 } else if finding.finding.rule.code == callback_no_sync::RULE.code {
@@ -277,13 +283,22 @@ fn scan_files(
             }
             callback_entries.push((integration.clone(), callback_entry(&project, analysis)));
         }
+        callback_integrations.push(integrations);
+        let integration = file_integration;
+        if !wanted(&integration) {
+            continue;
+        }
+        for site in &analysis.sites {
+            let done = take(site.as_ref(), &integration);
+            items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
+        }
         for rollback in &analysis.rollbacks {
-            let done = take(rollback.as_ref());
+            let done = take(rollback.as_ref(), &integration);
             items.push(StepItem { step: "rollback", integration: integration.clone(), done });
         }
     }
 
-    let (report_findings, findings) = to_report_findings(&project, &assignments, findings);
+    let (report_findings, findings) = to_report_findings(&project, findings);
     let files: Vec<(String, Option<String>)> = project
         .files
         .iter()
@@ -293,10 +308,9 @@ fn scan_files(
         .filter(|(_, integration)| wanted(integration))
         .collect();
     let mut callbacks = Vec::new();
-    for (index, analysis) in analyses {
-        if wanted(&assignments.get(index).cloned().flatten()) {
-            callbacks.extend(analysis.callbacks.into_iter().map(|callback| callback.analysis));
-        }
+    for ((_, analysis), integrations) in analyses.into_iter().zip(callback_integrations) {
+        let kept = analysis.callbacks.into_iter().zip(integrations).filter(|(_, integration)| wanted(integration));
+        callbacks.extend(kept.map(|(callback, _)| callback.analysis));
     }
     let (integrations, summary, next) = coverage::compute(&CoverageInput {
         files: &files,
@@ -524,14 +538,14 @@ fn callback_entry(project: &Project, analysis: &CallbackAnalysis) -> Callback {
     }
 }
 
-/// The report's findings, and the same findings in the same order.
-fn to_report_findings(project: &Project, assignments: &[Option<String>], mut findings: Vec<Finding>) -> (Vec<ReportFinding>, Vec<Finding>) {
+/// The report's findings, each with its integration, and the same findings in the same order.
+fn to_report_findings(project: &Project, mut findings: Vec<(Finding, Option<String>)>) -> (Vec<ReportFinding>, Vec<Finding>) {
     let mut out: Vec<ReportFinding> = Vec::new();
     let mut kept = Vec::new();
     let mut occurrences: BTreeMap<String, usize> = BTreeMap::new();
     // Discovery sorts files by path, so file order is path order.
-    findings.sort_by_key(|finding| (finding.file_index, finding.span.start_byte, finding.rule.code));
-    for finding in findings {
+    findings.sort_by_key(|(finding, _)| (finding.file_index, finding.span.start_byte, finding.rule.code));
+    for (finding, integration) in findings {
         let Some(file) = project.files.get(finding.file_index) else { continue };
         let Span { start, end, .. } = finding.span;
         let snippet = normalized_snippet(file.line(start.line));
@@ -550,7 +564,7 @@ fn to_report_findings(project: &Project, assignments: &[Option<String>], mut fin
             column: file.character_column(start.line, start.column),
             end_line: end.line + 1,
             end_column: file.character_column(end.line, end.column),
-            integration: assignments.get(finding.file_index).cloned().flatten(),
+            integration,
             function: finding.function.clone(),
             message: finding.message.clone(),
             fixable: finding.fixable && file.language.has_codemod(finding.rule.code),

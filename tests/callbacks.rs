@@ -166,3 +166,58 @@ fn callback_findings_are_suppressed_on_the_def_line_and_background_tasks_count_a
     // A suppressed OA002 counts as done: the step is full.
     assert_eq!(report["summary"]["steps"]["token_persistence"], serde_json::json!({"done": 2, "total": 2}));
 }
+
+/// A file of routes with a callback for one provider and one for every provider its path
+/// names (Chainlit's `server.py`): each callback is in its own integration, with its
+/// findings; `fix` leaves the dynamic one's storage to a person.
+#[test]
+fn a_callback_for_every_provider_is_its_own_dynamic_integration() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let exchange = "    if not await store.consume_state(state):\n        raise ValueError(state)\n    \
+                    async with httpx.AsyncClient() as client:\n        \
+                    response = await client.post(TOKEN_URL, data={\"code\": code})\n    \
+                    tokens = response.json()\n    return {\"ok\": True}\n";
+    let code = format!(
+        "from fastapi import APIRouter\nimport httpx\n\nrouter = APIRouter()\n\n\
+         @router.get(\"/oauth/acme/callback\")\nasync def acme_callback(code: str, state: str):\n{exchange}\n\n\
+         @router.get(\"/oauth/{{provider}}/callback\")\nasync def provider_callback(provider: str, code: str, state: str):\n{exchange}"
+    );
+    std::fs::write(folder.path().join("server.py"), code).expect("write");
+    let root = folder.path().to_str().expect("path");
+    let report = json_report(&[root]);
+    let integrations = report["integrations"].as_array().expect("integrations");
+    let names: Vec<&str> = integrations.iter().filter_map(|integration| integration["name"].as_str()).collect();
+    assert_eq!(names, ["acme", "{provider}"], "{:#}", report["integrations"]);
+    let validator = jsonschema::validator_for(&common::schema("report-v1.schema.json")).expect("the schema compiles");
+    assert!(validator.is_valid(&report), "{:?}", validator.iter_errors(&report).map(|error| error.to_string()).collect::<Vec<_>>());
+    for (integration, function) in integrations.iter().zip(["acme_callback", "provider_callback"]) {
+        assert_eq!(integration["files"], serde_json::json!(["server.py"]));
+        assert_eq!(integration["callbacks"][0]["function"], function);
+        assert_eq!(integration["callbacks"].as_array().map(Vec::len), Some(1));
+        assert_eq!(integration["steps"]["token_persistence"], serde_json::json!({"done": 0, "total": 1}));
+    }
+    // The file's sites stay with the file's integration: the first callback's provider.
+    assert_eq!(integrations[0]["steps"]["html_guard"], serde_json::json!({"done": 0, "total": 2}));
+    assert_eq!(integrations[1]["steps"]["html_guard"], serde_json::json!({"done": 0, "total": 0}));
+    let integration_of = |report: &serde_json::Value, code: &str, function: &str| -> Vec<String> {
+        let findings = report["findings"].as_array().expect("findings");
+        let of = findings.iter().filter(|finding| finding["code"] == code && finding["function"] == function);
+        of.map(|finding| finding["integration"].as_str().unwrap_or("").to_string()).collect()
+    };
+    assert_eq!(integration_of(&report, "OA002", "provider_callback"), ["{provider}"]);
+    assert_eq!(integration_of(&report, "OA002", "acme_callback"), ["acme"]);
+    assert_eq!(integration_of(&report, "OA001", "provider_callback"), ["acme"]);
+
+    let only = json_report(&[root, "--integration", "{provider}"]);
+    let names: Vec<&str> = only["integrations"].as_array().expect("integrations").iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(names, ["{provider}"]);
+    let codes: Vec<&str> = only["findings"].as_array().expect("findings").iter().filter_map(|f| f["code"].as_str()).collect();
+    assert_eq!(codes, ["OA002"], "{:#}", only["findings"]);
+
+    let output = common::run(&["fix", root, "--rule", "OA002", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&common::stdout(&output)).expect("fix prints JSON");
+    let skipped = plan["skipped"].as_array().expect("skipped");
+    let dynamic = skipped.iter().find(|skip| skip["line"] == report["integrations"][1]["callbacks"][0]["line"]);
+    let reason = dynamic.and_then(|skip| skip["reason"].as_str()).unwrap_or_default();
+    assert!(reason.contains("every provider its path names (`{provider}`)"), "{:#}", plan);
+}

@@ -195,6 +195,22 @@ struct Candidate {
 
 type FindingKey = (&'static str, String, usize);
 
+/// The file name (without `.patch`) of an integration's patch: its name with anything but
+/// letters, digits, `_`, `-` and `.` dropped, `/` as `-` (`clients-client_id` for the
+/// dynamic integration `clients/{client_id}`).
+pub fn patch_file_stem(integration: &str) -> String {
+    let stem: String = integration
+        .chars()
+        .filter_map(|c| match c {
+            '/' => Some('-'),
+            c if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') => Some(c),
+            _ => None,
+        })
+        .collect();
+    let stem = stem.trim_matches(['-', '.']);
+    if stem.is_empty() { "unnamed".to_string() } else { stem.to_string() }
+}
+
 pub fn plan(options: &FixOptions, config: &Config) -> Result<FixPlan, FixError> {
     let templates = Templates::load(&config.fix)?;
     let mut scan_options = options.scan.clone();
@@ -363,6 +379,13 @@ fn candidates(
             continue;
         };
         let provider = reported.integration.clone().unwrap_or_else(|| "provider".into());
+        let names_provider = finding.rule.code == callback_no_persist::RULE.code || finding.rule.code == callback_no_sync::RULE.code;
+        if names_provider && crate::integrations::is_dynamic(&provider) {
+            skipped.push(skip(format!(
+                "the callback serves every provider its path names (`{provider}`): the templates store and sync a provider by name, here it is a value; fix it by hand"
+            )));
+            continue;
+        }
         // What the finding points at, found again in the facts.
         let target = match finding.rule.code {
             code if code == unguarded_json::RULE.code => json_sites
@@ -680,5 +703,19 @@ impl Verifier<'_> {
             }
         }
         failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_file_names() {
+        assert_eq!(patch_file_stem("hubspot"), "hubspot");
+        assert_eq!(patch_file_stem("clients/{client_id}"), "clients-client_id");
+        assert_eq!(patch_file_stem("{provider}"), "provider");
+        assert_eq!(patch_file_stem("../../etc"), "etc");
+        assert_eq!(patch_file_stem("{}"), "unnamed");
     }
 }
