@@ -216,6 +216,8 @@ struct ProvidersSection {
     known: Vec<String>,
     #[serde(default)]
     aliases: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    evidence: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -440,6 +442,9 @@ pub struct Config {
     pub http: Http,
     pub known_providers: Vec<String>,
     pub provider_aliases: BTreeMap<String, Vec<String>>,
+    /// Providers whose names are common words (`teams`), with the lower-case words a file
+    /// about one mentions: see [`crate::integrations::ProviderMatcher::evidenced`].
+    pub provider_evidence: BTreeMap<String, Vec<String>>,
     pub explicit_integrations: Vec<ExplicitIntegration>,
     pub callbacks: Callbacks,
     pub persistence: Persistence,
@@ -502,6 +507,7 @@ impl Config {
         let mut http = Http::default();
         let mut known_providers = Vec::new();
         let mut provider_aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut provider_evidence: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut integrations: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut max_file_size = 2_000_000;
         let mut exclude = Vec::new();
@@ -552,6 +558,12 @@ impl Config {
                     provider_aliases.entry(provider.clone()).or_default(),
                     aliases.iter().map(|alias| normalize_provider(alias)).collect(),
                 );
+                extend(&mut known_providers, vec![provider]);
+            }
+            for (provider, words) in file.providers.evidence {
+                let provider = normalize_provider(&provider);
+                let words = words.iter().map(|word| word.trim().to_ascii_lowercase()).filter(|word| !word.is_empty()).collect();
+                extend(provider_evidence.entry(provider.clone()).or_default(), words);
                 extend(&mut known_providers, vec![provider]);
             }
             for (provider, globs) in file.integrations {
@@ -639,6 +651,7 @@ impl Config {
             http,
             known_providers,
             provider_aliases,
+            provider_evidence,
             explicit_integrations,
             callbacks,
             persistence,
@@ -708,8 +721,13 @@ mod tests {
 
     #[test]
     fn user_file_extends_defaults() {
-        let user = "[guards]\nraising = [\"ensure_json\"]\n[integrations]\nacme-crm = [\"legacy/*.py\"]\n";
+        let user = "[guards]\nraising = [\"ensure_json\"]\n[integrations]\nacme-crm = [\"legacy/*.py\"]\n\
+                    [providers.evidence]\nteams = [\" Teams.Microsoft.com\"]\nsquare = [\"squareup\"]\n";
         let config = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
+        // Evidence words add to the defaults, lower-case; their provider becomes known.
+        assert!(config.provider_evidence["teams"].contains(&"botbuilder".to_string()));
+        assert!(config.provider_evidence["teams"].contains(&"teams.microsoft.com".to_string()));
+        assert!(config.known_providers.contains(&"square".to_string()));
         assert!(config.guards.returning.contains(&"check_html_response".to_string()));
         assert_eq!(config.guards.raising, vec!["ensure_json".to_string()]);
         assert!(config.known_providers.contains(&"acme_crm".to_string()));

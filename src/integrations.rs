@@ -50,29 +50,49 @@ const GENERIC_SEGMENTS: &[&str] = &[
 /// Route path segments that name an OAuth callback.
 const CALLBACK_SEGMENTS: &[&str] = &["callback", "oauth2callback", "oauth_callback", "oauth-callback"];
 
+/// Folders and prefix segments that say the code under them talks to providers, so a common
+/// word there (`integrations/teams/`) names one without [`ProviderMatcher::evidenced`].
+const PROVIDER_CONTEXT_SEGMENTS: &[&str] =
+    &["integrations", "integration", "connectors", "connector", "providers", "provider", "oauth", "oauth2", "connections"];
+
 pub struct ProviderMatcher {
-    /// (provider, a spelling with the words joined), longest spellings first.
-    spellings: Vec<(String, String)>,
+    /// (provider, a spelling with the words joined, whether the spelling is a common word
+    /// that needs evidence), longest spellings first.
+    spellings: Vec<(String, String, bool)>,
+    /// Per provider whose name is a common word (`teams`): lower-case words a file about it
+    /// mentions (`microsoft`, `botbuilder`).
+    evidence: BTreeMap<String, Vec<String>>,
 }
 
 impl ProviderMatcher {
     pub fn new(config: &Config) -> ProviderMatcher {
         let mut spellings = Vec::new();
         for provider in &config.known_providers {
-            spellings.push((provider.clone(), provider.replace('_', "")));
+            let common_word = config.provider_evidence.contains_key(provider);
+            spellings.push((provider.clone(), provider.replace('_', ""), common_word));
             for alias in config.provider_aliases.get(provider).into_iter().flatten() {
-                spellings.push((provider.clone(), alias.replace('_', "")));
+                spellings.push((provider.clone(), alias.replace('_', ""), false));
             }
         }
         spellings.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
-        ProviderMatcher { spellings }
+        ProviderMatcher { spellings, evidence: config.provider_evidence.clone() }
     }
 
     /// The provider named in one path or prefix segment: a run of whole words whose
     /// concatenation is a spelling (`google_calendar`, `GoogleCalendar`, `hub-spot`).
     pub fn provider_in(&self, segment: &str) -> Option<String> {
+        self.provider_in_backed(segment, |_| true)
+    }
+
+    /// [`Self::provider_in`] for a segment of a file's path or router prefix: a provider
+    /// whose name is a common word (`[providers.evidence]`) is named by it only when
+    /// `backed` says so (Airflow's `routes/ui/teams.py` is about teams of users).
+    pub fn provider_in_backed(&self, segment: &str, backed: impl Fn(&str) -> bool) -> Option<String> {
         let words = words_of(segment);
-        for (provider, spelling) in &self.spellings {
+        for (provider, spelling, common_word) in &self.spellings {
+            if *common_word && !backed(provider) {
+                continue;
+            }
             for start in 0..words.len() {
                 let mut joined = String::new();
                 for word in &words[start..] {
@@ -88,6 +108,28 @@ impl ProviderMatcher {
         }
         None
     }
+
+    /// True when `text` mentions, in any case, a word of the evidence for `provider`, or
+    /// when the provider's name is no common word.
+    pub fn evidenced(&self, provider: &str, text: &str) -> bool {
+        let Some(words) = self.evidence.get(provider) else { return true };
+        words.iter().any(|word| contains_ignoring_ascii_case(text.as_bytes(), word.as_bytes()))
+    }
+
+    /// Whether a file (its path's folders, its text) or a router prefix backs a provider
+    /// whose name is a common word: a provider context among `segments`
+    /// (`integrations/teams/`, `/api/connectors/teams`), or evidence in the text.
+    fn backing<'a>(&'a self, segments: &[&str], text: &'a str) -> impl Fn(&str) -> bool + 'a {
+        let context = segments.iter().any(|segment| PROVIDER_CONTEXT_SEGMENTS.contains(&normalize_provider(segment).as_str()));
+        move |provider: &str| context || self.evidenced(provider, text)
+    }
+}
+
+/// `needle` (lower-case ASCII) in `haystack`, ASCII case ignored.
+fn contains_ignoring_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else { return true };
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), haystack)
+        .any(|at| haystack.get(at..at + needle.len()).is_some_and(|window| window.eq_ignore_ascii_case(needle)))
 }
 
 /// Route path segments that name a step of connecting (`/acme/install/callback`): a
@@ -217,10 +259,27 @@ pub fn provider_from_path(config: &Config, matcher: &ProviderMatcher, root: &Pat
     if let Some(explicit) = config.explicit_integrations.iter().find(|explicit| explicit.globs.is_match(&glob_path)) {
         return Some(explicit.name.clone());
     }
+    provider_in_path(matcher, path, &file.text, false)
+}
+
+/// True when a file's path names a provider whose name is a common word that the file
+/// does not back ([`provider_from_path`] gives `None`): its routes decide, and a callback
+/// among them backs the word (see [`assign`]).
+pub fn names_unbacked_provider(matcher: &ProviderMatcher, path: &str) -> bool {
+    provider_in_path(matcher, path, "", true).is_some()
+}
+
+/// A known provider in a file's name, then in its nearest folder; one whose name is a
+/// common word only when the file backs it ([`ProviderMatcher::backing`]) or `backed`.
+fn provider_in_path(matcher: &ProviderMatcher, path: &str, text: &str, backed: bool) -> Option<String> {
     let mut segments: Vec<&str> = path.split('/').collect();
     let file_name = segments.pop().unwrap_or(path);
     let stem = file_name.split('.').next().unwrap_or(file_name);
-    matcher.provider_in(stem).or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in(folder)))
+    let backing = matcher.backing(&segments, text);
+    let backing = |provider: &str| backed || backing(provider);
+    matcher
+        .provider_in_backed(stem, backing)
+        .or_else(|| segments.iter().rev().find_map(|folder| matcher.provider_in_backed(folder, backing)))
 }
 
 /// The unknown providers of a tree, from every file's routing: the segment before
@@ -256,12 +315,13 @@ fn provider_in_prefix(prefix: &str, accept: impl Fn(&str) -> bool) -> Option<Str
 
 /// The integration of one file, from the provider its path names (see
 /// [`provider_from_path`]) and, when that is none, its routes. `unknown` holds the
-/// tree's [`unknown_providers`].
+/// tree's [`unknown_providers`]; `path` and `text` are the file's.
 pub fn assign(
     matcher: &ProviderMatcher,
     path_provider: Option<String>,
     routing: Option<&Routing>,
     unknown: &BTreeSet<String>,
+    (path, text): (&str, &str),
 ) -> Option<String> {
     if path_provider.is_some() {
         return path_provider;
@@ -269,9 +329,17 @@ pub fn assign(
     let empty = Routing::default();
     let routing = routing.unwrap_or(&empty);
     for prefix in &routing.prefixes {
-        if let Some(provider) = prefix.split('/').find_map(|segment| matcher.provider_in(segment)) {
+        let segments: Vec<&str> = prefix.split('/').collect();
+        let backed = matcher.backing(&segments, text);
+        if let Some(provider) = segments.iter().find_map(|segment| matcher.provider_in_backed(segment, &backed)) {
             return Some(provider);
         }
+    }
+    // A file holding a callback backs the common word its path names (`monday_routes.py`).
+    if !routing.route_paths.is_empty()
+        && let Some(provider) = provider_in_path(matcher, path, text, true)
+    {
+        return Some(provider);
     }
     // A router prefix joins the file to an unknown provider only when a callback names it:
     // most prefixes name a resource (`/api/v1/channels`), not a provider.
@@ -403,7 +471,7 @@ mod tests {
         let sso = "/api/sso/acme/callback";
         assert_eq!(names(&[&routing(&["/api/sso"], &[sso], &[sso])]), vec!["acme"]);
         let unknown: BTreeSet<String> = ["acme".to_string(), "globex".to_string()].into();
-        let assign = |routing: &Routing| assign(&matcher, None, Some(routing), &unknown);
+        let assign = |routing: &Routing| assign(&matcher, None, Some(routing), &unknown, ("routes.py", ""));
         assert_eq!(assign(&callback).as_deref(), Some("acme"));
         assert_eq!(assign(&routing(&["/api/globex/v2"], &["/api/globex/v2/items"], &[])).as_deref(), Some("globex"));
         assert_eq!(assign(&resource), None);
@@ -429,6 +497,73 @@ mod tests {
             unknown_providers([&Routing::of(&config, &facts, "routes.py", BTreeMap::new(), vec!["/acme/callback".into()])]),
             ["acme".to_string()].into()
         );
+    }
+
+    #[test]
+    fn a_common_word_names_a_provider_only_when_the_file_backs_it() {
+        let config = Config::defaults().expect("defaults");
+        let matcher = ProviderMatcher::new(&config);
+        let from_path = |path: &str, text: &str| {
+            let file = SourceFile::new(path.into(), path.into(), Language::Python, text.into());
+            provider_from_path(&config, &matcher, Path::new("."), &file)
+        };
+        // Teams of users (Airflow, LiteLLM, Langflow) are no provider.
+        assert_eq!(
+            from_path(
+                "airflow/api_fastapi/core_api/routes/ui/teams.py",
+                "from airflow.models import Team
+"
+            ),
+            None
+        );
+        assert_eq!(
+            from_path(
+                "litellm/proxy/management/teams/access.py",
+                "def can_edit(team): ...
+"
+            ),
+            None
+        );
+        assert_eq!(from_path("langflow/api/v1/authz_teams.py", ""), None);
+        // Evidence in the text, in any case; a provider folder on the way; an alias.
+        assert_eq!(
+            from_path(
+                "chainlit/teams/app.py",
+                "from botbuilder.core import TurnContext
+"
+            )
+            .as_deref(),
+            Some("teams")
+        );
+        assert_eq!(
+            from_path(
+                "bots/teams.py",
+                "# Microsoft Graph
+"
+            )
+            .as_deref(),
+            Some("teams")
+        );
+        assert_eq!(from_path("backend/integrations/teams/routes.py", "").as_deref(), Some("teams"));
+        assert_eq!(from_path("alerting/ms_teams.py", "").as_deref(), Some("teams"));
+        // Other providers need nothing.
+        assert_eq!(from_path("services/zoom_service.py", "").as_deref(), Some("zoom"));
+        assert!(names_unbacked_provider(&matcher, "api/teams.py") && !names_unbacked_provider(&matcher, "api/users.py"));
+        // A router prefix is backed the same way; a callback among the file's routes backs
+        // the word its path names.
+        let unknown = BTreeSet::new();
+        let routing = |prefix: &str, paths: &[&str]| Routing {
+            prefixes: vec![prefix.to_string()],
+            route_paths: paths.iter().map(|path| path.to_string()).collect(),
+            exchange_paths: Vec::new(),
+        };
+        let assign = |routing: &Routing, path: &str, text: &str| assign(&matcher, None, Some(routing), &unknown, (path, text));
+        assert_eq!(assign(&routing("/api/teams", &[]), "routes/ui/teams.py", ""), None);
+        assert_eq!(assign(&routing("/api/teams", &[]), "routes/bot.py", "MicrosoftAppId").as_deref(), Some("teams"));
+        assert_eq!(assign(&routing("/api/connectors/teams", &[]), "routes/bot.py", "").as_deref(), Some("teams"));
+        assert_eq!(assign(&routing("/api", &["/api/connect/complete"]), "api/teams.py", "").as_deref(), Some("teams"));
+        assert!(contains_ignoring_ascii_case(b"uses Box.COM files", b"box.com"));
+        assert!(!contains_ignoring_ascii_case(b"boxcom", b"box.com"));
     }
 
     #[test]

@@ -149,7 +149,8 @@ fn scan_files(
         let mounted = mounts.get(index).map(Vec::as_slice).unwrap_or_default();
         // Routes and prefixes group a file only when its path names no provider.
         let wants_routing = path_provider.is_none()
-            && integrations::may_declare_routes(&file.relative_path, &file.text, file.language, !mounted.is_empty());
+            && (integrations::may_declare_routes(&file.relative_path, &file.text, file.language, !mounted.is_empty())
+                || integrations::names_unbacked_provider(&matcher, &file.relative_path));
         let mut analysis = analyse_file(&project, config, index, &wants, wants_routing, mounted);
         analysis.path_provider = path_provider;
         analysis
@@ -221,8 +222,10 @@ fn scan_files(
         }
     }
     let unknown = integrations::unknown_providers(analyses.iter().filter_map(|(_, analysis)| analysis.routing.as_ref()));
-    for (_, analysis) in &analyses {
-        assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref(), &unknown));
+    for (index, analysis) in &analyses {
+        let file = &project.files[*index];
+        let (path, text) = (file.relative_path.as_str(), file.text.as_str());
+        assignments.push(integrations::assign(&matcher, analysis.path_provider.clone(), analysis.routing.as_ref(), &unknown, (path, text)));
     }
     skipped.sort();
 
