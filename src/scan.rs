@@ -1,7 +1,7 @@
 //! The scan pipeline: discover -> parse (on demand) -> rules -> suppressions ->
 //! integrations -> coverage -> report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -250,6 +250,15 @@ fn scan_files(
             }
         }
     };
+    // The handlers of the tree's callbacks: a callback forwarding its code to one stores and
+    // syncs through it, so a missing store or sync is that route's defect, reported there
+    // once; both callbacks still count in the steps.
+    let callback_handlers: HashSet<(usize, &str)> = analyses
+        .iter()
+        .flat_map(|(_, analysis)| &analysis.callbacks)
+        .filter(|callback| callback.analysis.kind == callbacks::Kind::Callback)
+        .map(|callback| (callback.analysis.file_index, callback.analysis.function.as_str()))
+        .collect();
     let mut callback_integrations = Vec::new();
     for (index, analysis) in &analyses {
         let file_integration = assignments.get(*index).cloned().flatten();
@@ -266,16 +275,25 @@ fn scan_files(
             if !wanted(integration) {
                 continue;
             }
+            let analysis = &callback.analysis;
+            let forwarded = analysis
+                .delegation
+                .as_ref()
+                .and_then(|delegation| delegation.target.as_ref())
+                .is_some_and(|target| callback_handlers.contains(&(target.file_index, target.handler.as_str())));
             let (mut persisted, mut synced) = (true, true);
             for finding in &callback.findings {
-                let done = take(Some(finding), integration);
-                if finding.finding.rule.code == callback_no_persist::RULE.code {
+                let code = finding.finding.rule.code;
+                let step = code == callback_no_persist::RULE.code || code == callback_no_sync::RULE.code;
+                // Not reported, but the step is still undone for this callback: its
+                // integration may not be the route's.
+                let done = if forwarded && step { finding.suppressed } else { take(Some(finding), integration) };
+                if code == callback_no_persist::RULE.code {
                     persisted = done;
-                } else if finding.finding.rule.code == callback_no_sync::RULE.code {
+                } else if code == callback_no_sync::RULE.code {
                     synced = done;
                 }
             }
-            let analysis = &callback.analysis;
             if analysis.kind == callbacks::Kind::Callback {
                 if selected(&callback_no_persist::RULE) {
                     items.push(StepItem { step: "token_persistence", integration: integration.clone(), done: persisted });

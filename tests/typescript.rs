@@ -415,6 +415,15 @@ fn a_callback_forwarding_to_a_backend_in_another_language_delegates_without_mani
     assert_eq!(web["returns_tokens"], false, "{web:#}");
     let codes: Vec<(String, String)> = string_pairs(&report["findings"], "code", "file");
     assert!(!codes.iter().any(|(code, _)| code == "OA002" || code == "OA101"), "{codes:?}");
+    // The backend starts no sync: one defect, reported once, where it is; both callbacks
+    // count in the steps, the forwarding one undone like the route it relies on.
+    let syncs: Vec<&String> = codes.iter().filter(|(code, _)| code == "OA003").map(|(_, file)| file).collect();
+    assert_eq!(syncs, ["backend/acme_routes.py"], "{codes:?}");
+    let acme = report["integrations"].as_array().expect("integrations").iter().find(|integration| integration["name"] == "acme");
+    let steps = &acme.expect("acme")["steps"];
+    assert_eq!(steps["token_persistence"], serde_json::json!({"done": 2, "total": 2}), "{steps:#}");
+    assert_eq!(steps["historical_sync"], serde_json::json!({"done": 0, "total": 2}), "{steps:#}");
+    assert_eq!(acme.expect("acme")["callbacks"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]
