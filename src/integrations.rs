@@ -52,8 +52,8 @@ const CALLBACK_SEGMENTS: &[&str] = &["callback", "oauth2callback", "oauth_callba
 
 /// Folders and prefix segments that say the code under them talks to providers, so a common
 /// word there (`integrations/teams/`) names one without [`ProviderMatcher::evidenced`].
-const PROVIDER_CONTEXT_SEGMENTS: &[&str] =
-    &["integrations", "integration", "connectors", "connector", "providers", "provider", "oauth", "oauth2", "connections"];
+/// Not `providers`: React keeps its context providers there (`src/providers/TeamsProvider.tsx`).
+const PROVIDER_CONTEXT_SEGMENTS: &[&str] = &["integrations", "integration", "connectors", "connector", "oauth", "oauth2", "connections"];
 
 pub struct ProviderMatcher {
     /// (provider, a spelling with the words joined, whether the spelling is a common word
@@ -125,11 +125,14 @@ impl ProviderMatcher {
     }
 }
 
-/// `needle` (lower-case ASCII) in `haystack`, ASCII case ignored.
+/// `needle` (lower-case ASCII) in `haystack` at the start of a word, ASCII case ignored
+/// (`box.com` is not in `dropbox.com`).
 fn contains_ignoring_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
     let Some(&first) = needle.first() else { return true };
-    memchr::memchr2_iter(first, first.to_ascii_uppercase(), haystack)
-        .any(|at| haystack.get(at..at + needle.len()).is_some_and(|window| window.eq_ignore_ascii_case(needle)))
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), haystack).any(|at| {
+        let starts_word = at == 0 || !haystack[at - 1].is_ascii_alphanumeric();
+        starts_word && haystack.get(at..at + needle.len()).is_some_and(|window| window.eq_ignore_ascii_case(needle))
+    })
 }
 
 /// Route path segments that name a step of connecting (`/acme/install/callback`): a
@@ -139,8 +142,13 @@ const STEP_SEGMENTS: &[&str] =
 
 /// Words of a route parameter that names the provider a request is for:
 /// `/oauth/{provider}/callback` serves every provider its path can name.
-const PROVIDER_PARAMETER_WORDS: &[&str] =
-    &["provider", "integration", "connector", "connection", "client", "service", "idp", "platform", "vendor", "plugin", "strategy"];
+const PROVIDER_PARAMETER_WORDS: &[&str] = &["provider", "integration", "connector", "idp", "platform", "vendor", "plugin", "strategy"];
+
+/// Words of a route parameter that may name the provider, or an id within one provider
+/// (`/api/slack/{connection_id}/callback`): the provider only as an item of the collection
+/// the segment before names (`/oauth/clients/{client_id}/callback`) or with no segment
+/// before that names something.
+const ITEM_PARAMETER_WORDS: &[&str] = &["client", "connection", "service"];
 
 /// The provider of an unknown integration that a callback's route path names: the segment
 /// before `/callback`. A step of connecting names it only when no other segment before can
@@ -151,11 +159,13 @@ const PROVIDER_PARAMETER_WORDS: &[&str] =
 /// the path can name. It is named by the parameter in braces, after the nearest segment
 /// before it that names something (`connections/{provider}` for
 /// `/connections/oauth/{provider}/callback`, `{provider}` for `/oauth/{provider}/callback`).
-/// Another parameter (`/acme/{tenant}/callback`) is skipped.
-fn provider_before_callback(path: &str) -> Option<String> {
+/// A parameter after a known provider (`is_known`), or an item id after a segment that is
+/// not its collection (`/api/slack/{connection_id}/callback`), is the provider's: skipped,
+/// like any other parameter (`/acme/{tenant}/callback`).
+fn provider_before_callback(path: &str, is_known: &dyn Fn(&str) -> bool) -> Option<String> {
     enum Candidate<'a> {
         Word(&'a str),
-        Parameter(String),
+        Parameter { name: String, words: Vec<String> },
     }
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
     let position = segments.iter().position(|segment| CALLBACK_SEGMENTS.contains(&segment.to_lowercase().as_str()))?;
@@ -166,8 +176,10 @@ fn provider_before_callback(path: &str) -> Option<String> {
         .filter_map(|segment| match routes::parameter_name(segment) {
             Some(name) => {
                 let words = words_of(name);
-                let names_provider = words.iter().any(|word| PROVIDER_PARAMETER_WORDS.contains(&word.as_str()));
-                names_provider.then(|| Candidate::Parameter(words.join("_")))
+                let names_provider = words
+                    .iter()
+                    .any(|word| PROVIDER_PARAMETER_WORDS.contains(&word.as_str()) || ITEM_PARAMETER_WORDS.contains(&word.as_str()));
+                names_provider.then(|| Candidate::Parameter { name: words.join("_"), words })
             }
             None => names_provider(segment).then_some(Candidate::Word(segment)),
         })
@@ -177,15 +189,20 @@ fn provider_before_callback(path: &str) -> Option<String> {
     let chosen = candidates.iter().position(|candidate| !is_step(candidate)).or((!candidates.is_empty()).then_some(0))?;
     match &candidates[chosen] {
         Candidate::Word(word) => Some(normalize_provider(word)),
-        Candidate::Parameter(name) => {
+        Candidate::Parameter { name, words } => {
             let named_before = candidates[chosen + 1..].iter().find_map(|candidate| match candidate {
                 Candidate::Word(word) if !is_step(candidate) => Some(normalize_provider(word)),
                 _ => None,
             });
-            Some(match named_before {
-                Some(word) => format!("{word}/{{{name}}}"),
-                None => format!("{{{name}}}"),
-            })
+            let Some(word) = named_before else { return Some(format!("{{{name}}}")) };
+            let strong = words.iter().any(|word| PROVIDER_PARAMETER_WORDS.contains(&word.as_str()));
+            // `clients` of `{client_id}`: the parameter picks one of a collection.
+            let collection = |item: &str| {
+                words_of(&word).last().is_some_and(|last| [item.to_string(), format!("{item}s"), format!("{item}es")].contains(last))
+            };
+            let dynamic =
+                !is_known(&word) && (strong || words.iter().any(|item| ITEM_PARAMETER_WORDS.contains(&item.as_str()) && collection(item)));
+            Some(if dynamic { format!("{word}/{{{name}}}") } else { word })
         }
     }
 }
@@ -193,7 +210,7 @@ fn provider_before_callback(path: &str) -> Option<String> {
 /// True for the name of a dynamic integration ([`provider_before_callback`]): a callback
 /// serving every provider its path names, whose provider is a value, not a name.
 pub fn is_dynamic(integration: &str) -> bool {
-    integration.ends_with('}')
+    integration.starts_with('{') || integration.contains("/{")
 }
 
 /// Literals without which a file declares no callback route.
@@ -203,9 +220,13 @@ const CALLBACK_LITERALS: &[&str] = &["callback\"", "callback'", "callback/"];
 /// `<tenant>`, `:id`, `[id]`), not a generic word (`api`, `v1`, `oauth`).
 fn names_provider(segment: &str) -> bool {
     let lower = normalize_provider(segment);
-    // An API version: `v1`, `v5`.
-    let version = lower.strip_prefix('v').is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()));
-    !segment.is_empty() && routes::parameter_name(segment).is_none() && !version && !GENERIC_SEGMENTS.contains(&lower.as_str())
+    // An API version: `v1`, `v5`, `v1.0`.
+    let version = lower.strip_prefix('v').is_some_and(|digits| {
+        digits.starts_with(|c: char| c.is_ascii_digit()) && digits.bytes().all(|byte| byte.is_ascii_digit() || byte == b'_')
+    });
+    // A name: not a route group (`(auth)`), a pattern or a file name.
+    let name = segment.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    !segment.is_empty() && name && routes::parameter_name(segment).is_none() && !version && !GENERIC_SEGMENTS.contains(&lower.as_str())
 }
 
 /// Cheap test on the raw text: a file can say something of its provider by its routes only
@@ -286,11 +307,11 @@ fn provider_in_path(matcher: &ProviderMatcher, path: &str, text: &str, backed: b
 /// `/callback` in a route path ([`Routing::route_paths`] carry their router's prefix), and
 /// the router prefix an exchange endpoint without `/callback` sits under (`/api/acme` of
 /// `/api/acme/connect/complete`).
-pub fn unknown_providers<'r>(routings: impl IntoIterator<Item = &'r Routing>) -> BTreeSet<String> {
+pub fn unknown_providers<'r>(matcher: &ProviderMatcher, routings: impl IntoIterator<Item = &'r Routing>) -> BTreeSet<String> {
     let mut providers = BTreeSet::new();
     for routing in routings {
-        providers.extend(routing.route_paths.iter().filter_map(|path| provider_before_callback(path)));
-        for path in routing.exchange_paths.iter().filter(|path| provider_before_callback(path).is_none()) {
+        providers.extend(routing.route_paths.iter().filter_map(|path| callback_provider(matcher, path)));
+        for path in routing.exchange_paths.iter().filter(|path| callback_provider(matcher, path).is_none()) {
             let under = |prefix: &&String| {
                 let prefix = prefix.trim_end_matches('/');
                 path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -335,9 +356,14 @@ pub fn assign(
             return Some(provider);
         }
     }
-    // A file holding a callback backs the common word its path names (`monday_routes.py`).
-    if !routing.route_paths.is_empty()
-        && let Some(provider) = provider_in_path(matcher, path, text, true)
+    // A file holding a callback backs the common word its path names (`monday_routes.py`),
+    // unless the callback's route names another provider, or every provider, and not the
+    // word (`/api/monday/admin/callback` is monday's).
+    let names_word = |route: &String, provider: &str| {
+        route.split('/').any(|segment| names_provider(segment) && matcher.provider_in(segment).as_deref() == Some(provider))
+    };
+    if let Some(provider) = provider_in_path(matcher, path, text, true)
+        && routing.route_paths.iter().any(|route| callback_provider(matcher, route).is_none() || names_word(route, &provider))
     {
         return Some(provider);
     }
@@ -345,7 +371,13 @@ pub fn assign(
     // most prefixes name a resource (`/api/v1/channels`), not a provider.
     let inferred_from_prefix = routing.prefixes.iter().find_map(|prefix| provider_in_prefix(prefix, |provider| unknown.contains(provider)));
     // `@router.get("/acme/callback")`: the segment before `/callback` names the provider.
-    inferred_from_prefix.or_else(|| routing.route_paths.iter().find_map(|path| callback_provider(matcher, path)))
+    // A named provider before every provider (`/auth/:provider/callback` beside
+    // `/auth/github/callback`): the file's other sites are the named one's.
+    let by_callback = || {
+        let providers: Vec<String> = routing.route_paths.iter().filter_map(|path| callback_provider(matcher, path)).collect();
+        providers.iter().find(|provider| !is_dynamic(provider)).or(providers.first()).cloned()
+    };
+    inferred_from_prefix.or_else(by_callback)
 }
 
 /// The integration of one callback of a file whose integration is `file_integration`: the
@@ -371,13 +403,18 @@ pub fn of_callback(
 /// [`provider_before_callback`], a known provider by its name (`google_calendar` for
 /// `/gcal/callback`).
 fn callback_provider(matcher: &ProviderMatcher, path: &str) -> Option<String> {
-    let provider = provider_before_callback(path)?;
+    let provider = provider_before_callback(path, &|word| matcher.provider_in(word).is_some())?;
     Some(if is_dynamic(&provider) { provider } else { matcher.provider_in(&provider).unwrap_or(provider) })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`provider_before_callback`] knowing no provider.
+    fn before_callback(path: &str) -> Option<String> {
+        provider_before_callback(path, &|_| false)
+    }
 
     #[test]
     fn files_worth_parsing_for_their_routes() {
@@ -394,24 +431,25 @@ mod tests {
 
     #[test]
     fn callback_paths() {
-        assert_eq!(provider_before_callback("/acme/callback").as_deref(), Some("acme"));
-        assert_eq!(provider_before_callback("/api/v1/integrations/acme-crm/oauth/callback").as_deref(), Some("acme_crm"));
-        assert_eq!(provider_before_callback("/{provider}/callback").as_deref(), Some("{provider}"));
-        assert_eq!(provider_before_callback("/<tenant>/callback"), None);
-        assert_eq!(provider_before_callback("/api/acme/token"), None);
+        assert_eq!(before_callback("/acme/callback").as_deref(), Some("acme"));
+        assert_eq!(before_callback("/api/v1/integrations/acme-crm/oauth/callback").as_deref(), Some("acme_crm"));
+        assert_eq!(before_callback("/{provider}/callback").as_deref(), Some("{provider}"));
+        assert_eq!(before_callback("/<tenant>/callback"), None);
+        assert_eq!(before_callback("/api/acme/token"), None);
         // A step of connecting names the provider only when nothing else before it can.
-        assert_eq!(provider_before_callback("/acme/install/callback").as_deref(), Some("acme"));
-        assert_eq!(provider_before_callback("/api/hooli/set-up/callback").as_deref(), Some("hooli"));
-        assert_eq!(provider_before_callback("/install/callback").as_deref(), Some("install"));
+        assert_eq!(before_callback("/acme/install/callback").as_deref(), Some("acme"));
+        assert_eq!(before_callback("/api/hooli/set-up/callback").as_deref(), Some("hooli"));
+        assert_eq!(before_callback("/install/callback").as_deref(), Some("install"));
         // Neither an API version, an app, nor signing in names one.
-        assert_eq!(provider_before_callback("/api/v5/setup/callback").as_deref(), Some("setup"));
-        assert_eq!(provider_before_callback("/app/install/callback").as_deref(), Some("install"));
-        assert_eq!(provider_before_callback("/app/login/callback"), None);
+        assert_eq!(before_callback("/api/v5/setup/callback").as_deref(), Some("setup"));
+        assert_eq!(before_callback("/app/install/callback").as_deref(), Some("install"));
+        assert_eq!(before_callback("/app/login/callback"), None);
     }
 
     #[test]
     fn a_parameter_naming_the_provider_makes_a_dynamic_integration() {
-        let name = |path: &str| provider_before_callback(path);
+        let name = |path: &str| before_callback(path);
+        let known = |path: &str| provider_before_callback(path, &|word| word == "slack");
         assert_eq!(name("/oauth/{provider}/callback").as_deref(), Some("{provider}"));
         assert_eq!(name("/auth/oauth/{provider_id}/callback").as_deref(), Some("{provider_id}"));
         assert_eq!(name("/connections/oauth/{provider}/callback").as_deref(), Some("connections/{provider}"));
@@ -422,6 +460,21 @@ mod tests {
         assert_eq!(name("/login/<string:idp>/callback").as_deref(), Some("{idp}"));
         assert_eq!(name("/oauth/{provider:path}/install/callback").as_deref(), Some("{provider}"));
         assert!(is_dynamic("{provider}") && is_dynamic("clients/{client_id}") && !is_dynamic("acme"));
+        // An id within one provider: after a segment that is not its collection, or after a
+        // known provider.
+        assert_eq!(name("/api/slack/{connection_id}/callback").as_deref(), Some("slack"));
+        assert_eq!(name("/api/integrations/hubspot/{client_id}/callback").as_deref(), Some("hubspot"));
+        assert_eq!(name("/auth/google/{service}/callback").as_deref(), Some("google"));
+        assert_eq!(name("/api/slack/{workspace_id}/oauth/{client_id}/callback").as_deref(), Some("slack"));
+        assert_eq!(name("/connections/{connection_id}/callback").as_deref(), Some("connections/{connection_id}"));
+        assert_eq!(name("/acme/{provider}/callback").as_deref(), Some("acme/{provider}"));
+        assert_eq!(known("/api/slack/{provider}/callback").as_deref(), Some("slack"));
+        // Versions, route groups and Express patterns name nothing.
+        assert_eq!(name("/api/v1.0/{provider}/callback").as_deref(), Some("{provider}"));
+        assert_eq!(name("/api/(auth)/{provider}/callback").as_deref(), Some("{provider}"));
+        assert_eq!(name("/auth/:provider(google|github)/callback").as_deref(), Some("{provider}"));
+        assert_eq!(name("/oauth/${provider}/callback").as_deref(), Some("{provider}"));
+        assert!(!is_dynamic("acme") && !is_dynamic("acme_{x"));
         // Any other parameter is skipped, as before.
         assert_eq!(name("/acme/{tenant}/callback").as_deref(), Some("acme"));
         assert_eq!(name("/auth/:tenant/callback"), None);
@@ -456,7 +509,7 @@ mod tests {
             route_paths: paths.iter().map(|path| path.to_string()).collect(),
             exchange_paths: exchanges.iter().map(|path| path.to_string()).collect(),
         };
-        let names = |routings: &[&Routing]| unknown_providers(routings.iter().copied()).into_iter().collect::<Vec<_>>();
+        let names = |routings: &[&Routing]| unknown_providers(&matcher, routings.iter().copied()).into_iter().collect::<Vec<_>>();
         let callback = routing(&["/api/integrations"], &["/api/integrations/acme/callback"], &["/api/integrations/acme/callback"]);
         let exchange_path = "/api/globex/oauth/connect/complete";
         let exchange = routing(&["/api/globex/oauth"], &[exchange_path], &[exchange_path]);
@@ -475,6 +528,9 @@ mod tests {
         assert_eq!(assign(&callback).as_deref(), Some("acme"));
         assert_eq!(assign(&routing(&["/api/globex/v2"], &["/api/globex/v2/items"], &[])).as_deref(), Some("globex"));
         assert_eq!(assign(&resource), None);
+        // A named callback's provider before every provider's, whatever their order.
+        let both = routing(&["/auth"], &["/auth/:provider/callback", "/auth/github/callback"], &[]);
+        assert_eq!(assign(&both).as_deref(), Some("github"));
         // A known provider needs no callback.
         assert_eq!(assign(&routing(&["/api/slack"], &["/api/slack/events"], &[])).as_deref(), Some("slack"));
     }
@@ -494,7 +550,10 @@ mod tests {
         assert!(paths(&[]).is_empty());
         assert_eq!(paths(&["/acme/callback"]), vec!["/acme/callback"]);
         assert_eq!(
-            unknown_providers([&Routing::of(&config, &facts, "routes.py", BTreeMap::new(), vec!["/acme/callback".into()])]),
+            unknown_providers(
+                &ProviderMatcher::new(&config),
+                [&Routing::of(&config, &facts, "routes.py", BTreeMap::new(), vec!["/acme/callback".into()])]
+            ),
             ["acme".to_string()].into()
         );
     }
@@ -563,7 +622,15 @@ mod tests {
         assert_eq!(assign(&routing("/api/connectors/teams", &[]), "routes/bot.py", "").as_deref(), Some("teams"));
         assert_eq!(assign(&routing("/api", &["/api/connect/complete"]), "api/teams.py", "").as_deref(), Some("teams"));
         assert!(contains_ignoring_ascii_case(b"uses Box.COM files", b"box.com"));
+        assert!(contains_ignoring_ascii_case(b"https://api.box.com", b"box.com"));
         assert!(!contains_ignoring_ascii_case(b"boxcom", b"box.com"));
+        assert!(!contains_ignoring_ascii_case(b"https://www.dropbox.com", b"box.com"));
+        // React's context providers are no provider context.
+        assert_eq!(from_path("web/src/providers/TeamsProvider.tsx", "export const TeamsProvider = () => null;\n"), None);
+        // A callback for every provider, or for another one, backs no common word.
+        assert_eq!(assign(&routing("/api", &["/oauth/{provider}/callback"]), "routes/teams.py", "").as_deref(), Some("{provider}"));
+        assert_eq!(assign(&routing("/api", &["/api/acme/callback"]), "routes/teams.py", "").as_deref(), Some("acme"));
+        assert_eq!(assign(&routing("/api", &["/api/teams/admin/callback"]), "routes/teams.py", "").as_deref(), Some("teams"));
     }
 
     #[test]

@@ -481,12 +481,15 @@ pub fn project_mounts(project: &Project) -> Vec<Vec<Mount>> {
 }
 
 /// The name of a path parameter segment, `None` for a literal segment: FastAPI's `{id}` and
-/// `{path:path}`, Express's `:id` and `:id?`, Next.js's `[id]` and `[...slug]`, Flask's
-/// `<id>` and `<int:id>`, and an interpolated `{expr}` (its text).
+/// `{path:path}`, Express's `:id`, `:id?` and `:id(a|b)`, Next.js's `[id]` and
+/// `[...slug]`, Flask's `<id>` and `<int:id>`, and an interpolated `{expr}` or `${expr}`
+/// (its text).
 pub fn parameter_name(segment: &str) -> Option<&str> {
     let name = if let Some(rest) = segment.strip_prefix(':') {
-        rest
-    } else if let Some(inner) = segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+        // `:provider(google|github)`, `:id?`: the name before any pattern or modifier.
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        &rest[..end]
+    } else if let Some(inner) = segment.strip_prefix("${").or_else(|| segment.strip_prefix('{')).and_then(|rest| rest.strip_suffix('}')) {
         inner.split(':').next().unwrap_or(inner)
     } else if let Some(inner) = segment.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
         inner.trim_matches(['[', ']', '.'])

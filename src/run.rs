@@ -185,9 +185,19 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
 
     if let Some(folder) = &args.patch_dir {
         std::fs::create_dir_all(folder).with_context(|| format!("{}: cannot create the patch folder", folder.display()))?;
+        // Two names can make one file name (`{client}` and `client`): the later one is numbered.
+        let mut used = std::collections::HashSet::new();
         for (integration, changes) in &plan.by_integration {
             let patch: String = changes.iter().map(fix::write::unified_diff).collect();
-            let path = folder.join(format!("{}.patch", fix::patch_file_stem(integration)));
+            let stem = fix::patch_file_stem(integration);
+            let mut name = stem.clone();
+            for number in 2.. {
+                if used.insert(name.clone()) {
+                    break;
+                }
+                name = format!("{stem}-{number}");
+            }
+            let path = folder.join(format!("{name}.patch"));
             fix::write::atomic_write(&path, patch.as_bytes(), None, false)
                 .with_context(|| format!("{}: cannot write the patch", path.display()))?;
         }

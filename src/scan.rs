@@ -1,7 +1,7 @@
 //! The scan pipeline: discover -> parse (on demand) -> rules -> suppressions ->
 //! integrations -> coverage -> report.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -221,7 +221,7 @@ fn scan_files(
             }
         }
     }
-    let unknown = integrations::unknown_providers(analyses.iter().filter_map(|(_, analysis)| analysis.routing.as_ref()));
+    let unknown = integrations::unknown_providers(&matcher, analyses.iter().filter_map(|(_, analysis)| analysis.routing.as_ref()));
     for (index, analysis) in &analyses {
         let file = &project.files[*index];
         let (path, text) = (file.relative_path.as_str(), file.text.as_str());
@@ -250,48 +250,56 @@ fn scan_files(
             }
         }
     };
-    // The handlers of the tree's callbacks: a callback forwarding its code to one stores and
-    // syncs through it, so a missing store or sync is that route's defect, reported there
-    // once; both callbacks still count in the steps.
-    let callback_handlers: HashSet<(usize, &str)> = analyses
+    // Each callback's integration: a file of routes may serve several providers (Chainlit's
+    // `server.py`), so a callback belongs to the integration its own route names, if any.
+    let callback_integrations: Vec<Vec<Option<String>>> = analyses
         .iter()
-        .flat_map(|(_, analysis)| &analysis.callbacks)
-        .filter(|callback| callback.analysis.kind == callbacks::Kind::Callback)
-        .map(|callback| (callback.analysis.file_index, callback.analysis.function.as_str()))
-        .collect();
-    let mut callback_integrations = Vec::new();
-    for (index, analysis) in &analyses {
-        let file_integration = assignments.get(*index).cloned().flatten();
-        // A file of routes may serve several providers (Chainlit's `server.py`): each
-        // callback belongs to the integration its own route names, if any.
-        let integrations: Vec<Option<String>> = analysis
-            .callbacks
-            .iter()
-            .map(|callback| {
+        .map(|(index, analysis)| {
+            let file_integration = assignments.get(*index).cloned().flatten();
+            let integration_of = |callback: &AnalysedCallback| {
                 integrations::of_callback(&matcher, analysis.path_provider.as_ref(), &file_integration, &callback.analysis.path)
-            })
-            .collect();
-        for (callback, integration) in analysis.callbacks.iter().zip(&integrations) {
+            };
+            analysis.callbacks.iter().map(integration_of).collect()
+        })
+        .collect();
+    // The tree's callbacks by handler, with their integration and whether each of their two
+    // steps is done. A callback forwarding its code to one of the same integration stores and
+    // syncs through it: a missing store or sync is that route's defect, reported there once,
+    // and the forwarding callback's steps are done when the route's are.
+    let step_done = |callback: &AnalysedCallback, rule: &RuleInfo| {
+        callback.findings.iter().all(|finding| finding.finding.rule.code != rule.code || finding.suppressed)
+    };
+    let routes_by_handler: HashMap<(usize, &str), (&Option<String>, bool, bool)> = analyses
+        .iter()
+        .zip(&callback_integrations)
+        .flat_map(|((_, analysis), integrations)| analysis.callbacks.iter().zip(integrations))
+        .filter(|(callback, _)| callback.analysis.kind == callbacks::Kind::Callback)
+        .map(|(callback, integration)| {
+            let key = (callback.analysis.file_index, callback.analysis.function.as_str());
+            (key, (integration, step_done(callback, &callback_no_persist::RULE), step_done(callback, &callback_no_sync::RULE)))
+        })
+        .collect();
+    for ((index, analysis), integrations) in analyses.iter().zip(&callback_integrations) {
+        for (callback, integration) in analysis.callbacks.iter().zip(integrations) {
             if !wanted(integration) {
                 continue;
             }
             let analysis = &callback.analysis;
-            let forwarded = analysis
+            let route = analysis
                 .delegation
                 .as_ref()
                 .and_then(|delegation| delegation.target.as_ref())
-                .is_some_and(|target| callback_handlers.contains(&(target.file_index, target.handler.as_str())));
+                .and_then(|target| routes_by_handler.get(&(target.file_index, target.handler.as_str())))
+                .filter(|(route_integration, _, _)| *route_integration == integration);
             let (mut persisted, mut synced) = (true, true);
             for finding in &callback.findings {
                 let code = finding.finding.rule.code;
-                let step = code == callback_no_persist::RULE.code || code == callback_no_sync::RULE.code;
-                // Not reported, but the step is still undone for this callback: its
-                // integration may not be the route's.
-                let done = if forwarded && step { finding.suppressed } else { take(Some(finding), integration) };
                 if code == callback_no_persist::RULE.code {
-                    persisted = done;
+                    persisted = route.map_or_else(|| take(Some(finding), integration), |(_, persisted, _)| *persisted);
                 } else if code == callback_no_sync::RULE.code {
-                    synced = done;
+                    synced = route.map_or_else(|| take(Some(finding), integration), |(_, _, synced)| *synced);
+                } else {
+                    take(Some(finding), integration);
                 }
             }
             if analysis.kind == callbacks::Kind::Callback {
@@ -304,8 +312,7 @@ fn scan_files(
             }
             callback_entries.push((integration.clone(), callback_entry(&project, analysis)));
         }
-        callback_integrations.push(integrations);
-        let integration = file_integration;
+        let integration = assignments.get(*index).cloned().flatten();
         if !wanted(&integration) {
             continue;
         }
@@ -320,13 +327,22 @@ fn scan_files(
     }
 
     let (report_findings, findings) = to_report_findings(&project, findings);
+    // The files of the wanted integrations, with theirs; a file of another holding a callback
+    // of a wanted one counts too (the callback brings it into its integration).
+    let mut with_wanted_callback = vec![false; project.files.len()];
+    for ((index, _), integrations) in analyses.iter().zip(&callback_integrations) {
+        with_wanted_callback[*index] = integrations.iter().any(&wanted);
+    }
     let files: Vec<(String, Option<String>)> = project
         .files
         .iter()
         .enumerate()
         .filter(|(index, _)| !unparsed[*index])
-        .map(|(index, file)| (file.relative_path.clone(), assignments.get(index).cloned().flatten()))
-        .filter(|(_, integration)| wanted(integration))
+        .filter_map(|(index, file)| {
+            let integration = assignments.get(index).cloned().flatten();
+            let own = wanted(&integration);
+            (own || with_wanted_callback[index]).then(|| (file.relative_path.clone(), integration.filter(|_| own)))
+        })
         .collect();
     let mut callbacks = Vec::new();
     for ((_, analysis), integrations) in analyses.into_iter().zip(callback_integrations) {

@@ -213,6 +213,7 @@ fn a_callback_for_every_provider_is_its_own_dynamic_integration() {
     assert_eq!(names, ["{provider}"]);
     let codes: Vec<&str> = only["findings"].as_array().expect("findings").iter().filter_map(|f| f["code"].as_str()).collect();
     assert_eq!(codes, ["OA002"], "{:#}", only["findings"]);
+    assert_eq!(only["summary"]["files_scanned"], 1, "the callback's file is scanned for its integration");
 
     let output = common::run(&["fix", root, "--rule", "OA002", "--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&common::stdout(&output)).expect("fix prints JSON");
@@ -220,4 +221,33 @@ fn a_callback_for_every_provider_is_its_own_dynamic_integration() {
     let dynamic = skipped.iter().find(|skip| skip["line"] == report["integrations"][1]["callbacks"][0]["line"]);
     let reason = dynamic.and_then(|skip| skip["reason"].as_str()).unwrap_or_default();
     assert!(reason.contains("every provider its path names (`{provider}`)"), "{:#}", plan);
+}
+
+/// Integration names that make one patch file name (`{client}` and `client`) give two
+/// patch files, not one overwriting the other.
+#[test]
+fn patch_files_of_names_alike_do_not_overwrite_each_other() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let routes = |path: &str| {
+        format!(
+            "from fastapi import APIRouter\nimport httpx\n\nrouter = APIRouter()\n\n@router.get(\"{path}\")\n\
+             async def cb(code: str, state: str):\n    if not await store.consume_state(state):\n        raise ValueError(state)\n    \
+             async with httpx.AsyncClient() as client:\n        response = await client.post(TOKEN_URL, data={{\"code\": code}})\n    \
+             tokens = response.json()\n    return {{\"ok\": True}}\n"
+        )
+    };
+    common::write_file(folder.path(), "a/routes.py", routes("/oauth/{client}/callback"));
+    common::write_file(folder.path(), "b/routes.py", routes("/api/client/callback"));
+    let patches = tempfile::tempdir().expect("temp dir");
+    let output = common::run(&["fix", folder.path().to_str().expect("path"), "--patch-dir", patches.path().to_str().expect("path")]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let mut touched = Vec::new();
+    for entry in std::fs::read_dir(patches.path()).expect("patches") {
+        let patch = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        touched.extend(
+            patch.lines().filter_map(|line| line.strip_prefix("+++ b/")).filter(|file| file.ends_with("routes.py")).map(String::from),
+        );
+    }
+    touched.sort();
+    assert_eq!(touched, ["a/routes.py", "b/routes.py"]);
 }

@@ -463,3 +463,40 @@ fn a_callback_forwarding_to_a_route_that_checks_state_checks_it() {
     assert!(state_findings.iter().all(|(_, file)| file.contains("hooli")), "{state_findings:?}");
     assert!(!state_findings.is_empty());
 }
+
+/// The steps of a callback forwarding to a route of its own integration are done when the
+/// route's are (a sync the route's owners accepted missing is accepted for both); forwarding
+/// to a route of another integration, it keeps its own finding, so each integration shows
+/// its work.
+#[test]
+fn a_forwarding_callbacks_steps_follow_its_route_in_its_integration_only() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| write_file(folder.path(), path, text);
+    let frontend = |target: &str| {
+        format!(
+            "import {{ NextRequest, NextResponse }} from 'next/server';\nconst BACKEND_URL = process.env.BACKEND_URL;\n\
+             export async function GET(request: NextRequest) {{\n  const code = request.nextUrl.searchParams.get('code');\n  \
+             const response = await fetch(`${{BACKEND_URL}}/api/{target}/callback`, {{ method: 'POST', body: JSON.stringify({{ code }}) }});\n  \
+             if (!response.ok) return NextResponse.redirect('/error');\n  return NextResponse.redirect('/done');\n}}\n"
+        )
+    };
+    write("nextjs/app/api/acme/callback/route.ts", &frontend("acme"));
+    write("nextjs/app/api/globex/callback/route.ts", &frontend("acme"));
+    write(
+        "backend/acme_routes.py",
+        "from fastapi import APIRouter\nrouter = APIRouter()\n\n@router.post(\"/api/acme/callback\")\n\
+         async def acme_callback(body: CallbackBody):  # oauth-audit: ignore[callback-no-sync] -- the sync runs nightly\n    \
+         tokens = await exchange_code_for_token(body.code)\n    token_storage.save_token(\"acme\", tokens)\n    return {\"connected\": True}\n",
+    );
+    let report = json_report(&[folder.path().to_str().expect("path")]);
+    let steps = |name: &str| {
+        let integrations = report["integrations"].as_array().expect("integrations");
+        integrations.iter().find(|integration| integration["name"] == name).expect("integration")["steps"]["historical_sync"].clone()
+    };
+    assert_eq!(steps("acme"), serde_json::json!({"done": 2, "total": 2}), "{report:#}");
+    assert_eq!(steps("globex"), serde_json::json!({"done": 0, "total": 1}), "{report:#}");
+    let syncs: Vec<(String, String)> =
+        string_pairs(&report["findings"], "code", "file").into_iter().filter(|(code, _)| code == "OA003").collect();
+    assert_eq!(syncs, [("OA003".to_string(), "nextjs/app/api/globex/callback/route.ts".to_string())]);
+    assert_eq!(report["summary"]["findings"]["suppressed"], 1);
+}
