@@ -426,23 +426,27 @@ fn a_callback_forwarding_to_a_backend_in_another_language_delegates_without_mani
     assert_eq!(acme.expect("acme")["callbacks"].as_array().map(Vec::len), Some(2));
 }
 
+/// A Next.js callback route posting its code (and `state`, when `with_state`) to the
+/// backend's `/api/{target}/callback`, redirecting on the backend's answer.
+fn forwarding_route(target: &str, with_state: bool) -> String {
+    let (read_state, sent) =
+        if with_state { ("  const state = request.nextUrl.searchParams.get('state');\n", "{ code, state }") } else { ("", "{ code }") };
+    format!(
+        "import {{ NextRequest, NextResponse }} from 'next/server';\nconst BACKEND_URL = process.env.BACKEND_URL;\n\
+         export async function GET(request: NextRequest) {{\n  const code = request.nextUrl.searchParams.get('code');\n{read_state}  \
+         const response = await fetch(`${{BACKEND_URL}}/api/{target}/callback`, {{ method: 'POST', body: JSON.stringify({sent}) }});\n  \
+         if (!response.ok) return NextResponse.redirect('/error');\n  return NextResponse.redirect('/done');\n}}\n"
+    )
+}
+
 #[test]
 fn a_callback_forwarding_to_a_route_that_checks_state_checks_it() {
     // The frontend passes `state` on with the code; the backend route checks it against the
     // stored value, so the frontend's own `if (!response.ok)` is no presence-only check.
     let folder = tempfile::tempdir().expect("temp dir");
     let write = |path: &str, text: &str| write_file(folder.path(), path, text);
-    let frontend = |provider: &str| {
-        format!(
-            "import {{ NextRequest, NextResponse }} from 'next/server';\nconst BACKEND_URL = process.env.BACKEND_URL;\n\
-             export async function GET(request: NextRequest) {{\n  const code = request.nextUrl.searchParams.get('code');\n  \
-             const state = request.nextUrl.searchParams.get('state');\n  \
-             const response = await fetch(`${{BACKEND_URL}}/api/{provider}/callback`, {{ method: 'POST', body: JSON.stringify({{ code, state }}) }});\n  \
-             if (!response.ok) return NextResponse.redirect('/error');\n  return NextResponse.redirect('/done');\n}}\n"
-        )
-    };
-    write("nextjs/app/api/acme/callback/route.ts", &frontend("acme"));
-    write("nextjs/app/api/hooli/callback/route.ts", &frontend("hooli"));
+    write("nextjs/app/api/acme/callback/route.ts", &forwarding_route("acme", true));
+    write("nextjs/app/api/hooli/callback/route.ts", &forwarding_route("hooli", true));
     let backend = |provider: &str, check: &str| {
         format!(
             "from fastapi import APIRouter, HTTPException\nrouter = APIRouter()\n\n@router.post(\"/api/{provider}/callback\")\n\
@@ -472,16 +476,8 @@ fn a_callback_forwarding_to_a_route_that_checks_state_checks_it() {
 fn a_forwarding_callbacks_steps_follow_its_route_in_its_integration_only() {
     let folder = tempfile::tempdir().expect("temp dir");
     let write = |path: &str, text: &str| write_file(folder.path(), path, text);
-    let frontend = |target: &str| {
-        format!(
-            "import {{ NextRequest, NextResponse }} from 'next/server';\nconst BACKEND_URL = process.env.BACKEND_URL;\n\
-             export async function GET(request: NextRequest) {{\n  const code = request.nextUrl.searchParams.get('code');\n  \
-             const response = await fetch(`${{BACKEND_URL}}/api/{target}/callback`, {{ method: 'POST', body: JSON.stringify({{ code }}) }});\n  \
-             if (!response.ok) return NextResponse.redirect('/error');\n  return NextResponse.redirect('/done');\n}}\n"
-        )
-    };
-    write("nextjs/app/api/acme/callback/route.ts", &frontend("acme"));
-    write("nextjs/app/api/globex/callback/route.ts", &frontend("acme"));
+    write("nextjs/app/api/acme/callback/route.ts", &forwarding_route("acme", false));
+    write("nextjs/app/api/globex/callback/route.ts", &forwarding_route("acme", false));
     write(
         "backend/acme_routes.py",
         "from fastapi import APIRouter\nrouter = APIRouter()\n\n@router.post(\"/api/acme/callback\")\n\
