@@ -252,11 +252,10 @@ fn run_fix(args: FixArgs) -> Result<Outcome> {
             }
             let verb = if args.write { "applied" } else { "would apply" };
             out.push_str(&format!(
-                "{verb} {} fix{} in {} file{}; skipped {}\n",
+                "{verb} {} fix{} in {}; skipped {}\n",
                 applied.len(),
                 if applied.len() == 1 { "" } else { "es" },
-                files_changed,
-                if files_changed == 1 { "" } else { "s" },
+                crate::report::counted(files_changed, "file"),
                 skipped.len()
             ));
         }

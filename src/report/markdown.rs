@@ -52,14 +52,13 @@ fn callback_cell(integration: &Integration) -> String {
 pub fn render(report: &Report) -> String {
     let summary = &report.summary;
     let mut out = format!(
-        "## oauth-audit: {}/{} integrations complete ({:.1}%)\n\n{} finding{} ({} suppressed) in {} files, {} skipped.\n\n",
+        "## oauth-audit: {}/{} integrations complete ({:.1}%)\n\n{} ({} suppressed) in {}, {} skipped.\n\n",
         summary.complete,
         summary.integrations,
         summary.percent_complete,
-        summary.findings.total,
-        if summary.findings.total == 1 { "" } else { "s" },
+        super::counted(summary.findings.total, "finding"),
         summary.findings.suppressed,
-        summary.files_scanned,
+        super::counted(summary.files_scanned, "file"),
         summary.files_skipped,
     );
 

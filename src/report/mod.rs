@@ -13,6 +13,11 @@ use serde::Serialize;
 use crate::discover::Skipped;
 use crate::rules::{Confidence, Severity};
 
+/// `count` and `noun`, plural unless one: `1 file`, `3 findings`.
+pub fn counted(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
+}
+
 pub const SCHEMA: &str = "oauth-audit/report@1";
 
 /// Where report paths (relative to the scan root) sit for tools that resolve paths from
@@ -228,4 +233,14 @@ pub struct ReportFinding {
     /// Places that explain the finding, in order (a callback's calls to where it stores
     /// its tokens).
     pub related: Vec<RelatedEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counted_nouns_are_plural_unless_one() {
+        assert_eq!(super::counted(1, "file"), "1 file");
+        assert_eq!(super::counted(0, "finding"), "0 findings");
+        assert_eq!(super::counted(12, "region"), "12 regions");
+    }
 }

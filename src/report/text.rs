@@ -64,14 +64,13 @@ pub fn render(report: &Report, files: &[SourceFile], syntax_warnings: &[SyntaxWa
     }
     for warning in syntax_warnings {
         out.push_str(&format!(
-            "{}warning{}: {}:{}:{}: syntax error ({} region{}); analysed what parsed\n",
+            "{}warning{}: {}:{}:{}: syntax error ({}); analysed what parsed\n",
             style.yellow,
             style.reset,
             warning.file,
             warning.line,
             warning.column,
-            warning.regions,
-            if warning.regions == 1 { "" } else { "s" }
+            super::counted(warning.regions, "region")
         ));
     }
     for skipped in &report.skipped {
@@ -129,13 +128,12 @@ fn code_frame(
 fn summary(report: &Report, style: &Style) -> String {
     let summary = &report.summary;
     let mut out = String::new();
-    let findings = summary.findings.total;
     out.push_str(&format!(
-        "{}Found {findings} finding{} ({} suppressed) in {} files ({} skipped).{}\n",
+        "{}Found {} ({} suppressed) in {} ({} skipped).{}\n",
         style.bold,
-        if findings == 1 { "" } else { "s" },
+        super::counted(summary.findings.total, "finding"),
         summary.findings.suppressed,
-        summary.files_scanned,
+        super::counted(summary.files_scanned, "file"),
         summary.files_skipped,
         style.reset
     ));
