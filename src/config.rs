@@ -670,9 +670,13 @@ pub fn normalize_provider(name: &str) -> String {
     name.trim().to_lowercase().replace(['-', ' ', '.'], "_")
 }
 
+/// Adds a file's list to what earlier files gave (the defaults first). An entry starting
+/// with `!` removes that entry instead (`writes = ["!execute"]`).
 fn extend(target: &mut Vec<String>, values: Vec<String>) {
     for value in values {
-        if !target.contains(&value) {
+        if let Some(removed) = value.strip_prefix('!') {
+            target.retain(|entry| entry != removed);
+        } else if !target.contains(&value) {
             target.push(value);
         }
     }
@@ -724,6 +728,12 @@ mod tests {
         let user = "[guards]\nraising = [\"ensure_json\"]\n[integrations]\nacme-crm = [\"legacy/*.py\"]\n\
                     [providers.evidence]\nteams = [\" Teams.Microsoft.com\"]\nsquare = [\"squareup\"]\n";
         let config = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
+        // `!` removes a default entry.
+        let user = "[rollback]\nwrites = [\"!execute\", \"save\"]\n[providers]\nknown = [\"!teams\"]\n";
+        let trimmed = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
+        assert!(!trimmed.rollback.writes.contains(&"execute".to_string()) && trimmed.rollback.writes.contains(&"save".to_string()));
+        assert!(trimmed.rollback.writes.contains(&"add".to_string()));
+        assert!(!trimmed.known_providers.contains(&"teams".to_string()) && trimmed.known_providers.contains(&"slack".to_string()));
         // Evidence words add to the defaults, lower-case; their provider becomes known.
         assert!(config.provider_evidence["teams"].contains(&"botbuilder".to_string()));
         assert!(config.provider_evidence["teams"].contains(&"teams.microsoft.com".to_string()));
