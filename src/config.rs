@@ -728,12 +728,6 @@ mod tests {
         let user = "[guards]\nraising = [\"ensure_json\"]\n[integrations]\nacme-crm = [\"legacy/*.py\"]\n\
                     [providers.evidence]\nteams = [\" Teams.Microsoft.com\"]\nsquare = [\"squareup\"]\n";
         let config = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
-        // `!` removes a default entry.
-        let user = "[rollback]\nwrites = [\"!execute\", \"save\"]\n[providers]\nknown = [\"!teams\"]\n";
-        let trimmed = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
-        assert!(!trimmed.rollback.writes.contains(&"execute".to_string()) && trimmed.rollback.writes.contains(&"save".to_string()));
-        assert!(trimmed.rollback.writes.contains(&"add".to_string()));
-        assert!(!trimmed.known_providers.contains(&"teams".to_string()) && trimmed.known_providers.contains(&"slack".to_string()));
         // Evidence words add to the defaults, lower-case; their provider becomes known.
         assert!(config.provider_evidence["teams"].contains(&"botbuilder".to_string()));
         assert!(config.provider_evidence["teams"].contains(&"teams.microsoft.com".to_string()));
@@ -742,6 +736,12 @@ mod tests {
         assert_eq!(config.guards.raising, vec!["ensure_json".to_string()]);
         assert!(config.known_providers.contains(&"acme_crm".to_string()));
         assert!(config.explicit_integrations[0].globs.is_match("legacy/a.py"));
+        // `!` removes a default entry.
+        let user = "[rollback]\nwrites = [\"!execute\", \"save\"]\n[providers]\nknown = [\"!teams\"]\n";
+        let trimmed = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
+        assert!(!trimmed.rollback.writes.contains(&"execute".to_string()) && trimmed.rollback.writes.contains(&"save".to_string()));
+        assert!(trimmed.rollback.writes.contains(&"add".to_string()));
+        assert!(!trimmed.known_providers.contains(&"teams".to_string()) && trimmed.known_providers.contains(&"slack".to_string()));
     }
 
     #[test]
