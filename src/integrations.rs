@@ -198,7 +198,9 @@ fn provider_before_callback(path: &str, is_known: &dyn Fn(&str) -> bool) -> Opti
             let strong = words.iter().any(|word| PROVIDER_PARAMETER_WORDS.contains(&word.as_str()));
             // `clients` of `{client_id}`: the parameter picks one of a collection.
             let collection = |item: &str| {
-                words_of(&word).last().is_some_and(|last| [item.to_string(), format!("{item}s"), format!("{item}es")].contains(last))
+                words_of(&word)
+                    .last()
+                    .is_some_and(|last| [last.as_str(), last.trim_end_matches('s'), last.trim_end_matches("es")].contains(&item))
             };
             let dynamic =
                 !is_known(&word) && (strong || words.iter().any(|item| ITEM_PARAMETER_WORDS.contains(&item.as_str()) && collection(item)));
@@ -381,8 +383,9 @@ pub fn assign(
 }
 
 /// The integration of one callback of a file whose integration is `file_integration`: the
-/// file's, unless the file's path names no provider and either the callback's own route or
-/// the file's integration is dynamic ([`is_dynamic`]). A file of routes may hold a callback
+/// file's, unless the file's path names no provider and the callback's own route names one
+/// while the route's or the file's integration is dynamic ([`is_dynamic`]) or the file has
+/// none. A file of routes may hold a callback
 /// for every provider beside one for a named provider (Chainlit's `server.py` has
 /// `/auth/oauth/{provider_id}/callback` and `/auth/oauth/azure-ad-hybrid/callback`). A
 /// named route does not override its file's provider: the segment before `/callback` is

@@ -379,8 +379,9 @@ fn candidates(
             continue;
         };
         let provider = reported.integration.clone().unwrap_or_else(|| "provider".into());
-        let names_provider = finding.rule.code == callback_no_persist::RULE.code || finding.rule.code == callback_no_sync::RULE.code;
-        if names_provider && crate::integrations::is_dynamic(&provider) {
+        let template_names_provider =
+            finding.rule.code == callback_no_persist::RULE.code || finding.rule.code == callback_no_sync::RULE.code;
+        if template_names_provider && crate::integrations::is_dynamic(&provider) {
             skipped.push(skip(format!(
                 "the callback serves every provider its path names (`{provider}`): the templates store and sync a provider by name, here it is a value; fix it by hand"
             )));
