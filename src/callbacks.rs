@@ -252,14 +252,17 @@ fn analyse_handler<'a>(
     let looks_like_callback = path.to_lowercase().contains("callback") || function.name.to_lowercase().contains("callback");
     // authlib's callbacks read no code themselves and often sit on `/auth` or `/authorize`:
     // where the tree calls a request exchange, a handler named for a sign-in step may be one.
-    let may_exchange_request = || {
-        let named_for_sign_in = crate::facts::words_of(path)
+    let named_for_sign_in = || {
+        crate::facts::words_of(path)
             .into_iter()
             .chain(crate::facts::words_of(&function.name))
-            .any(|word| SIGN_IN_WORDS.contains(&word.as_str()));
-        named_for_sign_in && tree_calls_request_exchange(walk.resolver.project, facts.language, config)
+            .any(|word| SIGN_IN_WORDS.contains(&word.as_str()))
     };
-    if input.is_none() && !looks_like_callback && !may_exchange_request() {
+    let may_exchange_request = || named_for_sign_in() && tree_calls_request_exchange(walk.resolver.project, facts.language, config);
+    // Superset's `OAuth2StoreTokenCommand(schema.load(request.args)).run()`: a handler named
+    // for a sign-in step that hands its whole query on may exchange the code it carries.
+    let hands_over_query = || named_for_sign_in() && hands_over_query(config, facts, function);
+    if input.is_none() && !looks_like_callback && !may_exchange_request() && !hands_over_query() {
         return None;
     }
     let target = Target { file_index, facts, function };
@@ -1392,6 +1395,24 @@ fn value_holders(function: &Function, initial: HashSet<String>, is_read: &dyn Fn
 fn is_value_builder(call: &Call) -> bool {
     const BUILDERS: &[&str] = &["dict", "urlencode", "dumps", "str", "format", "encode", "quote", "copy", "URLSearchParams", "stringify"];
     call.callee.dotted().is_some_and(|callee| BUILDERS.contains(&last_segment(&callee)))
+}
+
+/// The parts of an incoming request holding the query a redirect brings back.
+const QUERY_PARTS: &[&str] = &["args", "values", "query_params", "GET", "query"];
+
+/// The handler gives the whole query of its request to a call (`schema.load(request.args)`,
+/// `dict(request.query_params)`), so what reads the code may be further on.
+fn hands_over_query(config: &Config, facts: &FileFacts, function: &Function) -> bool {
+    let requests = request_params(function);
+    let global = GlobalRequest::of(config, facts);
+    function.body.calls().iter().any(|(_, call, _)| {
+        call.arguments().any(|argument| match &argument.kind {
+            ExprKind::Attribute { object, name } if QUERY_PARTS.contains(&name.as_str()) => {
+                global.is(object) || object.as_name().is_some_and(|object| requests.contains(object))
+            }
+            _ => false,
+        })
+    })
 }
 
 /// A handler's parameters carrying a code (`code`, `public_token`): where its taint starts.

@@ -233,12 +233,14 @@ fn names_provider(segment: &str) -> bool {
 
 /// Cheap test on the raw text: a file can say something of its provider by its routes only
 /// when it constructs a router with a prefix (`APIRouter(prefix=...)`, `Blueprint(..,
-/// url_prefix=...)`), when another file mounts one of its routers (`mounted`) and it
+/// url_prefix=...)`) or exposes Flask-AppBuilder routes under a class's route base, when another file mounts one of its routers (`mounted`) and it
 /// mentions a prefix, or when it declares a callback route, in its text or by its path
 /// (Next.js's `app/api/acme/callback/route.ts`).
 pub fn may_declare_routes(relative_path: &str, text: &str, language: Language, mounted: bool) -> bool {
     let found = |literal: &str| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some();
     (found("prefix") && (mounted || found("APIRouter") || found("Blueprint")))
+        // Flask-AppBuilder's classes serve their routes under a route base.
+        || (language == Language::Python && found("@expose("))
         || (CALLBACK_LITERALS.iter().any(|literal| found(literal)) && routes::may_declare_handlers(text, language))
         || (routes::is_route_file(relative_path) && relative_path.to_lowercase().contains("callback"))
 }
@@ -269,7 +271,9 @@ impl Routing {
             .filter(|route| route.is_named_callback(config) || exchange_paths.contains(&route.path))
             .map(|route| route.path)
             .collect();
-        Routing { exchange_paths, route_paths, prefixes: prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect() }
+        let mut prefixes: Vec<String> = prefixes.into_values().filter(|prefix| !prefix.is_empty()).collect();
+        prefixes.extend(routes::view_route_bases(facts).into_iter().filter(|base| !base.trim_matches('/').is_empty()));
+        Routing { exchange_paths, route_paths, prefixes }
     }
 }
 

@@ -2,7 +2,8 @@
 //! `@router.api_route(path, methods=[...])`, `router.add_api_route(path, handler, ...)`) and
 //! Flask (`@app.route(rule, methods=[...])`, `app.add_url_rule(rule, view_func=handler)`),
 //! with the prefix of the router they are declared on (`APIRouter(prefix="/api/zoom")`,
-//! `Blueprint(..., url_prefix=...)`).
+//! `Blueprint(..., url_prefix=...)`). Flask-AppBuilder's `@expose("/oauth2/")` methods are
+//! served under their class's route base ([`view_route_base`]).
 //!
 //! Prefixes added where a router is mounted in another file (`app.include_router(
 //! notion_routes.router, prefix="/v2")`, Flask's `register_blueprint(bp, url_prefix=...)`)
@@ -61,6 +62,10 @@ const METHOD_DECORATORS: &[&str] = &["get", "post", "put", "patch", "delete", "h
 
 /// Decorator methods that take `methods=[...]` (default GET).
 const MULTI_METHOD_DECORATORS: &[&str] = &["route", "api_route"];
+
+/// Flask-AppBuilder's method decorator, `@expose("/oauth2/", methods=["GET"])`, declaring a
+/// route under its class's route base ([`view_route_base`]).
+const FAB_EXPOSE: &str = "expose";
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Route {
@@ -161,7 +166,8 @@ fn has_route_decorator(bytes: &[u8], bare: bool) -> bool {
         }
         let dotted = std::str::from_utf8(dotted).unwrap_or("");
         let method = last_segment(dotted);
-        (bare || dotted.contains('.')) && (METHOD_DECORATORS.contains(&method) || MULTI_METHOD_DECORATORS.contains(&method))
+        (bare || dotted.contains('.'))
+            && (METHOD_DECORATORS.contains(&method) || MULTI_METHOD_DECORATORS.contains(&method) || (bare && method == FAB_EXPOSE))
     })
 }
 
@@ -180,6 +186,13 @@ pub fn routes_with_prefixes(facts: &FileFacts, prefixes: &BTreeMap<String, Strin
             // `@router.get(path)` on a router, or a bare `#[get(path)]` (actix-web) or
             // `@get(path)` (Litestar) with no router and so no prefix.
             let (prefix, method) = match &call.callee.kind {
+                // Flask-AppBuilder's `@expose(...)` on a view's or API's method.
+                ExprKind::Attribute { name: method, .. } | ExprKind::Name(method)
+                    if method == FAB_EXPOSE && facts.language == Language::Python =>
+                {
+                    let Some(class) = &function.class else { continue };
+                    (view_route_base(facts, class), method)
+                }
                 ExprKind::Attribute { object: router, name: method } if !is_framework_path(router) => (prefix_of(router), method),
                 ExprKind::Attribute { name: method, .. } | ExprKind::Name(method) => (String::new(), method),
                 _ => continue,
@@ -801,6 +814,11 @@ pub fn mounted_prefixes(facts: &FileFacts, mounts: &[Mount]) -> BTreeMap<String,
 
 /// The path and methods a route decorator declares, if it is one.
 fn declared(call: &Call, method: &str) -> Option<(String, Vec<String>)> {
+    if method == FAB_EXPOSE {
+        // `@expose()` is the view's index, at its route base.
+        let path = if call.args.is_empty() && keyword(call, "url").is_none() { String::new() } else { string_argument(call, 0, &["url"])? };
+        return Some((path, methods_keyword(call).unwrap_or_else(|| vec!["GET".to_string()])));
+    }
     let path = string_argument(call, 0, &["path", "rule"])?;
     if METHOD_DECORATORS.contains(&method) {
         return Some((path, vec![method.to_uppercase()]));
@@ -809,6 +827,68 @@ fn declared(call: &Call, method: &str) -> Option<(String, Vec<String>)> {
         return Some((path, methods_keyword(call).unwrap_or_else(|| vec!["GET".to_string()])));
     }
     None
+}
+
+/// The route bases of a file's Flask-AppBuilder classes ([`view_route_base`]) that expose
+/// routes: what router prefixes are to FastAPI, they say what the routes are about
+/// (`/api/v1/database` of Superset's `DatabaseRestApi`).
+pub fn view_route_bases(facts: &FileFacts) -> Vec<String> {
+    if facts.language != Language::Python {
+        return Vec::new();
+    }
+    let mut bases: Vec<String> = facts
+        .functions
+        .iter()
+        .filter(|function| function.decorators.iter().any(is_expose))
+        .filter_map(|function| function.class.as_deref())
+        .map(|class| view_route_base(facts, class))
+        .collect();
+    bases.sort();
+    bases.dedup();
+    bases
+}
+
+fn is_expose(decorator: &Expr) -> bool {
+    decorator.as_call().and_then(|call| call.callee.dotted()).is_some_and(|callee| last_segment(&callee) == FAB_EXPOSE)
+}
+
+/// Where Flask-AppBuilder serves a class's `@expose` routes: its `route_base`; for an API
+/// (`BaseApi`, `ModelRestApi`, a class whose base is named `...Api`, or one naming a
+/// `resource_name`), `/api/<version>/<resource_name>`; for a view, `/<class name>`. Names
+/// default as Flask-AppBuilder's do: version `v1`, resource and view the class name in lower
+/// case.
+fn view_route_base(facts: &FileFacts, class: &str) -> String {
+    let mut attributes: BTreeMap<&str, &str> = BTreeMap::new();
+    if let Some(module) = facts.functions.first() {
+        module.body.visit(&mut |stmt| {
+            let StmtKind::ClassDef { name, body } = &stmt.kind else { return };
+            if name != class {
+                return;
+            }
+            for stmt in &body.statements {
+                let StmtKind::Assign { targets, value, augmented: false } = &stmt.kind else { continue };
+                let (Some(target), ExprKind::String(text)) = (targets.first().and_then(Expr::as_name), &value.kind) else { continue };
+                attributes.insert(target, text);
+            }
+        });
+    }
+    if let Some(base) = attributes.get("route_base") {
+        return base.to_string();
+    }
+    let lower = class.to_lowercase();
+    let is_api = attributes.contains_key("resource_name")
+        || facts.classes.iter().filter(|defined| defined.name == class).flat_map(|defined| &defined.bases).any(|base| {
+            base.dotted().is_some_and(|base| {
+                let base = last_segment(&base);
+                base.ends_with("Api") || base.ends_with("API")
+            })
+        });
+    if !is_api {
+        return format!("/{lower}");
+    }
+    let version = attributes.get("version").copied().unwrap_or("v1");
+    let resource = attributes.get("resource_name").copied().unwrap_or(&lower);
+    format!("/api/{version}/{resource}")
 }
 
 fn keyword<'c>(call: &'c Call, name: &str) -> Option<&'c Expr> {
@@ -915,6 +995,35 @@ mod tests {
         let paths: Vec<(&str, &str)> = found.iter().map(|route| (route.path.as_str(), route.methods[0].as_str())).collect();
         assert_eq!(paths, vec![("/hubspot/exchange", "POST"), ("/hubspot/oauth2callback", "GET")]);
         assert_eq!(found[0].params, vec!["public_token"]);
+    }
+
+    #[test]
+    fn flask_appbuilder_exposes_routes_under_the_class_route_base() {
+        let text = "from flask_appbuilder import BaseView, expose\nfrom flask_appbuilder.api import BaseApi\n\n\
+                    class DatabaseRestApi(BaseSupersetModelRestApi):\n    resource_name = \"database\"\n\n\
+                    \x20   @expose(\"/oauth2/\", methods=[\"GET\"])\n    @transaction()\n    def oauth2(self):\n        ...\n\n\
+                    class ChartApi(BaseApi):\n    version = \"v2\"\n\n    @expose(url=\"/<pk>\", methods=(\"get\", \"POST\"))\n    def get(self, pk):\n        ...\n\n\
+                    class RedirectView(BaseView):\n    route_base = \"/redirect\"\n\n    @expose(\"/\")\n    def redirect(self):\n        ...\n\n\
+                    class Dashboard(BaseView):\n    @expose()\n    def index(self):\n        ...\n\n\
+                    @expose(\"/loose\")\ndef loose():\n    ...\n";
+        assert!(may_declare_handlers(text, Language::Python));
+        let found: Vec<(String, Vec<String>, String)> =
+            routes(text).into_iter().map(|route| (route.path, route.methods, route.handler)).collect();
+        let expected = [
+            ("/api/v1/database/oauth2/", vec!["GET"], "DatabaseRestApi.oauth2"),
+            ("/api/v2/chartapi/<pk>", vec!["GET", "POST"], "ChartApi.get"),
+            ("/dashboard", vec!["GET"], "Dashboard.index"),
+            ("/redirect/", vec!["GET"], "RedirectView.redirect"),
+        ];
+        let expected: Vec<(String, Vec<String>, String)> = expected
+            .iter()
+            .map(|(path, methods, handler)| {
+                (path.to_string(), methods.iter().map(|method| method.to_string()).collect(), handler.to_string())
+            })
+            .collect();
+        assert_eq!(found, expected);
+        // A TypeScript `@expose(` is no route decorator.
+        assert!(!may_declare_handlers("@expose(\"/x\")\nclass A {}\n", Language::TypeScript));
     }
 
     #[test]

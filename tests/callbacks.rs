@@ -251,3 +251,79 @@ fn patch_files_of_names_alike_do_not_overwrite_each_other() {
     touched.sort();
     assert_eq!(touched, ["a/routes.py", "b/routes.py"]);
 }
+
+/// Superset's database OAuth2 callback, cut down: a Flask-AppBuilder API method
+/// (`@expose` under the class's `resource_name`) hands its whole query to a command,
+/// whose `run()` exchanges `self._parameters["code"]`, stores the tokens through a DAO
+/// and checks `state` by decoding a signed JWT. The same body on a route named for no
+/// sign-in step is no callback.
+#[test]
+fn a_flask_appbuilder_method_handing_its_query_to_a_command_is_a_callback() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    let handler = |route: &str, name: &str| {
+        format!(
+            "    @expose(\"{route}\", methods=[\"GET\"])\n    @transaction()\n    def {name}(self):\n        \
+             parameters = OAuth2ProviderResponseSchema().load(request.args)\n        \
+             OAuth2StoreTokenCommand(parameters).run()\n        \
+             state = decode_oauth2_state(parameters[\"state\"])\n        \
+             return make_response(render_template(\"oauth2.html\", tab_id=state[\"tab_id\"]), 200)\n"
+        )
+    };
+    common::write_file(
+        root,
+        "superset/databases/api.py",
+        format!(
+            "from flask import request, make_response, render_template\nfrom flask_appbuilder.api import expose\n\
+             from superset.commands.database.oauth2 import OAuth2StoreTokenCommand\n\
+             from superset.utils.oauth2 import decode_oauth2_state\n\n\
+             class DatabaseRestApi(BaseSupersetModelRestApi):\n    resource_name = \"database\"\n\n{}\n{}",
+            handler("/oauth2/", "oauth2"),
+            handler("/export/", "export"),
+        ),
+    );
+    common::write_file(
+        root,
+        "superset/commands/database/oauth2.py",
+        "from superset.daos.database import DatabaseUserOAuth2TokensDAO\nfrom superset.utils.oauth2 import decode_oauth2_state\n\n\
+         class OAuth2StoreTokenCommand:\n    def __init__(self, parameters):\n        self._parameters = parameters\n\n    \
+         def run(self):\n        state = decode_oauth2_state(self._parameters[\"state\"])\n        \
+         database = DatabaseUserOAuth2TokensDAO.get_database(state[\"database_id\"])\n        \
+         token_response = database.db_engine_spec.get_oauth2_token(database.config, self._parameters[\"code\"])\n        \
+         return DatabaseUserOAuth2TokensDAO.create(\n            \
+         attributes={\"user_id\": state[\"user_id\"], \"access_token\": token_response[\"access_token\"]},\n        )\n",
+    );
+    common::write_file(
+        root,
+        "superset/utils/oauth2.py",
+        "import jwt\nfrom flask import current_app as app\n\n\
+         def decode_oauth2_state(encoded_state):\n    \
+         return jwt.decode(jwt=encoded_state, key=app.config[\"SECRET_KEY\"], algorithms=[\"HS256\"])\n",
+    );
+    let report = json_report(&[root.to_str().expect("path")]);
+    let names: Vec<&str> = report["integrations"].as_array().expect("integrations").iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(names, ["database"], "{:#}", report["integrations"]);
+    let callbacks = report["integrations"][0]["callbacks"].as_array().expect("callbacks");
+    assert_eq!(callbacks.len(), 1, "{callbacks:#?}");
+    let callback = &callbacks[0];
+    assert_eq!(callback["function"], "DatabaseRestApi.oauth2");
+    assert_eq!(callback["route"], "GET /api/v1/database/oauth2/");
+    assert_eq!(callback["kind"], "callback");
+    assert_eq!(callback["persists"], true);
+    assert_eq!(callback["state"], "validated", "the JWT's signature check validates `state`");
+    let chain: Vec<(String, String)> = common::string_pairs(&callback["persisted_via"], "file", "function");
+    assert_eq!(
+        chain,
+        [
+            ("superset/databases/api.py".to_string(), "DatabaseRestApi.oauth2".to_string()),
+            ("superset/commands/database/oauth2.py".to_string(), "OAuth2StoreTokenCommand.run".to_string()),
+        ]
+    );
+    let codes: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| (finding["code"].as_str().unwrap_or(""), finding["function"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(codes, [("OA003", "DatabaseRestApi.oauth2")]);
+}
