@@ -188,7 +188,15 @@ pub fn analyse_routes(
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     // Handlers of one file often call the same services: their walks are shared.
-    let mut walk = Walk { resolver, config, events: Vec::new(), path: Vec::new(), memo: HashMap::new(), follows_urls: OnceCell::new() };
+    let mut walk = Walk {
+        resolver,
+        config,
+        events: Vec::new(),
+        path: Vec::new(),
+        committing: HashSet::new(),
+        memo: HashMap::new(),
+        follows_urls: OnceCell::new(),
+    };
     for route in routes {
         let Some(function) = facts.functions.iter().find(|function| function.qualified_name() == route.handler && !function.is_module())
         else {
@@ -410,9 +418,9 @@ struct Event {
     delegation: Option<Rc<Delegation>>,
 }
 
-/// A walked function: file, function, its tainted, request and URL parameters (sorted) and
-/// the depth.
-type WalkKey = (usize, FunctionId, Vec<String>, Vec<String>, Vec<String>, usize);
+/// A walked function: file, function, its tainted, request and URL parameters, the sessions
+/// its callers' decorators commit (each sorted) and the depth.
+type WalkKey = (usize, FunctionId, Vec<String>, Vec<String>, Vec<String>, Vec<String>, usize);
 
 /// A depth-first walk over the calls of a callback, recording events in source order
 /// with the events of a callee inlined at its call site.
@@ -423,6 +431,9 @@ struct Walk<'r, 'a> {
     events: Vec<Event>,
     /// The functions on the current call path, against recursion.
     path: Vec<(usize, FunctionId)>,
+    /// The sessions committed when a function on the current call path returns: those its
+    /// decorators commit ([`Walk::decorator_commits`]).
+    committing: HashSet<String>,
     /// The events of functions already walked, by function, tainted parameters and depth.
     memo: HashMap<WalkKey, Rc<Vec<Event>>>,
     /// The tree names a `request_exchange_keywords` keyword, so the URL the browser came back
@@ -461,10 +472,19 @@ impl<'a> Walk<'_, 'a> {
         }
         self.path.push(key);
         let outer = std::mem::take(&mut self.events);
+        let own_commits = self.decorator_commits(target);
+        let committing_outer = (!own_commits.is_empty()).then(|| {
+            let mut committing = self.committing.clone();
+            committing.extend(own_commits);
+            std::mem::replace(&mut self.committing, committing)
+        });
         let tainted = taint(self.config, target.function, initial);
         let follows_urls = self.follows_urls(target.facts.language);
         let context = FunctionWalk::new(self.config, target, tainted, incoming, follows_urls, depth);
         self.block(&context, &target.function.body.statements, &Flags::default());
+        if let Some(outer) = committing_outer {
+            self.committing = outer;
+        }
         self.path.pop();
         std::mem::replace(&mut self.events, outer)
     }
@@ -596,6 +616,7 @@ impl<'a> Walk<'_, 'a> {
                 sorted(&initial),
                 sorted(&incoming.requests),
                 sorted(&incoming.urls),
+                sorted(&self.committing),
                 context.depth + 1,
             );
             let events = match self.memo.get(&key) {
@@ -652,9 +673,9 @@ impl<'a> Walk<'_, 'a> {
         // token attribute was set on a loaded row.
         if let ExprKind::Attribute { name: method, .. } = &callee.kind
             && (config.persistence.writes.contains(method) || config.persistence.commits.contains(method))
-            && let Some(session) = context.sessions(config).written_session(config, call)
+            && let Some(session) = self.sessions(context).written_session(config, call)
         {
-            let sessions = context.sessions(config);
+            let sessions = self.sessions(context);
             let committed = sessions.committed.contains(&session);
             let write = config.persistence.writes.contains(method) && committed && sessions.mentions_token;
             let commit = config.persistence.commits.contains(method) && sessions.assigns_token_attribute;
@@ -662,6 +683,32 @@ impl<'a> Walk<'_, 'a> {
                 self.push(EventKind::Persist, context.chain(line), flags);
             }
         }
+    }
+
+    /// What the walked function does with sessions, taking the sessions that the decorators
+    /// of it and of its callers commit as committed.
+    fn sessions<'c>(&self, context: &'c FunctionWalk<'a>) -> &'c Sessions {
+        context.sessions.get_or_init(|| {
+            let mut sessions = sessions_of(self.config, context.target.function);
+            sessions.committed.extend(self.committing.iter().cloned());
+            sessions
+        })
+    }
+
+    /// The sessions the decorators of a function of the tree commit when it returns: those
+    /// committed in the decorator or in the functions it nests (Superset's `@transaction()`
+    /// calls `db.session.commit()` in its `wrapped`).
+    fn decorator_commits(&self, target: Target<'a>) -> HashSet<String> {
+        let mut committed = HashSet::new();
+        for decorator in &target.function.decorators {
+            let callee = decorator.as_call().map_or(decorator, |call| &call.callee);
+            let Some(found) = self.resolver.resolve_call(target.file_index, target.function, callee) else { continue };
+            let span = found.function.span;
+            for function in found.facts.functions.iter().filter(|function| span.contains(&function.span)) {
+                committed.extend(sessions_of(self.config, function).committed);
+            }
+        }
+        committed
     }
 
     fn push(&mut self, kind: EventKind, chain: Vec<Hop>, flags: &Flags) {
@@ -807,7 +854,7 @@ struct FunctionWalk<'a> {
     follows_urls: bool,
     /// The file's names for a global request, computed when first asked.
     globals: OnceCell<GlobalRequest>,
-    /// Computed when the first session call is met.
+    /// Computed when the first session call is met ([`Walk::sessions`]).
     sessions: OnceCell<Sessions>,
     depth: usize,
 }
@@ -861,10 +908,6 @@ impl<'a> FunctionWalk<'a> {
 
     fn chain(&self, line: usize) -> Vec<Hop> {
         vec![self.hop(line)]
-    }
-
-    fn sessions(&self, config: &Config) -> &Sessions {
-        self.sessions.get_or_init(|| sessions_of(config, self.target.function))
     }
 
     fn is_tainted(&self, config: &Config, expression: &Expr) -> bool {
@@ -2148,6 +2191,31 @@ mod tests {
         let sync = callback.sync.as_ref().expect("syncs");
         assert_eq!(sync.last().map(|hop| hop.function.as_str()), Some("Handler.after"));
         assert_eq!(callback.state, StateCheck::Validated);
+    }
+
+    /// Superset's `@transaction()` commits `db.session` when the function it wraps returns:
+    /// a write in that function, or in one it calls, is committed; another decorator
+    /// commits nothing.
+    #[test]
+    fn a_session_write_committed_by_a_decorator_persists() {
+        let decorators = "from app import db\n\ndef transaction():\n    def decorate(func):\n        def wrapped(*args):\n            \
+                          result = func(*args)\n            db.session.commit()\n            return result\n        return wrapped\n    \
+                          return decorate\n\ndef logged(func):\n    return func\n";
+        let store = "from app import db\nfrom decorators import transaction, logged\n\ndef store(tokens):\n    db.session.add(Row(access_token=tokens[\"access_token\"]))\n";
+        let persists = |handler_decorator: &str, store_decorator: &str| {
+            let routes = format!(
+                "{ROUTE_HEAD}from decorators import transaction, logged\nfrom store import store\n\n\
+                 @router.get(\"/callback\")\n@{handler_decorator}\nasync def callback(code: str, state: str):\n    \
+                 if not await store.consume_state(state):\n        raise E()\n    tokens = exchange_token(code)\n    store(tokens)\n"
+            );
+            let store = store.replace("def store", &format!("@{store_decorator}\ndef store"));
+            let found = analyse(&[("routes.py", &routes), ("decorators.py", decorators), ("store.py", &store)]);
+            assert_eq!(found.len(), 1);
+            found[0].persistence.is_some()
+        };
+        assert!(persists("transaction()", "logged"), "the handler's decorator commits what its callee writes");
+        assert!(persists("logged", "transaction()"), "the callee's own decorator commits");
+        assert!(!persists("logged", "logged"));
     }
 
     #[test]
