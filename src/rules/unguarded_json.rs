@@ -18,7 +18,8 @@
 //! that catches the decode error of that client (`json.JSONDecodeError`, `ValueError`,
 //! `Exception`, bare `except`, `requests.RequestException` for requests, aiohttp's
 //! `ContentTypeError`; not `httpx.HTTPError`) turns it into a clear error or a return rather
-//! than re-raising it; or the response comes from a wrapper that checks the content type
+//! than re-raising it, or swallows it where nothing after the `try` reads what the `try`
+//! bound; or the response comes from a wrapper that checks the content type
 //! before returning it. Incoming requests (`await request.json()`) and pydantic models are
 //! not responses. Confidence is `high` when the response comes from a known client call
 //! (directly or through a wrapper that returns the raw response) and `medium` when only
@@ -55,7 +56,7 @@
 //! guard is `rules/templates/typescript/guard.tmpl` (see `src/fix/typescript.rs`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::Config;
 use crate::facts::*;
@@ -967,6 +968,9 @@ impl<'p> FunctionContext<'p> {
                         match self.try_verdict(handlers, origin.library) {
                             TryVerdict::Guards => return Verdict::Guarded,
                             TryVerdict::Reraises(types) => hints.push(format!("the `except {types}` handler re-raises it")),
+                            // Nothing after the `try` reads what its body binds: the function
+                            // goes on to its end, a `raise` or a retry, as after a `return`.
+                            TryVerdict::Swallows(_) if !self.reads_unbound_after(path, depth) => return Verdict::Guarded,
                             TryVerdict::Swallows(types) => {
                                 hints.push(format!("the `except {types}` handler swallows it and carries on without the data"))
                             }
@@ -988,6 +992,64 @@ impl<'p> FunctionContext<'p> {
             }
         }
         Verdict::Unguarded { hints }
+    }
+
+    /// After a handler swallows the decode error of the `try` at `path[depth]`, whether a
+    /// statement that can run next reads a name the `try` body binds and nothing bound
+    /// before it: the statements after the `try` in each enclosing block, its `finally`, and
+    /// in each enclosing loop, which runs again, its condition and what comes before the
+    /// `try` (the `try` rebinds what it binds before reading it). `data = r.json()` in the body
+    /// and `return data["token"]` after it is a crash a line down; `return None` after it,
+    /// or `data = {}` before the `try`, is not.
+    fn reads_unbound_after(&self, path: &[Frame<'p>], depth: usize) -> bool {
+        let Some(StmtKind::Try { body, finally_block, .. }) = path.get(depth).and_then(Frame::stmt).map(|stmt| &stmt.kind) else {
+            return true;
+        };
+        let mut unbound = HashSet::new();
+        bind_names(&body.statements, &mut unbound);
+        let mut before = HashSet::new();
+        for frame in &path[..=depth] {
+            for stmt in frame.preceding() {
+                bind_names(std::slice::from_ref(stmt), &mut before);
+            }
+        }
+        unbound.retain(|name| !before.contains(name) && self.function.param(name).is_none());
+        if unbound.is_empty() {
+            return false;
+        }
+        let reads = |stmts: &[Stmt]| {
+            let mut found = false;
+            for stmt in stmts {
+                let mut visit = |stmt: &Stmt| {
+                    found |= stmt
+                        .expressions()
+                        .iter()
+                        .any(|expression| expression.any(&|part| part.as_name().is_some_and(|name| unbound.contains(name))));
+                };
+                visit(stmt);
+                for block in stmt.blocks() {
+                    block.visit(&mut visit);
+                }
+            }
+            found
+        };
+        if finally_block.as_ref().is_some_and(|block| reads(&block.statements)) {
+            return true;
+        }
+        path[..=depth].iter().enumerate().any(|(at, frame)| {
+            let following = frame.block.statements.get(frame.index + 1..).unwrap_or(&[]);
+            // A loop runs its condition again and, inside, what comes before the `try`.
+            let again = match frame.stmt().map(|stmt| &stmt.kind) {
+                Some(StmtKind::Loop { condition, .. }) if at < depth => {
+                    condition
+                        .as_deref()
+                        .is_some_and(|condition| condition.any(&|part| part.as_name().is_some_and(|name| unbound.contains(name))))
+                        || path[at + 1..=depth].iter().any(|inner| reads(inner.preceding()))
+                }
+                _ => false,
+            };
+            reads(following) || again
+        })
     }
 
     /// A guard that a statement running before the site applies to the target, looking
@@ -1427,6 +1489,28 @@ fn isinstance_of_other_types(condition: &Expr, handler: &Handler, library: Libra
 }
 
 /// Visits every statement of a block and its nested blocks (not nested functions).
+/// The names the statements bind, nested blocks included (not nested functions): targets
+/// of assignments and loops, and what `with` items bind.
+fn bind_names(stmts: &[Stmt], names: &mut HashSet<String>) {
+    let mut bind = |stmt: &Stmt| {
+        let targets: Vec<&Expr> = match &stmt.kind {
+            StmtKind::Assign { targets, .. } | StmtKind::Loop { targets, .. } => targets.iter().collect(),
+            StmtKind::With { items, .. } => items.iter().filter_map(|item| item.binding.as_ref()).collect(),
+            _ => Vec::new(),
+        };
+        names.extend(targets.iter().flat_map(|target| target.bound_names()).map(String::from));
+    };
+    for stmt in stmts {
+        if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
+            continue;
+        }
+        bind(stmt);
+        for block in stmt.blocks() {
+            block.visit(&mut bind);
+        }
+    }
+}
+
 fn visit_statements<'f>(block: &'f Block, visit: &mut dyn FnMut(&'f Stmt)) {
     block.visit(visit);
 }
