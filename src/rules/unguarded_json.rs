@@ -970,8 +970,10 @@ impl<'p> FunctionContext<'p> {
                             TryVerdict::Reraises(types) => hints.push(format!("the `except {types}` handler re-raises it")),
                             // Nothing after the `try` reads what its body binds: the function
                             // goes on to its end, a `raise` or a retry, as after a `return`.
-                            TryVerdict::Swallows(_) if !self.reads_unbound_after(path, depth) => return Verdict::Guarded,
-                            TryVerdict::Swallows(types) => {
+                            TryVerdict::Swallows(_, handler) if !self.reads_unbound_after(path, depth, handler) => {
+                                return Verdict::Guarded;
+                            }
+                            TryVerdict::Swallows(types, _) => {
                                 hints.push(format!("the `except {types}` handler swallows it and carries on without the data"))
                             }
                             TryVerdict::DoesNotCatch(types) => {
@@ -994,20 +996,22 @@ impl<'p> FunctionContext<'p> {
         Verdict::Unguarded { hints }
     }
 
-    /// After a handler swallows the decode error of the `try` at `path[depth]`, whether a
-    /// statement that can run next reads a name the `try` body binds and nothing bound
-    /// before it: the statements after the `try` in each enclosing block, its `finally`, and
-    /// in each enclosing loop, which runs again, its condition and what comes before the
-    /// `try` (the `try` rebinds what it binds before reading it). `data = r.json()` in the body
-    /// and `return data["token"]` after it is a crash a line down; `return None` after it,
-    /// or `data = {}` before the `try`, is not.
-    fn reads_unbound_after(&self, path: &[Frame<'p>], depth: usize) -> bool {
+    /// After `handler` swallows the decode error of the `try` at `path[depth]`, whether a
+    /// statement that can run next reads a name the `try` body binds and neither the
+    /// handler nor anything before the `try` binds: the statements after the `try` in each
+    /// enclosing block, its `finally`, and in each enclosing loop, which runs again, its
+    /// condition and what comes before the `try` (the `try` rebinds what it binds before
+    /// reading it). `data = r.json()` in the body and `return data["token"]` after it is a
+    /// crash a line down; `return None` after it, `data = {}` before the `try` or in the
+    /// handler (or on each branch of a `try` in it), is not.
+    fn reads_unbound_after(&self, path: &[Frame<'p>], depth: usize, handler: &Handler) -> bool {
         let Some(StmtKind::Try { body, finally_block, .. }) = path.get(depth).and_then(Frame::stmt).map(|stmt| &stmt.kind) else {
             return true;
         };
         let mut unbound = HashSet::new();
         bind_names(&body.statements, &mut unbound);
         let mut before = HashSet::new();
+        bind_names(&handler.body.statements, &mut before);
         for frame in &path[..=depth] {
             for stmt in frame.preceding() {
                 bind_names(std::slice::from_ref(stmt), &mut before);
@@ -1317,7 +1321,7 @@ impl<'p> FunctionContext<'p> {
         })
     }
 
-    fn try_verdict(&self, handlers: &[Handler], library: Library) -> TryVerdict {
+    fn try_verdict<'h>(&self, handlers: &'h [Handler], library: Library) -> TryVerdict<'h> {
         let not_catching: Vec<String> = handlers.iter().flat_map(|handler| handler.types.iter().cloned()).collect();
         for handler in handlers {
             if !catches_decode_error(&handler.types, library) {
@@ -1328,11 +1332,10 @@ impl<'p> FunctionContext<'p> {
             if reraises(handler, library) {
                 return TryVerdict::Reraises(types);
             }
-            // Logging and falling through leaves the data unbound: the crash moves a line
-            // down. A handler guards when it leaves or assigns a fallback.
-            let assigns = handler.body.statements.iter().any(|stmt| matches!(stmt.kind, StmtKind::Assign { .. }));
-            if !self.block_leaves(&handler.body) && !assigns {
-                return TryVerdict::Swallows(types);
+            // Logging and falling through may leave the data unbound: the crash moves a line
+            // down ([`Self::reads_unbound_after`] decides). A handler that leaves guards.
+            if !self.block_leaves(&handler.body) {
+                return TryVerdict::Swallows(types, handler);
             }
             return TryVerdict::Guards;
         }
@@ -1370,10 +1373,11 @@ enum Helper {
     Returning(String),
 }
 
-enum TryVerdict {
+enum TryVerdict<'h> {
     Guards,
     Reraises(String),
-    Swallows(String),
+    /// The handler catching the decode error goes on after the `try`.
+    Swallows(String, &'h Handler),
     DoesNotCatch(String),
 }
 
