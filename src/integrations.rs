@@ -233,9 +233,10 @@ fn names_provider(segment: &str) -> bool {
 
 /// Cheap test on the raw text: a file can say something of its provider by its routes only
 /// when it constructs a router with a prefix (`APIRouter(prefix=...)`, `Blueprint(..,
-/// url_prefix=...)`) or exposes Flask-AppBuilder routes under a class's route base, when another file mounts one of its routers (`mounted`) and it
-/// mentions a prefix, or when it declares a callback route, in its text or by its path
-/// (Next.js's `app/api/acme/callback/route.ts`).
+/// url_prefix=...)`) or exposes Flask-AppBuilder routes under a class's route base, when
+/// another file mounts one of its routers (`mounted`) and it mentions a prefix, or when it
+/// declares a callback route, in its text or by its path (Next.js's
+/// `app/api/acme/callback/route.ts`).
 pub fn may_declare_routes(relative_path: &str, text: &str, language: Language, mounted: bool) -> bool {
     let found = |literal: &str| memchr::memmem::find(text.as_bytes(), literal.as_bytes()).is_some();
     (found("prefix") && (mounted || found("APIRouter") || found("Blueprint")))

@@ -1492,7 +1492,6 @@ fn isinstance_of_other_types(condition: &Expr, handler: &Handler, library: Libra
     !names.is_empty() && !catches_decode_error(&names, library)
 }
 
-/// Visits every statement of a block and its nested blocks (not nested functions).
 /// The names the statements bind, nested blocks included (not nested functions): targets
 /// of assignments and loops, and what `with` items bind.
 fn bind_names(stmts: &[Stmt], names: &mut HashSet<String>) {
@@ -1515,6 +1514,7 @@ fn bind_names(stmts: &[Stmt], names: &mut HashSet<String>) {
     }
 }
 
+/// Visits every statement of a block and its nested blocks (not nested functions).
 fn visit_statements<'f>(block: &'f Block, visit: &mut dyn FnMut(&'f Stmt)) {
     block.visit(visit);
 }
