@@ -967,20 +967,23 @@ impl<'p> FunctionContext<'p> {
                         // to the enclosing ones, which may still guard it.
                         match self.try_verdict(handlers, origin.library) {
                             TryVerdict::Guards => return Verdict::Guarded,
-                            TryVerdict::Reraises(types) => hints.push(format!("the `except {types}` handler re-raises it")),
+                            TryVerdict::Reraises(clause) => hints.push(format!("the `{clause}` handler re-raises it")),
                             // Nothing after the `try` reads what its body binds: the function
                             // goes on to its end, a `raise` or a retry, as after a `return`.
                             TryVerdict::Swallows(_, handler) if !self.reads_unbound_after(path, depth, handler) => {
                                 return Verdict::Guarded;
                             }
-                            TryVerdict::Swallows(types, _) => {
-                                hints.push(format!("the `except {types}` handler swallows it and carries on without the data"))
+                            TryVerdict::Swallows(clause, _) => {
+                                hints.push(format!("the `{clause}` handler swallows it and carries on without the data"))
                             }
-                            TryVerdict::DoesNotCatch(types) => {
-                                if !types.is_empty() {
-                                    hints.push(format!("`except {types}` does not catch the JSON decode error"));
-                                }
-                            }
+                            TryVerdict::DoesNotCatch(clauses) => match clauses.as_slice() {
+                                [] => {}
+                                [one] => hints.push(format!("`{one}` does not catch the JSON decode error")),
+                                several => hints.push(format!(
+                                    "{} do not catch the JSON decode error",
+                                    several.iter().map(|clause| format!("`{clause}`")).collect::<Vec<_>>().join(" and ")
+                                )),
+                            },
                         }
                     }
                     _ => {}
@@ -1025,10 +1028,7 @@ impl<'p> FunctionContext<'p> {
             let mut found = false;
             for stmt in stmts {
                 let mut visit = |stmt: &Stmt| {
-                    found |= stmt
-                        .expressions()
-                        .iter()
-                        .any(|expression| expression.any(&|part| part.as_name().is_some_and(|name| unbound.contains(name))));
+                    found |= stmt.expressions().iter().any(|expression| reads_name(expression, &unbound, &[]));
                 };
                 visit(stmt);
                 for block in stmt.blocks() {
@@ -1045,9 +1045,7 @@ impl<'p> FunctionContext<'p> {
             // A loop runs its condition again and, inside, what comes before the `try`.
             let again = match frame.stmt().map(|stmt| &stmt.kind) {
                 Some(StmtKind::Loop { condition, .. }) if at < depth => {
-                    condition
-                        .as_deref()
-                        .is_some_and(|condition| condition.any(&|part| part.as_name().is_some_and(|name| unbound.contains(name))))
+                    condition.as_deref().is_some_and(|condition| reads_name(condition, &unbound, &[]))
                         || path[at + 1..=depth].iter().any(|inner| reads(inner.preceding()))
                 }
                 _ => false,
@@ -1322,13 +1320,12 @@ impl<'p> FunctionContext<'p> {
     }
 
     fn try_verdict<'h>(&self, handlers: &'h [Handler], library: Library) -> TryVerdict<'h> {
-        let not_catching: Vec<String> = handlers.iter().flat_map(|handler| handler.types.iter().cloned()).collect();
+        let not_catching: Vec<String> = handlers.iter().filter(|handler| !handler.types.is_empty()).map(except_clause).collect();
         for handler in handlers {
             if !catches_decode_error(&handler.types, library) {
                 continue;
             }
-            // A bare `except:` reads as `except …` in messages.
-            let types = if handler.types.is_empty() { "…".to_string() } else { handler.types.join(", ") };
+            let types = except_clause(handler);
             if reraises(handler, library) {
                 return TryVerdict::Reraises(types);
             }
@@ -1339,7 +1336,17 @@ impl<'p> FunctionContext<'p> {
             }
             return TryVerdict::Guards;
         }
-        TryVerdict::DoesNotCatch(not_catching.join(", "))
+        TryVerdict::DoesNotCatch(not_catching)
+    }
+}
+
+/// How a handler reads in messages: `except httpx.HTTPError`, `except (A, B)` for a tuple,
+/// `except …` for a bare `except:`.
+fn except_clause(handler: &Handler) -> String {
+    match handler.types.as_slice() {
+        [] => "except …".to_string(),
+        [one] => format!("except {one}"),
+        several => format!("except ({})", several.join(", ")),
     }
 }
 
@@ -1375,10 +1382,12 @@ enum Helper {
 
 enum TryVerdict<'h> {
     Guards,
+    /// The handler catching the decode error ([`except_clause`]) re-raises it.
     Reraises(String),
     /// The handler catching the decode error goes on after the `try`.
     Swallows(String, &'h Handler),
-    DoesNotCatch(String),
+    /// No handler catches it: the clauses of those that name types.
+    DoesNotCatch(Vec<String>),
 }
 
 struct ReturnSummary {
@@ -1511,6 +1520,22 @@ fn bind_names(stmts: &[Stmt], names: &mut HashSet<String>) {
         for block in stmt.blocks() {
             block.visit(&mut bind);
         }
+    }
+}
+
+/// The expression reads one of `names` as it stands in the function: not a comprehension's
+/// own variable of that name (`[url.strip() for url in urls]`, `shadowed`), nor a name in a
+/// lambda, whose parameters are not kept.
+fn reads_name(expression: &Expr, names: &HashSet<String>, shadowed: &[&str]) -> bool {
+    match &expression.kind {
+        ExprKind::Name(name) => names.contains(name) && !shadowed.contains(&name.as_str()),
+        ExprKind::Lambda { .. } => false,
+        ExprKind::Comprehension { parts, targets } => {
+            let mut inner = shadowed.to_vec();
+            inner.extend(targets.iter().flat_map(Expr::bound_names));
+            parts.iter().any(|part| reads_name(part, names, &inner))
+        }
+        _ => expression.children().into_iter().any(|child| reads_name(child, names, shadowed)),
     }
 }
 
