@@ -90,10 +90,7 @@ impl ProviderMatcher {
     pub fn provider_in_backed(&self, segment: &str, backed: impl Fn(&str) -> bool) -> Option<String> {
         let words = words_of(segment);
         for (provider, spelling, common_word) in &self.spellings {
-            if *common_word && !backed(provider) {
-                continue;
-            }
-            for start in 0..words.len() {
+            let spelled = (0..words.len()).any(|start| {
                 let mut joined = String::new();
                 for word in &words[start..] {
                     joined.push_str(word);
@@ -101,9 +98,11 @@ impl ProviderMatcher {
                         break;
                     }
                 }
-                if joined == *spelling {
-                    return Some(provider.clone());
-                }
+                joined == *spelling
+            });
+            // The evidence reads the file's text: only for a segment that spells the word.
+            if spelled && (!*common_word || backed(provider)) {
+                return Some(provider.clone());
             }
         }
         None
