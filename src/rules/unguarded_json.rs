@@ -1325,14 +1325,14 @@ impl<'p> FunctionContext<'p> {
             if !catches_decode_error(&handler.types, library) {
                 continue;
             }
-            let types = except_clause(handler);
+            let clause = except_clause(handler);
             if reraises(handler, library) {
-                return TryVerdict::Reraises(types);
+                return TryVerdict::Reraises(clause);
             }
             // Logging and falling through may leave the data unbound: the crash moves a line
             // down ([`Self::reads_unbound_after`] decides). A handler that leaves guards.
             if !self.block_leaves(&handler.body) {
-                return TryVerdict::Swallows(types, handler);
+                return TryVerdict::Swallows(clause, handler);
             }
             return TryVerdict::Guards;
         }
