@@ -495,6 +495,24 @@ impl<'p> FunctionContext<'p> {
                         }
                     }
                     ExprKind::Name(other) if hops < 4 && other != name => self.origin_of_name(other, position, hops + 1),
+                    // `requests.post(u, data=b) if as_form else requests.post(u, json=b)`: a
+                    // response when both branches are the same kind of client call.
+                    ExprKind::Conditional { then_value, else_value, .. } => {
+                        let branch = |value: &'p Expr| match &value.unawaited().kind {
+                            ExprKind::Call(call) => Some(self.classify_call(call, position)),
+                            _ => None,
+                        };
+                        match (branch(then_value), branch(else_value)) {
+                            (Some(then_origin), Some(else_origin))
+                                if then_origin.kind == OriginKind::Client
+                                    && else_origin.kind == OriginKind::Client
+                                    && then_origin.library == else_origin.library =>
+                            {
+                                then_origin
+                            }
+                            _ => Origin { kind: OriginKind::Named, library: self.file_library, position, description: String::new() },
+                        }
+                    }
                     // `const { body } = await request(url)` reads `body` of the response.
                     ExprKind::Attribute { object, name: field } if self.config.http.body_fields.contains(field) => {
                         match &object.unawaited().kind {
