@@ -836,13 +836,14 @@ pub fn view_route_bases(facts: &FileFacts) -> Vec<String> {
     if facts.language != Language::Python {
         return Vec::new();
     }
-    let mut bases: Vec<String> = facts
+    // Each class once: a view exposes many methods, and its base is read from the module.
+    let classes: std::collections::BTreeSet<&str> = facts
         .functions
         .iter()
         .filter(|function| function.decorators.iter().any(is_expose))
         .filter_map(|function| function.class.as_deref())
-        .map(|class| view_route_base(facts, class))
         .collect();
+    let mut bases: Vec<String> = classes.into_iter().map(|class| view_route_base(facts, class)).collect();
     bases.sort();
     bases.dedup();
     bases
