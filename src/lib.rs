@@ -3,6 +3,7 @@
 pub mod alloc;
 pub mod baseline;
 pub mod callbacks;
+pub mod callers;
 pub mod cli;
 pub mod config;
 pub mod coverage;

@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::callbacks::{self, CallbackAnalysis};
+use crate::callers::{Callers, FileCalls, Question};
 use crate::config::Config;
 use crate::coverage::{self, CoverageInput, StepItem};
 use crate::discover::{self, DiscoverOptions, Skipped};
-use crate::facts::Span;
+use crate::facts::{Span, last_segment};
 use crate::index::{CowFacts, Project, Resolver};
 use crate::integrations::{self, ProviderMatcher, Routing};
 use crate::lang::ExtractOptions;
@@ -185,6 +186,9 @@ fn scan_files(
                 slot.1 = analysis;
             }
         }
+    }
+    if run_unguarded_json {
+        settle_helper_sites(&project, &mut analyses);
     }
     let analysed = started.elapsed();
     let resolved = project.resolved_count();
@@ -392,7 +396,19 @@ struct FileAnalysis {
     routing: Option<Routing>,
     /// The routes the file declares, for the route table (see [`Project::routes`]).
     routes: Vec<routes::Route>,
+    /// The file's calls, for OA001 sites in helpers whose callers guard them.
+    calls: Option<FileCalls>,
+    /// The unguarded, unsuppressed `sites` in a function, which its callers may guard.
+    helper_sites: Vec<HelperSite>,
     parse: ParseStatus,
+}
+
+/// An unguarded OA001 site in a function: its index in [`FileAnalysis::sites`], the
+/// function's name and its library's bit ([`unguarded_json::Library::bit`]).
+struct HelperSite {
+    site: usize,
+    function: String,
+    library: u8,
 }
 
 /// A finding and whether a comment suppresses it.
@@ -440,6 +456,8 @@ fn analyse_file(
         rollbacks: Vec::new(),
         routing: None,
         routes: Vec::new(),
+        calls: None,
+        helper_sites: Vec::new(),
         parse: ParseStatus::NotParsed,
     };
     let Some(file) = project.files.get(index) else {
@@ -516,7 +534,17 @@ fn analyse_file(
         || found_rollbacks.iter().any(|site| site.finding.is_some());
     let suppressions = if any_finding { Suppressions::from_comments(&facts.comments, file) } else { Suppressions::default() };
     let suppressible = |finding: Finding| Suppressible { suppressed: suppressions.covers(finding.rule, finding.span.start.line), finding };
-    let sites = found_sites.iter().map(|site| site.finding().map(suppressible)).collect();
+    let sites: Vec<Option<Suppressible>> = found_sites.iter().map(|site| site.finding().map(suppressible)).collect();
+    let helper_sites = found_sites
+        .iter()
+        .zip(&sites)
+        .enumerate()
+        .filter(|(_, (_, finding))| finding.as_ref().is_some_and(|finding| !finding.suppressed))
+        .filter_map(|(at, (site, _))| {
+            let function = last_segment(site.function.as_deref()?).to_string();
+            Some(HelperSite { site: at, function, library: site.library.bit() })
+        })
+        .collect();
     let callbacks = found_callbacks
         .into_iter()
         .zip(callback_findings)
@@ -530,6 +558,10 @@ fn analyse_file(
         rollbacks,
         routing: wants_routing.then(|| Routing::of(config, &facts, &file.relative_path, prefixes, exchange_paths)),
         routes: if declares_routes { declared_routes } else { Vec::new() },
+        // Only where sites are looked for, whichever rules run: a call of a helper elsewhere
+        // keeps its sites unguarded, the same in every run.
+        calls: wants_sites.then(|| unguarded_json::call_guards(project, config, index, &facts)),
+        helper_sites,
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     };
     // A file analysed again once the route table is complete keeps its facts until then
@@ -541,6 +573,33 @@ fn analyse_file(
         project.keep(index, facts);
     }
     analysis
+}
+
+/// Settles the unguarded OA001 sites in functions whose every call in the tree sits in a
+/// `try` that handles the site's decode error (a `try` up to [`crate::callers::MAX_CALLER_DEPTH`]
+/// calls up): LiteLLM's `transform_response(raw_response)` parses a response its only
+/// callers send inside `try: ... except Exception as e: raise self._handle_error(e)`.
+fn settle_helper_sites(project: &Project, analyses: &mut [(usize, FileAnalysis)]) {
+    let mut questions = Vec::new();
+    let mut asked = Vec::new();
+    for (slot, (index, analysis)) in analyses.iter().enumerate() {
+        let Some(file) = project.files.get(*index) else { continue };
+        for helper in &analysis.helper_sites {
+            questions.push(Question { language: file.language, name: helper.function.clone(), bit: helper.library });
+            asked.push((slot, helper.site));
+        }
+    }
+    if questions.is_empty() {
+        return;
+    }
+    // Analyses are in file order, one per file.
+    let files = analyses.iter_mut().map(|(_, analysis)| analysis.calls.take()).collect();
+    let answers = Callers::new(project, files).answer(&questions);
+    for ((slot, site), guarded) in asked.into_iter().zip(answers) {
+        if guarded && let Some(finding) = analyses.get_mut(slot).and_then(|(_, analysis)| analysis.sites.get_mut(site)) {
+            *finding = None;
+        }
+    }
 }
 
 /// A callback as the report lists it.

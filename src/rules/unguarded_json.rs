@@ -20,7 +20,9 @@
 //! `ContentTypeError`; not `httpx.HTTPError`) turns it into a clear error or a return rather
 //! than re-raising it, or swallows it where nothing after the `try` reads what the `try`
 //! bound; or the response comes from a wrapper that checks the content type
-//! before returning it. Incoming requests (`await request.json()`) and pydantic models are
+//! before returning it. A site in a function is guarded, too, when every call of that
+//! function in the tree (by name: see [`crate::callers`]) sits in such a `try`, or in a
+//! function whose calls do, up to three calls up. Incoming requests (`await request.json()`) and pydantic models are
 //! not responses. Confidence is `high` when the response comes from a known client call
 //! (directly or through a wrapper that returns the raw response) and `medium` when only
 //! its name (`response`, `resp`, `r`, `*_response`) says it is one.
@@ -58,6 +60,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
+use crate::callers::{self, CallRecord, FileCalls};
 use crate::config::Config;
 use crate::facts::*;
 use crate::index::{Project, Resolver};
@@ -96,6 +99,18 @@ impl Library {
         }
     }
 
+    /// Every library, each with its bit in a [`crate::callers::CallRecord`]'s guard bits.
+    const ALL: [Library; 4] = [Library::Requests, Library::Httpx, Library::Aiohttp, Library::Unknown];
+
+    pub fn bit(self) -> u8 {
+        match self {
+            Library::Requests => 1,
+            Library::Httpx => 2,
+            Library::Aiohttp => 4,
+            Library::Unknown => 8,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Library::Requests => "requests",
@@ -122,6 +137,8 @@ pub struct JsonSite {
     /// The parse as the message shows it: `response.json()`, `serde_json.from_slice(body)`.
     pub parse: String,
     pub origin: String,
+    /// The client library of the origin: which errors its `.json()` raises.
+    pub library: Library,
     pub confidence: Confidence,
     pub verdict: Verdict,
     pub fixable: bool,
@@ -170,13 +187,59 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
     for function in &facts.functions {
         let context = FunctionContext::new(project, config, file_index, facts, function, 0).with_cache(&cache);
         context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
-            if let Some(site) = context.evaluate_site(path, expr_context, call, call_expr) {
+            if (context.is_json_call(call) || context.json_parser_argument(call).is_some())
+                && let Some(site) = context.evaluate_site(path, expr_context, call, call_expr)
+            {
                 sites.push(site);
             }
         });
     }
     sites.sort_by_key(|site| site.span.start_byte);
     sites
+}
+
+/// Every call of one file by the name it calls, with the libraries whose decode error a
+/// `try` around it handles as a local `try` around a `.json()` would: what settles a site
+/// in a helper whose callers all guard their call ([`crate::callers`]).
+pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> FileCalls {
+    let cache = FileCache::default();
+    let mut calls = Vec::new();
+    for (index, function) in facts.functions.iter().enumerate() {
+        let context = FunctionContext::new(project, config, file_index, facts, function, 0).with_cache(&cache);
+        // The libraries each enclosing `try` guards, by the `try`'s start: its calls share it.
+        let mut by_try: HashMap<usize, u8> = HashMap::new();
+        context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
+            let Some(name) = called_name(call) else { return };
+            // A lambda runs later, wherever it is called; `.catch(...)` handles its receiver.
+            let guarded = if expr_context.in_closure {
+                0
+            } else if expr_context.caught {
+                Library::ALL.iter().fold(0, |bits, library| bits | library.bit())
+            } else {
+                context.try_guards(path, call_expr.span, &mut by_try)
+            };
+            let caller = u32::try_from(index).unwrap_or(u32::MAX);
+            calls.push(CallRecord { name: callers::name_key(name), caller, guarded });
+        });
+    }
+    FileCalls {
+        calls,
+        functions: facts.functions.iter().map(|function| if function.is_module() { None } else { Some(function.name.clone()) }).collect(),
+        imported: facts
+            .imports
+            .iter()
+            .filter(|import| import.name.as_deref() == Some(import.alias.as_str()))
+            .map(|import| callers::name_key(&import.alias))
+            .collect(),
+    }
+}
+
+/// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
+fn called_name(call: &Call) -> Option<&str> {
+    match &call.callee.kind {
+        ExprKind::Name(name) | ExprKind::Attribute { name, .. } => Some(name),
+        _ => None,
+    }
 }
 
 /// A statement on the way from a function's body to a site, with the block holding it.
@@ -260,7 +323,7 @@ struct FunctionContext<'p> {
 
 type BindingList<'f> = Vec<(usize, usize, Binding<'f>)>;
 
-type SiteCallback<'a, 'f> = dyn FnMut(&[Frame<'f>], &ExprContext<'f>, &'f Call, &'f Expr) + 'a;
+type CallVisitor<'a, 'f> = dyn FnMut(&[Frame<'f>], &ExprContext<'f>, &'f Call, &'f Expr) + 'a;
 
 impl<'p> FunctionContext<'p> {
     fn new(
@@ -303,68 +366,66 @@ impl<'p> FunctionContext<'p> {
 
     // ----- walking ----------------------------------------------------------------------
 
-    fn walk_block(&self, block: &'p Block, path: &mut Vec<Frame<'p>>, on_site: &mut SiteCallback<'_, 'p>) {
+    fn walk_block(&self, block: &'p Block, path: &mut Vec<Frame<'p>>, on_call: &mut CallVisitor<'_, 'p>) {
         for (index, stmt) in block.statements.iter().enumerate() {
             if matches!(stmt.kind, StmtKind::FunctionDef(_)) {
                 continue;
             }
             path.push(Frame { block, index });
             for expr in stmt.expressions() {
-                self.walk_expr(expr, path, &ExprContext::default(), on_site);
+                self.walk_expr(expr, path, &ExprContext::default(), on_call);
             }
             for nested in stmt.blocks() {
-                self.walk_block(nested, path, on_site);
+                self.walk_block(nested, path, on_call);
             }
             path.pop();
         }
     }
 
-    fn walk_expr(&self, expr: &'p Expr, path: &[Frame<'p>], context: &ExprContext<'p>, on_site: &mut SiteCallback<'_, 'p>) {
+    fn walk_expr(&self, expr: &'p Expr, path: &[Frame<'p>], context: &ExprContext<'p>, on_call: &mut CallVisitor<'_, 'p>) {
         match &expr.kind {
             ExprKind::Call(call) => {
-                if self.is_json_call(call) || self.json_parser_argument(call).is_some() {
-                    on_site(path, context, call, expr);
-                }
+                on_call(path, context, call, expr);
                 if let ExprKind::Attribute { object, name } = &call.callee.kind
                     && self.config.guards.catching.contains(name)
                 {
                     let mut caught = context.clone();
                     caught.caught = true;
-                    self.walk_expr(object, path, &caught, on_site);
+                    self.walk_expr(object, path, &caught, on_call);
                     for argument in call.arguments() {
-                        self.walk_expr(argument, path, context, on_site);
+                        self.walk_expr(argument, path, context, on_call);
                     }
                     return;
                 }
                 for child in expr.children() {
-                    self.walk_expr(child, path, context, on_site);
+                    self.walk_expr(child, path, context, on_call);
                 }
             }
             ExprKind::Conditional { condition, then_value, else_value } => {
-                self.walk_expr(condition, path, context, on_site);
+                self.walk_expr(condition, path, context, on_call);
                 let mut then_branch = context.clone();
                 then_branch.conditions.push((condition, true));
-                self.walk_expr(then_value, path, &then_branch, on_site);
+                self.walk_expr(then_value, path, &then_branch, on_call);
                 let mut else_branch = context.clone();
                 else_branch.conditions.push((condition, false));
-                self.walk_expr(else_value, path, &else_branch, on_site);
+                self.walk_expr(else_value, path, &else_branch, on_call);
             }
             ExprKind::Lambda { body } => {
                 let mut inner = context.clone();
                 inner.in_closure = true;
-                self.walk_expr(body, path, &inner, on_site);
+                self.walk_expr(body, path, &inner, on_call);
             }
             ExprKind::Comprehension { parts, targets } => {
                 let mut inner = context.clone();
                 inner.in_closure = true;
                 inner.comprehension_names.extend(targets.iter().flat_map(Expr::bound_names).map(String::from));
                 for part in parts {
-                    self.walk_expr(part, path, &inner, on_site);
+                    self.walk_expr(part, path, &inner, on_call);
                 }
             }
             _ => {
                 for child in expr.children() {
-                    self.walk_expr(child, path, context, on_site);
+                    self.walk_expr(child, path, context, on_call);
                 }
             }
         }
@@ -423,6 +484,7 @@ impl<'p> FunctionContext<'p> {
             receiver: receiver_text(receiver),
             parse,
             origin: origin.description,
+            library: origin.library,
             confidence,
             verdict,
             fixable: !(context.in_closure
@@ -1335,6 +1397,28 @@ impl<'p> FunctionContext<'p> {
                         && targets.iter().flat_map(|assigned| assigned.bound_names()).any(|bound| bound == name))
             })
         })
+    }
+
+    /// The libraries (their bits) whose decode error the `try`s around the call at `span`
+    /// handle as they would that of a `.json()` there; `by_try` keeps each `try`'s answer.
+    fn try_guards(&self, path: &[Frame<'p>], span: Span, by_try: &mut HashMap<usize, u8>) -> u8 {
+        let mut guarded = 0;
+        for (depth, frame) in path.iter().enumerate() {
+            let Some(stmt) = frame.stmt() else { continue };
+            let StmtKind::Try { body, handlers, .. } = &stmt.kind else { continue };
+            if !block_contains(body, &span) {
+                continue;
+            }
+            guarded |= *by_try.entry(stmt.span.start_byte).or_insert_with(|| {
+                let guards = |library: Library| match self.try_verdict(handlers, library) {
+                    TryVerdict::Guards => true,
+                    TryVerdict::Swallows(_, handler) => !self.reads_unbound_after(path, depth, handler),
+                    TryVerdict::Reraises(_) | TryVerdict::DoesNotCatch(_) => false,
+                };
+                Library::ALL.into_iter().filter(|library| guards(*library)).fold(0, |bits, library| bits | library.bit())
+            });
+        }
+        guarded
     }
 
     fn try_verdict<'h>(&self, handlers: &'h [Handler], library: Library) -> TryVerdict<'h> {

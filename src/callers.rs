@@ -1,0 +1,291 @@
+//! Who calls a function, and whether each call sits in a `try` that handles what the
+//! function raises: the tree's calls by name, as the scan's per-file pass records them
+//! ([`crate::rules::unguarded_json::call_guards`]), and the question OA001 asks of them once
+//! the pass is done (a `.json()` in a helper whose every caller catches its decode error).
+//!
+//! Calls are matched by the name they call (`helper` in `self.service.helper(x)`), without
+//! resolution: a name is guarded only when every call of it in the tree is, so a function
+//! of the same name called without a `try` keeps the finding. Every other mention of the
+//! name in a file of the language counts against it: a reference passed as a callback, a
+//! keyword, a comment, a call in a file no record covers. A name no file calls (a route
+//! handler, which the framework calls) is not guarded either.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use rayon::prelude::*;
+
+use crate::facts::{Language, is_name_byte};
+use crate::index::Project;
+
+/// How many calls up a guard is looked for: around the calls of the function, of their
+/// callers, and of theirs.
+pub const MAX_CALLER_DEPTH: usize = 3;
+
+/// One call: the name it calls ([`name_key`]), the function of its file it sits in, and a
+/// bit for each kind of error a `try` around it handles (what the bits mean is the
+/// recording rule's business).
+#[derive(Debug, Clone, Copy)]
+pub struct CallRecord {
+    pub name: u64,
+    /// Index into [`FileCalls::functions`].
+    pub caller: u32,
+    pub guarded: u8,
+}
+
+/// The calls of one file, with the other mentions of a name its facts account for.
+#[derive(Debug, Clone, Default)]
+pub struct FileCalls {
+    pub calls: Vec<CallRecord>,
+    /// The names of the file's functions, by index: `None` for the module body, whose code
+    /// no call reaches.
+    pub functions: Vec<Option<String>>,
+    /// The names imported under their own name (`from m import helper`), by [`name_key`].
+    pub imported: Vec<u64>,
+}
+
+/// The key a called name is recorded under.
+pub fn name_key(name: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A function whose calls are asked about: its file's language, its name, the guard bit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Question {
+    pub language: Language,
+    pub name: String,
+    pub bit: u8,
+}
+
+/// The calls of one name, once every mention of it is accounted for: each call's guard
+/// bits and the name of the function it sits in.
+type Calls = Vec<(u8, Option<String>)>;
+
+/// Answers [`Question`]s from the records of the files the recording rule read (those
+/// where it may find a site): a mention of a name in any other file counts against it.
+pub struct Callers<'a> {
+    project: &'a Project,
+    /// By file: its record, if the recording rule read it.
+    files: Vec<Option<FileCalls>>,
+    /// By language and name: every call of the name, or `None` when a mention is no
+    /// recorded call or definition.
+    known: HashMap<(Language, String), Option<Calls>>,
+}
+
+impl<'a> Callers<'a> {
+    pub fn new(project: &'a Project, files: Vec<Option<FileCalls>>) -> Callers<'a> {
+        Callers { project, files, known: HashMap::new() }
+    }
+
+    /// For each question, whether every call of its name in the tree carries its bit, or
+    /// sits in a function (up to [`MAX_CALLER_DEPTH`] calls up) whose calls all do.
+    pub fn answer(&mut self, questions: &[Question]) -> Vec<bool> {
+        let mut wanted: HashSet<(Language, String)> = questions.iter().map(|question| (question.language, question.name.clone())).collect();
+        for _ in 0..MAX_CALLER_DEPTH {
+            if wanted.is_empty() {
+                break;
+            }
+            self.learn(&wanted);
+            // The functions holding calls that lack a bit: their own calls are asked next.
+            let mut next = HashSet::new();
+            for (language, name) in &wanted {
+                for (_, caller) in self.known.get(&(*language, name.clone())).into_iter().flatten().flatten() {
+                    if let Some(caller) = caller
+                        && !self.known.contains_key(&(*language, caller.clone()))
+                    {
+                        next.insert((*language, caller.clone()));
+                    }
+                }
+            }
+            wanted = next;
+        }
+        let mut memo = HashMap::new();
+        questions.iter().map(|question| self.guarded(question.language, &question.name, question.bit, 0, &mut memo)).collect()
+    }
+
+    fn guarded(&self, language: Language, name: &str, bit: u8, depth: usize, memo: &mut HashMap<(String, u8, usize), bool>) -> bool {
+        if depth >= MAX_CALLER_DEPTH {
+            return false;
+        }
+        let key = (name.to_string(), bit, depth);
+        if let Some(known) = memo.get(&key) {
+            return *known;
+        }
+        // Until answered, a cycle back to this name guards nothing.
+        memo.insert(key.clone(), false);
+        let answer = match self.known.get(&(language, name.to_string())) {
+            Some(Some(calls)) if !calls.is_empty() => calls.iter().all(|(guarded, caller)| {
+                guarded & bit != 0 || caller.as_deref().is_some_and(|caller| self.guarded(language, caller, bit, depth + 1, memo))
+            }),
+            _ => false,
+        };
+        memo.insert(key, answer);
+        answer
+    }
+
+    /// Finds every mention of the `wanted` names in the files of their language, and keeps
+    /// each name's calls when every mention is a recorded call or definition.
+    fn learn(&mut self, wanted: &HashSet<(Language, String)>) {
+        let mut by_language: HashMap<Language, Vec<String>> = HashMap::new();
+        for (language, name) in wanted {
+            by_language.entry(*language).or_default().push(name.clone());
+        }
+        for (language, mut names) in by_language {
+            names.sort();
+            let mut calls: Vec<Option<Calls>> = names.iter().map(|_| Some(Vec::new())).collect();
+            for (file, counts) in self.mentions(language, &names) {
+                let record = self.files.get(file).and_then(Option::as_ref);
+                for (name, count) in counts {
+                    let (Some(slot), Some(text)) = (calls.get_mut(name), names.get(name)) else { continue };
+                    let Some(found) = slot else { continue };
+                    match record.and_then(|record| explained_calls(record, text, count)) {
+                        Some(here) => found.extend(here),
+                        None => *slot = None,
+                    }
+                }
+            }
+            for (name, calls) in names.into_iter().zip(calls) {
+                self.known.insert((language, name), calls);
+            }
+        }
+    }
+
+    /// For each file of `language` mentioning any of `names` as a whole word: the indices
+    /// of the names it mentions, each with how many times.
+    fn mentions(&self, language: Language, names: &[String]) -> Vec<(usize, Vec<(usize, usize)>)> {
+        let Ok(searcher) =
+            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(names)
+        else {
+            return Vec::new();
+        };
+        let files: Vec<(usize, &[u8])> = (self.project.files.iter().enumerate())
+            .filter(|(_, file)| file.language == language)
+            .map(|(index, file)| (index, file.text.as_bytes()))
+            .collect();
+        let mut found: Vec<(usize, Vec<(usize, usize)>)> = files
+            .par_iter()
+            .filter_map(|&(index, text)| {
+                let mut counts: Vec<(usize, usize)> = Vec::new();
+                // A match inside a longer name never starts at a word boundary, and a
+                // whole-word one cannot start inside another match: names are words.
+                for found in searcher.find_iter(text) {
+                    let before = found.start().checked_sub(1).and_then(|at| text.get(at)).copied();
+                    let after = text.get(found.end()).copied();
+                    if before.is_some_and(is_name_byte) || after.is_some_and(is_name_byte) || in_line_comment(text, found.start(), language)
+                    {
+                        continue;
+                    }
+                    let name = found.pattern().as_usize();
+                    match counts.iter_mut().find(|(known, _)| *known == name) {
+                        Some((_, count)) => *count += 1,
+                        None => counts.push((name, 1)),
+                    }
+                }
+                (!counts.is_empty()).then_some((index, counts))
+            })
+            .collect();
+        found.sort_by_key(|(index, _)| *index);
+        found
+    }
+}
+
+/// Whether the byte at `at` is in a line comment (`# ...`, `// ...`): one that starts the
+/// line or follows a space, which a `#` or `//` in a string (`"https://..."`) rarely does.
+/// A name mentioned in a comment calls nothing.
+fn in_line_comment(text: &[u8], at: usize, language: Language) -> bool {
+    let marker: &[u8] = match language {
+        Language::Python => b"#",
+        Language::TypeScript | Language::Rust => b"//",
+    };
+    let line_start = memchr::memrchr(b'\n', text.get(..at).unwrap_or_default()).map_or(0, |newline| newline + 1);
+    let line = text.get(line_start..at).unwrap_or_default();
+    memchr::memmem::find_iter(line, marker).any(|position| position == 0 || line.get(position - 1).is_some_and(u8::is_ascii_whitespace))
+}
+
+/// The calls of `name` a file's record holds, when they, its definitions of `name` and its
+/// imports of it are all of the file's `mentions` of it.
+fn explained_calls(record: &FileCalls, name: &str, mentions: usize) -> Option<Calls> {
+    let key = name_key(name);
+    let defined = record.functions.iter().filter(|function| function.as_deref() == Some(name)).count()
+        + record.imported.iter().filter(|imported| **imported == key).count();
+    let calls: Calls = record
+        .calls
+        .iter()
+        .filter(|call| call.name == key)
+        .map(|call| (call.guarded, record.functions.get(call.caller as usize).cloned().flatten()))
+        .collect();
+    (calls.len() + defined == mentions).then_some(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    fn project(files: &[(&str, &str)]) -> Project {
+        Project::new(
+            files.iter().map(|(path, text)| SourceFile::new(path.to_string(), path.into(), Language::Python, text.to_string())).collect(),
+        )
+    }
+
+    fn record(functions: &[&str], calls: &[(&str, u32, u8)]) -> Option<FileCalls> {
+        Some(FileCalls {
+            calls: calls
+                .iter()
+                .map(|(name, caller, guarded)| CallRecord { name: name_key(name), caller: *caller, guarded: *guarded })
+                .collect(),
+            functions: std::iter::once(None).chain(functions.iter().map(|name| Some(name.to_string()))).collect(),
+            imported: Vec::new(),
+        })
+    }
+
+    fn question(name: &str, bit: u8) -> Question {
+        Question { language: Language::Python, name: name.into(), bit }
+    }
+
+    #[test]
+    fn a_name_is_guarded_when_every_call_carries_the_bit_up_to_three_calls_up() {
+        let tree = project(&[
+            ("a.py", "def helper(r):\n    return r.json()\n"),
+            (
+                "b.py",
+                "def route():\n    try:\n        mid(r)\n    except Exception:\n        raise Failed()\n\ndef mid(r):\n    return helper(r)  # helper\n",
+            ),
+        ]);
+        let files = vec![record(&["helper"], &[]), record(&["route", "mid"], &[("mid", 1, 0b01), ("helper", 2, 0)])];
+        let answers = Callers::new(&tree, files).answer(&[question("helper", 0b01), question("helper", 0b10), question("route", 0b01)]);
+        assert_eq!(answers, vec![true, false, false], "guarded through `mid` for the first bit only; a name never called is not");
+    }
+
+    #[test]
+    fn a_mention_that_is_no_recorded_call_keeps_the_name_unguarded() {
+        let guarded = |files: &[(&str, &str)], records: Vec<Option<FileCalls>>| {
+            Callers::new(&project(files), records).answer(&[question("helper", 1)])[0]
+        };
+        let definition = ("a.py", "def helper(r):\n    return r.json()\n");
+        let call = ("b.py", "def route():\n    try:\n        helper(r)\n    except ValueError:\n        return None\n");
+        assert!(guarded(&[definition, call], vec![record(&["helper"], &[]), record(&["route"], &[("helper", 1, 1)])]));
+        let passed =
+            ("b.py", "def route():\n    hooks = [helper]\n    try:\n        helper(r)\n    except ValueError:\n        return None\n");
+        assert!(
+            !guarded(&[definition, passed], vec![record(&["helper"], &[]), record(&["route"], &[("helper", 1, 1)])]),
+            "handed over as a value"
+        );
+        assert!(!guarded(&[definition, call], vec![record(&["helper"], &[]), None]), "in a file without a record");
+        let recursive = ("a.py", "def helper(r):\n    return helper(r.next) or r.json()\n");
+        assert!(!guarded(&[recursive, call], vec![record(&["helper"], &[("helper", 1, 0)]), record(&["route"], &[("helper", 1, 1)])]));
+    }
+
+    #[test]
+    fn line_comments_are_no_mentions_but_hashes_and_slashes_in_strings_are_not_comments() {
+        let at = |text: &str, language| in_line_comment(text.as_bytes(), text.rfind("helper").unwrap_or(0), language);
+        assert!(at("x = 1  # see helper", Language::Python));
+        assert!(at("    # helper", Language::Python));
+        assert!(!at("url = \"a#b\"; helper()", Language::Python));
+        assert!(at("  // calls helper", Language::TypeScript));
+        assert!(!at("fetch(\"https://x\" + helper)", Language::TypeScript));
+    }
+}
