@@ -84,16 +84,19 @@ impl<'a> Callers<'a> {
     /// sits in a function (up to [`MAX_CALLER_DEPTH`] calls up) whose calls all do.
     pub fn answer(&mut self, questions: &[Question]) -> Vec<bool> {
         let mut wanted: HashSet<(Language, String)> = questions.iter().map(|question| (question.language, question.name.clone())).collect();
+        let asked = questions.iter().fold(0, |bits, question| bits | question.bit);
         for _ in 0..MAX_CALLER_DEPTH {
             if wanted.is_empty() {
                 break;
             }
             self.learn(&wanted);
-            // The functions holding calls that lack a bit: their own calls are asked next.
+            // The functions holding calls that lack a bit asked about: their own calls are
+            // asked next.
             let mut next = HashSet::new();
             for (language, name) in &wanted {
-                for (_, caller) in self.known.get(&(*language, name.clone())).into_iter().flatten().flatten() {
-                    if let Some(caller) = caller
+                for (guarded, caller) in self.known.get(&(*language, name.clone())).into_iter().flatten().flatten() {
+                    if guarded & asked != asked
+                        && let Some(caller) = caller
                         && !self.known.contains_key(&(*language, caller.clone()))
                     {
                         next.insert((*language, caller.clone()));
@@ -106,11 +109,18 @@ impl<'a> Callers<'a> {
         questions.iter().map(|question| self.guarded(question.language, &question.name, question.bit, 0, &mut memo)).collect()
     }
 
-    fn guarded(&self, language: Language, name: &str, bit: u8, depth: usize, memo: &mut HashMap<(String, u8, usize), bool>) -> bool {
+    fn guarded(
+        &self,
+        language: Language,
+        name: &str,
+        bit: u8,
+        depth: usize,
+        memo: &mut HashMap<(Language, String, u8, usize), bool>,
+    ) -> bool {
         if depth >= MAX_CALLER_DEPTH {
             return false;
         }
-        let key = (name.to_string(), bit, depth);
+        let key = (language, name.to_string(), bit, depth);
         if let Some(known) = memo.get(&key) {
             return *known;
         }

@@ -22,8 +22,8 @@
 //! bound; or the response comes from a wrapper that checks the content type
 //! before returning it. A site in a function is guarded, too, when every call of that
 //! function in the tree (by name: see [`crate::callers`]) sits in such a `try`, or in a
-//! function whose calls do, up to three calls up. Incoming requests (`await request.json()`) and pydantic models are
-//! not responses. Confidence is `high` when the response comes from a known client call
+//! function whose calls do, up to three calls up. Incoming requests
+//! (`await request.json()`) and pydantic models are not responses. Confidence is `high` when the response comes from a known client call
 //! (directly or through a wrapper that returns the raw response) and `medium` when only
 //! its name (`response`, `resp`, `r`, `*_response`) says it is one.
 //!
@@ -210,7 +210,8 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
         let mut by_try: HashMap<usize, u8> = HashMap::new();
         context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
             let Some(name) = called_name(call) else { return };
-            // A lambda runs later, wherever it is called; `.catch(...)` handles its receiver.
+            // A lambda (or a generator) may run later, outside the `try`; `.catch(...)`
+            // handles its receiver's failure.
             let guarded = if expr_context.in_closure {
                 0
             } else if expr_context.caught {
