@@ -32,6 +32,9 @@ pub struct CallRecord {
     /// Index into [`FileCalls::functions`].
     pub caller: u32,
     pub guarded: u8,
+    /// Whether the call spells the name: not one through an alias (`h()` after `from m
+    /// import helper as h`).
+    pub mentioned: bool,
 }
 
 /// The calls of one file, with the other mentions of a name its facts account for.
@@ -41,7 +44,8 @@ pub struct FileCalls {
     /// The names of the file's functions, by index: `None` for the module body, whose code
     /// no call reaches.
     pub functions: Vec<Option<String>>,
-    /// The names imported under their own name (`from m import helper`), by [`name_key`].
+    /// The names imported (`helper` in `from m import helper` or `... helper as h`), by
+    /// [`name_key`].
     pub imported: Vec<u64>,
 }
 
@@ -221,13 +225,10 @@ fn explained_calls(record: &FileCalls, name: &str, mentions: usize) -> Option<Ca
     let key = name_key(name);
     let defined = record.functions.iter().filter(|function| function.as_deref() == Some(name)).count()
         + record.imported.iter().filter(|imported| **imported == key).count();
-    let calls: Calls = record
-        .calls
-        .iter()
-        .filter(|call| call.name == key)
-        .map(|call| (call.guarded, record.functions.get(call.caller as usize).cloned().flatten()))
-        .collect();
-    (calls.len() + defined == mentions).then_some(calls)
+    let calls: Vec<&CallRecord> = record.calls.iter().filter(|call| call.name == key).collect();
+    let spelled = calls.iter().filter(|call| call.mentioned).count();
+    (spelled + defined == mentions)
+        .then(|| calls.iter().map(|call| (call.guarded, record.functions.get(call.caller as usize).cloned().flatten())).collect())
 }
 
 #[cfg(test)]
@@ -245,7 +246,7 @@ mod tests {
         Some(FileCalls {
             calls: calls
                 .iter()
-                .map(|(name, caller, guarded)| CallRecord { name: name_key(name), caller: *caller, guarded: *guarded })
+                .map(|(name, caller, guarded)| CallRecord { name: name_key(name), caller: *caller, guarded: *guarded, mentioned: true })
                 .collect(),
             functions: std::iter::once(None).chain(functions.iter().map(|name| Some(name.to_string()))).collect(),
             imported: Vec::new(),

@@ -203,6 +203,12 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
 /// in a helper whose callers all guard their call ([`crate::callers`]).
 pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> FileCalls {
     let cache = FileCache::default();
+    // `from m import helper as h`: a call of `h` is a call of `helper`.
+    let aliases: HashMap<&str, &str> = facts
+        .imports
+        .iter()
+        .filter_map(|import| import.name.as_deref().filter(|name| *name != import.alias).map(|name| (import.alias.as_str(), name)))
+        .collect();
     let mut calls = Vec::new();
     for (index, function) in facts.functions.iter().enumerate() {
         let context = FunctionContext::new(project, config, file_index, facts, function, 0).with_cache(&cache);
@@ -220,20 +226,31 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
                 context.try_guards(path, call_expr.span, &mut by_try)
             };
             let caller = u32::try_from(index).unwrap_or(u32::MAX);
-            calls.push(CallRecord { name: callers::name_key(name), caller, guarded });
+            let record = |name: &str| match aliases.get(name) {
+                Some(original) => CallRecord { name: callers::name_key(original), caller, guarded, mentioned: false },
+                None => CallRecord { name: callers::name_key(name), caller, guarded, mentioned: true },
+            };
+            calls.push(record(name));
+            // `asyncio.to_thread(search, query)` calls `search` there.
+            if let Some(position) = RUNNING_CALLS.iter().find(|(runner, _)| *runner == name).map(|(_, position)| *position)
+                && let Some(argument) = call.args.get(position)
+                && let ExprKind::Name(ran) | ExprKind::Attribute { name: ran, .. } = &argument.kind
+            {
+                calls.push(record(ran));
+            }
         });
     }
     FileCalls {
         calls,
         functions: facts.functions.iter().map(|function| if function.is_module() { None } else { Some(function.name.clone()) }).collect(),
-        imported: facts
-            .imports
-            .iter()
-            .filter(|import| import.name.as_deref() == Some(import.alias.as_str()))
-            .map(|import| callers::name_key(&import.alias))
-            .collect(),
+        imported: facts.imports.iter().filter_map(|import| import.name.as_deref()).map(callers::name_key).collect(),
     }
 }
+
+/// Functions that call the function they are given, with its position among their
+/// arguments: `asyncio.to_thread(f, ...)`, `loop.run_in_executor(None, f, ...)`,
+/// Starlette's `run_in_threadpool(f, ...)`, anyio's `to_thread.run_sync(f, ...)`.
+const RUNNING_CALLS: &[(&str, usize)] = &[("to_thread", 0), ("run_in_executor", 1), ("run_in_threadpool", 0), ("run_sync", 0)];
 
 /// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
 fn called_name(call: &Call) -> Option<&str> {
@@ -1570,21 +1587,28 @@ fn catches_decode_error(types: &[String], library: Library) -> bool {
 /// except under `if isinstance(e, T):` for a `T` that is not the decode error (the
 /// `except Exception: if isinstance(e, HTTPException): raise` idiom).
 fn reraises(handler: &Handler, library: Library) -> bool {
-    fn visit(block: &Block, handler: &Handler, library: Library) -> bool {
+    /// `bare`: whether a bare `raise` here re-raises what `handler` caught, which it does
+    /// not in the handler of a `try` nested in it (`except HTTPException: raise`).
+    fn visit(block: &Block, handler: &Handler, library: Library, bare: bool) -> bool {
         block.statements.iter().any(|stmt| match &stmt.kind {
-            StmtKind::Raise { exception: None, .. } => true,
+            StmtKind::Raise { exception: None, .. } => bare,
             StmtKind::Raise { exception: Some(exception), .. } => {
                 exception.as_name().is_some_and(|name| handler.name.as_deref() == Some(name))
             }
             StmtKind::If { condition, else_block, .. } if isinstance_of_other_types(condition, handler, library) => {
                 // The then-branch re-raises only errors that are not the decode error.
-                else_block.as_ref().is_some_and(|block| visit(block, handler, library))
+                else_block.as_ref().is_some_and(|block| visit(block, handler, library, bare))
+            }
+            StmtKind::Try { body, handlers, else_block, finally_block } => {
+                [Some(body), else_block.as_ref(), finally_block.as_ref()].into_iter().flatten().any(|block| visit(block, handler, library, bare))
+                    // A nested handler binding the same name catches another error under it.
+                    || handlers.iter().filter(|nested| nested.name.is_none() || nested.name != handler.name).any(|nested| visit(&nested.body, handler, library, false))
             }
             StmtKind::FunctionDef(_) => false,
-            _ => stmt.blocks().any(|block| visit(block, handler, library)),
+            _ => stmt.blocks().any(|block| visit(block, handler, library, bare)),
         })
     }
-    visit(&handler.body, handler, library)
+    visit(&handler.body, handler, library, true)
 }
 
 /// `isinstance(e, HTTPException)` on the caught name, for types that are not the decode error.
