@@ -227,8 +227,8 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
             };
             let caller = u32::try_from(index).unwrap_or(u32::MAX);
             let record = |name: &str| match aliases.get(name) {
-                Some(original) => CallRecord { name: callers::name_key(original), caller, guarded, mentioned: false },
-                None => CallRecord { name: callers::name_key(name), caller, guarded, mentioned: true },
+                Some(original) => CallRecord { name: callers::name_key(original), caller, guarded, mentioned: false, count: 1 },
+                None => CallRecord { name: callers::name_key(name), caller, guarded, mentioned: true, count: 1 },
             };
             calls.push(record(name));
             // `asyncio.to_thread(search, query)` calls `search` there.
@@ -241,7 +241,7 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
         });
     }
     FileCalls {
-        calls,
+        calls: callers::merge_alike(calls),
         functions: facts.functions.iter().map(|function| if function.is_module() { None } else { Some(function.name.clone()) }).collect(),
         imported: facts.imports.iter().filter_map(|import| import.name.as_deref()).map(callers::name_key).collect(),
     }
