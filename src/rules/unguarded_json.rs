@@ -23,9 +23,10 @@
 //! before returning it. A site in a function is guarded, too, when every call of that
 //! function in the tree (by name: see [`crate::callers`]) sits in such a `try`, or in a
 //! function whose calls do, up to three calls up. Incoming requests
-//! (`await request.json()`) and pydantic models are not responses. Confidence is `high` when the response comes from a known client call
-//! (directly or through a wrapper that returns the raw response) and `medium` when only
-//! its name (`response`, `resp`, `r`, `*_response`) says it is one.
+//! (`await request.json()`) and pydantic models are not responses. Confidence is `high`
+//! when the response comes from a known client call (directly or through a wrapper that
+//! returns the raw response) and `medium` when only its name (`response`, `resp`, `r`,
+//! `*_response`) says it is one.
 //!
 //! ### Example
 //! ```python
@@ -101,6 +102,11 @@ impl Library {
 
     /// Every library, each with its bit in a [`crate::callers::CallRecord`]'s guard bits.
     const ALL: [Library; 4] = [Library::Requests, Library::Httpx, Library::Aiohttp, Library::Unknown];
+
+    /// The bits of the libraries `guards` holds for.
+    fn bits(guards: impl Fn(Library) -> bool) -> u8 {
+        Library::ALL.into_iter().filter(|library| guards(*library)).fold(0, |bits, library| bits | library.bit())
+    }
 
     pub fn bit(self) -> u8 {
         match self {
@@ -221,7 +227,7 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
             let guarded = if expr_context.in_closure {
                 0
             } else if expr_context.caught {
-                Library::ALL.iter().fold(0, |bits, library| bits | library.bit())
+                Library::bits(|_| true)
             } else {
                 context.try_guards(path, call_expr.span, &mut by_try)
             };
@@ -1433,7 +1439,7 @@ impl<'p> FunctionContext<'p> {
                     TryVerdict::Swallows(_, handler) => !self.reads_unbound_after(path, depth, handler),
                     TryVerdict::Reraises(_) | TryVerdict::DoesNotCatch(_) => false,
                 };
-                Library::ALL.into_iter().filter(|library| guards(*library)).fold(0, |bits, library| bits | library.bit())
+                Library::bits(guards)
             });
         }
         guarded
@@ -1600,9 +1606,11 @@ fn reraises(handler: &Handler, library: Library) -> bool {
                 else_block.as_ref().is_some_and(|block| visit(block, handler, library, bare))
             }
             StmtKind::Try { body, handlers, else_block, finally_block } => {
-                [Some(body), else_block.as_ref(), finally_block.as_ref()].into_iter().flatten().any(|block| visit(block, handler, library, bare))
-                    // A nested handler binding the same name catches another error under it.
-                    || handlers.iter().filter(|nested| nested.name.is_none() || nested.name != handler.name).any(|nested| visit(&nested.body, handler, library, false))
+                let own = [Some(body), else_block.as_ref(), finally_block.as_ref()];
+                // A nested handler binding the same name catches another error under it.
+                let nested = handlers.iter().filter(|nested| nested.name.is_none() || nested.name != handler.name);
+                own.into_iter().flatten().any(|block| visit(block, handler, library, bare))
+                    || nested.into_iter().any(|nested| visit(&nested.body, handler, library, false))
             }
             StmtKind::FunctionDef(_) => false,
             _ => stmt.blocks().any(|block| visit(block, handler, library, bare)),
