@@ -176,6 +176,8 @@ struct GuardsSection {
     no_return: Vec<String>,
     #[serde(default)]
     catching: Vec<String>,
+    #[serde(default)]
+    running: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +239,19 @@ pub struct Guards {
     pub no_return: Vec<String>,
     /// Methods called on a parse's result that handle its failure (`.json().catch(..)`).
     pub catching: Vec<String>,
+    /// Functions that call the function they are given: `to_thread` or
+    /// `run_in_executor:1` (its position among the arguments, 0 by default).
+    pub running: Vec<String>,
+}
+
+impl Guards {
+    /// The position of the function that `running` entry `name` calls among its arguments.
+    pub fn running_position(&self, name: &str) -> Option<usize> {
+        self.running.iter().find_map(|entry| match entry.split_once(':') {
+            Some((runner, position)) => (runner == name).then(|| position.trim().parse().ok()).flatten(),
+            None => (entry == name).then_some(0),
+        })
+    }
 }
 
 /// What an HTTP client and a response look like in code.
@@ -537,6 +552,15 @@ impl Config {
             extend(&mut guards.raising, file.guards.raising);
             extend(&mut guards.no_return, file.guards.no_return);
             extend(&mut guards.catching, file.guards.catching);
+            for entry in &file.guards.running {
+                if let Some((_, position)) = entry.split_once(':')
+                    && position.trim().parse::<usize>().is_err()
+                {
+                    let message = format!("invalid running entry {entry:?}: the position after `:` must be a number (`run_in_executor:1`)");
+                    return Err(invalid(path, text, find_span(text, entry), &message));
+                }
+            }
+            extend(&mut guards.running, file.guards.running);
             extend(&mut http.modules, file.http.modules);
             extend(&mut http.client_constructors, file.http.client_constructors);
             extend(&mut http.client_names, file.http.client_names);
@@ -742,6 +766,23 @@ mod tests {
         assert!(!trimmed.rollback.writes.contains(&"execute".to_string()) && trimmed.rollback.writes.contains(&"save".to_string()));
         assert!(trimmed.rollback.writes.contains(&"add".to_string()));
         assert!(!trimmed.known_providers.contains(&"teams".to_string()) && trimmed.known_providers.contains(&"slack".to_string()));
+    }
+
+    #[test]
+    fn running_entries_give_the_position_of_the_function_they_call() {
+        let user = "[guards]\nrunning = [\"submit_job:1\", \"!run_sync\"]\n";
+        let config = Config::build(&[(DEFAULTS_NAME.into(), DEFAULTS.into()), ("oauth-audit.toml".into(), user.into())]).expect("valid");
+        assert_eq!(config.guards.running_position("to_thread"), Some(0));
+        assert_eq!(config.guards.running_position("run_in_executor"), Some(1));
+        assert_eq!(config.guards.running_position("submit_job"), Some(1));
+        assert_eq!(config.guards.running_position("run_sync"), None, "removed");
+        assert_eq!(config.guards.running_position("submit"), None);
+        let user = "[guards]\nrunning = [\"submit_job:first\"]\n";
+        let error = Config::build(&[("x/oauth-audit.toml".into(), user.into())]).expect_err("invalid");
+        assert_eq!(
+            error.to_string(),
+            "x/oauth-audit.toml:2:13: invalid running entry \"submit_job:first\": the position after `:` must be a number (`run_in_executor:1`)"
+        );
     }
 
     #[test]

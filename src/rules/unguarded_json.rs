@@ -237,8 +237,8 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
                 None => CallRecord { name: callers::name_key(name), caller, guarded, mentioned: true, count: 1 },
             };
             calls.push(record(name));
-            // `asyncio.to_thread(search, query)` calls `search` there.
-            if let Some(position) = RUNNING_CALLS.iter().find(|(runner, _)| *runner == name).map(|(_, position)| *position)
+            // `asyncio.to_thread(search, query)` calls `search` there (`[guards] running`).
+            if let Some(position) = config.guards.running_position(name)
                 && let Some(argument) = call.args.get(position)
                 && let ExprKind::Name(ran) | ExprKind::Attribute { name: ran, .. } = &argument.kind
             {
@@ -252,11 +252,6 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
         imported: facts.imports.iter().filter_map(|import| import.name.as_deref()).map(callers::name_key).collect(),
     }
 }
-
-/// Functions that call the function they are given, with its position among their
-/// arguments: `asyncio.to_thread(f, ...)`, `loop.run_in_executor(None, f, ...)`,
-/// Starlette's `run_in_threadpool(f, ...)`, anyio's `to_thread.run_sync(f, ...)`.
-const RUNNING_CALLS: &[(&str, usize)] = &[("to_thread", 0), ("run_in_executor", 1), ("run_in_threadpool", 0), ("run_sync", 0)];
 
 /// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
 fn called_name(call: &Call) -> Option<&str> {
