@@ -1,6 +1,6 @@
 //! Who calls a function, and whether each call sits in a `try` that handles what the
 //! function raises: the tree's calls by name, as the scan's per-file pass records them
-//! ([`crate::rules::unguarded_json::call_guards`]), and the question OA001 asks of them once
+//! ([`crate::rules::unguarded_json::check_file_and_calls`]), and the question OA001 asks of them once
 //! the pass is done (a `.json()` in a helper whose every caller catches its decode error).
 //!
 //! Calls are matched by the name they call (`helper` in `self.service.helper(x)`), without
@@ -40,8 +40,8 @@ pub struct CallRecord {
 }
 
 /// `calls` sorted, with the records of calls alike merged into one (a function calls
-/// `logger.info` many times): a file's records held until the pass is done take a third
-/// of the memory.
+/// `logger.info` many times): every file's records are held until the pass is done
+/// (merging took the mixed bench tree's peak RSS from 250.5 to 248.8 MB).
 pub fn merge_alike(mut calls: Vec<CallRecord>) -> Vec<CallRecord> {
     calls.sort_unstable();
     let mut merged: Vec<CallRecord> = Vec::with_capacity(calls.len());

@@ -488,7 +488,14 @@ fn analyse_file(
         Ok(facts) => facts,
         Err(error) => return FileAnalysis { parse: ParseStatus::Failed(error), ..nothing },
     };
-    let found_sites = if wants_sites { unguarded_json::check_file(project, config, index, &facts) } else { Vec::new() };
+    // Only where sites are looked for, whichever rules run, are calls recorded: a call of a
+    // helper elsewhere keeps its sites unguarded, the same in every run.
+    let (found_sites, calls) = if wants_sites {
+        let (sites, calls) = unguarded_json::check_file_and_calls(project, config, index, &facts);
+        (sites, Some(calls))
+    } else {
+        (Vec::new(), None)
+    };
     let prefixes = if wants_callbacks || wants_routing { routes::mounted_prefixes(&facts, mounts) } else { BTreeMap::new() };
     let declared_routes = if wants_callbacks { routes::file_routes(&facts, &prefixes, &file.relative_path) } else { Vec::new() };
     let found_callbacks = if wants_callbacks {
@@ -558,9 +565,7 @@ fn analyse_file(
         rollbacks,
         routing: wants_routing.then(|| Routing::of(config, &facts, &file.relative_path, prefixes, exchange_paths)),
         routes: if declares_routes { declared_routes } else { Vec::new() },
-        // Only where sites are looked for, whichever rules run: a call of a helper elsewhere
-        // keeps its sites unguarded, the same in every run.
-        calls: wants_sites.then(|| unguarded_json::call_guards(project, config, index, &facts)),
+        calls,
         helper_sites,
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     };

@@ -188,26 +188,18 @@ pub fn may_have_sites(text: &str, config: &Config) -> bool {
 
 /// Every `.json()` site on a response in one file.
 pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> Vec<JsonSite> {
-    let cache = FileCache::default();
-    let mut sites = Vec::new();
-    for function in &facts.functions {
-        let context = FunctionContext::new(project, config, file_index, facts, function, 0).with_cache(&cache);
-        context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
-            if (context.is_json_call(call) || context.json_parser_argument(call).is_some())
-                && let Some(site) = context.evaluate_site(path, expr_context, call, call_expr)
-            {
-                sites.push(site);
-            }
-        });
-    }
-    sites.sort_by_key(|site| site.span.start_byte);
-    sites
+    walk_file(project, config, file_index, facts, false).0
 }
 
-/// Every call of one file by the name it calls, with the libraries whose decode error a
-/// `try` around it handles as a local `try` around a `.json()` would: what settles a site
-/// in a helper whose callers all guard their call ([`crate::callers`]).
-pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> FileCalls {
+/// [`check_file`], and in the same walk every call of the file by the name it calls, with
+/// the libraries whose decode error a `try` around it handles as a local `try` around a
+/// `.json()` would: what settles a site in a helper whose callers all guard their call
+/// ([`crate::callers`]).
+pub fn check_file_and_calls(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> (Vec<JsonSite>, FileCalls) {
+    walk_file(project, config, file_index, facts, true)
+}
+
+fn walk_file(project: &Project, config: &Config, file_index: usize, facts: &FileFacts, with_calls: bool) -> (Vec<JsonSite>, FileCalls) {
     let cache = FileCache::default();
     // `from m import helper as h`: a call of `h` is a call of `helper`.
     let aliases: HashMap<&str, &str> = facts
@@ -215,13 +207,19 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
         .iter()
         .filter_map(|import| import.name.as_deref().filter(|name| *name != import.alias).map(|name| (import.alias.as_str(), name)))
         .collect();
+    let mut sites = Vec::new();
     let mut calls = Vec::new();
     for (index, function) in facts.functions.iter().enumerate() {
         let context = FunctionContext::new(project, config, file_index, facts, function, 0).with_cache(&cache);
         // The libraries each enclosing `try` guards, by the `try`'s start: its calls share it.
         let mut by_try: HashMap<usize, u8> = HashMap::new();
         context.walk_block(&function.body, &mut Vec::new(), &mut |path, expr_context, call, call_expr| {
-            let Some(name) = called_name(call) else { return };
+            if (context.is_json_call(call) || context.json_parser_argument(call).is_some())
+                && let Some(site) = context.evaluate_site(path, expr_context, call, call_expr)
+            {
+                sites.push(site);
+            }
+            let Some(name) = called_name(call).filter(|_| with_calls) else { return };
             // A lambda (or a generator) may run later, outside the `try`; `.catch(...)`
             // handles its receiver's failure.
             let guarded = if expr_context.in_closure {
@@ -246,11 +244,13 @@ pub fn call_guards(project: &Project, config: &Config, file_index: usize, facts:
             }
         });
     }
-    FileCalls {
+    sites.sort_by_key(|site| site.span.start_byte);
+    let calls = FileCalls {
         calls: callers::merge_alike(calls),
         functions: facts.functions.iter().map(|function| if function.is_module() { None } else { Some(function.name.clone()) }).collect(),
         imported: facts.imports.iter().filter_map(|import| import.name.as_deref()).map(callers::name_key).collect(),
-    }
+    };
+    (sites, calls)
 }
 
 /// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
