@@ -13,7 +13,10 @@
 //! 3. Measures the parse-only floor in this process: read and parse with tree-sitter, in
 //!    parallel on every core, every `.py` file of the tree and then only the files the scan
 //!    considers; rounds of scan and floors interleaved, best of [`RUNS`] each.
-//! 4. Prints a table comparing the three.
+//! 4. Prints a table comparing the three, and what a file costs beyond its parse, on one
+//!    thread with its tree just built: a cursor visit of every node, and the conversion to
+//!    facts. With the bytes the scan parses, that bounds how close to the floor a scan that
+//!    reads whole trees can come.
 //!
 //! `BENCH_FILES` (default 5000) and `BENCH_MB` (default 50, in 10^6 bytes) set the size of the
 //! tree: `BENCH_FILES=300 BENCH_MB=3 cargo bench --bench scan` is a quick smoke run;
@@ -174,6 +177,7 @@ fn main() {
         floor_scanned.measure("scanned files", run, &scanned);
     }
     let _ = std::fs::remove_file(&report);
+    let shares = Shares::measure(&scanned);
     // Each round's scan over the same round's floor: the machine's drift between rounds
     // cancels out of these, not out of the best-of ratio.
     let round_ratios: Vec<f64> =
@@ -193,6 +197,7 @@ fn main() {
         round_ratios,
         bench_rss_kib,
         load_average,
+        shares,
     });
     typescript_benchmark(manifest, binary);
 }
@@ -1082,6 +1087,7 @@ struct ScanRun {
     files: u64,
     bytes: u64,
     parsed: u64,
+    parsed_bytes: u64,
     elapsed_ms: u64,
     peak_rss_kib: Option<u64>,
 }
@@ -1116,6 +1122,7 @@ fn run_scan(binary: &Path, tree: &Path, report: &Path, extra: &[&str]) -> ScanRu
         files: number("files"),
         bytes: number("bytes"),
         parsed: number("parsed"),
+        parsed_bytes: number("parsed_bytes"),
         elapsed_ms: number("elapsed_ms"),
         peak_rss_kib: fields.get("peak_rss_kb").and_then(|value| value.parse().ok()),
     }
@@ -1217,6 +1224,56 @@ impl Floor {
     }
 }
 
+/// What a file costs beyond its parse, on one thread with its tree just built (as in a
+/// scan): one visit of every node with a tree cursor, the least any analysis of the whole
+/// tree does, and the conversion to facts that every rule reads.
+struct Shares {
+    parse: Duration,
+    visit: Duration,
+    convert: Duration,
+    nodes: u64,
+    bytes: u64,
+}
+
+impl Shares {
+    fn measure(files: &[TreeFile]) -> Shares {
+        let mut shares = Shares { parse: Duration::ZERO, visit: Duration::ZERO, convert: Duration::ZERO, nodes: 0, bytes: 0 };
+        let options = lang::ExtractOptions { outline: false, comments_with: Some(oauth_audit::suppress::MARKER) };
+        for file in files {
+            let text = std::fs::read_to_string(&file.path).unwrap_or_else(|error| panic!("{}: {error}", file.path.display()));
+            let started = Instant::now();
+            let tree = parse(&text).unwrap_or_else(|error| panic!("{}: {error}", file.path.display()));
+            shares.parse += started.elapsed();
+            let started = Instant::now();
+            shares.nodes += visit_every_node(&tree);
+            shares.visit += started.elapsed();
+            let started = Instant::now();
+            let facts = lang::python::facts_from_tree(&tree, &text, options);
+            shares.convert += started.elapsed();
+            drop(facts);
+            shares.bytes += text.len() as u64;
+        }
+        shares
+    }
+}
+
+/// Walks the whole tree with a cursor, touching nothing: how many nodes it has.
+fn visit_every_node(tree: &tree_sitter::Tree) -> u64 {
+    let mut cursor = tree.walk();
+    let mut nodes = 0;
+    loop {
+        nodes += 1;
+        if cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return nodes;
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Reporting.
 
@@ -1232,6 +1289,7 @@ struct Table<'a> {
     bench_rss_kib: Option<u64>,
     /// `/proc/loadavg`'s one-minute figure before the runs: other work skews the timings.
     load_average: String,
+    shares: Shares,
 }
 
 fn print_table(table: &Table) {
@@ -1268,11 +1326,12 @@ fn print_table(table: &Table) {
         rss(scan.peak_rss_kib),
     );
     println!(
-        "{:<38} scanned {} files ({:.1} MB), parsed {}, in-process {:.3} s",
+        "{:<38} scanned {} files ({:.1} MB), parsed {} ({:.1} MB), in-process {:.3} s",
         "",
         thousands(scan.files),
         megabytes(scan.bytes),
         thousands(scan.parsed),
+        megabytes(scan.parsed_bytes),
         scan.elapsed_ms as f64 / 1000.0,
     );
     let with_tests = table.scan_with_tests;
@@ -1310,6 +1369,23 @@ fn print_table(table: &Table) {
     let rounds: Vec<String> = table.round_ratios.iter().map(|ratio| format!("{ratio:.2}")).collect();
     println!("ratio scan / floor(all) within each round: {} (median {median:.2})", rounds.join(" "));
     println!("bench process peak RSS after the floors: {}", rss(table.bench_rss_kib));
+    let shares = &table.shares;
+    let parse = shares.parse.as_secs_f64();
+    let convert_share = shares.convert.as_secs_f64() / parse;
+    println!(
+        "one thread, scanned files ({:.1} MB, {} nodes), tree just built: parse {parse:.2} s; visiting every node once {:.0}% of that; conversion to facts {:.0}%",
+        megabytes(shares.bytes),
+        thousands(shares.nodes),
+        100.0 * shares.visit.as_secs_f64() / parse,
+        100.0 * convert_share,
+    );
+    // The floor parses every byte of the tree; the scan parses `parsed_bytes` of them and
+    // converts what it parses before any rule runs.
+    println!(
+        "  parse + conversion of the {:.1} MB the scan parses = {:.2} of the floor(all)'s work, before any rule",
+        megabytes(scan.parsed_bytes),
+        scan.parsed_bytes as f64 / tree_bytes as f64 * (1.0 + convert_share),
+    );
     if scan.files != table.scanned.len() as u64 || scan.bytes != scanned_bytes {
         println!(
             "note: the scan read {} files ({} bytes) but the tree has {} non-test files ({} bytes)",

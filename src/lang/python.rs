@@ -79,7 +79,9 @@ pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, Fronten
     Ok(facts_from_tree(&tree, text, options))
 }
 
-fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFacts {
+/// The facts of a tree [`parse`] made from `text`: [`extract`] without the parse, so a
+/// benchmark can time the conversion alone.
+pub fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFacts {
     let root = tree.root_node();
     let mut converter = Converter {
         text,
