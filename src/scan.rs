@@ -506,7 +506,7 @@ fn analyse_file(
     } else {
         Vec::new()
     };
-    let found_rollbacks = if wants_rollback { missing_rollback::check_file(config, index, &facts) } else { Vec::new() };
+    let found_rollbacks = if wants_rollback { missing_rollback::check_file(project, config, index, &facts) } else { Vec::new() };
     let exchange_paths: Vec<String> = if probes_exchanges {
         let resolver = Resolver::new(project, index, &facts);
         let handled = routes::file_routes(&facts, &prefixes, &file.relative_path);

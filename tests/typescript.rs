@@ -272,7 +272,13 @@ fn typescript_transactions_without_a_rollback_are_fixable_oa004() {
             oauth_audit::lang::ExtractOptions::default(),
         )
         .expect("parses");
-        for site in oauth_audit::rules::missing_rollback::check_file(&config, 0, &facts) {
+        let project = oauth_audit::index::Project::new(vec![oauth_audit::source::SourceFile::new(
+            file.clone(),
+            root.join(file),
+            oauth_audit::facts::Language::TypeScript,
+            text.clone(),
+        )]);
+        for site in oauth_audit::rules::missing_rollback::check_file(&project, &config, 0, &facts) {
             if site.finding.is_some() {
                 calls.push((
                     file.clone(),

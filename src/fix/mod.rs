@@ -398,7 +398,7 @@ fn candidates(
                 .ok_or("the parse is not where the report says"),
             code if code == missing_rollback::RULE.code => rollback_sites
                 .entry(finding.file_index)
-                .or_insert_with(|| missing_rollback::check_file(config, finding.file_index, facts))
+                .or_insert_with(|| missing_rollback::check_file(project, config, finding.file_index, facts))
                 .iter()
                 .find(|site| site.span == finding.span)
                 .map(|site| Target::Rollback { session: site.session.clone(), call: site.rollback_call.clone() })

@@ -19,7 +19,10 @@
 //! savepoint or transaction of it bound once before the first write (`sp =
 //! db.begin_nested()` or `with db.begin_nested() as sp:`, then `sp.rollback()`); when the writes sit inside a context manager
 //! that commits or rolls back (`with session.begin():`, `with get_db_session() as db:`,
-//! `[rollback] managers`) and the handler re-raises, so the manager sees the error; or when
+//! `[rollback] managers`, or a FastAPI dependency that is one or works inside one: `db:
+//! Session = Depends(session_scope)`, `session: DbSession` with `DbSession =
+//! Annotated[AsyncSession, Depends(...)]`) and the handler re-raises, so the manager sees
+//! the error; or when
 //! they sit inside a `with` that opened the session and closes it on the way out (`with
 //! SessionLocal() as db:`, `with Session(engine) as s:`, any manager binding a session
 //! name, `async with db.session_context() as session:`) and the handler leaves the `with`:
@@ -102,6 +105,7 @@ use crate::config::Config;
 use crate::facts::{
     Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, Stmt, StmtKind, dotted_prefix, is_name_byte, last_segment,
 };
+use crate::index::{Project, Resolver, Target};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -211,7 +215,8 @@ fn argument_name(bytes: &[u8]) -> &[u8] {
 
 /// Every handler of the file that runs after a write, with a finding when it does not
 /// roll back.
-pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<RollbackSite> {
+pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> Vec<RollbackSite> {
+    let resolver = Resolver::new(project, file_index, facts);
     let mut sites = Vec::new();
     let mut class_clients: HashMap<&str, HashSet<String>> = HashMap::new();
     for function in facts.functions.iter().filter(|function| !function.is_module()) {
@@ -242,12 +247,159 @@ pub fn check_file(config: &Config, file_index: usize, facts: &FileFacts) -> Vec<
             None => HashSet::new(),
         };
         let sessions = sessions_of(config, function).with_http_clients(clients);
-        let checker = Checker { config, file_index, language: facts.language, function, sessions: &sessions, transactions: &transactions };
-        // A transaction that rolls back when dropped is managed for the whole function.
-        let scoped: BTreeSet<String> = sessions.scoped().iter().cloned().collect();
-        checker.block(&function.body, &Enclosing { managed: scoped, ..Enclosing::default() }, &mut sites);
+        let injected = if facts.language == Language::Python {
+            injected_sessions(&resolver, config, file_index, function, &sessions)
+        } else {
+            Vec::new()
+        };
+        let checker = Checker {
+            config,
+            file_index,
+            language: facts.language,
+            function,
+            sessions: &sessions,
+            transactions: &transactions,
+            injected: &injected,
+        };
+        // A transaction that rolls back when dropped is managed for the whole function, as
+        // is a session a dependency that rolls back hands over.
+        let managed: BTreeSet<String> =
+            sessions.scoped().iter().cloned().chain(injected.iter().map(|(session, _)| session.clone())).collect();
+        checker.block(&function.body, &Enclosing { managed, ..Enclosing::default() }, &mut sites);
     }
     sites
+}
+
+/// How many functions deep a dependency is followed to the manager that rolls back
+/// (`SessionDep` -> `_get_session` -> `create_session`).
+const DEPENDENCY_DEPTH: usize = 3;
+
+/// The session parameters of `function` a FastAPI dependency hands over and rolls back when an error
+/// reaches it, each with that dependency: `session: DbSession` where `DbSession =
+/// Annotated[AsyncSession, Depends(session_scope)]`, or `db: Session = Depends(get_db_session)`.
+/// The dependency is one of `[rollback] managers`, or a function of the tree that rolls
+/// back and re-raises (`except Exception: session.rollback(); raise`) or runs its body
+/// inside such a manager. A handler that raises hands the error to it; one that swallows
+/// leaves the session failed.
+fn injected_sessions<'a>(
+    resolver: &Resolver<'a>,
+    config: &Config,
+    file_index: usize,
+    function: &'a Function,
+    sessions: &Sessions,
+) -> Vec<(String, String)> {
+    let mut injected = Vec::new();
+    // Only sessions are followed: an annotation naming a class (`tenant: Tenant`) would
+    // have its module parsed for nothing.
+    for param in function.params.iter().filter(|param| sessions.is_session(config, &param.name)) {
+        let provider =
+            (param.default.as_ref().and_then(dependency).map(|provider| (file_index, function, provider.clone()))).or_else(|| {
+                param.annotation.as_deref().and_then(|annotation| annotated_dependency(resolver, file_index, function, annotation))
+            });
+        let Some((at, caller, provider)) = provider else { continue };
+        if rolls_back(resolver, config, at, caller, &provider, 0) {
+            injected.push((param.name.clone(), provider.dotted().unwrap_or_default()));
+        }
+    }
+    injected
+}
+
+/// What `Depends(provider)` (or `Security(provider)`) in `expr` is given.
+fn dependency(expr: &Expr) -> Option<&Expr> {
+    let mut found = None;
+    expr.walk(&mut |part| {
+        if found.is_none()
+            && let ExprKind::Call(call) = &part.kind
+            && call.callee.dotted().is_some_and(|callee| matches!(last_segment(&callee), "Depends" | "Security"))
+        {
+            found = call.args.first();
+        }
+    });
+    found
+}
+
+/// The dependency an annotation names, with the file and function to resolve it from:
+/// `Annotated[Session, Depends(get_db)]` as written, or an alias of one assigned at the
+/// top of this file or of the file it is imported from (`SessionDep`), directly or through
+/// modules re-exporting it.
+fn annotated_dependency<'a>(
+    resolver: &Resolver<'a>,
+    file_index: usize,
+    function: &'a Function,
+    annotation: &str,
+) -> Option<(usize, &'a Function, Expr)> {
+    if let Some((_, rest)) = annotation.split_once("Depends(").or_else(|| annotation.split_once("Security(")) {
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+        return (!name.is_empty()).then(|| (file_index, function, dotted_expr(&name, function.span)));
+    }
+    if !annotation.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    // Followed through the modules re-exporting it (`from .core import DbSession` in a
+    // package's `__init__.py`).
+    let (mut at, mut name) = (file_index, annotation.to_string());
+    for _ in 0..=DEPENDENCY_DEPTH {
+        let facts = resolver.facts(at)?;
+        let module = facts.module()?;
+        if let Some(value) = top_level_value(module, &name) {
+            return dependency(value).map(|provider| (at, module, provider.clone()));
+        }
+        (at, name) = resolver.project.resolve_import(at, facts, &name)?;
+    }
+    None
+}
+
+/// The value a module assigns to `name` at its top level.
+fn top_level_value<'f>(module: &'f Function, name: &str) -> Option<&'f Expr> {
+    module.body.statements.iter().rev().find_map(|stmt| match &stmt.kind {
+        StmtKind::Assign { targets, value, .. } if targets.iter().any(|target| target.as_name() == Some(name)) => Some(value),
+        _ => None,
+    })
+}
+
+/// `a.b.c` as the expression that spells it.
+fn dotted_expr(dotted: &str, span: Span) -> Expr {
+    let mut parts = dotted.split('.');
+    let first = parts.next().unwrap_or_default();
+    parts.fold(Expr { span, kind: ExprKind::Name(first.to_string()) }, |object, name| Expr {
+        span,
+        kind: ExprKind::Attribute { object: Box::new(object), name: name.to_string() },
+    })
+}
+
+/// True when the function or manager `provider` (resolved from `caller` in file
+/// `file_index`) rolls its session back on an error that reaches it: one of `[rollback]
+/// managers`, or a function of the tree with a handler that calls `.rollback()` and
+/// re-raises, or that works inside a `with` of such a one.
+fn rolls_back(resolver: &Resolver, config: &Config, file_index: usize, caller: &Function, provider: &Expr, depth: usize) -> bool {
+    let Some(dotted) = provider.dotted() else { return false };
+    if config.rollback.managers.iter().any(|manager| manager == last_segment(&dotted)) {
+        return true;
+    }
+    if depth >= DEPENDENCY_DEPTH {
+        return false;
+    }
+    let Some(Target { file_index: at, function, .. }) = resolver.resolve_call(file_index, caller, provider) else { return false };
+    let mut found = false;
+    function.body.visit(&mut |stmt| match &stmt.kind {
+        StmtKind::Try { handlers, .. } if !found => {
+            found = handlers.iter().any(|handler| {
+                handler.body.raises()
+                    && handler
+                        .body
+                        .calls()
+                        .iter()
+                        .any(|(_, call, _)| matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "rollback"))
+            });
+        }
+        StmtKind::With { items, .. } if !found => {
+            found = items.iter().any(|item| {
+                item.context.unawaited().as_call().is_some_and(|call| rolls_back(resolver, config, at, function, &call.callee, depth + 1))
+            });
+        }
+        _ => {}
+    });
+    found
 }
 
 /// A value of names, literals and classes being built (`Row(key=k)`): no other call, no
@@ -307,6 +459,8 @@ struct Checker<'c> {
     sessions: &'c Sessions,
     /// TypeScript's explicit transactions (Python and Rust go by `sessions`).
     transactions: &'c [Transaction],
+    /// Parameters a dependency that rolls back hands over, each with the dependency.
+    injected: &'c [(String, String)],
 }
 
 /// The sessions the `with` statements around a `try` undo when they are left.
@@ -740,7 +894,12 @@ impl Checker<'_> {
         let commit_after = (!leaves).then(|| self.commit_after(session, try_end)).flatten();
         let mut related =
             vec![Related { file_index: self.file_index, line: first.start.line, message: format!("first write to `{shown}`") }];
-        let message = if managed.contains(*session) && !self.sessions.scoped().contains(*session) {
+        let injected_by = self.injected.iter().find(|(name, _)| name == session).map(|(_, provider)| provider);
+        let message = if let Some(provider) = injected_by {
+            format!(
+                "{head} and swallows the error without `{rollback_call}`: its dependency `{provider}` rolls back only an error that reaches it, and the failed session is used on; re-raise or roll back"
+            )
+        } else if managed.contains(*session) && !self.sessions.scoped().contains(*session) {
             format!(
                 "{head} and swallows the error inside a context manager that commits: the failed unit of work is committed; re-raise or call `{rollback_call}`"
             )
@@ -800,11 +959,17 @@ impl Checker<'_> {
 mod tests {
     use super::*;
     use crate::lang::{ExtractOptions, python};
+    use crate::source::SourceFile;
 
     fn check(text: &str) -> Vec<RollbackSite> {
         let config = Config::defaults().expect("defaults");
         let facts = python::extract(text, ExtractOptions::default()).expect("parses");
-        check_file(&config, 0, &facts)
+        check_file(&alone("m.py", Language::Python, text), &config, 0, &facts)
+    }
+
+    /// A tree of one file.
+    fn alone(path: &str, language: Language, text: &str) -> Project {
+        Project::new(vec![SourceFile::new(path.into(), path.into(), language, text.to_string())])
     }
 
     fn verdicts(text: &str) -> Vec<(usize, bool)> {
@@ -924,6 +1089,54 @@ mod tests {
         assert_eq!(verdicts(text), vec![(5, false), (12, true)]);
         let message = check(text)[1].finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
         assert!(message.contains("inside a context manager that commits"), "{message}");
+    }
+
+    /// The sites of the first of `files` (path, text), the others in the tree with it.
+    fn verdicts_in(files: &[(&str, &str)]) -> Vec<(usize, bool, String)> {
+        let config = Config::defaults().expect("defaults");
+        let project = Project::new(
+            files.iter().map(|(path, text)| SourceFile::new(path.to_string(), path.into(), Language::Python, text.to_string())).collect(),
+        );
+        let facts = python::extract(files[0].1, ExtractOptions::default()).expect("parses");
+        check_file(&project, &config, 0, &facts)
+            .into_iter()
+            .map(|site| {
+                let message = site.finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
+                (site.span.start.line + 1, site.finding.is_some(), message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_session_from_a_dependency_that_rolls_back_takes_a_raise_but_not_a_swallow() {
+        // Airflow's: `SessionDep` -> `_get_session` -> `create_session`, which rolls back and
+        // re-raises whatever reaches it.
+        let session = "import contextlib\n@contextlib.contextmanager\ndef create_session(scoped=True):\n    session = Session()\n    \
+                       try:\n        yield session\n        session.commit()\n    except Exception:\n        session.rollback()\n        \
+                       raise\n    finally:\n        session.close()\n";
+        let common = "from app.session import create_session\n\ndef _get_session():\n    with create_session(scoped=False) as session:\n        \
+                      yield session\n\nSessionDep = Annotated[Session, Depends(_get_session, scope=\"function\")]\n";
+        let routes = "from app.common import SessionDep\n\ndef delete(session: SessionDep):\n    try:\n        session.delete(row)\n        \
+                      session.flush()\n    except Exception as e:\n        raise HTTPException(409) from e\n\n\
+                      def quiet(session: SessionDep):\n    try:\n        session.merge(row)\n    except Exception:\n        log()\n";
+        let found = verdicts_in(&[("app/routes.py", routes), ("app/common.py", common), ("app/session.py", session)]);
+        assert_eq!(found.iter().map(|(line, finding, _)| (*line, *finding)).collect::<Vec<_>>(), vec![(7, false), (13, true)]);
+        assert!(found[1].2.contains("its dependency `_get_session` rolls back only an error that reaches it"), "{}", found[1].2);
+        // Written out in the annotation, or as the default.
+        let inline = "def f(db: Annotated[Session, Depends(get_db_session)]):\n    try:\n        db.merge(x)\n    except Exception:\n        raise\n\n\
+                      def g(db: Session = Depends(get_db_session)):\n    try:\n        db.merge(x)\n    except Exception:\n        raise\n";
+        assert_eq!(verdicts(inline), vec![(4, false), (10, false)]);
+        // A dependency that only closes the session hands the error to no rollback (FIELD-NOTES 15).
+        let closing = "def get_db():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n\n\
+                       def f(db: Session = Depends(get_db)):\n    try:\n        db.merge(x)\n    except Exception:\n        raise\n";
+        assert_eq!(verdicts(closing), vec![(11, true)]);
+        // An alias the tree cannot see into (imported from an installed package) is known by
+        // the dependency's name only: Langflow's `DbSession` from lfx.
+        let langflow = "from lfx.services.deps import injectable_session_scope\n\
+                        DbSession = Annotated[AsyncSession, Depends(injectable_session_scope, scope=\"function\")]\n\n\
+                        async def f(session: DbSession):\n    try:\n        session.add(row)\n        await session.commit()\n    \
+                        except Exception as e:\n        raise HTTPException(500) from e\n";
+        assert_eq!(verdicts(langflow), vec![(8, false)]);
     }
 
     #[test]
@@ -1051,7 +1264,7 @@ mod tests {
         let config = Config::defaults().expect("defaults");
         let facts = crate::lang::typescript::extract(text, crate::lang::typescript::Dialect::TypeScript, ExtractOptions::default())
             .expect("parses");
-        check_file(&config, 0, &facts)
+        check_file(&alone("m.ts", Language::TypeScript, text), &config, 0, &facts)
     }
 
     /// (line, finding?, session, rollback call) per site.
