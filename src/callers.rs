@@ -1,14 +1,19 @@
-//! Who calls a function, and whether each call sits in a `try` that handles what the
-//! function raises: the tree's calls by name, as the scan's per-file pass records them
-//! ([`crate::rules::unguarded_json::check_file_and_calls`]), and the question OA001 asks of them once
-//! the pass is done (a `.json()` in a helper whose every caller catches its decode error).
+//! Who calls a function, and whether each call sits where what the function raises is
+//! handled: the tree's calls by name, as the scan's per-file pass records them, and the
+//! questions asked of them once the pass is done. OA001's
+//! ([`crate::rules::unguarded_json::check_file_and_calls`]): a `.json()` in a helper whose
+//! every caller catches its decode error. OA004's
+//! ([`crate::rules::missing_rollback::rollback_calls`]): a handler that raises with the
+//! session its caller gave, in a function whose every caller rolls back what it raises.
 //!
 //! Calls are matched by the name they call (`helper` in `self.service.helper(x)`), without
 //! resolution: a name is guarded only when every call of it in the tree is, so a function
 //! of the same name called without a `try` keeps the finding. Every other mention of the
 //! name in a file of the language counts against it: a reference passed as a callback, a
-//! keyword, a docstring, a call in a file no record covers (a line comment does not). A
+//! keyword, a call in a file no record covers (a line comment or a docstring does not). A
 //! name no file calls (a route handler, which the framework calls) is not guarded either.
+//! A rule whose callers are rarely in the files it records (OA004's) records the files
+//! with a mention on demand ([`Callers::with_recorder`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -16,7 +21,7 @@ use std::hash::{Hash, Hasher};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rayon::prelude::*;
 
-use crate::facts::{Language, is_name_byte};
+use crate::facts::{ExprKind, FileFacts, Language, StmtKind, is_name_byte};
 use crate::index::Project;
 
 /// How many calls up a guard is looked for: around the calls of the function, of their
@@ -70,6 +75,48 @@ pub struct FileCalls {
     /// The names imported (`helper` in `from m import helper` or `... helper as h`), by
     /// [`name_key`].
     pub imported: Vec<u64>,
+    /// Byte ranges of the file's docstrings (a string alone as a statement), sorted: a name
+    /// mentioned there calls nothing.
+    pub docstrings: Vec<(usize, usize)>,
+}
+
+/// The byte ranges of the docstrings of a file (strings alone as statements), sorted.
+fn docstrings(facts: &FileFacts) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    for function in &facts.functions {
+        function.body.visit(&mut |stmt| {
+            if let StmtKind::Expr(expr) = &stmt.kind
+                && matches!(expr.kind, ExprKind::String(_) | ExprKind::Interpolated { .. })
+            {
+                spans.push((expr.span.start_byte, expr.span.end_byte));
+            }
+        });
+    }
+    spans.sort_unstable();
+    spans.dedup();
+    spans
+}
+
+impl FileCalls {
+    /// The record of a file whose facts are `facts` and whose calls are `calls`.
+    pub fn of(facts: &FileFacts, calls: Vec<CallRecord>) -> FileCalls {
+        FileCalls {
+            calls: merge_alike(calls),
+            functions: facts
+                .functions
+                .iter()
+                .map(|function| if function.is_module() { None } else { Some(function.name.clone()) })
+                .collect(),
+            imported: facts.imports.iter().filter_map(|import| import.name.as_deref()).map(name_key).collect(),
+            docstrings: docstrings(facts),
+        }
+    }
+
+    /// Whether byte `at` is in one of the file's docstrings.
+    fn in_docstring(&self, at: usize) -> bool {
+        let after = self.docstrings.partition_point(|(start, _)| *start <= at);
+        after.checked_sub(1).and_then(|index| self.docstrings.get(index)).is_some_and(|(_, end)| at < *end)
+    }
 }
 
 /// The key a called name is recorded under.
@@ -91,12 +138,19 @@ pub struct Question {
 /// bits and the name of the function it sits in.
 type Calls = Vec<(u8, Option<String>)>;
 
+/// Makes the record of a file the pass did not record, on demand.
+pub type Recorder<'a> = dyn Fn(usize) -> Option<FileCalls> + Sync + 'a;
+
 /// Answers [`Question`]s from the records of the files the recording rule read (those
-/// where it may find a site): a mention of a name in any other file counts against it.
+/// where it may find a site): a mention of a name in any other file counts against it,
+/// unless a [`Recorder`] records that file when a mention is found there.
 pub struct Callers<'a> {
     project: &'a Project,
     /// By file: its record, if the recording rule read it.
     files: Vec<Option<FileCalls>>,
+    /// Records the files with a mention and no record, once each.
+    recorder: Option<&'a Recorder<'a>>,
+    recorded: Vec<bool>,
     /// By language and name: every call of the name, or `None` when a mention is no
     /// recorded call, definition or import.
     known: HashMap<(Language, String), Option<Calls>>,
@@ -104,7 +158,15 @@ pub struct Callers<'a> {
 
 impl<'a> Callers<'a> {
     pub fn new(project: &'a Project, files: Vec<Option<FileCalls>>) -> Callers<'a> {
-        Callers { project, files, known: HashMap::new() }
+        let recorded = vec![false; files.len()];
+        Callers { project, files, recorder: None, recorded, known: HashMap::new() }
+    }
+
+    /// Also records, with `recorder`, the files that mention a name asked about and hold
+    /// no record.
+    pub fn with_recorder(mut self, recorder: &'a Recorder<'a>) -> Callers<'a> {
+        self.recorder = Some(recorder);
+        self
     }
 
     /// For each question, whether every call of its name in the tree carries its bit, or
@@ -175,8 +237,20 @@ impl<'a> Callers<'a> {
         for (language, mut names) in by_language {
             names.sort();
             let mut calls: Vec<Option<Calls>> = names.iter().map(|_| Some(Vec::new())).collect();
-            for (file, counts) in self.mentions(language, &names) {
+            let mentions = self.mentions(language, &names);
+            self.record_missing(mentions.iter().map(|(file, _)| *file));
+            for (file, found) in mentions {
                 let record = self.files.get(file).and_then(Option::as_ref);
+                let mut counts: Vec<(usize, usize)> = Vec::new();
+                for (name, at) in found {
+                    if record.is_some_and(|record| record.in_docstring(at)) {
+                        continue;
+                    }
+                    match counts.iter_mut().find(|(known, _)| *known == name) {
+                        Some((_, count)) => *count += 1,
+                        None => counts.push((name, 1)),
+                    }
+                }
                 for (name, count) in counts {
                     let (Some(slot), Some(text)) = (calls.get_mut(name), names.get(name)) else { continue };
                     let Some(found) = slot else { continue };
@@ -192,8 +266,23 @@ impl<'a> Callers<'a> {
         }
     }
 
-    /// For each file of `language` mentioning any of `names` as a whole word: the indices
-    /// of the names it mentions, each with how many times.
+    /// Records, with the recorder if any, the `files` that hold no record yet, in parallel.
+    fn record_missing(&mut self, files: impl Iterator<Item = usize>) {
+        let Some(recorder) = self.recorder else { return };
+        let missing: Vec<usize> = files
+            .filter(|file| self.files.get(*file).is_some_and(Option::is_none) && !self.recorded.get(*file).copied().unwrap_or(true))
+            .collect();
+        let records: Vec<(usize, Option<FileCalls>)> = missing.par_iter().map(|file| (*file, recorder(*file))).collect();
+        for (file, record) in records {
+            if let (Some(slot), Some(recorded)) = (self.files.get_mut(file), self.recorded.get_mut(file)) {
+                *slot = record;
+                *recorded = true;
+            }
+        }
+    }
+
+    /// For each file of `language` mentioning any of `names` as a whole word outside a line
+    /// comment: each mention, as the index of the name and the byte it starts at.
     fn mentions(&self, language: Language, names: &[String]) -> Vec<(usize, Vec<(usize, usize)>)> {
         // A DFA searches 3x faster than the default here; past its size limit, the default.
         let build = |kind| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).kind(kind).build(names);
@@ -208,7 +297,7 @@ impl<'a> Callers<'a> {
         let mut found: Vec<(usize, Vec<(usize, usize)>)> = files
             .par_iter()
             .filter_map(|&(index, text)| {
-                let mut counts: Vec<(usize, usize)> = Vec::new();
+                let mut mentions: Vec<(usize, usize)> = Vec::new();
                 // A match inside a longer name never starts at a word boundary, and a
                 // whole-word one cannot start inside another match: names are words.
                 for found in searcher.find_iter(text) {
@@ -218,13 +307,9 @@ impl<'a> Callers<'a> {
                     {
                         continue;
                     }
-                    let name = found.pattern().as_usize();
-                    match counts.iter_mut().find(|(known, _)| *known == name) {
-                        Some((_, count)) => *count += 1,
-                        None => counts.push((name, 1)),
-                    }
+                    mentions.push((found.pattern().as_usize(), found.start()));
                 }
-                (!counts.is_empty()).then_some((index, counts))
+                (!mentions.is_empty()).then_some((index, mentions))
             })
             .collect();
         found.sort_by_key(|(index, _)| *index);
@@ -282,6 +367,7 @@ mod tests {
                 .collect(),
             functions: std::iter::once(None).chain(functions.iter().map(|name| Some(name.to_string()))).collect(),
             imported: Vec::new(),
+            docstrings: Vec::new(),
         })
     }
 
@@ -323,11 +409,35 @@ mod tests {
     }
 
     #[test]
+    fn a_mention_in_a_docstring_is_no_mention() {
+        let definition = ("a.py", "def helper(r):\n    return r.json()\n");
+        let text =
+            "def route():\n    \"\"\"Calls helper once.\"\"\"\n    try:\n        helper(r)\n    except ValueError:\n        return None\n";
+        let mut caller = record(&["route"], &[("helper", 1, 1)]);
+        let guarded = |caller: Option<FileCalls>| {
+            Callers::new(&project(&[definition, ("b.py", text)]), vec![record(&["helper"], &[]), caller]).answer(&[question("helper", 1)])
+                [0]
+        };
+        assert!(!guarded(caller.clone()), "without the docstring's span, its mention counts");
+        let start = text.find("\"\"\"").unwrap_or(0);
+        let end = text.rfind("\"\"\"").unwrap_or(0) + 3;
+        if let Some(record) = caller.as_mut() {
+            record.docstrings = vec![(start, end)];
+        }
+        assert!(guarded(caller));
+    }
+
+    #[test]
     fn calls_alike_are_one_record_that_counts_them() {
         let call = |caller, guarded| CallRecord { name: name_key("helper"), caller, guarded, mentioned: true, count: 1 };
         let merged = merge_alike(vec![call(1, 1), call(2, 0), call(1, 1)]);
         assert_eq!(merged.iter().map(|record| (record.caller, record.count)).collect::<Vec<_>>(), vec![(1, 2), (2, 1)]);
-        let record = FileCalls { calls: merged, functions: vec![None, Some("route".into()), Some("other".into())], imported: Vec::new() };
+        let record = FileCalls {
+            calls: merged,
+            functions: vec![None, Some("route".into()), Some("other".into())],
+            imported: Vec::new(),
+            docstrings: Vec::new(),
+        };
         assert_eq!(explained_calls(&record, "helper", 3).map(|calls| calls.len()), Some(2), "three calls spelled, two records");
         assert_eq!(explained_calls(&record, "helper", 4), None, "a fourth mention is no call");
     }

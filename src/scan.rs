@@ -188,7 +188,10 @@ fn scan_files(
         }
     }
     if run_unguarded_json {
-        settle_helper_sites(&project, &mut analyses);
+        settle_helpers(&project, config, &mut analyses, Settled::Json);
+    }
+    if run_rollback {
+        settle_helpers(&project, config, &mut analyses, Settled::Rollback);
     }
     let analysed = started.elapsed();
     let resolved = project.resolved_count();
@@ -400,15 +403,21 @@ struct FileAnalysis {
     calls: Option<FileCalls>,
     /// The unguarded, unsuppressed `sites` in a function, which its callers may guard.
     helper_sites: Vec<HelperSite>,
+    /// The file's calls, for OA004 handlers that raise to a caller that may roll back.
+    rollback_calls: Option<FileCalls>,
+    /// The unsuppressed `rollbacks` findings whose handler hands the error to the caller.
+    handed_over: Vec<HelperSite>,
     parse: ParseStatus,
 }
 
-/// An unguarded OA001 site in a function: its index in [`FileAnalysis::sites`], the
-/// function's name and its library's bit ([`unguarded_json::Library::bit`]).
+/// A finding its function's callers may settle: its index in [`FileAnalysis::sites`] (or
+/// `rollbacks`), the function's name, and the guard bit its callers' calls must carry (an
+/// OA001 site's library, [`unguarded_json::Library::bit`]; OA004's
+/// [`missing_rollback::ROLLED_BACK`]).
 struct HelperSite {
     site: usize,
     function: String,
-    library: u8,
+    bit: u8,
 }
 
 /// A finding and whether a comment suppresses it.
@@ -458,6 +467,8 @@ fn analyse_file(
         routes: Vec::new(),
         calls: None,
         helper_sites: Vec::new(),
+        rollback_calls: None,
+        handed_over: Vec::new(),
         parse: ParseStatus::NotParsed,
     };
     let Some(file) = project.files.get(index) else {
@@ -549,7 +560,7 @@ fn analyse_file(
         .filter(|(_, (_, finding))| finding.as_ref().is_some_and(|finding| !finding.suppressed))
         .filter_map(|(at, (site, _))| {
             let function = last_segment(site.function.as_deref()?).to_string();
-            Some(HelperSite { site: at, function, library: site.library.bit() })
+            Some(HelperSite { site: at, function, bit: site.library.bit() })
         })
         .collect();
     let callbacks = found_callbacks
@@ -557,7 +568,19 @@ fn analyse_file(
         .zip(callback_findings)
         .map(|(analysis, findings)| AnalysedCallback { analysis, findings: findings.into_iter().map(suppressible).collect() })
         .collect();
-    let rollbacks = found_rollbacks.into_iter().map(|site| site.finding.map(suppressible)).collect();
+    let rollbacks: Vec<Option<Suppressible>> = found_rollbacks.iter().map(|site| site.finding.clone().map(suppressible)).collect();
+    let handed_over = found_rollbacks
+        .iter()
+        .zip(&rollbacks)
+        .enumerate()
+        .filter(|(_, (site, finding))| site.handed_over && finding.as_ref().is_some_and(|finding| !finding.suppressed))
+        .filter_map(|(at, (_, finding))| {
+            let function = last_segment(finding.as_ref()?.finding.function.as_deref()?).to_string();
+            Some(HelperSite { site: at, function, bit: missing_rollback::ROLLED_BACK })
+        })
+        .collect();
+    let rollback_calls = (wants_rollback && facts.language == crate::facts::Language::Python)
+        .then(|| missing_rollback::rollback_calls(project, config, index, &facts));
     let analysis = FileAnalysis {
         path_provider: None,
         sites,
@@ -567,6 +590,8 @@ fn analyse_file(
         routes: if declares_routes { declared_routes } else { Vec::new() },
         calls,
         helper_sites,
+        rollback_calls,
+        handed_over,
         parse: ParseStatus::Parsed { syntax_errors: facts.syntax_errors, first_error: facts.first_syntax_error },
     };
     // A file analysed again once the route table is complete keeps its facts until then
@@ -580,17 +605,32 @@ fn analyse_file(
     analysis
 }
 
-/// Settles the unguarded OA001 sites in functions whose every call in the tree sits in a
-/// `try` that handles the site's decode error (a `try` up to [`crate::callers::MAX_CALLER_DEPTH`]
-/// calls up): LiteLLM's `transform_response(raw_response)` parses a response its only
-/// callers send inside `try: ... except Exception as e: raise self._handle_error(e)`.
-fn settle_helper_sites(project: &Project, analyses: &mut [(usize, FileAnalysis)]) {
+/// The findings [`settle_helpers`] settles from their callers.
+#[derive(Clone, Copy)]
+enum Settled {
+    /// Unguarded OA001 sites in functions whose every call in the tree sits in a `try`
+    /// that handles the site's decode error (a `try` up to
+    /// [`crate::callers::MAX_CALLER_DEPTH`] calls up): LiteLLM's
+    /// `transform_response(raw_response)` parses a response its only callers send inside
+    /// `try: ... except Exception as e: raise self._handle_error(e)`.
+    Json,
+    /// OA004 handlers that raise with a session the function was given, in functions whose
+    /// every call rolls back what it raises: Superset's `TaskDAO.remove_subscriber` under its
+    /// caller's `@transaction()`.
+    Rollback,
+}
+
+fn settle_helpers(project: &Project, config: &Config, analyses: &mut [(usize, FileAnalysis)], settled: Settled) {
     let mut questions = Vec::new();
     let mut asked = Vec::new();
     for (slot, (index, analysis)) in analyses.iter().enumerate() {
         let Some(file) = project.files.get(*index) else { continue };
-        for helper in &analysis.helper_sites {
-            questions.push(Question { language: file.language, name: helper.function.clone(), bit: helper.library });
+        let helpers = match settled {
+            Settled::Json => &analysis.helper_sites,
+            Settled::Rollback => &analysis.handed_over,
+        };
+        for helper in helpers {
+            questions.push(Question { language: file.language, name: helper.function.clone(), bit: helper.bit });
             asked.push((slot, helper.site));
         }
     }
@@ -598,10 +638,33 @@ fn settle_helper_sites(project: &Project, analyses: &mut [(usize, FileAnalysis)]
         return;
     }
     // Analyses are in file order, one per file.
-    let files = analyses.iter_mut().map(|(_, analysis)| analysis.calls.take()).collect();
-    let answers = Callers::new(project, files).answer(&questions);
+    let files = analyses
+        .iter_mut()
+        .map(|(_, analysis)| match settled {
+            Settled::Json => analysis.calls.take(),
+            Settled::Rollback => analysis.rollback_calls.take(),
+        })
+        .collect();
+    // OA004's callers are rarely where the rule parses (no write of their own, Superset's
+    // `@transaction()` commands): files mentioning a name asked about are recorded when
+    // found. OA001's are read where they are recorded only: its questions are many.
+    let record = |index: usize| {
+        let facts = project.facts(index)?;
+        (facts.language == crate::facts::Language::Python).then(|| missing_rollback::rollback_calls(project, config, index, facts))
+    };
+    let callers = Callers::new(project, files);
+    let answers = match settled {
+        Settled::Json => callers,
+        Settled::Rollback => callers.with_recorder(&record),
+    }
+    .answer(&questions);
     for ((slot, site), guarded) in asked.into_iter().zip(answers) {
-        if guarded && let Some(finding) = analyses.get_mut(slot).and_then(|(_, analysis)| analysis.sites.get_mut(site)) {
+        let Some((_, analysis)) = analyses.get_mut(slot) else { continue };
+        let findings = match settled {
+            Settled::Json => &mut analysis.sites,
+            Settled::Rollback => &mut analysis.rollbacks,
+        };
+        if guarded && let Some(finding) = findings.get_mut(site) {
             *finding = None;
         }
     }

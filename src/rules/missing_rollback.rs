@@ -101,6 +101,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::callbacks::{Sessions, closed_session, http_clients_bound, managed_sessions, sessions_of};
+use crate::callers::{self, CallRecord, FileCalls};
 use crate::config::Config;
 use crate::facts::{
     Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, Stmt, StmtKind, dotted_prefix, is_name_byte, last_segment,
@@ -131,6 +132,11 @@ pub struct RollbackSite {
     /// (no `await`, no `;`): `queryRunner.rollbackTransaction()`, `client.query('ROLLBACK')`,
     /// `trx.rollback()`. `None` for Python and Rust.
     pub rollback_call: Option<String>,
+    /// With the finding (Python): the handler raises on every path and the function does
+    /// not bind the session itself (a parameter, `db.session`, `self.session`), so the
+    /// error goes to whoever gave the session; the finding stands unless every caller
+    /// rolls back what reaches it ([`rollback_calls`]).
+    pub handed_over: bool,
 }
 
 /// Cheap test on the raw text: a file without `except` (or `Err(`) and a session write
@@ -400,6 +406,116 @@ fn rolls_back(resolver: &Resolver, config: &Config, file_index: usize, caller: &
         _ => {}
     });
     found
+}
+
+/// The guard bit of a call whose error is rolled back where it is made, in the records
+/// [`rollback_calls`] makes.
+pub const ROLLED_BACK: u8 = 1;
+
+/// Every call in the functions of a Python file, for the OA004 sites handed over to the
+/// caller ([`RollbackSite::handed_over`]): a call carries [`ROLLED_BACK`] when an error it
+/// raises is rolled back around it: inside a `with` of a manager that rolls back
+/// (`[rollback] managers`, or a function of the tree that rolls back and re-raises), in a
+/// function decorated with one (Superset's `@transaction()`) or handed a session by a
+/// dependency that rolls back, or in a `try` whose every handler rolls back. A call in a
+/// `try` with a handler that neither rolls back nor raises stops the error there: it is
+/// recorded on the module's body, whose callers are never asked about.
+pub fn rollback_calls(project: &Project, config: &Config, file_index: usize, facts: &FileFacts) -> FileCalls {
+    let resolver = Resolver::new(project, file_index, facts);
+    let mut calls = Vec::new();
+    for (index, function) in facts.functions.iter().enumerate().filter(|(_, function)| !function.is_module()) {
+        // Decorators by name only: a decorator's body wraps the call, no `with` shows it.
+        let decorated = function.decorators.iter().any(|decorator| {
+            let callee = decorator.as_call().map_or(decorator, |call| &call.callee);
+            callee.dotted().is_some_and(|dotted| config.rollback.managers.iter().any(|manager| manager == last_segment(&dotted)))
+        });
+        let sessions = sessions_of(config, function);
+        let covered = decorated || !injected_sessions(&resolver, config, file_index, function, &sessions).is_empty();
+        let recorder = CallRecorder { resolver: &resolver, config, file_index, function, caller: u32::try_from(index).unwrap_or(u32::MAX) };
+        recorder.block(&function.body, covered, &mut calls);
+    }
+    FileCalls::of(facts, calls)
+}
+
+#[derive(Clone, Copy)]
+struct CallRecorder<'r, 'a> {
+    resolver: &'r Resolver<'a>,
+    config: &'r Config,
+    file_index: usize,
+    function: &'a Function,
+    caller: u32,
+}
+
+impl CallRecorder<'_, '_> {
+    /// Records the calls of `block`; `covered`: an error raised here is rolled back.
+    fn block(&self, block: &Block, covered: bool, calls: &mut Vec<CallRecord>) {
+        for stmt in &block.statements {
+            match &stmt.kind {
+                StmtKind::FunctionDef(_) | StmtKind::ClassDef { .. } => continue,
+                StmtKind::With { items, body, .. } => {
+                    let managed =
+                        items.iter().any(|item| {
+                            !managed_sessions(self.config, item).is_empty()
+                                || item.context.unawaited().as_call().is_some_and(|call| {
+                                    rolls_back(self.resolver, self.config, self.file_index, self.function, &call.callee, 0)
+                                })
+                        });
+                    for item in items {
+                        self.expression(&item.context, covered, calls);
+                    }
+                    self.block(body, covered || managed, calls);
+                }
+                StmtKind::Try { body, handlers, else_block, finally_block } => {
+                    let rolls = |handler: &Handler| {
+                        handler
+                            .body
+                            .calls()
+                            .iter()
+                            .any(|(_, call, _)| matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "rollback"))
+                    };
+                    let inside = if handlers.is_empty() {
+                        Some(covered)
+                    } else if handlers.iter().all(rolls) {
+                        Some(true)
+                    } else if handlers.iter().all(|handler| handler.body.raises()) {
+                        Some(covered)
+                    } else {
+                        None
+                    };
+                    match inside {
+                        Some(inside) => self.block(body, inside, calls),
+                        // Stopped: recorded where no caller is asked about.
+                        None => Self { caller: 0, ..*self }.block(body, false, calls),
+                    }
+                    for handler in handlers {
+                        self.block(&handler.body, covered, calls);
+                    }
+                    for block in else_block.iter().chain(finally_block.iter()) {
+                        self.block(block, covered, calls);
+                    }
+                }
+                _ => {
+                    for expression in stmt.expressions() {
+                        self.expression(expression, covered, calls);
+                    }
+                    for nested in stmt.blocks() {
+                        self.block(nested, covered, calls);
+                    }
+                }
+            }
+        }
+    }
+
+    fn expression(&self, expression: &Expr, covered: bool, calls: &mut Vec<CallRecord>) {
+        expression.walk(&mut |part| {
+            if let ExprKind::Call(call) = &part.kind
+                && let ExprKind::Name(name) | ExprKind::Attribute { name, .. } = &call.callee.kind
+            {
+                let guarded = if covered { ROLLED_BACK } else { 0 };
+                calls.push(CallRecord { name: callers::name_key(name), caller: self.caller, guarded, mentioned: true, count: 1 });
+            }
+        });
+    }
 }
 
 /// A value of names, literals and classes being built (`Row(key=k)`): no other call, no
@@ -869,7 +985,7 @@ impl Checker<'_> {
             !rolled && !by_manager && !by_closing
         });
         let Some(session) = unsafe_session else {
-            return RollbackSite { span: handler.span, finding: None, session: None, rollback_call: None };
+            return RollbackSite { span: handler.span, finding: None, session: None, rollback_call: None, handed_over: false };
         };
         let rollback_call = self.rollback_text(session);
         let shown = if self.language == Language::TypeScript { as_written(session) } else { session.to_string() };
@@ -929,7 +1045,8 @@ impl Checker<'_> {
             related,
         };
         let rollback_call = (self.language == Language::TypeScript).then_some(rollback_call);
-        RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call }
+        let handed_over = self.language == Language::Python && raises && bindings(&self.function.body, session).is_empty();
+        RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call, handed_over }
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
@@ -1137,6 +1254,23 @@ mod tests {
                         async def f(session: DbSession):\n    try:\n        session.add(row)\n        await session.commit()\n    \
                         except Exception as e:\n        raise HTTPException(500) from e\n";
         assert_eq!(verdicts(langflow), vec![(8, false)]);
+    }
+
+    #[test]
+    fn calls_are_recorded_with_whether_what_they_raise_is_rolled_back() {
+        let text = "@transaction()\ndef command(self):\n    self.unsubscribe(task)\n\n\
+                    def job():\n    with get_db_session() as db:\n        remove(db)\n    remove(db)\n\n\
+                    def lenient(db):\n    try:\n        remove(db)\n    except Conflict:\n        log()\n    \
+                    try:\n        remove(db)\n    except Exception:\n        db.rollback()\n";
+        let config = Config::defaults().expect("defaults");
+        let facts = python::extract(text, ExtractOptions::default()).expect("parses");
+        let record = rollback_calls(&alone("m.py", Language::Python, text), &config, 0, &facts);
+        let of = |name: &str| -> Vec<(u32, u8)> {
+            record.calls.iter().filter(|call| call.name == callers::name_key(name)).map(|call| (call.caller, call.guarded)).collect()
+        };
+        // `command` is function 1, `job` 2, `lenient` 3; a swallowed call goes to the module (0).
+        assert_eq!(of("unsubscribe"), vec![(1, ROLLED_BACK)], "under a decorator that rolls back");
+        assert_eq!(of("remove"), vec![(0, 0), (2, 0), (2, ROLLED_BACK), (3, ROLLED_BACK)]);
     }
 
     #[test]

@@ -245,12 +245,7 @@ fn walk_file(project: &Project, config: &Config, file_index: usize, facts: &File
         });
     }
     sites.sort_by_key(|site| site.span.start_byte);
-    let calls = FileCalls {
-        calls: callers::merge_alike(calls),
-        functions: facts.functions.iter().map(|function| if function.is_module() { None } else { Some(function.name.clone()) }).collect(),
-        imported: facts.imports.iter().filter_map(|import| import.name.as_deref()).map(callers::name_key).collect(),
-    };
-    (sites, calls)
+    (sites, FileCalls::of(facts, calls))
 }
 
 /// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
