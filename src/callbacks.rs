@@ -1106,7 +1106,7 @@ fn is_type_in(annotation: &str, types: &[String]) -> bool {
 pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
     let Some(call) = item.context.unawaited().as_call() else { return Vec::new() };
     let Some(callee) = call.callee.dotted() else { return Vec::new() };
-    if !config.rollback.managers.iter().any(|manager| manager == last_segment(&callee)) {
+    if !config.rollback.is_manager(&callee) {
         return Vec::new();
     }
     let mut sessions: Vec<String> = item.binding.as_ref().and_then(Expr::dotted).into_iter().collect();

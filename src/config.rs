@@ -426,6 +426,15 @@ pub struct Rollback {
     pub transaction_statements: BTreeMap<String, String>,
 }
 
+impl Rollback {
+    /// Whether the call `dotted` (`get_db_session`, `db.begin`, `transaction`) is one of
+    /// the managers, by its last segment.
+    pub fn is_manager(&self, dotted: &str) -> bool {
+        let name = dotted.rsplit('.').next().unwrap_or(dotted);
+        self.managers.iter().any(|manager| manager == name)
+    }
+}
+
 /// What `fix` inserts, and where the guard helper it imports lives.
 #[derive(Debug, Clone, Default)]
 pub struct Fix {

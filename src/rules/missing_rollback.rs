@@ -379,7 +379,7 @@ fn dotted_expr(dotted: &str, span: Span) -> Expr {
 /// re-raises, or that works inside a `with` of such a one.
 fn rolls_back(resolver: &Resolver, config: &Config, file_index: usize, caller: &Function, provider: &Expr, depth: usize) -> bool {
     let Some(dotted) = provider.dotted() else { return false };
-    if config.rollback.managers.iter().any(|manager| manager == last_segment(&dotted)) {
+    if config.rollback.is_manager(&dotted) {
         return true;
     }
     if depth >= DEPENDENCY_DEPTH {
@@ -389,14 +389,7 @@ fn rolls_back(resolver: &Resolver, config: &Config, file_index: usize, caller: &
     let mut found = false;
     function.body.visit(&mut |stmt| match &stmt.kind {
         StmtKind::Try { handlers, .. } if !found => {
-            found = handlers.iter().any(|handler| {
-                handler.body.raises()
-                    && handler
-                        .body
-                        .calls()
-                        .iter()
-                        .any(|(_, call, _)| matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "rollback"))
-            });
+            found = handlers.iter().any(|handler| handler.body.raises() && rolls_something_back(&handler.body));
         }
         StmtKind::With { items, .. } if !found => {
             found = items.iter().any(|item| {
@@ -406,6 +399,11 @@ fn rolls_back(resolver: &Resolver, config: &Config, file_index: usize, caller: &
         _ => {}
     });
     found
+}
+
+/// Whether `block` calls a `.rollback()`, whatever it is called on.
+fn rolls_something_back(block: &Block) -> bool {
+    block.calls().iter().any(|(_, call, _)| matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "rollback"))
 }
 
 /// The guard bit of a call whose error is rolled back where it is made, in the records
@@ -427,7 +425,7 @@ pub fn rollback_calls(project: &Project, config: &Config, file_index: usize, fac
         // Decorators by name only: a decorator's body wraps the call, no `with` shows it.
         let decorated = function.decorators.iter().any(|decorator| {
             let callee = decorator.as_call().map_or(decorator, |call| &call.callee);
-            callee.dotted().is_some_and(|dotted| config.rollback.managers.iter().any(|manager| manager == last_segment(&dotted)))
+            callee.dotted().is_some_and(|dotted| config.rollback.is_manager(&dotted))
         });
         let sessions = sessions_of(config, function);
         let covered = decorated || !injected_sessions(&resolver, config, file_index, function, &sessions).is_empty();
@@ -466,16 +464,9 @@ impl CallRecorder<'_, '_> {
                     self.block(body, covered || managed, calls);
                 }
                 StmtKind::Try { body, handlers, else_block, finally_block } => {
-                    let rolls = |handler: &Handler| {
-                        handler
-                            .body
-                            .calls()
-                            .iter()
-                            .any(|(_, call, _)| matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "rollback"))
-                    };
                     let inside = if handlers.is_empty() {
                         Some(covered)
-                    } else if handlers.iter().all(rolls) {
+                    } else if handlers.iter().all(|handler| rolls_something_back(&handler.body)) {
                         Some(true)
                     } else if handlers.iter().all(|handler| handler.body.raises()) {
                         Some(covered)
