@@ -98,8 +98,15 @@ fn docstrings(facts: &FileFacts) -> Vec<(usize, usize)> {
 }
 
 impl FileCalls {
-    /// The record of a file whose facts are `facts` and whose calls are `calls`.
-    pub fn of(facts: &FileFacts, calls: Vec<CallRecord>) -> FileCalls {
+    /// The record of a file of `project` whose facts are `facts` and whose calls are
+    /// `calls`: in Python, only the calls of names the tree defines a function by
+    /// ([`Project::python_definitions`]), the only ones a question can be about (most
+    /// calls are of library methods: `logger.info`, `db.add`, `dict.get`).
+    pub fn of(project: &Project, facts: &FileFacts, mut calls: Vec<CallRecord>) -> FileCalls {
+        if facts.language == Language::Python {
+            let defined = project.python_definitions();
+            calls.retain(|call| defined.contains(&call.name));
+        }
         FileCalls {
             calls: merge_alike(calls),
             functions: facts

@@ -5,7 +5,7 @@
 //! resolution reaches from another file (wrapper modules, base classes) are parsed into the
 //! cache here and kept, so memory follows the links between files, not the size of the tree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::facts::{Block, Expr, ExprKind, FileFacts, Function, Language, Stmt, StmtKind, last_segment};
@@ -44,6 +44,8 @@ pub struct Project {
     deferred: Mutex<Vec<usize>>,
     /// The answers of [`Project::files_containing`], by needles.
     containing: Mutex<HashMap<Vec<String>, Arc<Vec<usize>>>>,
+    /// [`Project::python_definitions`], read on first use.
+    python_definitions: OnceLock<HashSet<u64>>,
 }
 
 /// The `paths` of a `tsconfig.json` (or `jsconfig.json`): pattern -> targets, relative to
@@ -73,7 +75,44 @@ impl Project {
             route_table: OnceLock::new(),
             deferred: Mutex::new(Vec::new()),
             containing: Mutex::new(HashMap::new()),
+            python_definitions: OnceLock::new(),
         }
+    }
+
+    /// The names the Python files of the tree define a function by (`def name`, by
+    /// [`crate::callers::name_key`]), read from the text: more than the functions the
+    /// parses hold when `def` sits in a string, never fewer. Only calls of these can be
+    /// asked about, so the call records keep no other.
+    pub fn python_definitions(&self) -> &HashSet<u64> {
+        self.python_definitions.get_or_init(|| {
+            let finder = memchr::memmem::Finder::new(b"def");
+            let mut names = HashSet::new();
+            for file in self.files.iter().filter(|file| file.language == Language::Python) {
+                let text = file.text.as_bytes();
+                for at in finder.find_iter(text) {
+                    let before = at.checked_sub(1).and_then(|before| text.get(before));
+                    if before.is_some_and(|byte| !byte.is_ascii_whitespace()) {
+                        continue;
+                    }
+                    let rest = text.get(at + 3..).unwrap_or_default();
+                    let name_start = rest.iter().position(|byte| !matches!(byte, b' ' | b'\t')).unwrap_or(rest.len());
+                    if name_start == 0 {
+                        continue;
+                    }
+                    let name = &rest[name_start..];
+                    let name = &name[..name
+                        .iter()
+                        .position(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'_' || *byte >= 0x80))
+                        .unwrap_or(name.len())];
+                    if let Ok(name) = std::str::from_utf8(name)
+                        && !name.is_empty()
+                    {
+                        names.insert(crate::callers::name_key(name));
+                    }
+                }
+            }
+            names
+        })
     }
 
     /// The files of `language` whose text holds any of `needles`, in file order: searched

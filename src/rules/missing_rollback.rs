@@ -432,7 +432,7 @@ pub fn rollback_calls(project: &Project, config: &Config, file_index: usize, fac
         let recorder = CallRecorder { resolver: &resolver, config, file_index, function, caller: u32::try_from(index).unwrap_or(u32::MAX) };
         recorder.block(&function.body, covered, &mut calls);
     }
-    FileCalls::of(facts, calls)
+    FileCalls::of(project, facts, calls)
 }
 
 #[derive(Clone, Copy)]
@@ -1252,7 +1252,9 @@ mod tests {
         let text = "@transaction()\ndef command(self):\n    self.unsubscribe(task)\n\n\
                     def job():\n    with get_db_session() as db:\n        remove(db)\n    remove(db)\n\n\
                     def lenient(db):\n    try:\n        remove(db)\n    except Conflict:\n        log()\n    \
-                    try:\n        remove(db)\n    except Exception:\n        db.rollback()\n";
+                    try:\n        remove(db)\n    except Exception:\n        db.rollback()\n\n\
+                    def remove(db):\n    db.merge(row)\n\n\
+                    def unsubscribe(self, task):\n    db.session.delete(task)\n";
         let config = Config::defaults().expect("defaults");
         let facts = python::extract(text, ExtractOptions::default()).expect("parses");
         let record = rollback_calls(&alone("m.py", Language::Python, text), &config, 0, &facts);
@@ -1262,6 +1264,7 @@ mod tests {
         // `command` is function 1, `job` 2, `lenient` 3; a swallowed call goes to the module (0).
         assert_eq!(of("unsubscribe"), vec![(1, ROLLED_BACK)], "under a decorator that rolls back");
         assert_eq!(of("remove"), vec![(0, 0), (2, 0), (2, ROLLED_BACK), (3, ROLLED_BACK)]);
+        assert!(of("log").is_empty() && of("merge").is_empty(), "no function of the tree is called so: never asked about");
     }
 
     #[test]

@@ -245,7 +245,7 @@ fn walk_file(project: &Project, config: &Config, file_index: usize, facts: &File
         });
     }
     sites.sort_by_key(|site| site.span.start_byte);
-    (sites, FileCalls::of(facts, calls))
+    (sites, FileCalls::of(project, facts, calls))
 }
 
 /// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
