@@ -21,7 +21,7 @@ use std::hash::{Hash, Hasher};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rayon::prelude::*;
 
-use crate::facts::{ExprKind, FileFacts, Language, StmtKind, is_name_byte};
+use crate::facts::{Call, ExprKind, FileFacts, Language, StmtKind, is_name_byte};
 use crate::index::Project;
 
 /// How many calls up a guard is looked for: around the calls of the function, of their
@@ -123,6 +123,15 @@ impl FileCalls {
     fn in_docstring(&self, at: usize) -> bool {
         let after = self.docstrings.partition_point(|(start, _)| *start <= at);
         after.checked_sub(1).and_then(|index| self.docstrings.get(index)).is_some_and(|(_, end)| at < *end)
+    }
+}
+
+/// The name a call calls, as its record keeps it: `helper` in `helper(x)` and
+/// `self.service.helper(x)`.
+pub fn called_name(call: &Call) -> Option<&str> {
+    match &call.callee.kind {
+        ExprKind::Name(name) | ExprKind::Attribute { name, .. } => Some(name),
+        _ => None,
     }
 }
 
@@ -420,17 +429,15 @@ mod tests {
         let definition = ("a.py", "def helper(r):\n    return r.json()\n");
         let text =
             "def route():\n    \"\"\"Calls helper once.\"\"\"\n    try:\n        helper(r)\n    except ValueError:\n        return None\n";
-        let mut caller = record(&["route"], &[("helper", 1, 1)]);
-        let guarded = |caller: Option<FileCalls>| {
-            Callers::new(&project(&[definition, ("b.py", text)]), vec![record(&["helper"], &[]), caller]).answer(&[question("helper", 1)])
-                [0]
-        };
-        assert!(!guarded(caller.clone()), "without the docstring's span, its mention counts");
-        let start = text.find("\"\"\"").unwrap_or(0);
-        let end = text.rfind("\"\"\"").unwrap_or(0) + 3;
-        if let Some(record) = caller.as_mut() {
-            record.docstrings = vec![(start, end)];
-        }
+        let tree = project(&[definition, ("b.py", text)]);
+        // The record as the pass makes it, docstrings read from the parse.
+        let facts = crate::lang::python::extract(text, crate::lang::ExtractOptions::default()).expect("parses");
+        let call = CallRecord { name: name_key("helper"), caller: 1, guarded: 1, mentioned: true, count: 1 };
+        let caller = FileCalls::of(&tree, &facts, vec![call]);
+        assert_eq!(caller.docstrings.len(), 1, "the docstring of `route`");
+        let guarded =
+            |caller: FileCalls| Callers::new(&tree, vec![record(&["helper"], &[]), Some(caller)]).answer(&[question("helper", 1)])[0];
+        assert!(!guarded(FileCalls { docstrings: Vec::new(), ..caller.clone() }), "without the docstring's span, its mention counts");
         assert!(guarded(caller));
     }
 

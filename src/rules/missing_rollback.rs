@@ -500,7 +500,7 @@ impl CallRecorder<'_, '_> {
     fn expression(&self, expression: &Expr, covered: bool, calls: &mut Vec<CallRecord>) {
         expression.walk(&mut |part| {
             if let ExprKind::Call(call) = &part.kind
-                && let ExprKind::Name(name) | ExprKind::Attribute { name, .. } = &call.callee.kind
+                && let Some(name) = callers::called_name(call)
             {
                 let guarded = if covered { ROLLED_BACK } else { 0 };
                 calls.push(CallRecord { name: callers::name_key(name), caller: self.caller, guarded, mentioned: true, count: 1 });
@@ -1077,7 +1077,12 @@ mod tests {
 
     /// A tree of one file.
     fn alone(path: &str, language: Language, text: &str) -> Project {
-        Project::new(vec![SourceFile::new(path.into(), path.into(), language, text.to_string())])
+        tree_of(&[(path, text)], language)
+    }
+
+    /// A tree of the files `(path, text)`, all in `language`.
+    fn tree_of(files: &[(&str, &str)], language: Language) -> Project {
+        Project::new(files.iter().map(|(path, text)| SourceFile::new(path.to_string(), path.into(), language, text.to_string())).collect())
     }
 
     fn verdicts(text: &str) -> Vec<(usize, bool)> {
@@ -1202,11 +1207,8 @@ mod tests {
     /// The sites of the first of `files` (path, text), the others in the tree with it.
     fn verdicts_in(files: &[(&str, &str)]) -> Vec<(usize, bool, String)> {
         let config = Config::defaults().expect("defaults");
-        let project = Project::new(
-            files.iter().map(|(path, text)| SourceFile::new(path.to_string(), path.into(), Language::Python, text.to_string())).collect(),
-        );
         let facts = python::extract(files[0].1, ExtractOptions::default()).expect("parses");
-        check_file(&project, &config, 0, &facts)
+        check_file(&tree_of(files, Language::Python), &config, 0, &facts)
             .into_iter()
             .map(|site| {
                 let message = site.finding.as_ref().map(|finding| finding.message.clone()).unwrap_or_default();
@@ -1254,7 +1256,7 @@ mod tests {
                     def lenient(db):\n    try:\n        remove(db)\n    except Conflict:\n        log()\n    \
                     try:\n        remove(db)\n    except Exception:\n        db.rollback()\n\n\
                     def remove(db):\n    db.merge(row)\n\n\
-                    def unsubscribe(self, task):\n    db.session.delete(task)\n";
+                    async def unsubscribe(self, task):\n    db.session.delete(task)\n";
         let config = Config::defaults().expect("defaults");
         let facts = python::extract(text, ExtractOptions::default()).expect("parses");
         let record = rollback_calls(&alone("m.py", Language::Python, text), &config, 0, &facts);

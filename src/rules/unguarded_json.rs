@@ -219,7 +219,7 @@ fn walk_file(project: &Project, config: &Config, file_index: usize, facts: &File
             {
                 sites.push(site);
             }
-            let Some(name) = called_name(call).filter(|_| with_calls) else { return };
+            let Some(name) = callers::called_name(call).filter(|_| with_calls) else { return };
             // A lambda (or a generator) may run later, outside the `try`; `.catch(...)`
             // handles its receiver's failure.
             let guarded = if expr_context.in_closure {
@@ -246,14 +246,6 @@ fn walk_file(project: &Project, config: &Config, file_index: usize, facts: &File
     }
     sites.sort_by_key(|site| site.span.start_byte);
     (sites, FileCalls::of(project, facts, calls))
-}
-
-/// The name a call calls: `helper` in `helper(x)` and `self.service.helper(x)`.
-fn called_name(call: &Call) -> Option<&str> {
-    match &call.callee.kind {
-        ExprKind::Name(name) | ExprKind::Attribute { name, .. } => Some(name),
-        _ => None,
-    }
 }
 
 /// A statement on the way from a function's body to a site, with the block holding it.
