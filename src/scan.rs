@@ -76,8 +76,8 @@ pub struct ScanOutcome {
     pub root: PathBuf,
     pub report: Report,
     pub project: Project,
-    /// The reported findings with their byte spans, in the order of `report.findings`.
-    pub findings: Vec<Finding>,
+    /// Where each reported finding is, in the order of `report.findings`.
+    pub findings: Vec<FindingAt>,
     /// The callbacks of the reported integrations.
     pub callbacks: Vec<CallbackAnalysis>,
     pub syntax_warnings: Vec<SyntaxWarning>,
@@ -244,7 +244,7 @@ fn scan_files(
         options.integrations.is_empty() || integration.as_ref().is_some_and(|name| options.integrations.contains(name))
     };
     // A suppressed finding is accepted: its item counts as done, and it is counted, not reported.
-    let mut take = |finding: Option<&Suppressible>, integration: &Option<String>| -> bool {
+    let mut take = |finding: Option<Suppressible>, integration: &Option<String>| -> bool {
         match finding {
             None => true,
             Some(Suppressible { suppressed: true, .. }) => {
@@ -252,7 +252,7 @@ fn scan_files(
                 true
             }
             Some(Suppressible { finding, .. }) => {
-                findings.push((finding.clone(), integration.clone()));
+                findings.push((finding, integration.clone()));
                 false
             }
         }
@@ -276,30 +276,31 @@ fn scan_files(
     let step_done = |callback: &AnalysedCallback, rule: &RuleInfo| {
         callback.findings.iter().all(|finding| finding.finding.rule.code != rule.code || finding.suppressed)
     };
-    let routes_by_handler: HashMap<(usize, &str), (&Option<String>, bool, bool)> = analyses
+    let routes_by_handler: HashMap<(usize, String), (&Option<String>, bool, bool)> = analyses
         .iter()
         .zip(&callback_integrations)
         .flat_map(|((_, analysis), integrations)| analysis.callbacks.iter().zip(integrations))
         .filter(|(callback, _)| callback.analysis.kind == callbacks::Kind::Callback)
         .map(|(callback, integration)| {
-            let key = (callback.analysis.file_index, callback.analysis.function.as_str());
+            let key = (callback.analysis.file_index, callback.analysis.function.clone());
             (key, (integration, step_done(callback, &callback_no_persist::RULE), step_done(callback, &callback_no_sync::RULE)))
         })
         .collect();
-    for ((index, analysis), integrations) in analyses.iter().zip(&callback_integrations) {
-        for (callback, integration) in analysis.callbacks.iter().zip(integrations) {
+    // The findings move from the analyses to the report: they are the bulk of its memory.
+    for ((index, analysis), integrations) in analyses.iter_mut().zip(&callback_integrations) {
+        for (callback, integration) in analysis.callbacks.iter_mut().zip(integrations) {
             if !wanted(integration) {
                 continue;
             }
-            let analysis = &callback.analysis;
-            let route = analysis
+            let route = callback
+                .analysis
                 .delegation
                 .as_ref()
                 .and_then(|delegation| delegation.target.as_ref())
-                .and_then(|target| routes_by_handler.get(&(target.file_index, target.handler.as_str())))
+                .and_then(|target| routes_by_handler.get(&(target.file_index, target.handler.clone())))
                 .filter(|(route_integration, _, _)| *route_integration == integration);
             let (mut persisted, mut synced) = (true, true);
-            for finding in &callback.findings {
+            for finding in std::mem::take(&mut callback.findings) {
                 let code = finding.finding.rule.code;
                 if code == callback_no_persist::RULE.code {
                     persisted = route.map_or_else(|| take(Some(finding), integration), |(_, persisted, _)| *persisted);
@@ -309,6 +310,7 @@ fn scan_files(
                     take(Some(finding), integration);
                 }
             }
+            let analysis = &callback.analysis;
             if analysis.kind == callbacks::Kind::Callback {
                 if selected(&callback_no_persist::RULE) {
                     items.push(StepItem { step: "token_persistence", integration: integration.clone(), done: persisted });
@@ -323,12 +325,12 @@ fn scan_files(
         if !wanted(&integration) {
             continue;
         }
-        for site in &analysis.sites {
-            let done = take(site.as_ref(), &integration);
+        for site in std::mem::take(&mut analysis.sites) {
+            let done = take(site, &integration);
             items.push(StepItem { step: "html_guard", integration: integration.clone(), done });
         }
-        for rollback in &analysis.rollbacks {
-            let done = take(rollback.as_ref(), &integration);
+        for rollback in std::mem::take(&mut analysis.rollbacks) {
+            let done = take(rollback, &integration);
             items.push(StepItem { step: "rollback", integration: integration.clone(), done });
         }
     }
@@ -702,11 +704,21 @@ fn callback_entry(project: &Project, analysis: &CallbackAnalysis) -> Callback {
     }
 }
 
-/// The report's findings, each with its integration, and the same findings in the same order.
-fn to_report_findings(project: &Project, mut findings: Vec<(Finding, Option<String>)>) -> (Vec<ReportFinding>, Vec<Finding>) {
-    let mut out: Vec<ReportFinding> = Vec::new();
-    let mut kept = Vec::new();
-    let mut occurrences: BTreeMap<String, usize> = BTreeMap::new();
+/// A reported finding's rule and byte span: what `fix` needs beyond the report's entry.
+pub struct FindingAt {
+    pub rule: &'static RuleInfo,
+    pub file_index: usize,
+    pub span: Span,
+}
+
+/// The report's findings, each with its integration, and where each is, in the same order.
+/// The findings' texts move into the report: a tree with thousands of findings would hold
+/// them twice at the scan's peak memory.
+fn to_report_findings(project: &Project, mut findings: Vec<(Finding, Option<String>)>) -> (Vec<ReportFinding>, Vec<FindingAt>) {
+    let mut out: Vec<ReportFinding> = Vec::with_capacity(findings.len());
+    let mut kept = Vec::with_capacity(findings.len());
+    // Occurrences by the digest of their key: the keys themselves hold a path and a line each.
+    let mut occurrences: HashMap<[u8; 32], usize> = HashMap::new();
     // Discovery sorts files by path, so file order is path order.
     findings.sort_by_key(|(finding, _)| (finding.file_index, finding.span.start_byte, finding.rule.code));
     for (finding, integration) in findings {
@@ -714,7 +726,7 @@ fn to_report_findings(project: &Project, mut findings: Vec<(Finding, Option<Stri
         let Span { start, end, .. } = finding.span;
         let snippet = normalized_snippet(file.line(start.line));
         let key = format!("{}\0{}\0{}\0{}", finding.rule.slug, file.relative_path, finding.function.as_deref().unwrap_or(""), snippet);
-        let occurrence = occurrences.entry(key.clone()).or_default();
+        let occurrence = occurrences.entry(Sha256::digest(key.as_bytes()).into()).or_default();
         let fingerprint = fingerprint(&format!("{key}\0{occurrence}"));
         *occurrence += 1;
         out.push(ReportFinding {
@@ -729,20 +741,20 @@ fn to_report_findings(project: &Project, mut findings: Vec<(Finding, Option<Stri
             end_line: end.line + 1,
             end_column: file.character_column(end.line, end.column),
             integration,
-            function: finding.function.clone(),
-            message: finding.message.clone(),
+            function: finding.function,
+            message: finding.message,
             fixable: finding.fixable && file.language.has_codemod(finding.rule.code),
             related: finding
                 .related
-                .iter()
+                .into_iter()
                 .map(|related| crate::report::RelatedEntry {
                     file: project.path(related.file_index).to_string(),
                     line: related.line + 1,
-                    message: related.message.clone(),
+                    message: related.message,
                 })
                 .collect(),
         });
-        kept.push(finding);
+        kept.push(FindingAt { rule: finding.rule, file_index: finding.file_index, span: finding.span });
     }
     (out, kept)
 }

@@ -363,7 +363,7 @@ fn candidates(
             rule: finding.rule.slug,
             code: finding.rule.code,
             integration: reported.integration.clone(),
-            function: finding.function.clone(),
+            function: reported.function.clone(),
         };
         let key: FindingKey = (finding.rule.code, file.relative_path.clone(), finding.span.start_byte);
         let skip = |reason: String| SkippedFix { file: applied.file.clone(), line: applied.line, rule: applied.code, reason };
