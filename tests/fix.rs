@@ -117,13 +117,14 @@ fn json_output_lists_applied_and_skipped() {
         assert!(entry["file"].is_string() && entry["line"].is_u64() && entry["rule"].is_string(), "{entry}");
         assert!(entry["reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{entry}");
     }
-    // Sites the scanner marks unfixable are exactly the ones skipped.
+    // Sites the scanner marks unfixable are exactly the ones skipped: OA001 sites `fix`
+    // cannot patch safely, and an OA004 handler in a migration's ORM session.
     let scan = scan_json(&fixture("python-fastapi"));
     let unfixable: BTreeSet<(String, u64)> = scan["findings"]
         .as_array()
         .expect("findings")
         .iter()
-        .filter(|finding| finding["fixable"] == false && finding["code"] == "OA001")
+        .filter(|finding| finding["fixable"] == false && (finding["code"] == "OA001" || finding["code"] == "OA004"))
         .map(|finding| (finding["file"].as_str().unwrap_or("").to_string(), finding["line"].as_u64().unwrap_or(0)))
         .collect();
     let skipped_sites: BTreeSet<(String, u64)> =
@@ -312,6 +313,59 @@ fn crlf_bom_and_tabs_are_kept() {
         assert_eq!(compiled.len(), 4, "{compiled:?}"); // the three services and the created helper
     }
     assert!(project.path().join("core/oauth_utils.py").is_file(), "the missing helper module is created");
+}
+
+/// A migration's swallowed row goes into a savepoint: the `try` body is nested under
+/// `with conn.begin_nested():` one step deeper (tabs here), a multi-line SQL string keeps its
+/// bytes, an async connection gets `async with`, and a second run changes nothing.
+#[test]
+fn a_migration_row_is_nested_in_a_savepoint() {
+    const MIGRATION: &str = "\
+from alembic import op
+import sqlalchemy as sa
+
+
+def upgrade():
+\tconn = op.get_bind()
+\tfor row_id in ids():
+\t\ttry:
+\t\t\tconn.execute(
+\t\t\t\tsa.text(\"\"\"
+    UPDATE tokens
+\t\tSET done = true
+\"\"\"),
+\t\t\t)
+
+\t\t\tlog(row_id)
+\t\texcept Exception:
+\t\t\tcontinue
+
+
+async def backfill():
+\tconn = op.get_bind()
+\ttry:
+\t\tawait conn.execute(sa.text(\"UPDATE tokens SET done = true\"))
+\texcept Exception:
+\t\treturn
+";
+    let project = write_project(&[("migrations/versions/0001_mark.py", MIGRATION.as_bytes().to_vec())]);
+    let report = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(2), "{report}");
+    let after = std::fs::read_to_string(project.path().join("migrations/versions/0001_mark.py")).expect("read");
+    let expected = MIGRATION
+        .replace(
+            "\t\ttry:\n\t\t\tconn.execute(\n\t\t\t\tsa.text(",
+            "\t\ttry:\n\t\t\twith conn.begin_nested():\n\t\t\t\tconn.execute(\n\t\t\t\t\tsa.text(",
+        )
+        .replace("\"\"\"),\n\t\t\t)\n\n\t\t\tlog(row_id)", "\"\"\"),\n\t\t\t\t)\n\n\t\t\t\tlog(row_id)")
+        .replace("\ttry:\n\t\tawait conn", "\ttry:\n\t\tasync with conn.begin_nested():\n\t\t\tawait conn");
+    assert_eq!(after, expected);
+    assert_eq!(scan_json(project.path())["findings"].as_array().map(Vec::len), Some(0));
+    let again = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
+    assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{again}");
+    if let Some(python) = python3() {
+        assert_eq!(compiling_python_files(&python, project.path()).len(), 1);
+    }
 }
 
 #[test]

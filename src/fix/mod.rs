@@ -31,6 +31,7 @@ use crate::callbacks::CallbackAnalysis;
 use crate::config::{Config, Fix};
 use crate::discover::Skipped;
 use crate::facts::{FileFacts, Language};
+use crate::rules::missing_rollback::Migration;
 use crate::rules::{RuleInfo, callback_no_persist, callback_no_sync, missing_rollback, unguarded_json};
 use crate::scan::{self, ScanError, ScanOptions, ScanOutcome};
 use crate::source::SourceFile;
@@ -53,7 +54,7 @@ pub enum FixError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error(
-        "[fix.templates] names an unknown template {0:?}; known: python/guard, python/persist, python/sync, python/rollback, python/helper, typescript/guard, typescript/sync, typescript/rollback, typescript/helper"
+        "[fix.templates] names an unknown template {0:?}; known: python/guard, python/persist, python/sync, python/rollback, python/savepoint, python/helper, typescript/guard, typescript/sync, typescript/rollback, typescript/helper"
     )]
     UnknownTemplate(String),
 }
@@ -64,6 +65,7 @@ pub struct Templates {
     pub python_persist: Template,
     pub python_sync: Template,
     pub python_rollback: Template,
+    pub python_savepoint: Template,
     /// The guard helper module created when the tree has none.
     pub python_helper: String,
     pub typescript_guard: Template,
@@ -80,6 +82,7 @@ impl Templates {
             ("python/persist", "rules/templates/python/persist.tmpl", include_str!("../../rules/templates/python/persist.tmpl")),
             ("python/sync", "rules/templates/python/sync.tmpl", include_str!("../../rules/templates/python/sync.tmpl")),
             ("python/rollback", "rules/templates/python/rollback.tmpl", include_str!("../../rules/templates/python/rollback.tmpl")),
+            ("python/savepoint", "rules/templates/python/savepoint.tmpl", include_str!("../../rules/templates/python/savepoint.tmpl")),
             ("python/helper", "rules/templates/oauth_utils.py", include_str!("../../rules/templates/oauth_utils.py")),
             ("typescript/guard", "rules/templates/typescript/guard.tmpl", include_str!("../../rules/templates/typescript/guard.tmpl")),
             ("typescript/sync", "rules/templates/typescript/sync.tmpl", include_str!("../../rules/templates/typescript/sync.tmpl")),
@@ -116,6 +119,7 @@ impl Templates {
             python_persist: parse("python/persist")?,
             python_sync: parse("python/sync")?,
             python_rollback: parse("python/rollback")?,
+            python_savepoint: parse("python/savepoint")?,
             python_helper: text("python/helper")?.1,
             typescript_guard: parse("typescript/guard")?,
             typescript_sync: parse("typescript/sync")?,
@@ -401,7 +405,7 @@ fn candidates(
                 .or_insert_with(|| missing_rollback::check_file(project, config, finding.file_index, facts))
                 .iter()
                 .find(|site| site.span == finding.span)
-                .map(|site| Target::Rollback { session: site.session.clone(), call: site.rollback_call.clone() })
+                .map(|site| Target::Rollback { session: site.session.clone(), call: site.rollback_call.clone(), migration: site.migration })
                 .ok_or("the handler is not where the report says"),
             _ => callback_for(&outcome.callbacks, finding.file_index, finding.span)
                 .map(Target::Callback)
@@ -459,7 +463,13 @@ fn candidates(
                         };
                         python::guard(&context, finding.span, available)
                     }
-                    Target::Rollback { session: Some(session), .. } => python::rollback(&context, finding.span, &session),
+                    Target::Rollback { session: Some(session), migration: None, .. } => python::rollback(&context, finding.span, &session),
+                    Target::Rollback { session: Some(session), migration: Some(Migration::Connection), .. } => {
+                        python::savepoint(&context, finding.span, &session)
+                    }
+                    Target::Rollback { session: Some(session), migration: Some(Migration::BoundSession), .. } => Err(format!(
+                        "`{session}` is a session on the migration's connection: `{session}.rollback()` would undo the whole migration, and a savepoint around ORM work is not safe to add blindly; run each statement that may fail in `with {session}.begin_nested():` by hand"
+                    )),
                     Target::Rollback { session: None, .. } => Err("the handler's session is not known".into()),
                     Target::Callback(callback) if finding.rule.code == callback_no_persist::RULE.code => {
                         python::persist(&context, callback, &provider)
@@ -485,6 +495,8 @@ enum Target<'a> {
     Rollback {
         session: Option<String>,
         call: Option<String>,
+        /// A migration's session (Python): a savepoint, not a rollback.
+        migration: Option<Migration>,
     },
     Callback(&'a CallbackAnalysis),
 }

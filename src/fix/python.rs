@@ -108,6 +108,90 @@ pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<
     })
 }
 
+/// OA004 in a migration: the `try` body holding the handler at `handler_span` nested under
+/// a savepoint of `session` (`with conn.begin_nested():`), so that a failed statement undoes
+/// only itself and the migration's transaction goes on. One insertion per line: the
+/// savepoint's line before the body, and one indentation step before each of its lines but
+/// blank ones and those inside a string literal, whose text must not change.
+pub fn savepoint(context: &Context, handler_span: Span, session: &str) -> Result<Planned, String> {
+    let text = context.text();
+    let (_, function) = context.function_at(handler_span).ok_or("no function holds the handler")?;
+    let mut found = None;
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Try { body, handlers, .. } = &stmt.kind
+            && handlers.iter().any(|handler| handler.span == handler_span)
+        {
+            found = Some((stmt, body));
+        }
+    });
+    let (try_stmt, body) = found.ok_or("the handler is not where the report says")?;
+    let (Some(first), Some(last)) = (body.statements.first(), body.statements.last()) else {
+        return Err("the `try` has no body".into());
+    };
+    if first.span.start.line == try_stmt.span.start.line {
+        return Err("the `try` body is on its `try:` line".into());
+    }
+    let ends_transaction = body.calls().into_iter().any(|(_, call, _)| {
+        matches!(&call.callee.kind, ExprKind::Attribute { object, name }
+            if object.dotted().as_deref() == Some(session)
+                && (context.commits.contains(name) || matches!(name.as_str(), "rollback" | "begin" | "begin_nested")))
+    });
+    if ends_transaction {
+        return Err(format!(
+            "the `try` body commits, rolls back or opens a transaction on `{session}`: nesting it in a savepoint changes what that does; fix it by hand"
+        ));
+    }
+    let indent = indentation_at(text, first.span.start_byte).ok_or("the `try` body's first statement shares its line")?;
+    let layout = Layout::of(text);
+    let mut values = context.base_values();
+    values.insert("session", session.to_string());
+    let is_async = function.is_async && awaits_method_of(&function.body, session);
+    values.insert("async", if is_async { "async ".to_string() } else { String::new() });
+    let template = &context.templates.python_savepoint;
+    let lines = template.render(&values).map_err(|error| error.to_string())?;
+    if !lines.last().is_some_and(|(_, line)| line.trim_end().ends_with(':')) {
+        return Err(format!("the template {} must end with the line the `try` body goes under (`...:`)", template.name));
+    }
+    let strings = multiline_strings(text)?;
+    let start = line_start(text, first.span.start_byte);
+    let end = next_line_start(text, last.span.end_byte);
+    let mut edits = vec![Edit::insert(start, format!("{}{}", layout.block(indent, &lines), layout.indent_unit))];
+    let mut at = next_line_start(text, start);
+    while at < end {
+        let line = &text[at..next_line_start(text, at)];
+        let in_string = strings.iter().any(|(from, to)| *from < at && at < *to);
+        if !line.trim().is_empty() && !in_string {
+            edits.push(Edit::insert(at, layout.indent_unit.clone()));
+        }
+        at = next_line_start(text, at);
+    }
+    Ok(Planned { edits, imports: template.filled_imports(&values).map_err(|error| error.to_string())?, params: Vec::new() })
+}
+
+/// The byte ranges of the string literals of `text` that span lines.
+fn multiline_strings(text: &str) -> Result<Vec<(usize, usize)>, String> {
+    let tree = crate::lang::python::parse(text).map_err(|error| format!("cannot parse the file again: {error}"))?;
+    let mut strings = Vec::new();
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let node = cursor.node();
+        let is_string = node.kind() == "string";
+        if is_string && node.start_position().row != node.end_position().row {
+            strings.push((node.start_byte(), node.end_byte()));
+        }
+        // A string's lines are its own: nothing inside it needs a look.
+        if !is_string && cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    Ok(strings)
+}
+
 /// OA002: the persistence block (and the sync trigger) right after the exchange.
 pub fn persist(context: &Context, callback: &CallbackAnalysis, provider: &str) -> Result<Planned, String> {
     let text = context.text();

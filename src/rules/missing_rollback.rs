@@ -39,7 +39,13 @@
 //! plain assignments, has sent no SQL when its handlers run. A `try` without writes needs
 //! nothing (an `except` that runs before any write cannot leave a dirty session), and a
 //! handler that catches only errors the application raises itself (`HTTPException`,
-//! `[rollback] early_errors`) needs nothing unless one is raised after the first write.
+//! `[rollback] early_errors`) needs nothing unless one is raised after the first write; one
+//! that catches only a failed import (`ImportError`) needs nothing unless an import follows
+//! the first write.
+//!
+//! In an Alembic migration (a session from `op.get_bind()`, see [`Migration`]) a handler that
+//! raises needs nothing: Alembic rolls the migration back. One that swallows is reported with
+//! a savepoint as the repair, since `rollback()` would undo the whole migration.
 //!
 //! TypeScript has no session to go by: only explicit transactions need a rollback. One is
 //! opened on a receiver (`await queryRunner.startTransaction()`, `[rollback]
@@ -94,7 +100,11 @@
 //!
 //! ### Fix safety
 //! `oauth-audit fix` inserts `<session>.rollback()` first in the handler (awaited for an
-//! async session); a handler whose body is on its `except` line is skipped. In TypeScript
+//! async session); a handler whose body is on its `except` line is skipped. On a migration's
+//! connection it nests the `try` body under `with conn.begin_nested():` instead
+//! (`rules/templates/python/savepoint.tmpl`), leaving multi-line strings as they are; a body
+//! that commits or rolls back the connection itself, and an ORM session on the migration's
+//! connection, are skipped. In TypeScript
 //! it inserts `await <rollback call>;` (`queryRunner.rollbackTransaction()`) first in the
 //! `catch` block.
 
@@ -104,7 +114,8 @@ use crate::callbacks::{Sessions, closed_session, http_clients_bound, managed_ses
 use crate::callers::{self, CallRecord, FileCalls};
 use crate::config::Config;
 use crate::facts::{
-    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Language, Span, Stmt, StmtKind, dotted_prefix, is_name_byte, last_segment,
+    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Import, Language, Span, Stmt, StmtKind, dotted_prefix, is_name_byte,
+    last_segment,
 };
 use crate::index::{Project, Resolver, Target};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
@@ -137,6 +148,50 @@ pub struct RollbackSite {
     /// error goes to whoever gave the session; the finding stands unless every caller
     /// rolls back what reaches it ([`rollback_calls`]).
     pub handed_over: bool,
+    /// With the finding (Python): the session belongs to a migration, whose repair is a
+    /// savepoint, not a rollback.
+    pub migration: Option<Migration>,
+}
+
+/// A session of an Alembic migration. Alembic runs a migration in one transaction on the
+/// connection `op.get_bind()` returns: an error that leaves the migration rolls it all back,
+/// which needs nothing from a handler, but `rollback()` in a handler that goes on undoes the
+/// statements before it as well. A statement that may fail belongs in a savepoint
+/// (`with conn.begin_nested():`), which undoes only itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    /// The migration's connection (`conn = op.get_bind()`).
+    Connection,
+    /// A session bound to it (`session = Session(bind=op.get_bind())`).
+    BoundSession,
+}
+
+/// What `session` is in a migration, if it is bound from `op.get_bind()`: directly, through a
+/// name only ever bound to it, or as an argument of the call making the session.
+fn migration_of(function: &Function, session: &str) -> Option<Migration> {
+    let values: Vec<Option<&Expr>> = bindings(&function.body, session).into_iter().map(|(_, value)| value).collect();
+    let is_get_bind = |expr: &Expr| {
+        expr.unawaited()
+            .as_call()
+            .and_then(|call| call.callee.dotted())
+            .is_some_and(|callee| callee == "op.get_bind" || callee.ends_with(".op.get_bind"))
+    };
+    let gets_bind = |expr: &Expr| {
+        is_get_bind(expr)
+            || expr.dotted().is_some_and(|name| {
+                let bound = bindings(&function.body, &name);
+                !bound.is_empty() && bound.iter().all(|(_, value)| value.is_some_and(is_get_bind))
+            })
+    };
+    if values.is_empty() {
+        return None;
+    }
+    if values.iter().all(|value| value.is_some_and(gets_bind)) {
+        return Some(Migration::Connection);
+    }
+    let bound_session =
+        |value: &Option<&Expr>| value.and_then(|expr| expr.unawaited().as_call()).is_some_and(|call| call.arguments().any(gets_bind));
+    values.iter().all(bound_session).then_some(Migration::BoundSession)
 }
 
 /// Cheap test on the raw text: a file without `except` (or `Err(`) and a session write
@@ -266,6 +321,7 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
             sessions: &sessions,
             transactions: &transactions,
             injected: &injected,
+            imports: &facts.imports,
         };
         // A transaction that rolls back when dropped is managed for the whole function, as
         // is a session a dependency that rolls back hands over.
@@ -568,6 +624,8 @@ struct Checker<'c> {
     transactions: &'c [Transaction],
     /// Parameters a dependency that rolls back hands over, each with the dependency.
     injected: &'c [(String, String)],
+    /// The file's import statements, at any level.
+    imports: &'c [Import],
 }
 
 /// The sessions the `with` statements around a `try` undo when they are left.
@@ -935,8 +993,20 @@ impl Checker<'_> {
     }
 
     /// A handler that catches only errors the application raises itself, none of which
-    /// is raised after the first write.
+    /// is raised after the first write; or only a failed import (`ImportError`,
+    /// `ModuleNotFoundError`) with no import statement or `import_module(...)` after it.
     fn runs_before_writes(&self, handler: &Handler, body: &Block, first_write_end: usize) -> bool {
+        let import_error = |name: &str| matches!(last_segment(name), "ImportError" | "ModuleNotFoundError");
+        if self.language == Language::Python && !handler.types.is_empty() && handler.types.iter().all(|name| import_error(name)) {
+            let body_end = body.statements.last().map_or(0, |stmt| stmt.span.end_byte);
+            let after = |span: &Span| span.start_byte > first_write_end && span.end_byte <= body_end;
+            let imports_after = self.imports.iter().any(|import| after(&import.span))
+                || body.calls().into_iter().any(|(_, call, expression)| {
+                    after(&expression.span)
+                        && call.callee.dotted().is_some_and(|callee| matches!(last_segment(&callee), "import_module" | "__import__"))
+                });
+            return !imports_after;
+        }
         let early = |name: &str| self.config.rollback.early_errors.iter().any(|early| early == last_segment(name));
         if handler.types.is_empty() || !handler.types.iter().all(|name| early(name)) {
             return false;
@@ -967,17 +1037,28 @@ impl Checker<'_> {
         // (`return`, `continue`) lets it commit the half-done work. A transaction scoped to
         // the function is rolled back however it is left.
         let raises = handler.body.raises();
+        let migration = |session: &str| if self.language == Language::Python { migration_of(self.function, session) } else { None };
         let unsafe_session = written.iter().find(|session| {
             let rolled = rolled_back.contains(**session);
             let by_manager = managed.contains(**session) && if self.sessions.scoped().contains(**session) { leaves } else { raises };
             // A manager that commits is not merely closing (above).
             let leaves_with = exits || (leaves && enclosing.closed_by_loop_exits.contains(**session));
             let by_closing = enclosing.closed.contains(**session) && !managed.contains(**session) && leaves_with;
-            !rolled && !by_manager && !by_closing
+            // Alembic rolls back a migration an error leaves.
+            let by_migration = raises && migration(session).is_some();
+            !rolled && !by_manager && !by_closing && !by_migration
         });
         let Some(session) = unsafe_session else {
-            return RollbackSite { span: handler.span, finding: None, session: None, rollback_call: None, handed_over: false };
+            return RollbackSite {
+                span: handler.span,
+                finding: None,
+                session: None,
+                rollback_call: None,
+                handed_over: false,
+                migration: None,
+            };
         };
+        let migration = migration(session);
         let rollback_call = self.rollback_text(session);
         let shown = if self.language == Language::TypeScript { as_written(session) } else { session.to_string() };
         let first = writes.iter().find(|write| write.session == *session).map(|write| write.span).unwrap_or(handler.span);
@@ -1002,7 +1083,15 @@ impl Checker<'_> {
         let mut related =
             vec![Related { file_index: self.file_index, line: first.start.line, message: format!("first write to `{shown}`") }];
         let injected_by = self.injected.iter().find(|(name, _)| name == session).map(|(_, provider)| provider);
-        let message = if let Some(provider) = injected_by {
+        let message = if let Some(migration) = migration {
+            let (held, nested) = match migration {
+                Migration::Connection => ("on the migration's connection", "the `try` body"),
+                Migration::BoundSession => ("in a session on the migration's connection", "each statement that may fail"),
+            };
+            format!(
+                "{head} and swallows the error {held}: on PostgreSQL every later statement of the migration fails; run {nested} in a savepoint (`with {shown}.begin_nested():`), since `{rollback_call}` would undo the whole migration"
+            )
+        } else if let Some(provider) = injected_by {
             format!(
                 "{head} and swallows the error without `{rollback_call}`: its dependency `{provider}` rolls back only an error that reaches it, and the failed session is used on; re-raise or roll back"
             )
@@ -1032,12 +1121,13 @@ impl Checker<'_> {
             function: Some(self.function.qualified_name()),
             message,
             confidence: Some(Confidence::High),
-            fixable: true,
+            // A savepoint around ORM commits is left to a person (see `fix`).
+            fixable: migration != Some(Migration::BoundSession),
             related,
         };
         let rollback_call = (self.language == Language::TypeScript).then_some(rollback_call);
         let handed_over = self.language == Language::Python && raises && bindings(&self.function.body, session).is_empty();
-        RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call, handed_over }
+        RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call, handed_over, migration }
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
@@ -1465,5 +1555,50 @@ mod tests {
     fn an_early_error_raised_after_the_write_needs_a_rollback() {
         let text = "def f(db):\n    try:\n        db.add(x)\n        if bad:\n            raise HTTPException(400)\n        db.commit()\n    except HTTPException:\n        raise\n";
         assert_eq!(verdicts(text), vec![(7, true)]);
+    }
+
+    #[test]
+    fn a_migration_raises_to_alembic_and_swallows_into_a_savepoint() {
+        let text = "\
+def upgrade():
+    conn = op.get_bind()
+    bind = op.get_bind()
+    session = Session(bind=bind)
+    for row in rows:
+        try:
+            conn.execute(update(row))
+        except Exception:
+            continue
+    try:
+        conn.execute(update(1))
+    except Exception:
+        raise
+    try:
+        session.execute(update(2))
+    except Exception:
+        pass
+";
+        let sites = check(text);
+        let found: Vec<(usize, Option<Migration>)> =
+            sites.iter().filter(|site| site.finding.is_some()).map(|site| (site.span.start.line + 1, site.migration)).collect();
+        assert_eq!(found, vec![(8, Some(Migration::Connection)), (16, Some(Migration::BoundSession))]);
+        assert!(sites[0].finding.as_ref().is_some_and(|finding| finding.fixable && finding.message.contains("with conn.begin_nested():")));
+        assert!(sites[2].finding.as_ref().is_some_and(|finding| !finding.fixable));
+        // Outside a migration a swallow is the usual finding, with `rollback()` as the fix.
+        let plain = check("def f(conn):\n    try:\n        conn.execute(update(1))\n    except Exception:\n        pass\n");
+        assert_eq!(plain.iter().map(|site| site.migration).collect::<Vec<_>>(), vec![None]);
+        assert!(plain[0].finding.as_ref().is_some_and(|finding| finding.message.contains("without `conn.rollback()`")));
+    }
+
+    #[test]
+    fn a_failed_import_is_raised_only_by_an_import() {
+        let before =
+            "def f(db):\n    try:\n        import extras\n        db.add(x)\n        db.commit()\n    except ImportError:\n        pass\n";
+        assert_eq!(verdicts(before), vec![]);
+        let after = "def f(db):\n    try:\n        db.add(x)\n        db.flush()\n        from extras import hook\n    except ModuleNotFoundError:\n        pass\n";
+        assert_eq!(verdicts(after), vec![(6, true)]);
+        let dynamic =
+            "def f(db):\n    try:\n        db.add(x)\n        importlib.import_module(name)\n    except ImportError:\n        pass\n";
+        assert_eq!(verdicts(dynamic), vec![(5, true)]);
     }
 }
