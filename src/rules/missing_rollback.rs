@@ -315,6 +315,7 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
         };
         let checker = Checker {
             config,
+            resolver: &resolver,
             file_index,
             language: facts.language,
             function,
@@ -616,6 +617,7 @@ fn rebinds(block: &Block, name: &str) -> bool {
 
 struct Checker<'c> {
     config: &'c Config,
+    resolver: &'c Resolver<'c>,
     file_index: usize,
     language: Language,
     function: &'c Function,
@@ -1029,14 +1031,17 @@ impl Checker<'_> {
         let written: BTreeSet<&str> = writes.iter().map(|write| write.session.as_str()).collect();
         let first_write = writes.first().map_or(handler.span.start_byte, |write| write.span.start_byte);
         let rolled_back = self.rolled_back(handler, first_write);
-        let leaves = handler.body.leaves();
+        // A handler ending in a call of a function that always raises raises too
+        // (mlflow's `handle_resource_already_exist_error(...)`).
+        let raises_by_call = self.ends_in_raising_call(&handler.body);
+        let leaves = handler.body.leaves() || raises_by_call;
         let managed = &enclosing.managed;
         // Leaving the function leaves the `with` too, which closes the session it opened.
-        let exits = handler.body.exits();
+        let exits = handler.body.exits() || raises_by_call;
         // A manager that commits sees the error only when it is raised on: one swallowed
         // (`return`, `continue`) lets it commit the half-done work. A transaction scoped to
         // the function is rolled back however it is left.
-        let raises = handler.body.raises();
+        let raises = handler.body.raises() || raises_by_call;
         let migration = |session: &str| if self.language == Language::Python { migration_of(self.function, session) } else { None };
         let unsafe_session = written.iter().find(|session| {
             let rolled = rolled_back.contains(**session);
@@ -1128,6 +1133,19 @@ impl Checker<'_> {
         let rollback_call = (self.language == Language::TypeScript).then_some(rollback_call);
         let handed_over = self.language == Language::Python && raises && bindings(&self.function.body, session).is_empty();
         RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call, handed_over, migration }
+    }
+
+    /// Whether `block` (Python) ends in a call of a function of the tree that raises on every
+    /// path, as its last statement (`raise_conflict(name)`, awaited or not).
+    fn ends_in_raising_call(&self, block: &Block) -> bool {
+        if self.language != Language::Python {
+            return false;
+        }
+        let Some(StmtKind::Expr(expression)) = block.statements.last().map(|stmt| &stmt.kind) else { return false };
+        let Some(call) = expression.unawaited().as_call() else { return false };
+        self.resolver
+            .resolve_call(self.file_index, self.function, &call.callee)
+            .is_some_and(|target| !target.function.is_module() && target.function.body.raises())
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
@@ -1588,6 +1606,35 @@ def upgrade():
         let plain = check("def f(conn):\n    try:\n        conn.execute(update(1))\n    except Exception:\n        pass\n");
         assert_eq!(plain.iter().map(|site| site.migration).collect::<Vec<_>>(), vec![None]);
         assert!(plain[0].finding.as_ref().is_some_and(|finding| finding.message.contains("without `conn.rollback()`")));
+    }
+
+    #[test]
+    fn a_handler_ending_in_a_call_that_always_raises_raises() {
+        let text = "\
+def conflict(name):
+    if name:
+        raise Conflict(name)
+    raise Conflict('?')
+
+def create(name):
+    with SessionLocal() as db:
+        try:
+            db.add(Row(name))
+            db.commit()
+        except IntegrityError:
+            conflict(name)
+
+def create_quietly(name):
+    with SessionLocal() as db:
+        try:
+            db.add(Row(name))
+            db.commit()
+        except IntegrityError:
+            log(name)
+        db.add(Other())
+        db.commit()
+";
+        assert_eq!(verdicts(text), vec![(11, false), (19, true)]);
     }
 
     #[test]
