@@ -92,17 +92,22 @@ fn run_scan(args: ScanArgs) -> Result<Outcome> {
     let report = &outcome.report;
     let color = use_colour(args.color, args.output.is_none() && std::io::stdout().is_terminal());
     let rendered = match args.format {
-        Format::Text => text::render(report, &outcome.project.files, &outcome.syntax_warnings, color),
-        Format::Json => json::render(report).context("cannot serialise the JSON report")?,
-        Format::Sarif => sarif::render(report, &path_base(&outcome.root)).context("cannot serialise the SARIF report")?,
-        Format::Github => github::render(report, &path_base(&outcome.root)),
-        Format::Markdown => markdown::render(report),
+        Format::Text => Some(text::render(report, &outcome.project.files, &outcome.syntax_warnings, color)),
+        // Streamed where it goes: the largest of the reports.
+        Format::Json => None,
+        Format::Sarif => Some(sarif::render(report, &path_base(&outcome.root)).context("cannot serialise the SARIF report")?),
+        Format::Github => Some(github::render(report, &path_base(&outcome.root))),
+        Format::Markdown => Some(markdown::render(report)),
+    };
+    let emit = |out: &mut dyn Write| match &rendered {
+        Some(text) => out.write_all(text.as_bytes()),
+        None => json::write(report, out),
     };
     match &args.output {
-        Some(path) => write_output(path, &rendered)?,
+        Some(path) => write_output(path, emit)?,
         None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(rendered.as_bytes()).context("cannot write to standard output")?;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            emit(&mut stdout).and_then(|()| stdout.flush()).context("cannot write to standard output")?;
         }
     }
     if args.stats {
@@ -143,12 +148,14 @@ fn path_base(root: &Path) -> PathBase {
 
 /// Writes through a temporary file in the same folder, renamed into place, so a reader
 /// never sees half a report; a device or pipe (`/dev/null`) is written to directly.
-fn write_output(path: &Path, text: &str) -> Result<()> {
+fn write_output(path: &Path, emit: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let failed = || format!("{}: cannot write the report", path.display());
     if path.exists() && !path.is_file() {
-        return std::fs::write(path, text).with_context(failed);
+        // A device or pipe (`/dev/stdout`): written in place.
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(failed)?);
+        return emit(&mut out).and_then(|()| out.flush()).with_context(failed);
     }
-    fix::write::atomic_write(path, text.as_bytes(), None, false).with_context(failed)
+    fix::write::atomic_write_with(path, None, false, emit).with_context(failed)
 }
 
 fn resolve_rules(ids: &[String]) -> Result<Vec<&'static crate::rules::RuleInfo>> {

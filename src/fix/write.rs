@@ -19,9 +19,24 @@ pub struct Refused {
 /// disk and then renamed over `path`: a reader, or a crash at any point, sees the old file
 /// or the new one, never a mix. The new file keeps `permissions` when given.
 pub fn atomic_write(path: &Path, bytes: &[u8], permissions: Option<std::fs::Permissions>, create_only: bool) -> std::io::Result<()> {
+    atomic_write_with(path, permissions, create_only, |out| out.write_all(bytes))
+}
+
+/// [`atomic_write`] of what `write` writes, streamed to the temporary file (a report too
+/// large to hold twice in memory).
+pub fn atomic_write_with(
+    path: &Path,
+    permissions: Option<std::fs::Permissions>,
+    create_only: bool,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temporary = tempfile::Builder::new().prefix(".oauth-audit-").suffix(".tmp").tempfile_in(folder)?;
-    temporary.write_all(bytes)?;
+    {
+        let mut buffered = std::io::BufWriter::new(temporary.as_file_mut());
+        write(&mut buffered)?;
+        buffered.flush()?;
+    }
     if let Some(permissions) = permissions {
         temporary.as_file().set_permissions(permissions)?;
     }
