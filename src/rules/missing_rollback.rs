@@ -1136,16 +1136,18 @@ impl Checker<'_> {
     }
 
     /// Whether `block` (Python) ends in a call of a function of the tree that raises on every
-    /// path, as its last statement (`raise_conflict(name)`, awaited or not).
+    /// path, as its last statement (`raise_conflict(name)`; an `async def` one awaited, since
+    /// calling it alone only makes a coroutine).
     fn ends_in_raising_call(&self, block: &Block) -> bool {
         if self.language != Language::Python {
             return false;
         }
         let Some(StmtKind::Expr(expression)) = block.statements.last().map(|stmt| &stmt.kind) else { return false };
         let Some(call) = expression.unawaited().as_call() else { return false };
+        let awaited = matches!(expression.kind, ExprKind::Await(_));
         self.resolver
             .resolve_call(self.file_index, self.function, &call.callee)
-            .is_some_and(|target| !target.function.is_module() && target.function.body.raises())
+            .is_some_and(|target| !target.function.is_module() && (awaited || !target.function.is_async) && target.function.body.raises())
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
@@ -1635,6 +1637,11 @@ def create_quietly(name):
         db.commit()
 ";
         assert_eq!(verdicts(text), vec![(11, false), (19, true)]);
+        // An `async def` helper raises only when awaited.
+        let unawaited = text.replace("def conflict", "async def conflict");
+        assert_eq!(verdicts(&unawaited), vec![(11, true), (19, true)]);
+        let awaited = unawaited.replace("def create(", "async def create(").replace("            conflict(", "            await conflict(");
+        assert_eq!(verdicts(&awaited), vec![(11, false), (19, true)]);
     }
 
     #[test]
