@@ -1257,6 +1257,8 @@ mod tests {
             "        db.execute(sa.select(User.settings)).fetchall()\n",
             "        db.execute(sa.text(\"select json_extract('{}', '$.a')\")).fetchone()\n",
             "        db.execute(\"SHOW search_path\")\n",
+            // Langflow's migrations read SQLite's schema.
+            "        db.execute(sa.text('PRAGMA table_info(\"file\")'))\n",
             // Superset's and mlflow's f-strings.
             "        db.execute(f'SELECT * FROM \"{url}\" LIMIT 1')\n",
             "        count = db.execute(text(f\"SELECT COUNT(*) FROM {table}\")).scalar()\n",
