@@ -167,6 +167,8 @@ pub struct Callers<'a> {
     /// Records the files with a mention and no record, once each.
     recorder: Option<&'a Recorder<'a>>,
     recorded: Vec<bool>,
+    /// Names not looked for: their calls are taken as unexplained (see [`Callers::with_recorder`]).
+    unsought: &'a [String],
     /// By language and name: every call of the name, or `None` when a mention is no
     /// recorded call, definition or import.
     known: HashMap<(Language, String), Option<Calls>>,
@@ -175,13 +177,17 @@ pub struct Callers<'a> {
 impl<'a> Callers<'a> {
     pub fn new(project: &'a Project, files: Vec<Option<FileCalls>>) -> Callers<'a> {
         let recorded = vec![false; files.len()];
-        Callers { project, files, recorder: None, recorded, known: HashMap::new() }
+        Callers { project, files, recorder: None, recorded, unsought: &[], known: HashMap::new() }
     }
 
     /// Also records, with `recorder`, the files that mention a name asked about and hold
-    /// no record.
-    pub fn with_recorder(mut self, recorder: &'a Recorder<'a>) -> Callers<'a> {
+    /// no record; but not those of `unsought` names, whose calls count as unexplained without
+    /// a search: a method named like the session's own API (`execute`, `add`) is called by
+    /// that name all over a tree that uses a database (Langflow: 101 files for one
+    /// `execute`), and never only where errors are rolled back.
+    pub fn with_recorder(mut self, recorder: &'a Recorder<'a>, unsought: &'a [String]) -> Callers<'a> {
         self.recorder = Some(recorder);
+        self.unsought = unsought;
         self
     }
 
@@ -251,6 +257,13 @@ impl<'a> Callers<'a> {
             by_language.entry(*language).or_default().push(name.clone());
         }
         for (language, mut names) in by_language {
+            names.retain(|name| {
+                let unsought = self.unsought.iter().any(|known| known == name);
+                if unsought {
+                    self.known.insert((language, name.clone()), None);
+                }
+                !unsought
+            });
             names.sort();
             let mut calls: Vec<Option<Calls>> = names.iter().map(|_| Some(Vec::new())).collect();
             let mentions = self.mentions(language, &names);
@@ -439,6 +452,25 @@ mod tests {
             |caller: FileCalls| Callers::new(&tree, vec![record(&["helper"], &[]), Some(caller)]).answer(&[question("helper", 1)])[0];
         assert!(!guarded(FileCalls { docstrings: Vec::new(), ..caller.clone() }), "without the docstring's span, its mention counts");
         assert!(guarded(caller));
+    }
+
+    #[test]
+    fn the_recorder_records_files_with_a_mention_but_not_for_unsought_names() {
+        let tree = project(&[
+            ("a.py", "class Command:\n    def execute(self):\n        raise Failed()\n\ndef helper(r):\n    raise Failed()\n"),
+            ("b.py", "def route():\n    with session_scope():\n        helper(r)\n        Command().execute()\n"),
+        ]);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let recorder = |file: usize| {
+            asked.lock().expect("lock").push(file);
+            record(&["route"], &[("helper", 1, 1), ("execute", 1, 1)])
+        };
+        let unsought = vec!["execute".to_string()];
+        let files = vec![record(&["Command.execute", "helper"], &[]), None];
+        let answers =
+            Callers::new(&tree, files).with_recorder(&recorder, &unsought).answer(&[question("helper", 1), question("execute", 1)]);
+        assert_eq!(answers, vec![true, false], "`execute` is answered without a search, as unexplained");
+        assert_eq!(*asked.lock().expect("lock"), vec![1], "b.py recorded once, for `helper`");
     }
 
     #[test]

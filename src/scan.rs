@@ -657,7 +657,7 @@ fn settle_helpers(project: &Project, config: &Config, analyses: &mut [(usize, Fi
     let callers = Callers::new(project, files);
     let answers = match settled {
         Settled::Json => callers,
-        Settled::Rollback => callers.with_recorder(&record),
+        Settled::Rollback => callers.with_recorder(&record, &config.rollback.writes),
     }
     .answer(&questions);
     for ((slot, site), guarded) in asked.into_iter().zip(answers) {
