@@ -1259,19 +1259,12 @@ impl Shares {
 
 /// Walks the whole tree with a cursor, touching nothing: how many nodes it has.
 fn visit_every_node(tree: &tree_sitter::Tree) -> u64 {
-    let mut cursor = tree.walk();
     let mut nodes = 0;
-    loop {
+    oauth_audit::lang::walk_nodes(tree.root_node(), |_| {
         nodes += 1;
-        if cursor.goto_first_child() {
-            continue;
-        }
-        while !cursor.goto_next_sibling() {
-            if !cursor.goto_parent() {
-                return nodes;
-            }
-        }
-    }
+        true
+    });
+    nodes
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::callbacks::CallbackAnalysis;
-use crate::facts::{Block, ExprKind, FileFacts, Function, Span, StmtKind};
+use crate::facts::{Block, ExprKind, FileFacts, Function, Handler, Span, Stmt, StmtKind};
 use crate::index::Project;
 
 use super::edit::{Edit, Layout, indentation_at, line_start, next_line_start};
@@ -43,10 +43,6 @@ impl Context<'_> {
         self.project.files.get(self.file_index).map(|file| file.text.as_str()).unwrap_or("")
     }
 
-    fn function_at(&self, span: Span) -> Option<(usize, &Function)> {
-        function_at(self.facts, span)
-    }
-
     fn base_values(&self) -> BTreeMap<&'static str, String> {
         BTreeMap::from([("helper_module", self.helper_module.to_string()), ("sync_module", self.sync_module.to_string())])
     }
@@ -75,18 +71,7 @@ pub fn guard(context: &Context, call_span: Span, helper_available: Result<(), St
 /// OA004: `<session>.rollback()` first in the `except` handler at `handler_span`.
 pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<Planned, String> {
     let text = context.text();
-    let (_, function) = context.function_at(handler_span).ok_or("no function holds the handler")?;
-    let mut found = None;
-    function.body.visit(&mut |stmt| {
-        if let StmtKind::Try { handlers, .. } = &stmt.kind {
-            for handler in handlers {
-                if handler.span == handler_span {
-                    found = Some(handler);
-                }
-            }
-        }
-    });
-    let handler = found.ok_or("the handler is not where the report says")?;
+    let HandlerAt { function, handler, .. } = handler_at(context, handler_span)?;
     let first = handler.body.statements.first().ok_or("the handler has no body")?;
     if first.span.start.line == handler.span.start.line {
         return Err("the handler's body is on its `except` line".into());
@@ -108,6 +93,29 @@ pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<
     })
 }
 
+/// An `except` handler of the file, with its function, its `try` statement and that
+/// statement's body.
+struct HandlerAt<'f> {
+    function: &'f Function,
+    try_stmt: &'f Stmt,
+    body: &'f Block,
+    handler: &'f Handler,
+}
+
+/// The handler at `handler_span`, found again in the facts.
+fn handler_at<'f>(context: &Context<'f>, handler_span: Span) -> Result<HandlerAt<'f>, String> {
+    let (_, function) = function_at(context.facts, handler_span).ok_or("no function holds the handler")?;
+    let mut found = None;
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::Try { body, handlers, .. } = &stmt.kind
+            && let Some(handler) = handlers.iter().find(|handler| handler.span == handler_span)
+        {
+            found = Some(HandlerAt { function, try_stmt: stmt, body, handler });
+        }
+    });
+    found.ok_or_else(|| "the handler is not where the report says".to_string())
+}
+
 /// OA004 in a migration: the `try` body holding the handler at `handler_span` nested under
 /// a savepoint of `session` (`with conn.begin_nested():`), so that a failed statement undoes
 /// only itself and the migration's transaction goes on. One insertion per line: the
@@ -115,16 +123,7 @@ pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<
 /// blank ones and those inside a string literal, whose text must not change.
 pub fn savepoint(context: &Context, handler_span: Span, session: &str) -> Result<Planned, String> {
     let text = context.text();
-    let (_, function) = context.function_at(handler_span).ok_or("no function holds the handler")?;
-    let mut found = None;
-    function.body.visit(&mut |stmt| {
-        if let StmtKind::Try { body, handlers, .. } = &stmt.kind
-            && handlers.iter().any(|handler| handler.span == handler_span)
-        {
-            found = Some((stmt, body));
-        }
-    });
-    let (try_stmt, body) = found.ok_or("the handler is not where the report says")?;
+    let HandlerAt { function, try_stmt, body, .. } = handler_at(context, handler_span)?;
     let (Some(first), Some(last)) = (body.statements.first(), body.statements.last()) else {
         return Err("the `try` has no body".into());
     };
@@ -172,23 +171,14 @@ pub fn savepoint(context: &Context, handler_span: Span, session: &str) -> Result
 fn multiline_strings(text: &str) -> Result<Vec<(usize, usize)>, String> {
     let tree = crate::lang::python::parse(text).map_err(|error| format!("cannot parse the file again: {error}"))?;
     let mut strings = Vec::new();
-    let mut cursor = tree.walk();
-    'walk: loop {
-        let node = cursor.node();
+    crate::lang::walk_nodes(tree.root_node(), |node| {
         let is_string = node.kind() == "string";
         if is_string && node.start_position().row != node.end_position().row {
             strings.push((node.start_byte(), node.end_byte()));
         }
         // A string's lines are its own: nothing inside it needs a look.
-        if !is_string && cursor.goto_first_child() {
-            continue;
-        }
-        while !cursor.goto_next_sibling() {
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        !is_string
+    });
     Ok(strings)
 }
 

@@ -136,23 +136,12 @@ fn error_start(error: tree_sitter::Node) -> tree_sitter::Node {
     }
 }
 
-/// Syntax errors: an iterative walk that descends only into subtrees holding one.
-pub(crate) fn scan_errors(root: tree_sitter::Node) -> (usize, Option<Span>) {
-    let mut errors = 0;
-    let mut first_error = None;
-    if !root.has_error() {
-        return (0, None);
-    }
+/// Calls `visit` on `root` and its descendants in document order, iteratively; below a node
+/// only when `visit` returns true for it.
+pub fn walk_nodes<'t>(root: tree_sitter::Node<'t>, mut visit: impl FnMut(tree_sitter::Node<'t>) -> bool) {
     let mut cursor = root.walk();
     loop {
-        let node = cursor.node();
-        if node.is_error() || node.is_missing() {
-            errors += 1;
-            if first_error.is_none() {
-                first_error = Some(span_of(error_start(node)));
-            }
-        }
-        if node.has_error() && !node.is_error() && cursor.goto_first_child() {
+        if visit(cursor.node()) && cursor.goto_first_child() {
             continue;
         }
         loop {
@@ -160,10 +149,29 @@ pub(crate) fn scan_errors(root: tree_sitter::Node) -> (usize, Option<Span>) {
                 break;
             }
             if !cursor.goto_parent() {
-                return (errors, first_error);
+                return;
             }
         }
     }
+}
+
+/// Syntax errors: a walk that descends only into subtrees holding one.
+pub(crate) fn scan_errors(root: tree_sitter::Node) -> (usize, Option<Span>) {
+    let mut errors = 0;
+    let mut first_error = None;
+    if !root.has_error() {
+        return (0, None);
+    }
+    walk_nodes(root, |node| {
+        if node.is_error() || node.is_missing() {
+            errors += 1;
+            if first_error.is_none() {
+                first_error = Some(span_of(error_start(node)));
+            }
+        }
+        node.has_error() && !node.is_error()
+    });
+    (errors, first_error)
 }
 
 pub(crate) fn span_of(node: tree_sitter::Node) -> Span {
