@@ -458,6 +458,18 @@ fn rolls_back(resolver: &Resolver, config: &Config, file_index: usize, caller: &
     found
 }
 
+/// Whether `block` (Python, in `function`) ends in a call of a function of the tree that
+/// raises on every path, as its last statement (`raise_conflict(name)`; an `async def` one
+/// awaited, since calling it alone only makes a coroutine).
+fn ends_in_raising_call(resolver: &Resolver, file_index: usize, function: &Function, block: &Block) -> bool {
+    let Some(StmtKind::Expr(expression)) = block.statements.last().map(|stmt| &stmt.kind) else { return false };
+    let Some(call) = expression.unawaited().as_call() else { return false };
+    let awaited = matches!(expression.kind, ExprKind::Await(_));
+    resolver
+        .resolve_call(file_index, function, &call.callee)
+        .is_some_and(|target| !target.function.is_module() && (awaited || !target.function.is_async) && target.function.body.raises())
+}
+
 /// Whether `block` calls a `.rollback()`, whatever it is called on.
 fn rolls_something_back(block: &Block) -> bool {
     block.calls().iter().any(|(_, call, _)| matches!(&call.callee.kind, ExprKind::Attribute { name, .. } if name == "rollback"))
@@ -525,7 +537,9 @@ impl CallRecorder<'_, '_> {
                         Some(covered)
                     } else if handlers.iter().all(|handler| rolls_something_back(&handler.body)) {
                         Some(true)
-                    } else if handlers.iter().all(|handler| handler.body.raises()) {
+                    } else if handlers.iter().all(|handler| {
+                        handler.body.raises() || ends_in_raising_call(self.resolver, self.file_index, self.function, &handler.body)
+                    }) {
                         Some(covered)
                     } else {
                         None
@@ -1033,7 +1047,8 @@ impl Checker<'_> {
         let rolled_back = self.rolled_back(handler, first_write);
         // A handler ending in a call of a function that always raises raises too
         // (mlflow's `handle_resource_already_exist_error(...)`).
-        let raises_by_call = self.ends_in_raising_call(&handler.body);
+        let raises_by_call =
+            self.language == Language::Python && ends_in_raising_call(self.resolver, self.file_index, self.function, &handler.body);
         let leaves = handler.body.leaves() || raises_by_call;
         let managed = &enclosing.managed;
         // Leaving the function leaves the `with` too, which closes the session it opened.
@@ -1133,21 +1148,6 @@ impl Checker<'_> {
         let rollback_call = (self.language == Language::TypeScript).then_some(rollback_call);
         let handed_over = self.language == Language::Python && raises && bindings(&self.function.body, session).is_empty();
         RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call, handed_over, migration }
-    }
-
-    /// Whether `block` (Python) ends in a call of a function of the tree that raises on every
-    /// path, as its last statement (`raise_conflict(name)`; an `async def` one awaited, since
-    /// calling it alone only makes a coroutine).
-    fn ends_in_raising_call(&self, block: &Block) -> bool {
-        if self.language != Language::Python {
-            return false;
-        }
-        let Some(StmtKind::Expr(expression)) = block.statements.last().map(|stmt| &stmt.kind) else { return false };
-        let Some(call) = expression.unawaited().as_call() else { return false };
-        let awaited = matches!(expression.kind, ExprKind::Await(_));
-        self.resolver
-            .resolve_call(self.file_index, self.function, &call.callee)
-            .is_some_and(|target| !target.function.is_module() && (awaited || !target.function.is_async) && target.function.body.raises())
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
@@ -1379,6 +1379,24 @@ mod tests {
         assert_eq!(of("unsubscribe"), vec![(1, ROLLED_BACK)], "under a decorator that rolls back");
         assert_eq!(of("remove"), vec![(0, 0), (2, 0), (2, ROLLED_BACK), (3, ROLLED_BACK)]);
         assert!(of("log").is_empty() && of("merge").is_empty(), "no function of the tree is called so: never asked about");
+    }
+
+    #[test]
+    fn a_caller_handler_ending_in_a_raising_helper_hands_the_error_on() {
+        let text = "def strict(db):\n    try:\n        archive(db)\n    except Conflict:\n        conflict(db)\n\n\
+                    def loose(db):\n    try:\n        archive(db)\n    except Conflict:\n        note(db)\n\n\
+                    def conflict(db):\n    raise Failed()\n\n\
+                    def note(db):\n    log(db)\n\n\
+                    def archive(db):\n    db.merge(row)\n";
+        let config = Config::defaults().expect("defaults");
+        let facts = python::extract(text, ExtractOptions::default()).expect("parses");
+        let record = rollback_calls(&alone("m.py", Language::Python, text), &config, 0, &facts);
+        let mut archive: Vec<u32> =
+            record.calls.iter().filter(|call| call.name == callers::name_key("archive")).map(|call| call.caller).collect();
+        archive.sort();
+        // `strict` is function 1: its error goes on to its callers; `loose` swallows it, so its
+        // call is recorded on the module (0), whose callers are never asked about.
+        assert_eq!(archive, vec![0, 1]);
     }
 
     #[test]
