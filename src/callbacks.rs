@@ -1127,8 +1127,28 @@ pub fn managed_sessions(config: &Config, item: &WithItem) -> Vec<String> {
 /// client's (`requests.Session()`).
 pub fn closed_session(config: &Config, item: &WithItem) -> Option<String> {
     let (binding, call) = with_session(config, item)?;
-    let given = call.arguments().any(|arg| arg.any(&|part| part.dotted().is_some_and(|name| config.persistence.is_session_name(&name))));
-    (!given).then_some(binding)
+    given_to(config, call).is_none().then_some(binding)
+}
+
+/// The session a `with` item binds from a manager it gives a session or connection to, with
+/// the name given: `async with get_async_db_context(db) as session` may bind `db` itself,
+/// left open, or a session of its own that it closes (Open WebUI's, as a setting says).
+pub fn given_session(config: &Config, item: &WithItem) -> Option<(String, String)> {
+    let (binding, call) = with_session(config, item)?;
+    Some((binding, given_to(config, call)?))
+}
+
+/// The first session or connection name among a call's arguments.
+fn given_to(config: &Config, call: &Call) -> Option<String> {
+    let mut given = None;
+    for arg in call.arguments() {
+        arg.walk(&mut |part| {
+            if given.is_none() {
+                given = part.dotted().filter(|name| config.persistence.is_session_name(name));
+            }
+        });
+    }
+    given
 }
 
 /// The session a `with` item binds, with the call binding it: a session factory's, a

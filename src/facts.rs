@@ -600,6 +600,22 @@ struct Exits {
 }
 
 impl Block {
+    /// The statements of the block, at any depth, binding `name`: assignments (with the
+    /// value), `with` items (with the context) and loops (no value).
+    pub fn bindings(&self, name: &str) -> Vec<(&Stmt, Option<&Expr>)> {
+        let binds = |target: &Expr| target.dotted().as_deref() == Some(name) || target.bound_names().contains(&name);
+        let mut found = Vec::new();
+        self.visit(&mut |stmt| match &stmt.kind {
+            StmtKind::Assign { targets, value, .. } if targets.iter().any(binds) => found.push((stmt, Some(value))),
+            StmtKind::With { items, .. } => {
+                found.extend(items.iter().filter(|item| item.binding.as_ref().is_some_and(binds)).map(|item| (stmt, Some(&item.context))));
+            }
+            StmtKind::Loop { targets, .. } if targets.iter().any(binds) => found.push((stmt, None)),
+            _ => {}
+        });
+        found
+    }
+
     /// True when the block never falls through its end: one of its statements leaves.
     pub fn leaves(&self) -> bool {
         self.statements.iter().any(Stmt::leaves)

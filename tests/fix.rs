@@ -369,6 +369,109 @@ async def backfill():
 }
 
 #[test]
+fn a_session_the_try_binds_is_rolled_back_only_when_bound() {
+    // Open WebUI's shape: the `try` binds the session from a manager it gives `db`. When
+    // entering the manager fails, the handler runs with `session` unbound (or `db` still
+    // None): a bare `session.rollback()` would turn `return False` into a crash.
+    const NOTES: &str = "\
+from contextlib import asynccontextmanager
+
+
+@asynccontextmanager
+async def get_db_context(db=None):
+    if db is None:
+        raise ConnectionError(\"no database\")
+    yield db
+
+
+async def rename_note(note_id, title, db=None):
+    try:
+        async with get_db_context(db) as session:
+            note = await session.get(note_id)
+            note.title = title
+            await session.commit()
+            return True
+    except Exception:
+        return False
+
+
+async def delete_note(note_id, db=None):
+    try:
+        async with get_db_context(db) as db:
+            await db.execute(\"DELETE FROM notes WHERE id = :id\", {\"id\": note_id})
+            await db.commit()
+            return True
+    except Exception:
+        return False
+";
+    let project = write_project(&[("models/notes.py", NOTES.as_bytes().to_vec())]);
+    let findings = scan_json(project.path())["findings"].clone();
+    let confidences: Vec<&str> =
+        findings.as_array().expect("findings").iter().filter_map(|finding| finding["confidence"].as_str()).collect();
+    assert_eq!(confidences, ["medium", "medium"], "{findings}");
+    let report = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(2), "{report}");
+    let after = std::fs::read_to_string(project.path().join("models/notes.py")).expect("read");
+    let expected = NOTES
+        .replace(
+            "async def rename_note(note_id, title, db=None):\n    try:",
+            "async def rename_note(note_id, title, db=None):\n    session = None\n    try:",
+        )
+        .replace(
+            "            return True\n    except Exception:\n        return False\n\n\nasync def delete_note",
+            "            return True\n    except Exception:\n        if session is not None:\n            await session.rollback()\n        return False\n\n\nasync def delete_note",
+        )
+;
+    let expected = format!(
+        "{}    except Exception:\n        if db is not None:\n            await db.rollback()\n        return False\n",
+        expected.strip_suffix("    except Exception:\n        return False\n").expect("the second handler ends the file")
+    );
+    assert_eq!(after, expected);
+    assert_eq!(scan_json(project.path())["findings"].as_array().map(Vec::len), Some(0));
+    let again = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
+    assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{again}");
+    let Some(python) = python3() else { return };
+    // Run the patched functions: with no database both still return False, and a session
+    // that fails on commit is rolled back.
+    let script = "import asyncio, sys\nsys.path.insert(0, 'models')\nimport notes\n\
+class Failing:\n    rolled_back = 0\n    async def get(self, key):\n        return type('Note', (), {})()\n    \
+async def execute(self, *args):\n        pass\n    async def commit(self):\n        raise RuntimeError('commit failed')\n    \
+async def rollback(self):\n        self.rolled_back += 1\n\
+assert asyncio.run(notes.rename_note(1, 't')) is False\nassert asyncio.run(notes.delete_note(1)) is False\n\
+db = Failing()\nassert asyncio.run(notes.rename_note(1, 't', db)) is False\nassert asyncio.run(notes.delete_note(1, db)) is False\n\
+assert db.rolled_back == 2, db.rolled_back\nprint('ok')\n";
+    let output = Command::new(python).arg("-c").arg(script).current_dir(project.path()).output().expect("python3 runs");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n", "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn a_rollback_discarding_earlier_passes_of_a_loop_is_skipped() {
+    const IMPORT: &str = "\
+def import_rows(db, rows):
+    for row in rows:
+        try:
+            db.add(row)
+            db.flush()
+        except Exception:
+            continue
+    db.commit()
+";
+    let project = write_project(&[("importer.py", IMPORT.as_bytes().to_vec())]);
+    let findings = scan_json(project.path())["findings"].clone();
+    assert_eq!(findings[0]["code"], "OA004", "{findings}");
+    assert_eq!(findings[0]["fixable"], false, "{findings}");
+    let report = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(0), "{report}");
+    let reason = report["skipped"][0]["reason"].as_str().unwrap_or_default();
+    assert_eq!(
+        reason,
+        "the handler goes on with the loop at line 2, which never commits `db`: `db.rollback()` would also discard what its earlier passes wrote; run each pass's writes in `with db.begin_nested():` by hand",
+        "{report}"
+    );
+    assert_eq!(std::fs::read_to_string(project.path().join("importer.py")).expect("read"), IMPORT);
+}
+
+#[test]
 fn a_read_only_file_is_reported_and_the_run_continues() {
     use std::os::unix::fs::PermissionsExt;
     let project = write_project(&[("a_slack.py", SERVICE.as_bytes().to_vec()), ("b_zoom.py", SERVICE.as_bytes().to_vec())]);

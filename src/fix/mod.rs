@@ -54,7 +54,7 @@ pub enum FixError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error(
-        "[fix.templates] names an unknown template {0:?}; known: python/guard, python/persist, python/sync, python/rollback, python/savepoint, python/helper, typescript/guard, typescript/sync, typescript/rollback, typescript/helper"
+        "[fix.templates] names an unknown template {0:?}; known: python/guard, python/persist, python/sync, python/rollback, python/rollback_if_bound, python/session_none, python/savepoint, python/helper, typescript/guard, typescript/sync, typescript/rollback, typescript/helper"
     )]
     UnknownTemplate(String),
 }
@@ -65,6 +65,10 @@ pub struct Templates {
     pub python_persist: Template,
     pub python_sync: Template,
     pub python_rollback: Template,
+    /// The rollback of a session the `try` binds, guarded, and the line before the `try`
+    /// that makes it None until bound.
+    pub python_rollback_if_bound: Template,
+    pub python_session_none: Template,
     pub python_savepoint: Template,
     /// The guard helper module created when the tree has none.
     pub python_helper: String,
@@ -82,6 +86,16 @@ impl Templates {
             ("python/persist", "rules/templates/python/persist.tmpl", include_str!("../../rules/templates/python/persist.tmpl")),
             ("python/sync", "rules/templates/python/sync.tmpl", include_str!("../../rules/templates/python/sync.tmpl")),
             ("python/rollback", "rules/templates/python/rollback.tmpl", include_str!("../../rules/templates/python/rollback.tmpl")),
+            (
+                "python/rollback_if_bound",
+                "rules/templates/python/rollback_if_bound.tmpl",
+                include_str!("../../rules/templates/python/rollback_if_bound.tmpl"),
+            ),
+            (
+                "python/session_none",
+                "rules/templates/python/session_none.tmpl",
+                include_str!("../../rules/templates/python/session_none.tmpl"),
+            ),
             ("python/savepoint", "rules/templates/python/savepoint.tmpl", include_str!("../../rules/templates/python/savepoint.tmpl")),
             ("python/helper", "rules/templates/oauth_utils.py", include_str!("../../rules/templates/oauth_utils.py")),
             ("typescript/guard", "rules/templates/typescript/guard.tmpl", include_str!("../../rules/templates/typescript/guard.tmpl")),
@@ -119,6 +133,8 @@ impl Templates {
             python_persist: parse("python/persist")?,
             python_sync: parse("python/sync")?,
             python_rollback: parse("python/rollback")?,
+            python_rollback_if_bound: parse("python/rollback_if_bound")?,
+            python_session_none: parse("python/session_none")?,
             python_savepoint: parse("python/savepoint")?,
             python_helper: text("python/helper")?.1,
             typescript_guard: parse("typescript/guard")?,
@@ -405,7 +421,12 @@ fn candidates(
                 .or_insert_with(|| missing_rollback::check_file(project, config, finding.file_index, facts))
                 .iter()
                 .find(|site| site.span == finding.span)
-                .map(|site| Target::Rollback { session: site.session.clone(), call: site.rollback_call.clone(), migration: site.migration })
+                .map(|site| Target::Rollback {
+                    session: site.session.clone(),
+                    call: site.rollback_call.clone(),
+                    migration: site.migration,
+                    loop_losing_passes: site.loop_losing_passes,
+                })
                 .ok_or("the handler is not where the report says"),
             _ => callback_for(&outcome.callbacks, finding.file_index, finding.span)
                 .map(Target::Callback)
@@ -463,6 +484,10 @@ fn candidates(
                         };
                         python::guard(&context, finding.span, available)
                     }
+                    Target::Rollback { session: Some(session), migration: None, loop_losing_passes: Some(line), .. } => Err(format!(
+                        "the handler goes on with the loop at line {}, which never commits `{session}`: `{session}.rollback()` would also discard what its earlier passes wrote; run each pass's writes in `with {session}.begin_nested():` by hand",
+                        line + 1
+                    )),
                     Target::Rollback { session: Some(session), migration: None, .. } => python::rollback(&context, finding.span, &session),
                     Target::Rollback { session: Some(session), migration: Some(Migration::Connection), .. } => {
                         python::savepoint(&context, finding.span, &session)
@@ -497,6 +522,8 @@ enum Target<'a> {
         call: Option<String>,
         /// A migration's session (Python): a savepoint, not a rollback.
         migration: Option<Migration>,
+        /// The line of a loop whose earlier passes a rollback would discard too (Python).
+        loop_losing_passes: Option<usize>,
     },
     Callback(&'a CallbackAnalysis),
 }

@@ -71,7 +71,7 @@ pub fn guard(context: &Context, call_span: Span, helper_available: Result<(), St
 /// OA004: `<session>.rollback()` first in the `except` handler at `handler_span`.
 pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<Planned, String> {
     let text = context.text();
-    let HandlerAt { function, handler, .. } = handler_at(context, handler_span)?;
+    let HandlerAt { function, try_stmt, body, handler } = handler_at(context, handler_span)?;
     let first = handler.body.statements.first().ok_or("the handler has no body")?;
     if first.span.start.line == handler.span.start.line {
         return Err("the handler's body is on its `except` line".into());
@@ -83,14 +83,53 @@ pub fn rollback(context: &Context, handler_span: Span, session: &str) -> Result<
     let mut values = context.base_values();
     values.insert("session", session.to_string());
     values.insert("await", if is_async { "await ".to_string() } else { String::new() });
-    let template = &context.templates.python_rollback;
+    let layout = Layout::of(text);
+    let mut edits = Vec::new();
+    let mut imports = Vec::new();
+    // A session the `try` binds (`async with get_db_context(db) as session:`) is unbound in
+    // the handler when its binding failed: it is set to None before the `try`, and the
+    // rollback is guarded. So is one rebinding a parameter that defaults to None.
+    let template = match binding_before(function, try_stmt, body, session) {
+        Before::Bound => &context.templates.python_rollback,
+        Before::MaybeNone => &context.templates.python_rollback_if_bound,
+        Before::Unbound => {
+            let before = &context.templates.python_session_none;
+            let try_indent = indentation_at(text, try_stmt.span.start_byte).ok_or("the `try` shares its line with another statement")?;
+            let lines = before.render(&values).map_err(|error| error.to_string())?;
+            edits.push(Edit::insert(line_start(text, try_stmt.span.start_byte), layout.block(try_indent, &lines)));
+            imports.extend(before.filled_imports(&values).map_err(|error| error.to_string())?);
+            &context.templates.python_rollback_if_bound
+        }
+    };
     let lines = template.render(&values).map_err(|error| error.to_string())?;
-    let block = Layout::of(text).block(indent, &lines);
-    Ok(Planned {
-        edits: vec![Edit::insert(line_start(text, first.span.start_byte), block)],
-        imports: template.filled_imports(&values).map_err(|error| error.to_string())?,
-        params: Vec::new(),
-    })
+    edits.push(Edit::insert(line_start(text, first.span.start_byte), layout.block(indent, &lines)));
+    imports.extend(template.filled_imports(&values).map_err(|error| error.to_string())?);
+    Ok(Planned { edits, imports, params: Vec::new() })
+}
+
+/// What a session name the handler of `try_stmt` rolls back holds when the handler starts.
+enum Before {
+    /// A session: it is bound before the `try`, or it is an attribute or a name the function
+    /// never binds (the module's or an enclosing function's).
+    Bound,
+    /// Maybe None: a parameter defaulting to None that the `try` binds
+    /// (`async with get_db_context(db) as db:`).
+    MaybeNone,
+    /// Maybe nothing: only the `try` binds it.
+    Unbound,
+}
+
+fn binding_before(function: &Function, try_stmt: &Stmt, body: &Block, session: &str) -> Before {
+    if session.contains('.') || body.bindings(session).is_empty() {
+        return Before::Bound;
+    }
+    if let Some(param) = function.params.iter().find(|param| param.name == session) {
+        let defaults_to_none =
+            param.default.as_ref().is_some_and(|default| matches!(&default.kind, ExprKind::Constant(value) if value == "None"));
+        return if defaults_to_none { Before::MaybeNone } else { Before::Bound };
+    }
+    let bound_before = function.body.bindings(session).iter().any(|(stmt, _)| stmt.span.end_byte <= try_stmt.span.start_byte);
+    if bound_before { Before::Bound } else { Before::Unbound }
 }
 
 /// An `except` handler of the file, with its function, its `try` statement and that

@@ -110,12 +110,12 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::callbacks::{Sessions, closed_session, http_clients_bound, managed_sessions, sessions_of};
+use crate::callbacks::{Sessions, closed_session, given_session, http_clients_bound, managed_sessions, sessions_of};
 use crate::callers::{self, CallRecord, FileCalls};
 use crate::config::Config;
 use crate::facts::{
-    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Import, Language, Span, Stmt, StmtKind, dotted_prefix, is_name_byte,
-    last_segment,
+    Block, Call, Expr, ExprKind, FileFacts, Function, Handler, Import, Language, Span, Stmt, StmtKind, WithItem, dotted_prefix,
+    is_name_byte, last_segment,
 };
 use crate::index::{Project, Resolver, Target};
 use crate::rules::{Confidence, Finding, Related, RuleInfo, Severity};
@@ -151,6 +151,37 @@ pub struct RollbackSite {
     /// With the finding (Python): the session belongs to a migration, whose repair is a
     /// savepoint, not a rollback.
     pub migration: Option<Migration>,
+    /// With the finding (Python): the line of a loop around the `try` whose earlier passes'
+    /// writes a rollback in the handler would discard too (see [`loop_losing_passes`]).
+    pub loop_losing_passes: Option<usize>,
+}
+
+/// The loop around `handler` (in `function`) whose earlier passes wrote to `session` without
+/// committing, when the handler goes on with it (`exits`: whether it leaves the function):
+/// the innermost loop holding the handler, binding no new session per pass and committing
+/// `session` nowhere in its body. `session.rollback()` there discards those passes' rows
+/// too; a savepoint per pass (`with session.begin_nested():`) undoes only the failed one.
+fn loop_losing_passes<'f>(function: &'f Function, handler: &Handler, session: &str, commits: &[String], exits: bool) -> Option<&'f Stmt> {
+    if exits {
+        return None;
+    }
+    let mut innermost = None;
+    function.body.visit(&mut |stmt| {
+        if matches!(stmt.kind, StmtKind::Loop { .. })
+            && stmt.span.start_byte <= handler.span.start_byte
+            && handler.span.end_byte <= stmt.span.end_byte
+        {
+            innermost = Some(stmt);
+        }
+    });
+    let stmt = innermost?;
+    let StmtKind::Loop { targets, body, .. } = &stmt.kind else { return None };
+    let per_pass = targets.iter().any(|target| target.dotted().as_deref() == Some(session) || target.bound_names().contains(&session))
+        || !body.bindings(session).is_empty();
+    let commits_session = body.calls().into_iter().any(|(_, call, _)| {
+        matches!(&call.callee.kind, ExprKind::Attribute { object, name } if commits.contains(name) && object.dotted().as_deref() == Some(session))
+    });
+    (!per_pass && !commits_session).then_some(stmt)
 }
 
 /// A session of an Alembic migration. Alembic runs a migration in one transaction on the
@@ -169,7 +200,7 @@ pub enum Migration {
 /// What `session` is in a migration, if it is bound from `op.get_bind()`: directly, through a
 /// name only ever bound to it, or as an argument of the call making the session.
 fn migration_of(function: &Function, session: &str) -> Option<Migration> {
-    let values: Vec<Option<&Expr>> = bindings(&function.body, session).into_iter().map(|(_, value)| value).collect();
+    let values: Vec<Option<&Expr>> = function.body.bindings(session).into_iter().map(|(_, value)| value).collect();
     let is_get_bind = |expr: &Expr| {
         expr.unawaited()
             .as_call()
@@ -179,7 +210,7 @@ fn migration_of(function: &Function, session: &str) -> Option<Migration> {
     let gets_bind = |expr: &Expr| {
         is_get_bind(expr)
             || expr.dotted().is_some_and(|name| {
-                let bound = bindings(&function.body, &name);
+                let bound = function.body.bindings(&name);
                 !bound.is_empty() && bound.iter().all(|(_, value)| value.is_some_and(is_get_bind))
             })
     };
@@ -313,7 +344,7 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
         } else {
             Vec::new()
         };
-        let checker = Checker {
+        let mut checker = Checker {
             config,
             resolver: &resolver,
             file_index,
@@ -323,12 +354,24 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
             transactions: &transactions,
             injected: &injected,
             imports: &facts.imports,
+            given_closes: false,
+            flagged_when_closed: None,
         };
         // A transaction that rolls back when dropped is managed for the whole function, as
         // is a session a dependency that rolls back hands over.
         let managed: BTreeSet<String> =
             sessions.scoped().iter().cloned().chain(injected.iter().map(|(session, _)| session.clone())).collect();
-        checker.block(&function.body, &Enclosing { managed, ..Enclosing::default() }, &mut sites);
+        let enclosing = Enclosing { managed, ..Enclosing::default() };
+        // A manager given a session (`get_async_db_context(db)`) may hand it back open or
+        // open one it closes: the handlers fine in the second case are reported as
+        // depending on which.
+        if facts.language == Language::Python && binds_given_session(config, function) {
+            let lenient = Checker { given_closes: true, flagged_when_closed: None, ..checker };
+            let mut flagged = Vec::new();
+            lenient.block(&function.body, &enclosing, &mut flagged);
+            checker.flagged_when_closed = Some(flagged.into_iter().filter(|site| site.finding.is_some()).map(|site| site.span).collect());
+        }
+        checker.block(&function.body, &enclosing, &mut sites);
     }
     sites
 }
@@ -608,25 +651,9 @@ fn all_after(block: &Block, at: usize, ok: &dyn Fn(&Stmt) -> bool) -> bool {
     block.statements.iter().all(|stmt| (stmt.span.start_byte < at || ok(stmt)) && stmt.blocks().all(|nested| all_after(nested, at, ok)))
 }
 
-/// The statements of `block` binding `name`: assignments (with the value), `with` items
-/// (with the context) and loops (no value).
-fn bindings<'b>(block: &'b Block, name: &str) -> Vec<(&'b Stmt, Option<&'b Expr>)> {
-    let binds = |target: &Expr| target.dotted().as_deref() == Some(name) || target.bound_names().contains(&name);
-    let mut found = Vec::new();
-    block.visit(&mut |stmt| match &stmt.kind {
-        StmtKind::Assign { targets, value, .. } if targets.iter().any(binds) => found.push((stmt, Some(value))),
-        StmtKind::With { items, .. } => {
-            found.extend(items.iter().filter(|item| item.binding.as_ref().is_some_and(binds)).map(|item| (stmt, Some(&item.context))));
-        }
-        StmtKind::Loop { targets, .. } if targets.iter().any(binds) => found.push((stmt, None)),
-        _ => {}
-    });
-    found
-}
-
 /// True when `block` binds `name` again: assigns it, or binds it by a `with` or a loop.
 fn rebinds(block: &Block, name: &str) -> bool {
-    !bindings(block, name).is_empty()
+    !block.bindings(name).is_empty()
 }
 
 struct Checker<'c> {
@@ -642,6 +669,22 @@ struct Checker<'c> {
     injected: &'c [(String, String)],
     /// The file's import statements, at any level.
     imports: &'c [Import],
+    /// Whether a manager given a session closes the one it binds, as when it opens its own.
+    given_closes: bool,
+    /// The handlers reported when managers given a session close the one they bind, if the
+    /// function has such a manager.
+    flagged_when_closed: Option<Vec<Span>>,
+}
+
+/// Whether a `with` of `function` binds a session from a manager given one.
+fn binds_given_session(config: &Config, function: &Function) -> bool {
+    let mut binds = false;
+    function.body.visit(&mut |stmt| {
+        if let StmtKind::With { items, .. } = &stmt.kind {
+            binds |= items.iter().any(|item| given_session(config, item).is_some());
+        }
+    });
+    binds
 }
 
 /// The sessions the `with` statements around a `try` undo when they are left.
@@ -747,6 +790,33 @@ impl Transaction {
 }
 
 impl Checker<'_> {
+    /// The session a `with` item closes on the way out; with `given_closes`, also one bound
+    /// from a manager given a session.
+    fn closed_session(&self, item: &WithItem) -> Option<String> {
+        let given = || given_session(self.config, item).map(|(binding, _)| binding);
+        closed_session(self.config, item).or_else(|| if self.given_closes { given() } else { None })
+    }
+
+    /// The manager given a session that binds `session`, and the name given:
+    /// (`get_async_db_context`, `db`).
+    fn given_manager(&self, session: &str) -> Option<(String, String)> {
+        let mut found = None;
+        self.function.body.visit(&mut |stmt| {
+            if let StmtKind::With { items, .. } = &stmt.kind {
+                for item in items {
+                    if let Some((binding, given)) = given_session(self.config, item)
+                        && binding == session
+                        && found.is_none()
+                    {
+                        let callee = item.context.unawaited().as_call().and_then(|call| call.callee.dotted());
+                        found = callee.map(|callee| (callee, given));
+                    }
+                }
+            }
+        });
+        found
+    }
+
     /// `enclosing`: what the `with` statements around `block` undo.
     fn block(&self, block: &Block, enclosing: &Enclosing, sites: &mut Vec<RollbackSite>) {
         for stmt in &block.statements {
@@ -756,7 +826,7 @@ impl Checker<'_> {
                     let mut inner = enclosing.clone();
                     for item in items {
                         inner.managed.extend(managed_sessions(self.config, item));
-                        let closed = closed_session(self.config, item).filter(|session| !rebinds(body, session));
+                        let closed = self.closed_session(item).filter(|session| !rebinds(body, session));
                         inner.closed_by_loop_exits.extend(closed.clone());
                         inner.closed.extend(closed);
                     }
@@ -850,7 +920,7 @@ impl Checker<'_> {
                 if savepoint && followed(stmt) {
                     continue;
                 }
-                let sessions = managed_sessions(self.config, item).into_iter().chain(closed_session(self.config, item));
+                let sessions = managed_sessions(self.config, item).into_iter().chain(self.closed_session(item));
                 undoing.extend(sessions.filter(|session| !rebinds(inner, session)).map(|session| (stmt, session)));
             }
         }
@@ -964,7 +1034,7 @@ impl Checker<'_> {
     /// managers` called on it): its only binding in the function, made before `first_write`
     /// (by a `with` still open there), so that it is open whenever the handler runs.
     fn opened_on(&self, handle: &str, first_write: usize) -> Option<String> {
-        let [(stmt, Some(value))] = bindings(&self.function.body, handle)[..] else { return None };
+        let [(stmt, Some(value))] = self.function.body.bindings(handle)[..] else { return None };
         let open_at_write = match stmt.kind {
             StmtKind::With { .. } => stmt.span.start_byte <= first_write && first_write < stmt.span.end_byte,
             _ => stmt.span.end_byte <= first_write,
@@ -1076,6 +1146,7 @@ impl Checker<'_> {
                 rollback_call: None,
                 handed_over: false,
                 migration: None,
+                loop_losing_passes: None,
             };
         };
         let migration = migration(session);
@@ -1103,6 +1174,13 @@ impl Checker<'_> {
         let mut related =
             vec![Related { file_index: self.file_index, line: first.start.line, message: format!("first write to `{shown}`") }];
         let injected_by = self.injected.iter().find(|(name, _)| name == session).map(|(_, provider)| provider);
+        let spared = self.flagged_when_closed.as_ref().is_some_and(|flagged| !flagged.contains(&handler.span));
+        let loop_losing = if self.language == Language::Python && migration.is_none() {
+            loop_losing_passes(self.function, handler, session, &self.config.persistence.commits, exits)
+        } else {
+            None
+        };
+        let handed_back = if spared { self.given_manager(session) } else { None };
         let message = if let Some(migration) = migration {
             let (held, nested) = match migration {
                 Migration::Connection => ("on the migration's connection", "the `try` body"),
@@ -1114,6 +1192,11 @@ impl Checker<'_> {
         } else if let Some(provider) = injected_by {
             format!(
                 "{head} and swallows the error without `{rollback_call}`: its dependency `{provider}` rolls back only an error that reaches it, and the failed session is used on; re-raise or roll back"
+            )
+        } else if let Some((manager, given)) = &handed_back {
+            let how = if leaves { "leaves" } else { "swallows the error" };
+            format!(
+                "{head} and {how} without `{rollback_call}`: `{manager}` may hand back the `{given}` it was given, which then stays in a failed transaction for the caller (a session it opens itself, it closes)"
             )
         } else if managed.contains(*session) && !self.sessions.scoped().contains(*session) {
             format!(
@@ -1140,14 +1223,24 @@ impl Checker<'_> {
             span: handler.span,
             function: Some(self.function.qualified_name()),
             message,
-            confidence: Some(Confidence::High),
-            // A savepoint around ORM commits is left to a person (see `fix`).
-            fixable: migration != Some(Migration::BoundSession),
+            // Whether the session fails depends on which the manager binds.
+            confidence: Some(if handed_back.is_some() { Confidence::Medium } else { Confidence::High }),
+            // A savepoint around ORM commits is left to a person (see `fix`), as is one per
+            // pass of a loop whose earlier passes a rollback would discard.
+            fixable: migration != Some(Migration::BoundSession) && loop_losing.is_none(),
             related,
         };
         let rollback_call = (self.language == Language::TypeScript).then_some(rollback_call);
-        let handed_over = self.language == Language::Python && raises && bindings(&self.function.body, session).is_empty();
-        RollbackSite { span: handler.span, finding: Some(finding), session: Some(shown), rollback_call, handed_over, migration }
+        let handed_over = self.language == Language::Python && raises && self.function.body.bindings(session).is_empty();
+        RollbackSite {
+            span: handler.span,
+            finding: Some(finding),
+            session: Some(shown),
+            rollback_call,
+            handed_over,
+            migration,
+            loop_losing_passes: loop_losing.map(|stmt| stmt.span.start.line),
+        }
     }
 
     /// A commit of `session` after the `try` ending at byte `try_end`.
@@ -1498,6 +1591,56 @@ mod tests {
         for text in fine {
             assert!(check(text).iter().all(|site| site.finding.is_none()), "{text}");
         }
+    }
+
+    #[test]
+    fn a_session_a_manager_may_hand_back_is_reported_as_depending_on_it() {
+        // Open WebUI: `get_async_db_context(db)` yields `db` when sessions are shared, or a
+        // session of its own that it closes. Leaving the `with` is fine in the second case
+        // only; going on inside it is not fine in either.
+        let text = "async def f(db=None):\n    try:\n        async with get_async_db_context(db) as session:\n            \
+                    await session.execute(delete(T))\n            await session.commit()\n    except Exception:\n        return False\n\n\
+                    async def g(names, db=None):\n    async with get_async_db_context(db) as db:\n        for name in names:\n            \
+                    try:\n                db.add(Group(name=name))\n                await db.commit()\n            except Exception:\n                \
+                    continue\n";
+        let found: Vec<(usize, Confidence, String)> = check(text)
+            .into_iter()
+            .filter_map(|site| site.finding)
+            .map(|finding| (finding.span.start.line + 1, finding.confidence.unwrap(), finding.message))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!((found[0].0, found[0].1), (6, Confidence::Medium));
+        assert!(
+            found[0].2.ends_with(
+                "and leaves without `session.rollback()`: `get_async_db_context` may hand back the `db` it was given, which then stays in a failed transaction for the caller (a session it opens itself, it closes)"
+            ),
+            "{}",
+            found[0].2
+        );
+        assert_eq!((found[1].0, found[1].1), (15, Confidence::High));
+        assert!(found[1].2.ends_with("the session stays in a failed transaction for whatever uses it next"), "{}", found[1].2);
+    }
+
+    #[test]
+    fn a_rollback_that_would_discard_earlier_passes_is_left_to_a_person() {
+        let text = "def f(db, rows):\n    for row in rows:\n        try:\n            db.add(row)\n            db.flush()\n        \
+                    except Exception:\n            continue\n    db.commit()\n\n\
+                    def g(db, rows):\n    for row in rows:\n        try:\n            db.add(row)\n            db.commit()\n        \
+                    except Exception:\n            log(row)\n\n\
+                    def h(rows):\n    for row in rows:\n        db = make_session()\n        try:\n            db.add(row)\n            \
+                    db.flush()\n        except Exception:\n            continue\n\n\
+                    def k(db, rows):\n    for row in rows:\n        try:\n            db.add(row)\n            db.flush()\n        \
+                    except Exception:\n            return None\n";
+        let found: Vec<(usize, Option<usize>, bool)> = check(text)
+            .into_iter()
+            .filter_map(|site| {
+                let finding = site.finding?;
+                Some((finding.span.start.line + 1, site.loop_losing_passes.map(|line| line + 1), finding.fixable))
+            })
+            .collect();
+        // f goes on without committing; g commits each pass; h has a session per pass; k
+        // returns.
+        assert_eq!(found, vec![(6, Some(2), false), (15, None, true), (24, None, true), (32, None, true)]);
     }
 
     #[test]
