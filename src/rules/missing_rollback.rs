@@ -28,7 +28,10 @@
 //! name, `async with db.session_context() as session:`) and the handler leaves the `with`:
 //! returns, raises, or breaks or continues a loop around it.
 //! A manager given a session or connection (`get_db_context(db)`, `Session(bind=conn)`)
-//! may leave its transaction open and closes nothing.
+//! may leave its transaction open and closes nothing. One that may hand the given session
+//! back or open one of its own and close it (Open WebUI's `get_async_db_context(db)`, as a
+//! setting decides) makes a handler fine in the second case only: it is reported with
+//! `medium` confidence, saying so.
 //!
 //! What needs nothing: writes inside such a `with` that is itself inside the `try` are
 //! undone before the handler runs, a savepoint's (`with db.begin_nested():`, `[rollback]
@@ -104,7 +107,12 @@
 //! connection it nests the `try` body under `with conn.begin_nested():` instead
 //! (`rules/templates/python/savepoint.tmpl`), leaving multi-line strings as they are; a body
 //! that commits or rolls back the connection itself, and an ORM session on the migration's
-//! connection, are skipped. In TypeScript
+//! connection, are skipped. A session only the `try` binds (`async with get_db_context(db)
+//! as session:` inside it) is unbound in the handler when the binding failed: the fix sets it
+//! to `None` before the `try` and guards the rollback (`if session is not None:`), as it
+//! guards that of a parameter defaulting to None that the `try` binds again. A handler that
+//! goes on with a loop whose body never commits the session is skipped and not `fixable`:
+//! the rollback would also discard what the earlier passes wrote. In TypeScript
 //! it inserts `await <rollback call>;` (`queryRunner.rollbackTransaction()`) first in the
 //! `catch` block.
 
