@@ -38,6 +38,10 @@ pub struct Hop {
 pub enum Kind {
     Callback,
     Stub,
+    /// A callback signing the user in to the application (`[callbacks] sign_in_words`,
+    /// `sign_in_calls`): it uses the tokens once, to learn who the user is, so storing and
+    /// syncing are not its business.
+    SignIn,
 }
 
 impl Kind {
@@ -45,7 +49,13 @@ impl Kind {
         match self {
             Kind::Callback => "callback",
             Kind::Stub => "stub",
+            Kind::SignIn => "sign_in",
         }
+    }
+
+    /// Whether the route exchanges a code: a callback or a sign-in, not a stub.
+    pub fn exchanges(self) -> bool {
+        self != Kind::Stub
     }
 }
 
@@ -284,12 +294,17 @@ fn analyse_handler<'a>(
             .filter(|event| event.kind.exchanges())
             .all(|event| event.kind == EventKind::RequestExchange { checks_state: true });
     let delegation = events.iter().find_map(|event| event.delegation.as_deref().cloned());
-    let kind = if exchange.is_some() { Kind::Callback } else { Kind::Stub };
+    let signs_in_by_path = || crate::facts::words_of(path).iter().any(|word| config.callbacks.sign_in_words.contains(word));
+    let kind = match exchange {
+        None => Kind::Stub,
+        Some(_) if signs_in_by_path() || events.iter().any(|event| event.kind == EventKind::SignIn) => Kind::SignIn,
+        Some(_) => Kind::Callback,
+    };
     if kind == Kind::Stub && !route.is_named_callback(config) {
         return None;
     }
     // An OAuth server's token endpoint answers its clients with tokens by design.
-    if kind == Kind::Callback && is_token_endpoint(config, function) {
+    if kind.exchanges() && is_token_endpoint(config, function) {
         return None;
     }
     let success = |event: &&Event| event.flags.error_path.is_none();
@@ -324,7 +339,7 @@ fn analyse_handler<'a>(
                 .map(|event| event.chain.clone());
         }
     }
-    let (leak, state) = if kind == Kind::Callback {
+    let (leak, state) = if kind.exchanges() {
         // authlib's `authorize_access_token(request)` compares `state` with the session's.
         // A callback forwarding its code to a route of the tree leaves `state` to that
         // route too: the route reached may check it.
@@ -369,9 +384,9 @@ fn analyse_handler<'a>(
         kind,
         input,
         exchange,
-        persistence: if kind == Kind::Callback { persistence } else { None },
+        persistence: if kind.exchanges() { persistence } else { None },
         memory_only,
-        sync: if kind == Kind::Callback { sync } else { None },
+        sync: if kind.exchanges() { sync } else { None },
         partial_sync,
         early_sync,
         leak,
@@ -392,6 +407,8 @@ enum EventKind {
     Sync,
     /// A token assigned to an attribute of `self`.
     Memory,
+    /// A call signing the user in to the application (`[callbacks] sign_in_calls`).
+    SignIn,
 }
 
 impl EventKind {
@@ -581,6 +598,10 @@ impl<'a> Walk<'_, 'a> {
         if names_one_of(name, &config.sync_triggers) {
             self.push(EventKind::Sync, context.chain(line), flags);
             return;
+        }
+        // Still followed: a function of the tree named `login_with_code(code)` may exchange.
+        if signs_in(config, name) {
+            self.push(EventKind::SignIn, context.chain(line), flags);
         }
         let tainted_args = args.iter().chain(call.keywords.iter().map(|(_, value)| value)).any(|arg| context.is_tainted(config, arg));
         let is_sink = names_one_of(name, &config.persistence.sinks)
@@ -1637,6 +1658,13 @@ pub fn is_request_function(config: &Config, facts: &FileFacts, name: &str) -> bo
 
 /// True when `name` is one of `names`, spelled as written or in camelCase
 /// (`triggerHistoricalSync` for `trigger_historical_sync`).
+/// Whether a call named `name` signs the user in to the application: one of `[callbacks]
+/// sign_in_calls`, or named with one of `sign_in_words` (`create_signin_response`).
+fn signs_in(config: &Config, name: &str) -> bool {
+    let callbacks = &config.callbacks;
+    names_one_of(name, &callbacks.sign_in_calls) || crate::facts::words_of(name).iter().any(|word| callbacks.sign_in_words.contains(word))
+}
+
 pub fn names_one_of(name: &str, names: &[String]) -> bool {
     if names.iter().any(|candidate| candidate == name) {
         return true;
@@ -2257,6 +2285,31 @@ mod tests {
     }
 
     #[test]
+    fn a_callback_signing_the_user_in_is_a_sign_in() {
+        // Chainlit's `oauth_callback` issues its own JWT two calls down; LiteLLM's sits on
+        // `/sso/callback`; a connection that fetches the provider's user info and stores the
+        // tokens stays a callback.
+        let routes = format!(
+            "{ROUTE_HEAD}from services import authenticate_user\n\n@router.get(\"/auth/oauth/{{provider}}/callback\")\nasync def oauth_callback(provider: str, code: str, state: str):\n    \
+             token = await handler.exchange(code)\n    return await authenticate_user(token)\n\n\
+             @router.get(\"/sso/callback\")\nasync def sso_callback(code: str):\n    return await handler.exchange(code)\n\n\
+             @router.get(\"/api/notion/callback\")\nasync def notion_callback(code: str, state: str):\n    \
+             token = await handler.exchange(code)\n    user = await handler.user_info(token)\n    token_storage.save_token(user, token)\n"
+        );
+        let services = "class Handler:\n    async def exchange(self, code):\n        r = await self.client.post(URL, params={\"code\": code})\n        \
+                        return r.json()\n\n    async def user_info(self, token):\n        return {}\n\nhandler = Handler()\n\n\
+                        async def authenticate_user(token):\n    access_token = create_jwt(token)\n    return access_token\n";
+        let found = analyse(&[("routes.py", &routes), ("services.py", services)]);
+        let kind_of = |name: &str| found.iter().find(|callback| callback.function == name).map(|callback| callback.kind);
+        assert_eq!(kind_of("oauth_callback"), Some(Kind::SignIn));
+        assert_eq!(kind_of("sso_callback"), Some(Kind::SignIn));
+        assert_eq!(kind_of("notion_callback"), Some(Kind::Callback));
+        // A sign-in is still checked for `state` (OA102) and token leaks (OA101).
+        let sso = found.iter().find(|callback| callback.function == "sso_callback").expect("sso_callback");
+        assert_eq!(sso.state, StateCheck::Absent);
+    }
+
+    #[test]
     fn code_inputs_are_found_as_whole_words() {
         let config = Config::defaults().expect("defaults");
         let may = |text: &str| mentions_code_input(text, &config);
@@ -2295,7 +2348,8 @@ mod tests {
              user = await google_sso.verify_and_process(request)\n    return user\n"
         );
         let found = analyse(&[("routes.py", &sso)]);
-        assert_eq!((found[0].kind, &found[0].state), (Kind::Callback, &StateCheck::Absent));
+        // On `/sso/...`: a sign-in, still checked for `state`.
+        assert_eq!((found[0].kind, &found[0].state), (Kind::SignIn, &StateCheck::Absent));
         // What it answers is the user's profile, not tokens.
         assert!(found[0].leak.is_none(), "{:?}", found[0].leak);
     }
@@ -2365,7 +2419,8 @@ mod tests {
             found,
             vec![
                 ("callback".to_string(), Kind::Callback, StateCheck::Absent),
-                ("authorized".to_string(), Kind::Callback, StateCheck::Validated)
+                // On `/login/...`: a sign-in, still checked for `state`.
+                ("authorized".to_string(), Kind::SignIn, StateCheck::Validated)
             ]
         );
         // What the service answers is the token response, as with a service given the code.

@@ -80,6 +80,10 @@ struct CallbacksSection {
     #[serde(default)]
     other_protocol_words: Vec<String>,
     #[serde(default)]
+    sign_in_words: Vec<String>,
+    #[serde(default)]
+    sign_in_calls: Vec<String>,
+    #[serde(default)]
     call_through: Vec<String>,
     #[serde(default)]
     state_inputs: Vec<String>,
@@ -329,6 +333,13 @@ pub struct Callbacks {
     /// Words of a route answering another protocol's callback (`saml`, a webhook's `status`
     /// callback): no OAuth redirect comes back to it, so it is not a stub.
     pub other_protocol_words: Vec<String>,
+    /// Words of a route path, or of a call a callback makes, that sign the user in to the
+    /// application (`/sso/callback`, `create_signin_response(...)`): such a callback is a
+    /// sign-in, which stores no tokens and syncs nothing by design.
+    pub sign_in_words: Vec<String>,
+    /// Calls that issue the application's own session or token to the user
+    /// (`create_jwt(user)`): a callback making one is a sign-in.
+    pub sign_in_calls: Vec<String>,
     /// Calls that run their first argument with the others: `run_in_threadpool(f, code)`.
     pub call_through: Vec<String>,
     pub state_inputs: Vec<String>,
@@ -634,6 +645,8 @@ impl Config {
             extend(&mut callbacks.global_request_modules, section.global_request_modules);
             extend(&mut callbacks.settings_verbs, section.settings_verbs);
             extend(&mut callbacks.other_protocol_words, section.other_protocol_words);
+            extend(&mut callbacks.sign_in_words, section.sign_in_words);
+            extend(&mut callbacks.sign_in_calls, section.sign_in_calls);
             extend(&mut callbacks.call_through, section.call_through);
             extend(&mut callbacks.state_inputs, section.state_inputs);
             extend(&mut callbacks.state_validators, section.state_validators);

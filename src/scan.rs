@@ -449,7 +449,7 @@ enum ParseStatus {
 
 /// A callback that exchanges a code (not a stub).
 fn exchanges(callback: &CallbackAnalysis) -> bool {
-    callback.kind == callbacks::Kind::Callback
+    callback.kind.exchanges()
 }
 
 fn analyse_file(

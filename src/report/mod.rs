@@ -167,7 +167,7 @@ pub struct NextEntry {
 }
 
 impl Callback {
-    /// A callback proper, not a stub.
+    /// A callback proper, connecting the integration: not a stub nor a sign-in.
     pub fn exchanges(&self) -> bool {
         self.kind == crate::callbacks::Kind::Callback.name()
     }

@@ -19,7 +19,10 @@
 //! Calls are resolved through imports, module functions, `self` methods, methods of
 //! classes the handler instantiates and module-level singletons. A route on a `callback`
 //! path that exchanges nothing is a stub, reported in `callbacks[]` with `kind: "stub"`,
-//! not here. Importing a token store and never calling it is not persistence. A callback
+//! not here; so is a sign-in (`kind: "sign_in"`: a route path with a word of `[callbacks]
+//! sign_in_words`, or a call of `sign_in_calls` or named with one of those words on the
+//! way), which uses the tokens once to learn who the user is. Importing a token store and
+//! never calling it is not persistence. A callback
 //! forwarding the code to a route of the tree persists when that route does; one whose
 //! forwarding request reaches no route is reported as `dead-delegation` (OA103) only.
 //!

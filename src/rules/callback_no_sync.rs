@@ -15,7 +15,9 @@
 //! The trigger must run after the tokens are stored and not only in an `except` handler.
 //! A trigger that runs only on one branch (`if scope_ok: trigger(...)`) is reported with
 //! `medium` confidence, naming the condition; one that runs before the tokens are stored
-//! is reported too, since the job cannot read tokens that are not there yet.
+//! is reported too, since the job cannot read tokens that are not there yet. A sign-in
+//! (`kind: "sign_in"`, see `callback-no-persist`) connects nothing to sync and is not
+//! reported.
 //!
 //! ### Example
 //! ```python

@@ -39,7 +39,7 @@
 //! ### Fix safety
 //! No automatic fix: which side is wrong, the caller or the route, is for a person to say.
 
-use crate::callbacks::{CallbackAnalysis, Kind};
+use crate::callbacks::CallbackAnalysis;
 use crate::index::Project;
 use crate::rules::{Confidence, Finding, RuleInfo, Severity};
 
@@ -54,7 +54,7 @@ pub static RULE: RuleInfo = RuleInfo {
 };
 
 pub fn check(_project: &Project, callback: &CallbackAnalysis) -> Option<Finding> {
-    if callback.kind != Kind::Callback {
+    if !callback.kind.exchanges() {
         return None;
     }
     let delegation = callback.dead_delegation()?;

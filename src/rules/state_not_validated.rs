@@ -39,7 +39,7 @@
 //! ### Fix safety
 //! No automatic fix: the state store belongs to the authorize route as well.
 
-use crate::callbacks::{CallbackAnalysis, Kind, StateCheck};
+use crate::callbacks::{CallbackAnalysis, StateCheck};
 use crate::index::Project;
 use crate::rules::{Confidence, Finding, RuleInfo, Severity};
 
@@ -54,7 +54,7 @@ pub static RULE: RuleInfo = RuleInfo {
 };
 
 pub fn check(_project: &Project, callback: &CallbackAnalysis) -> Option<Finding> {
-    if callback.kind != Kind::Callback {
+    if !callback.kind.exchanges() {
         return None;
     }
     let head = format!("OAuth callback `{}` ({})", callback.function, callback.route);

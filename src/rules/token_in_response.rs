@@ -30,7 +30,7 @@
 //! ### Fix safety
 //! No automatic fix: what the frontend needs instead is a product decision.
 
-use crate::callbacks::{CallbackAnalysis, Kind};
+use crate::callbacks::CallbackAnalysis;
 use crate::index::Project;
 use crate::rules::{Confidence, Finding, RuleInfo, Severity};
 
@@ -45,7 +45,7 @@ pub static RULE: RuleInfo = RuleInfo {
 };
 
 pub fn check(_project: &Project, callback: &CallbackAnalysis) -> Option<Finding> {
-    if callback.kind != Kind::Callback {
+    if !callback.kind.exchanges() {
         return None;
     }
     let leak = callback.leak.as_ref()?;
