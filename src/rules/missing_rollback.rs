@@ -373,7 +373,7 @@ pub fn check_file(project: &Project, config: &Config, file_index: usize, facts: 
         // A manager given a session (`get_async_db_context(db)`) may hand it back open or
         // open one it closes: the handlers fine in the second case are reported as
         // depending on which.
-        if facts.language == Language::Python && binds_given_session(config, function) {
+        if facts.language == Language::Python && !given_managers(config, function).is_empty() {
             let lenient = Checker { given_closes: true, flagged_when_closed: None, ..checker };
             let mut flagged = Vec::new();
             lenient.block(&function.body, &enclosing, &mut flagged);
@@ -684,15 +684,21 @@ struct Checker<'c> {
     flagged_when_closed: Option<Vec<Span>>,
 }
 
-/// Whether a `with` of `function` binds a session from a manager given one.
-fn binds_given_session(config: &Config, function: &Function) -> bool {
-    let mut binds = false;
+/// The sessions the `with` statements of `function` bind from a manager given one, each
+/// with the manager and the name given: (`session`, `get_async_db_context`, `db`).
+fn given_managers(config: &Config, function: &Function) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
     function.body.visit(&mut |stmt| {
         if let StmtKind::With { items, .. } = &stmt.kind {
-            binds |= items.iter().any(|item| given_session(config, item).is_some());
+            for item in items {
+                let manager = item.context.unawaited().as_call().and_then(|call| call.callee.dotted());
+                if let (Some((binding, given)), Some(manager)) = (given_session(config, item), manager) {
+                    found.push((binding, manager, given));
+                }
+            }
         }
     });
-    binds
+    found
 }
 
 /// The sessions the `with` statements around a `try` undo when they are left.
@@ -802,27 +808,7 @@ impl Checker<'_> {
     /// from a manager given a session.
     fn closed_session(&self, item: &WithItem) -> Option<String> {
         let given = || given_session(self.config, item).map(|(binding, _)| binding);
-        closed_session(self.config, item).or_else(|| if self.given_closes { given() } else { None })
-    }
-
-    /// The manager given a session that binds `session`, and the name given:
-    /// (`get_async_db_context`, `db`).
-    fn given_manager(&self, session: &str) -> Option<(String, String)> {
-        let mut found = None;
-        self.function.body.visit(&mut |stmt| {
-            if let StmtKind::With { items, .. } = &stmt.kind {
-                for item in items {
-                    if let Some((binding, given)) = given_session(self.config, item)
-                        && binding == session
-                        && found.is_none()
-                    {
-                        let callee = item.context.unawaited().as_call().and_then(|call| call.callee.dotted());
-                        found = callee.map(|callee| (callee, given));
-                    }
-                }
-            }
-        });
-        found
+        closed_session(self.config, item).or_else(|| self.given_closes.then(given).flatten())
     }
 
     /// `enclosing`: what the `with` statements around `block` undo.
@@ -1188,7 +1174,14 @@ impl Checker<'_> {
         } else {
             None
         };
-        let handed_back = if spared { self.given_manager(session) } else { None };
+        let handed_back = if spared {
+            given_managers(self.config, self.function)
+                .into_iter()
+                .find(|(binding, _, _)| binding == session)
+                .map(|(_, manager, given)| (manager, given))
+        } else {
+            None
+        };
         let message = if let Some(migration) = migration {
             let (held, nested) = match migration {
                 Migration::Connection => ("on the migration's connection", "the `try` body"),
