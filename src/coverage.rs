@@ -99,7 +99,7 @@ pub fn compute(input: &CoverageInput) -> (Vec<Integration>, Summary, Vec<NextEnt
         integration.findings.dedup();
         integration.callbacks.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         let findings = step_findings.get(&integration.name).copied().unwrap_or(0);
-        let callbacks = integration.callbacks.iter().filter(|callback| callback.exchanges()).count();
+        let callbacks = integration.callbacks.iter().filter(|callback| callback.is_connection()).count();
         integration.status = status(callbacks, &integration.steps, findings);
     }
     let integrations: Vec<Integration> = by_name.into_values().collect();

@@ -568,6 +568,26 @@ impl Stmt {
         }
     }
 
+    /// This statement and those nested in it (not in a nested function) binding `name`:
+    /// assignments (with the value), `with` items (with the context) and loops (no value).
+    pub fn bindings(&self, name: &str) -> Vec<(&Stmt, Option<&Expr>)> {
+        if matches!(self.kind, StmtKind::FunctionDef(_)) {
+            return Vec::new();
+        }
+        let binds = |target: &Expr| target.dotted().as_deref() == Some(name) || target.bound_names().contains(&name);
+        let mut found = Vec::new();
+        match &self.kind {
+            StmtKind::Assign { targets, value, .. } if targets.iter().any(binds) => found.push((self, Some(value))),
+            StmtKind::With { items, .. } => {
+                found.extend(items.iter().filter(|item| item.binding.as_ref().is_some_and(binds)).map(|item| (self, Some(&item.context))));
+            }
+            StmtKind::Loop { targets, .. } if targets.iter().any(binds) => found.push((self, None)),
+            _ => {}
+        }
+        found.extend(self.blocks().flat_map(|block| block.bindings(name)));
+        found
+    }
+
     /// True when control never falls through the end of this statement.
     pub fn leaves(&self) -> bool {
         self.leaves_by(Exits { returns: true, loop_exits: true })
@@ -600,20 +620,23 @@ struct Exits {
 }
 
 impl Block {
-    /// The statements of the block, at any depth, binding `name`: assignments (with the
-    /// value), `with` items (with the context) and loops (no value).
+    /// The statements of the block, at any depth, binding `name` (see [`Stmt::bindings`]).
     pub fn bindings(&self, name: &str) -> Vec<(&Stmt, Option<&Expr>)> {
-        let binds = |target: &Expr| target.dotted().as_deref() == Some(name) || target.bound_names().contains(&name);
-        let mut found = Vec::new();
-        self.visit(&mut |stmt| match &stmt.kind {
-            StmtKind::Assign { targets, value, .. } if targets.iter().any(binds) => found.push((stmt, Some(value))),
-            StmtKind::With { items, .. } => {
-                found.extend(items.iter().filter(|item| item.binding.as_ref().is_some_and(binds)).map(|item| (stmt, Some(&item.context))));
-            }
-            StmtKind::Loop { targets, .. } if targets.iter().any(binds) => found.push((stmt, None)),
-            _ => {}
-        });
-        found
+        self.statements.iter().flat_map(|stmt| stmt.bindings(name)).collect()
+    }
+
+    /// The calls in the block, at any depth, of a method on `object` (`db.commit()` for
+    /// `db`), each with the method's name and the call's expression.
+    pub fn calls_on<'a>(&'a self, object: &str) -> Vec<(&'a str, &'a Call, &'a Expr)> {
+        self.calls()
+            .into_iter()
+            .filter_map(|(_, call, expression)| match &call.callee.kind {
+                ExprKind::Attribute { object: on, name } if on.dotted().as_deref() == Some(object) => {
+                    Some((name.as_str(), call, expression))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// True when the block never falls through its end: one of its statements leaves.

@@ -447,11 +447,6 @@ enum ParseStatus {
     Failed(String),
 }
 
-/// A callback that exchanges a code (not a stub).
-fn exchanges(callback: &CallbackAnalysis) -> bool {
-    callback.kind.exchanges()
-}
-
 fn analyse_file(
     project: &Project,
     config: &Config,
@@ -525,11 +520,11 @@ fn analyse_file(
         let handled = routes::file_routes(&facts, &prefixes, &file.relative_path);
         callbacks::analyse_routes(&resolver, config, index, &facts, &handled)
             .into_iter()
-            .filter(exchanges)
+            .filter(|callback| callback.kind.exchanges())
             .map(|callback| callback.path)
             .collect()
     } else {
-        found_callbacks.iter().filter(|callback| exchanges(callback)).map(|callback| callback.path.clone()).collect()
+        found_callbacks.iter().filter(|callback| callback.kind.exchanges()).map(|callback| callback.path.clone()).collect()
     };
     let callback_findings: Vec<Vec<Finding>> = found_callbacks
         .iter()

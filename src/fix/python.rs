@@ -169,10 +169,8 @@ pub fn savepoint(context: &Context, handler_span: Span, session: &str) -> Result
     if first.span.start.line == try_stmt.span.start.line {
         return Err("the `try` body is on its `try:` line".into());
     }
-    let ends_transaction = body.calls().into_iter().any(|(_, call, _)| {
-        matches!(&call.callee.kind, ExprKind::Attribute { object, name }
-            if object.dotted().as_deref() == Some(session)
-                && (context.commits.contains(name) || matches!(name.as_str(), "rollback" | "begin" | "begin_nested")))
+    let ends_transaction = body.calls_on(session).iter().any(|(method, _, _)| {
+        context.commits.iter().any(|commit| commit == method) || matches!(*method, "rollback" | "begin" | "begin_nested")
     });
     if ends_transaction {
         return Err(format!(

@@ -43,7 +43,7 @@ fn callback_cell(integration: &Integration) -> String {
     let places: Vec<String> = integration
         .callbacks
         .iter()
-        .filter(|callback| callback.exchanges())
+        .filter(|callback| callback.is_connection())
         .map(|callback| format!("`{}:{}`", callback.file.rsplit('/').next().unwrap_or(&callback.file), callback.line))
         .collect();
     if places.is_empty() { "—".to_string() } else { cell(&places.join(", ")) }

@@ -168,7 +168,7 @@ pub struct NextEntry {
 
 impl Callback {
     /// A callback proper, connecting the integration: not a stub nor a sign-in.
-    pub fn exchanges(&self) -> bool {
+    pub fn is_connection(&self) -> bool {
         self.kind == crate::callbacks::Kind::Callback.name()
     }
 }

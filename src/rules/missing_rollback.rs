@@ -182,13 +182,10 @@ fn loop_losing_passes<'f>(function: &'f Function, handler: &Handler, session: &s
             innermost = Some(stmt);
         }
     });
-    let stmt = innermost?;
-    let StmtKind::Loop { targets, body, .. } = &stmt.kind else { return None };
-    let per_pass = targets.iter().any(|target| target.dotted().as_deref() == Some(session) || target.bound_names().contains(&session))
-        || !body.bindings(session).is_empty();
-    let commits_session = body.calls().into_iter().any(|(_, call, _)| {
-        matches!(&call.callee.kind, ExprKind::Attribute { object, name } if commits.contains(name) && object.dotted().as_deref() == Some(session))
-    });
+    let stmt: &Stmt = innermost?;
+    let StmtKind::Loop { body, .. } = &stmt.kind else { return None };
+    let per_pass = !stmt.bindings(session).is_empty();
+    let commits_session = body.calls_on(session).iter().any(|(method, _, _)| commits.iter().any(|commit| commit == method));
     (!per_pass && !commits_session).then_some(stmt)
 }
 
@@ -1248,21 +1245,14 @@ impl Checker<'_> {
     fn commit_after(&self, session: &str, try_end: usize) -> Option<Span> {
         if self.language == Language::TypeScript {
             // `queryRunner.commitTransaction()`, `trx.commit()`, `client.query('COMMIT')`.
-            return self.function.body.calls().into_iter().find_map(|(_, call, expression)| {
-                let ExprKind::Attribute { object, name } = &call.callee.kind else { return None };
-                let commits = name.to_lowercase().starts_with("commit") || sql_text(self.config, call).is_some_and(|sql| sql == "COMMIT");
-                (commits && object.dotted().as_deref() == Some(session) && expression.span.start_byte >= try_end).then_some(expression.span)
+            return self.function.body.calls_on(session).into_iter().find_map(|(method, call, expression)| {
+                let commits = method.to_lowercase().starts_with("commit") || sql_text(self.config, call).is_some_and(|sql| sql == "COMMIT");
+                (commits && expression.span.start_byte >= try_end).then_some(expression.span)
             });
         }
-        self.function.body.calls().into_iter().find_map(|(_, call, expression)| match &call.callee.kind {
-            ExprKind::Attribute { object, name }
-                if self.config.persistence.commits.contains(name)
-                    && object.dotted().as_deref() == Some(session)
-                    && expression.span.start_byte >= try_end =>
-            {
-                Some(expression.span)
-            }
-            _ => None,
+        let commits = &self.config.persistence.commits;
+        self.function.body.calls_on(session).into_iter().find_map(|(method, _, expression)| {
+            (commits.iter().any(|commit| commit == method) && expression.span.start_byte >= try_end).then_some(expression.span)
         })
     }
 }
