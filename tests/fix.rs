@@ -275,6 +275,21 @@ fn write_project(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
     folder
 }
 
+/// Runs `fix --write` on `project`, checks it applied `applied` edits, and returns the text
+/// of `file` after them.
+fn written_by_fix(project: &Path, file: &str, applied: usize) -> String {
+    let report = fix_json(&[project.to_str().expect("utf-8"), "--write"]);
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(applied), "{report}");
+    std::fs::read_to_string(project.join(file)).expect("read")
+}
+
+/// The fixed tree re-scans clean, and a second `fix --write` changes nothing.
+fn assert_fix_settled(project: &Path) {
+    assert_eq!(scan_json(project)["findings"].as_array().map(Vec::len), Some(0));
+    let again = fix_json(&[project.to_str().expect("utf-8"), "--write"]);
+    assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{again}");
+}
+
 #[test]
 fn crlf_bom_and_tabs_are_kept() {
     let crlf = SERVICE.replace('\n', "\r\n");
@@ -349,9 +364,7 @@ async def backfill():
 \t\treturn
 ";
     let project = write_project(&[("migrations/versions/0001_mark.py", MIGRATION.as_bytes().to_vec())]);
-    let report = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
-    assert_eq!(report["applied"].as_array().map(Vec::len), Some(2), "{report}");
-    let after = std::fs::read_to_string(project.path().join("migrations/versions/0001_mark.py")).expect("read");
+    let after = written_by_fix(project.path(), "migrations/versions/0001_mark.py", 2);
     let expected = MIGRATION
         .replace(
             "\t\ttry:\n\t\t\tconn.execute(\n\t\t\t\tsa.text(",
@@ -360,9 +373,7 @@ async def backfill():
         .replace("\"\"\"),\n\t\t\t)\n\n\t\t\tlog(row_id)", "\"\"\"),\n\t\t\t\t)\n\n\t\t\t\tlog(row_id)")
         .replace("\ttry:\n\t\tawait conn", "\ttry:\n\t\tasync with conn.begin_nested():\n\t\t\tawait conn");
     assert_eq!(after, expected);
-    assert_eq!(scan_json(project.path())["findings"].as_array().map(Vec::len), Some(0));
-    let again = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
-    assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{again}");
+    assert_fix_settled(project.path());
     if let Some(python) = python3() {
         assert_eq!(compiling_python_files(&python, project.path()).len(), 1);
     }
@@ -409,9 +420,7 @@ async def delete_note(note_id, db=None):
     let confidences: Vec<&str> =
         findings.as_array().expect("findings").iter().filter_map(|finding| finding["confidence"].as_str()).collect();
     assert_eq!(confidences, ["medium", "medium"], "{findings}");
-    let report = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
-    assert_eq!(report["applied"].as_array().map(Vec::len), Some(2), "{report}");
-    let after = std::fs::read_to_string(project.path().join("models/notes.py")).expect("read");
+    let after = written_by_fix(project.path(), "models/notes.py", 2);
     let expected = NOTES
         .replace(
             "async def rename_note(note_id, title, db=None):\n    try:",
@@ -420,16 +429,13 @@ async def delete_note(note_id, db=None):
         .replace(
             "            return True\n    except Exception:\n        return False\n\n\nasync def delete_note",
             "            return True\n    except Exception:\n        if session is not None:\n            await session.rollback()\n        return False\n\n\nasync def delete_note",
-        )
-;
+        );
     let expected = format!(
         "{}    except Exception:\n        if db is not None:\n            await db.rollback()\n        return False\n",
         expected.strip_suffix("    except Exception:\n        return False\n").expect("the second handler ends the file")
     );
     assert_eq!(after, expected);
-    assert_eq!(scan_json(project.path())["findings"].as_array().map(Vec::len), Some(0));
-    let again = fix_json(&[project.path().to_str().expect("utf-8"), "--write"]);
-    assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{again}");
+    assert_fix_settled(project.path());
     let Some(python) = python3() else { return };
     // Run the patched functions: with no database both still return False, and a session
     // that fails on commit is rolled back.
