@@ -112,13 +112,18 @@ pub fn scan_discovered(
     Ok(pool.install(|| scan_files(options, config, root, files, skipped, started)))
 }
 
+/// A scan worker's stack.
+const WORKER_STACK: usize = 16 * 1024 * 1024;
+
 /// `jobs` worker threads (0: one per core), and how many that is.
 fn worker_pool(jobs: usize) -> Result<(rayon::ThreadPool, usize), ScanError> {
     let threads = if jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(1) } else { jobs };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        // Deeply nested code recurses in the frontend; give workers room.
-        .stack_size(16 * 1024 * 1024)
+        // Deeply nested code recurses in the frontend; give workers room, and tell the Python
+        // frontend, which parses a file too big for it on a thread of its own.
+        .stack_size(WORKER_STACK)
+        .start_handler(|_| crate::lang::python::declare_stack(WORKER_STACK))
         .build()
         .map_err(|error| ScanError::Threads(error.to_string()))?;
     Ok((pool, threads))

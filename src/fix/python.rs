@@ -206,17 +206,7 @@ pub fn savepoint(context: &Context, handler_span: Span, session: &str) -> Result
 
 /// The byte ranges of the string literals of `text` that span lines.
 fn multiline_strings(text: &str) -> Result<Vec<(usize, usize)>, String> {
-    let tree = crate::lang::python::parse(text).map_err(|error| format!("cannot parse the file again: {error}"))?;
-    let mut strings = Vec::new();
-    crate::lang::walk_nodes(tree.root_node(), |node| {
-        let is_string = node.kind() == "string";
-        if is_string && node.start_position().row != node.end_position().row {
-            strings.push((node.start_byte(), node.end_byte()));
-        }
-        // A string's lines are its own: nothing inside it needs a look.
-        !is_string
-    });
-    Ok(strings)
+    crate::lang::python::multiline_strings(text).map_err(|error| format!("cannot parse the file again: {error}"))
 }
 
 /// OA002: the persistence block (and the sync trigger) right after the exchange.

@@ -52,8 +52,8 @@ pub fn extract_path(language: Language, path: &str, text: &str, options: Extract
     }
 }
 
-/// Parses a file with its frontend's parser and nothing more (tree-sitter for Python and
-/// TypeScript, syn for Rust), in the grammar [`extract_path`] would use: the floor a
+/// Parses a file with its frontend's parser and nothing more (Ruff's for Python, tree-sitter
+/// for TypeScript, syn for Rust), in the grammar [`extract_path`] would use: the floor a
 /// benchmark compares a scan with. False when the parser gives up.
 pub fn parse_only(language: Language, path: &str, text: &str) -> bool {
     match language {

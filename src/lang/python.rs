@@ -1,90 +1,85 @@
-//! Python frontend: tree-sitter-python syntax to [`FileFacts`].
+//! Python frontend: the syntax tree of Ruff's Python parser to [`FileFacts`].
 //!
-//! Total on any input: error regions are recovered (their statements are still read), deep
-//! nesting is cut off at [`MAX_DEPTH`] instead of overflowing the stack, and a parse that
-//! runs past the time limit yields an error instead of hanging a worker.
+//! Total on any input: the parser recovers from syntax errors (what parsed around an error is
+//! kept), nesting deeper than [`MAX_DEPTH`] is kept as opaque `Other` nodes, and a file big
+//! enough that its nesting could exhaust the stack is parsed on a thread with room for it.
+//!
+//! Spans follow the source as a reader points at it: a function or class starts at its
+//! `def`/`async`/`class` keyword (its decorated statement at the first decorator), a
+//! parenthesized expression is the expression inside, lines are 0-based and columns bytes.
 
-use std::cell::RefCell;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::cell::Cell;
 
-use std::num::NonZeroU16;
-
-use tree_sitter::{Node, Parser, Tree};
+use ruff_python_ast::{self as ast, PySourceType, StringFlags, token::TokenKind};
+use ruff_text_size::{Ranged, TextRange};
 
 use crate::facts::*;
-use crate::lang::{ExtractOptions, FrontendError, span_of};
+use crate::lang::{ExtractOptions, FrontendError};
 
 /// Expressions or statements nested deeper than this are kept as opaque `Other` nodes.
 const MAX_DEPTH: usize = 200;
 
-/// A parse that takes longer than this is abandoned (a pathological or generated file).
-const PARSE_TIME_LIMIT: Duration = Duration::from_secs(20);
+/// Stack to allow per byte of source for the syntax tree's destructor, which recurses once
+/// per level of nesting (the parser itself grows its stack on the heap): a chain of a
+/// quarter million one-byte unary operators (`--...-x`) fills 16 MiB in a release build,
+/// 64 bytes a level; twice that here. Unoptimised builds need more than 64, less than 160.
+const STACK_PER_BYTE: usize = if cfg!(debug_assertions) { 512 } else { 128 };
+
+/// Stack that any thread is assumed to have; see [`declare_stack`].
+const DEFAULT_STACK: usize = 2 * 1024 * 1024;
+
+/// Extra stack for the converter and its caller on a thread of its own.
+const CONVERTER_STACK: usize = 4 * 1024 * 1024;
 
 thread_local! {
-    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static STACK: Cell<usize> = const { Cell::new(DEFAULT_STACK) };
 }
 
-/// Node kind names by kind id: `Node::kind` goes through a C string and a UTF-8 check on
-/// every call, and the converter asks for the kind of every node.
-fn kind_names() -> &'static [String] {
-    static KINDS: OnceLock<Vec<String>> = OnceLock::new();
-    KINDS.get_or_init(|| {
-        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
-        let mut names = Vec::new();
-        for id in 0..language.node_kind_count() as u16 {
-            names.push(language.node_kind_for_id(id).unwrap_or("").to_string());
-        }
-        names
-    })
-}
-
-/// The kind of a node (`call`, `identifier`, `ERROR`, ...).
-fn kind<'t>(node: impl std::borrow::Borrow<Node<'t>>) -> &'static str {
-    let node = node.borrow();
-    if node.is_error() {
-        return "ERROR";
-    }
-    kind_names().get(usize::from(node.kind_id())).map(String::as_str).unwrap_or("")
-}
-
-/// The id of field `name` in the Python grammar, looked up once per call site:
-/// tree-sitter finds a field by a linear string search.
-macro_rules! field_id {
-    ($name:literal) => {{
-        static ID: OnceLock<Option<NonZeroU16>> = OnceLock::new();
-        *ID.get_or_init(|| tree_sitter::Language::from(tree_sitter_python::LANGUAGE).field_id_for_name($name))
-    }};
-}
-
-/// Parses Python source with a per-thread parser, bounded in time.
-pub fn parse(text: &str) -> Result<Tree, FrontendError> {
-    PARSER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let mut parser = Parser::new();
-            parser.set_language(&tree_sitter_python::LANGUAGE.into()).map_err(|error| FrontendError::Grammar(error.to_string()))?;
-            *slot = Some(parser);
-        }
-        let Some(parser) = slot.as_mut() else {
-            return Err(FrontendError::Grammar("parser unavailable".into()));
-        };
-        super::parse_bounded(parser, text, PARSE_TIME_LIMIT)
-    })
+/// Tells the frontend that the calling thread has `bytes` of stack (a scan worker's), so
+/// files up to a proportionate size are parsed on it instead of on a thread of their own.
+pub fn declare_stack(bytes: usize) {
+    STACK.with(|stack| stack.set(bytes));
 }
 
 /// Reads the facts of one Python file.
 pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
-    let tree = parse(text)?;
-    Ok(facts_from_tree(&tree, text, options))
+    with_stack_for(text, || {
+        let parsed = ruff_python_parser::parse_unchecked_source(text, PySourceType::Python);
+        facts_from_parsed(&parsed, text, options)
+    })
 }
 
-/// The facts of a tree [`parse`] made from `text`: [`extract`] without the parse, so a
-/// benchmark can time the conversion alone.
-pub fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> FileFacts {
-    let root = tree.root_node();
+/// Runs `work` (a parse of `text` and what follows it) where the stack is deep enough for
+/// the worst nesting `text` can hold: on this thread, or on a scoped one of its own.
+fn with_stack_for<T: Send>(text: &str, work: impl FnOnce() -> T + Send) -> Result<T, FrontendError> {
+    let needed = text.len().saturating_mul(STACK_PER_BYTE);
+    let available = STACK.with(Cell::get);
+    let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    let outcome = if needed <= available / 2 {
+        run()
+    } else {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("python-parse".into())
+                .stack_size(needed.saturating_add(CONVERTER_STACK))
+                .spawn_scoped(scope, run)
+                .map_err(|error| FrontendError::Internal(format!("cannot start a parsing thread: {error}")))?
+                .join()
+                .map_err(|_| FrontendError::Internal("the parsing thread failed".into()))
+        })?
+    };
+    outcome.map_err(|panic| {
+        let message = panic.downcast_ref::<&str>().map(|text| text.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        FrontendError::Internal(format!("the Python parser failed: {}", message.unwrap_or_else(|| "no message".into())))
+    })
+}
+
+/// The facts of a module [`parse_only`]'s parser made from `text`: [`extract`] without the
+/// parse, so a benchmark can time the conversion alone.
+pub fn facts_from_parsed(parsed: &ruff_python_parser::Parsed<ast::ModModule>, text: &str, options: ExtractOptions) -> FileFacts {
     let mut converter = Converter {
         text,
+        lines: line_starts(text),
         outline: options.outline,
         functions: Vec::new(),
         classes: Vec::new(),
@@ -93,51 +88,74 @@ pub fn facts_from_tree(tree: &Tree, text: &str, options: ExtractOptions) -> File
         function_stack: Vec::new(),
         depth: 0,
     };
-    let module_id = converter.reserve_function("<module>".into(), None, root, root, false);
-    let body = converter.block_from_children(root);
-    converter.functions[module_id.0].body = body;
-    let (syntax_errors, first_syntax_error) = super::scan_errors(root);
-    let comments = options.comments_with.map(|needle| comments_with(root, text, needle)).unwrap_or_default();
+    let module_span = converter.module_span();
+    let module_id = converter.reserve_function("<module>".into(), None, module_span, module_span, false);
+    let body = converter.block(&parsed.syntax().body);
+    if let Some(module) = converter.functions.get_mut(module_id.0) {
+        module.body = body;
+    }
+    let errors = parsed.errors();
+    let first_syntax_error = errors.iter().map(|error| error.location).min_by_key(|range| range.start()).map(|range| converter.span(range));
+    let comments = options.comments_with.map(|needle| converter.comments_with(parsed.tokens(), needle)).unwrap_or_default();
     FileFacts {
         language: Language::Python,
         functions: converter.functions,
         classes: converter.classes,
         imports: converter.imports,
         comments,
-        syntax_errors,
+        syntax_errors: errors.len(),
         first_syntax_error,
     }
 }
 
-/// The comments that hold `needle`: each occurrence in the text is looked up in the tree,
-/// and kept when it sits in a comment.
-fn comments_with(root: Node, text: &str, needle: &str) -> Vec<Comment> {
-    let mut comments: Vec<Comment> = Vec::new();
-    for offset in memchr::memmem::find_iter(text.as_bytes(), needle.as_bytes()) {
-        let Some(node) = root.descendant_for_byte_range(offset, offset + needle.len()) else { continue };
-        if kind(node) != "comment" || comments.last().is_some_and(|last| last.span.start_byte == node.start_byte()) {
-            continue;
+/// The byte offset of each line's start (lines end at `\n`).
+fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|newline| newline + 1));
+    starts
+}
+
+/// The byte ranges of the string literals of `text` (f-strings whole) that span lines.
+pub fn multiline_strings(text: &str) -> Result<Vec<(usize, usize)>, FrontendError> {
+    with_stack_for(text, || {
+        let parsed = ruff_python_parser::parse_unchecked_source(text, PySourceType::Python);
+        let mut strings = Vec::new();
+        let mut open = Vec::new();
+        for token in parsed.tokens().iter() {
+            let range = token.range();
+            let (start, end) = match token.kind() {
+                TokenKind::String => (usize::from(range.start()), usize::from(range.end())),
+                TokenKind::FStringStart | TokenKind::TStringStart => {
+                    open.push(usize::from(range.start()));
+                    continue;
+                }
+                TokenKind::FStringEnd | TokenKind::TStringEnd => match open.pop() {
+                    Some(start) => (start, usize::from(range.end())),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            // Nested f-strings sit inside the outer one: only the outermost is kept.
+            if open.is_empty() && text.get(start..end).is_some_and(|string| string.contains('\n')) {
+                strings.push((start, end));
+            }
         }
-        comments.push(Comment { text: text.get(node.byte_range()).unwrap_or("").to_string(), span: span_of(node) });
-    }
-    comments
+        strings
+    })
 }
 
-/// The child in field `id` (`field_id!("body")`, ...).
-fn field<'t>(node: Node<'t>, id: Option<NonZeroU16>) -> Option<Node<'t>> {
-    node.child_by_field_id(id?.get())
-}
-
-/// Every child in field `id` (`alternative` clauses, comparison `operators`).
-fn fields_of<'t>(node: Node<'t>, id: Option<NonZeroU16>, cursor: &mut tree_sitter::TreeCursor<'t>) -> Vec<Node<'t>> {
-    match id {
-        Some(id) => node.children_by_field_id(id, cursor).collect(),
-        None => Vec::new(),
-    }
+/// Parses and discards the tree: the floor a benchmark compares full analysis against.
+pub fn parse_only(text: &str) -> bool {
+    with_stack_for(text, || {
+        ruff_python_parser::parse_unchecked_source(text, PySourceType::Python);
+    })
+    .is_ok()
 }
 
 struct Converter<'a> {
     text: &'a str,
+    lines: Vec<usize>,
     /// Leave function bodies empty.
     outline: bool,
     functions: Vec<Function>,
@@ -150,193 +168,297 @@ struct Converter<'a> {
 }
 
 impl<'a> Converter<'a> {
-    /// The named children of a node, comments left out.
-    fn named_children<'t>(&self, node: Node<'t>) -> Vec<Node<'t>> {
-        let mut cursor = node.walk();
-        node.named_children(&mut cursor).filter(|child| kind(child) != "comment").collect()
+    fn point(&self, offset: usize) -> Point {
+        let line = self.lines.partition_point(|start| *start <= offset).saturating_sub(1);
+        Point { line, column: offset - self.lines.get(line).copied().unwrap_or(0) }
     }
 
-    fn text(&self, node: Node) -> String {
-        // The source is a `str`, and node boundaries of valid UTF-8 fall on characters.
-        self.text.get(node.byte_range()).unwrap_or("").to_string()
+    fn span_between(&self, start: usize, end: usize) -> Span {
+        Span { start_byte: start, end_byte: end, start: self.point(start), end: self.point(end) }
     }
 
-    fn reserve_function(&mut self, name: String, parent: Option<FunctionId>, node: Node, name_node: Node, is_async: bool) -> FunctionId {
+    fn span(&self, range: TextRange) -> Span {
+        self.span_between(usize::from(range.start()), usize::from(range.end()))
+    }
+
+    fn text_of(&self, range: TextRange) -> &'a str {
+        self.text.get(usize::from(range.start())..usize::from(range.end())).unwrap_or("")
+    }
+
+    /// The module: from its first token or comment to its last, as a reader sees it.
+    fn module_span(&self) -> Span {
+        let end = self.text.trim_end().len();
+        let start = (end - self.text[..end].trim_start().len()).min(end);
+        self.span_between(start, end)
+    }
+
+    /// Where the keyword `word` ends right before `at`, across spaces and line continuations:
+    /// the start of `word`, or `None`.
+    fn keyword_before(&self, at: usize, word: &str) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        let mut end = at;
+        loop {
+            match bytes.get(end.checked_sub(1)?) {
+                Some(b' ' | b'\t' | b'\x0c') => end -= 1,
+                Some(b'\n') if end >= 2 && matches!(bytes.get(end - 2), Some(b'\\')) => end -= 2,
+                Some(b'\n') if end >= 3 && bytes.get(end - 3..end - 1) == Some(b"\\\r") => end -= 3,
+                _ => break,
+            }
+        }
+        let start = end.checked_sub(word.len())?;
+        (self.text.get(start..end) == Some(word)).then_some(start)
+    }
+
+    /// The start of a `def` (or `async def`) whose name starts at `name`.
+    fn definition_start(&self, name: usize, keyword: &str, is_async: bool) -> Option<usize> {
+        let start = self.keyword_before(name, keyword)?;
+        if is_async { self.keyword_before(start, "async").or(Some(start)) } else { Some(start) }
+    }
+
+    /// Where a block ends as a reader sees it: after its last statement and the comments
+    /// that still belong to it (one on that statement's line, then comment lines indented at
+    /// least as deep as the block, across blank lines). `None` for an empty block.
+    fn block_end(&self, body: &[ast::Stmt]) -> Option<usize> {
+        let first = usize::from(body.first()?.start());
+        let last = usize::from(body.last()?.end());
+        let line_start = self.lines.get(self.point(first).line).copied().unwrap_or(0);
+        // A block on its header's line (`def f(): pass`) keeps only the comment on that line.
+        let indent = self.text.get(line_start..first).filter(|before| before.trim().is_empty()).map(str::len);
+        let bytes = self.text.as_bytes();
+        let line_end = |at: usize| memchr::memchr(b'\n', bytes.get(at..).unwrap_or_default()).map_or(bytes.len(), |offset| at + offset);
+        let mut end = last;
+        let stop = line_end(last);
+        let rest = self.text.get(last..stop).unwrap_or("");
+        if rest.trim_start().starts_with('#') {
+            end = stop - (rest.len() - rest.trim_end().len());
+        }
+        let Some(indent) = indent else { return Some(end) };
+        let mut at = stop + 1;
+        while at < bytes.len() {
+            let stop = line_end(at);
+            let line = self.text.get(at..stop).unwrap_or("");
+            let content = line.trim_start_matches([' ', '\t', '\x0c']);
+            if content.trim().is_empty() {
+                at = stop + 1;
+                continue;
+            }
+            let column = line.len() - content.len();
+            if !content.starts_with('#') || column < indent {
+                break;
+            }
+            end = at + column + content.trim_end().len();
+            at = stop + 1;
+        }
+        Some(end)
+    }
+
+    /// The span from `start` to the end of `range` or of the last of `bodies` that is not
+    /// empty (a compound statement's last clause), whichever is later.
+    fn compound_span(&self, start: usize, range: TextRange, bodies: &[&[ast::Stmt]]) -> Span {
+        let end = bodies.iter().rev().find_map(|body| self.block_end(body)).unwrap_or(0).max(usize::from(range.end()));
+        self.span_between(start, end)
+    }
+
+    fn reserve_function(&mut self, name: String, parent: Option<FunctionId>, span: Span, name_span: Span, is_async: bool) -> FunctionId {
         let id = FunctionId(self.functions.len());
-        self.functions.push(super::empty_function(id, name, parent, span_of(node), span_of(name_node), is_async));
+        self.functions.push(super::empty_function(id, name, parent, span, name_span, is_async));
         id
     }
 
-    // ----- statements -------------------------------------------------------------------
+    /// The comments that hold `needle`: each occurrence in the text is looked up among the
+    /// comment tokens.
+    fn comments_with(&self, tokens: &ast::token::Tokens, needle: &str) -> Vec<Comment> {
+        let mut occurrences = memchr::memmem::find_iter(self.text.as_bytes(), needle.as_bytes()).peekable();
+        if occurrences.peek().is_none() {
+            return Vec::new();
+        }
+        let ranges: Vec<TextRange> = tokens.iter().filter(|token| token.kind() == TokenKind::Comment).map(Ranged::range).collect();
+        let mut comments: Vec<Comment> = Vec::new();
+        for offset in occurrences {
+            let index = ranges.partition_point(|range| usize::from(range.end()) <= offset);
+            let Some(range) = ranges.get(index).filter(|range| usize::from(range.start()) <= offset) else { continue };
+            let span = self.span(*range);
+            if comments.last().is_some_and(|last| last.span.start_byte == span.start_byte) {
+                continue;
+            }
+            comments.push(Comment { text: self.text_of(*range).to_string(), span });
+        }
+        comments
+    }
+}
 
-    fn block_from_children(&mut self, node: Node) -> Block {
-        let children = self.named_children(node);
-        // Mostly one statement per child: sized up front, a block holds no unused slots.
-        let mut statements = Vec::with_capacity(children.len());
-        for child in children {
-            self.statement_into(child, &mut statements);
+// ----- statements -----------------------------------------------------------------------
+
+impl<'a> Converter<'a> {
+    fn block(&mut self, body: &[ast::Stmt]) -> Block {
+        let mut statements = Vec::with_capacity(body.len());
+        for stmt in body {
+            self.statement_into(stmt, &mut statements);
         }
         Block { statements }
     }
 
-    fn block_field(&mut self, node: Node, id: Option<NonZeroU16>) -> Block {
-        match field(node, id) {
-            Some(block) => self.block_from_children(block),
-            None => Block::default(),
-        }
+    /// A clause's block, `None` when the clause is absent (an empty `else` cannot be written).
+    fn optional_block(&mut self, body: &[ast::Stmt]) -> Option<Block> {
+        (!body.is_empty()).then(|| self.block(body))
     }
 
-    /// The first `block` child (clauses whose body has no field name in the grammar).
-    fn block_child(&mut self, node: Node) -> Block {
-        match self.named_children(node).into_iter().find(|child| kind(child) == "block") {
-            Some(block) => self.block_from_children(block),
-            None => Block::default(),
-        }
-    }
-
-    fn statement_into(&mut self, node: Node, out: &mut Vec<Stmt>) {
+    fn statement_into(&mut self, stmt: &ast::Stmt, out: &mut Vec<Stmt>) {
         if self.depth > MAX_DEPTH {
-            out.push(Stmt { span: span_of(node), kind: StmtKind::Other(Vec::new()) });
+            out.push(Stmt { span: self.span(stmt.range()), kind: StmtKind::Other(Vec::new()) });
             return;
         }
         self.depth += 1;
-        match kind(node) {
-            // Recovered statements inside an error region are still statements.
-            "ERROR" | "block" => {
-                for child in self.named_children(node) {
-                    self.statement_into(child, out);
-                }
-            }
-            "match_statement" => self.match_statement(node, out),
-            kind if is_expression_kind(kind) => {
-                let expr = self.expr(node);
-                out.push(Stmt { span: span_of(node), kind: StmtKind::Expr(expr) });
-            }
+        match stmt {
+            ast::Stmt::Match(statement) => self.match_statement(statement, out),
             _ => {
-                let stmt = self.statement(node);
-                out.push(stmt);
+                let converted = self.statement(stmt);
+                out.push(converted);
             }
         }
         self.depth -= 1;
     }
 
-    fn statement(&mut self, node: Node) -> Stmt {
-        let span = span_of(node);
-        let kind = match kind(node) {
-            "expression_statement" => self.expression_statement(node),
-            "if_statement" => self.if_statement(node),
-            "try_statement" => self.try_statement(node),
-            "with_statement" => self.with_statement(node),
-            "for_statement" => {
-                let targets = field(node, field_id!("left")).map(|left| vec![self.expr(left)]).unwrap_or_default();
-                let iter = field(node, field_id!("right")).map(|right| self.expr(right));
-                let body = self.block_field(node, field_id!("body"));
-                let else_block = field(node, field_id!("alternative")).map(|alternative| self.clause_body(alternative));
-                StmtKind::Loop { targets, iter: iter.map(Box::new), condition: None, body, else_block }
+    fn statement(&mut self, stmt: &ast::Stmt) -> Stmt {
+        let span = self.statement_span(stmt);
+        let kind = match stmt {
+            ast::Stmt::Expr(statement) => match statement.value.as_ref() {
+                // `a(), b()`: the parts, as one expression spanning the statement.
+                ast::Expr::Tuple(tuple) if !tuple.parenthesized => {
+                    StmtKind::Expr(Expr { span, kind: ExprKind::Sequence(self.exprs(&tuple.elts)) })
+                }
+                value => StmtKind::Expr(self.expr(value)),
+            },
+            ast::Stmt::Assign(assign) => {
+                let targets = self.exprs(&assign.targets);
+                StmtKind::Assign { targets, value: self.expr(&assign.value), augmented: false }
             }
-            "while_statement" => {
-                let condition = field(node, field_id!("condition")).map(|condition| self.expr(condition));
-                let body = self.block_field(node, field_id!("body"));
-                let else_block = field(node, field_id!("alternative")).map(|alternative| self.clause_body(alternative));
-                StmtKind::Loop { targets: Vec::new(), iter: None, condition: condition.map(Box::new), body, else_block }
+            ast::Stmt::AugAssign(assign) => {
+                let targets = vec![self.expr(&assign.target)];
+                StmtKind::Assign { targets, value: self.expr(&assign.value), augmented: true }
             }
-            "return_statement" => StmtKind::Return(self.named_children(node).first().map(|value| self.expr(*value))),
-            "raise_statement" => {
-                let cause = field(node, field_id!("cause")).map(|cause| self.expr(cause));
-                let cause_id = field(node, field_id!("cause")).map(|cause| cause.id());
-                let exception =
-                    self.named_children(node).into_iter().find(|child| Some(child.id()) != cause_id).map(|exception| self.expr(exception));
-                StmtKind::Raise { exception: exception.map(Box::new), cause: cause.map(Box::new) }
+            ast::Stmt::AnnAssign(assign) => {
+                let targets = vec![self.expr(&assign.target)];
+                match &assign.value {
+                    Some(value) => StmtKind::Assign { targets, value: self.expr(value), augmented: false },
+                    // An annotation without a value (`x: int`) binds nothing useful.
+                    None => StmtKind::Other(targets),
+                }
             }
-            "break_statement" => StmtKind::Break,
-            "continue_statement" => StmtKind::Continue,
-            "function_definition" => StmtKind::FunctionDef(self.function_definition(node, Vec::new())),
-            "class_definition" => self.class_definition(node, Vec::new()),
-            "decorated_definition" => self.decorated_definition(node),
-            "import_statement" | "import_from_statement" | "future_import_statement" => {
-                self.import(node);
+            ast::Stmt::If(statement) => {
+                let condition = self.expr(&statement.test);
+                let then_block = self.block(&statement.body);
+                let else_block = self.else_chain(&statement.elif_else_clauses);
+                StmtKind::If { condition, then_block, else_block }
+            }
+            ast::Stmt::Try(statement) => {
+                let body = self.block(&statement.body);
+                let handlers = statement.handlers.iter().map(|handler| self.handler(handler)).collect();
+                let else_block = self.optional_block(&statement.orelse);
+                let finally_block = self.optional_block(&statement.finalbody);
+                StmtKind::Try { body, handlers, else_block, finally_block }
+            }
+            ast::Stmt::With(statement) => {
+                let items = statement
+                    .items
+                    .iter()
+                    .map(|item| WithItem {
+                        context: self.expr(&item.context_expr),
+                        binding: item.optional_vars.as_deref().map(|binding| self.expr(binding)),
+                    })
+                    .collect();
+                StmtKind::With { items, body: self.block(&statement.body), is_async: statement.is_async }
+            }
+            ast::Stmt::For(statement) => {
+                let targets = vec![self.expr(&statement.target)];
+                let iter = self.expr(&statement.iter);
+                let body = self.block(&statement.body);
+                let else_block = self.optional_block(&statement.orelse);
+                StmtKind::Loop { targets, iter: Some(Box::new(iter)), condition: None, body, else_block }
+            }
+            ast::Stmt::While(statement) => {
+                let condition = self.expr(&statement.test);
+                let body = self.block(&statement.body);
+                let else_block = self.optional_block(&statement.orelse);
+                StmtKind::Loop { targets: Vec::new(), iter: None, condition: Some(Box::new(condition)), body, else_block }
+            }
+            ast::Stmt::Return(statement) => StmtKind::Return(statement.value.as_deref().map(|value| self.expr(value))),
+            ast::Stmt::Raise(statement) => StmtKind::Raise {
+                exception: statement.exc.as_deref().map(|exception| Box::new(self.expr(exception))),
+                cause: statement.cause.as_deref().map(|cause| Box::new(self.expr(cause))),
+            },
+            ast::Stmt::Break(_) => StmtKind::Break,
+            ast::Stmt::Continue(_) => StmtKind::Continue,
+            ast::Stmt::FunctionDef(definition) => StmtKind::FunctionDef(self.function_definition(definition)),
+            ast::Stmt::ClassDef(definition) => self.class_definition(definition),
+            ast::Stmt::Import(statement) => {
+                for alias in &statement.names {
+                    let module = alias.name.id.to_string();
+                    let alias_name = alias.asname.as_ref().map_or_else(|| module.clone(), |name| name.id.to_string());
+                    self.imports.push(Import { module, name: None, alias: alias_name, span });
+                }
                 StmtKind::Other(Vec::new())
             }
-            _ => {
-                // Statements without rule-relevant structure (assert, del, global, ...):
-                // keep their expressions so calls inside them are still seen.
-                let children = self.named_children(node);
-                let mut expressions = Vec::with_capacity(children.len());
-                for child in children {
-                    if kind(child) == "block" {
-                        continue;
-                    }
-                    expressions.push(self.expr(child));
-                }
-                StmtKind::Other(expressions)
+            ast::Stmt::ImportFrom(statement) => {
+                self.import_from(statement, span);
+                StmtKind::Other(Vec::new())
             }
+            // Statements without rule-relevant structure: their expressions are kept so calls
+            // inside them are still seen.
+            ast::Stmt::Delete(statement) => StmtKind::Other(self.exprs(&statement.targets)),
+            ast::Stmt::Assert(statement) => {
+                let mut parts = vec![self.expr(&statement.test)];
+                parts.extend(statement.msg.as_deref().map(|message| self.expr(message)));
+                StmtKind::Other(parts)
+            }
+            ast::Stmt::TypeAlias(statement) => StmtKind::Other(vec![self.expr(&statement.name), self.expr(&statement.value)]),
+            ast::Stmt::Global(ast::StmtGlobal { names, .. }) | ast::Stmt::Nonlocal(ast::StmtNonlocal { names, .. }) => {
+                StmtKind::Other(names.iter().map(|name| self.identifier(name)).collect())
+            }
+            ast::Stmt::Match(statement) => StmtKind::Other(vec![self.expr(&statement.subject)]),
+            ast::Stmt::Pass(_) | ast::Stmt::IpyEscapeCommand(_) => StmtKind::Other(Vec::new()),
         };
         Stmt { span, kind }
     }
 
-    fn clause_body(&mut self, clause: Node) -> Block {
-        match field(clause, field_id!("body")) {
-            Some(body) => self.block_from_children(body),
-            None => self.block_child(clause),
-        }
-    }
-
-    fn expression_statement(&mut self, node: Node) -> StmtKind {
-        let children = self.named_children(node);
-        if let [single] = children.as_slice() {
-            match kind(single) {
-                "assignment" => return self.assignment(*single, false),
-                "augmented_assignment" => return self.assignment(*single, true),
-                _ => return StmtKind::Expr(self.expr(*single)),
+    /// A statement's span; a compound one ends with the comments its last block keeps.
+    fn statement_span(&self, stmt: &ast::Stmt) -> Span {
+        let start = usize::from(stmt.start());
+        let range = stmt.range();
+        match stmt {
+            ast::Stmt::If(statement) => {
+                let last = statement.elif_else_clauses.last().map_or(&statement.body, |clause| &clause.body);
+                self.compound_span(start, range, &[last])
             }
-        }
-        let parts = children.into_iter().map(|child| self.expr(child)).collect();
-        StmtKind::Expr(Expr { span: span_of(node), kind: ExprKind::Sequence(parts) })
-    }
-
-    fn assignment(&mut self, node: Node, augmented: bool) -> StmtKind {
-        // Almost always one target (`a = b = value` has two).
-        let mut targets = Vec::with_capacity(1);
-        let mut current = node;
-        // `a = b = value` nests assignments on the right.
-        loop {
-            if let Some(left) = field(current, field_id!("left")) {
-                targets.push(self.expr(left));
+            ast::Stmt::Try(statement) => {
+                let handler = statement.handlers.last().map(|ast::ExceptHandler::ExceptHandler(handler)| handler.body.as_slice());
+                let bodies = [&statement.body[..], handler.unwrap_or_default(), &statement.orelse, &statement.finalbody];
+                self.compound_span(start, range, &bodies)
             }
-            match field(current, field_id!("right")) {
-                Some(right) if kind(right) == "assignment" => current = right,
-                Some(right) => {
-                    let value = self.expr(right);
-                    return StmtKind::Assign { targets, value, augmented };
-                }
-                None => {
-                    // An annotation without a value (`x: int`) binds nothing useful.
-                    return StmtKind::Other(targets);
-                }
+            ast::Stmt::With(statement) => self.compound_span(start, range, &[&statement.body]),
+            ast::Stmt::For(ast::StmtFor { body, orelse, .. }) | ast::Stmt::While(ast::StmtWhile { body, orelse, .. }) => {
+                self.compound_span(start, range, &[body, orelse])
             }
+            ast::Stmt::FunctionDef(ast::StmtFunctionDef { body, .. }) | ast::Stmt::ClassDef(ast::StmtClassDef { body, .. }) => {
+                self.compound_span(start, range, &[body])
+            }
+            _ => self.span(range),
         }
-    }
-
-    fn if_statement(&mut self, node: Node) -> StmtKind {
-        let condition = self.expr_field(node, field_id!("condition"));
-        let then_block = self.block_field(node, field_id!("consequence"));
-        let mut cursor = node.walk();
-        let alternatives: Vec<Node> = fields_of(node, field_id!("alternative"), &mut cursor);
-        let else_block = self.else_chain(&alternatives);
-        StmtKind::If { condition, then_block, else_block }
     }
 
     /// `elif` clauses become nested `if` statements in the else branch.
-    fn else_chain(&mut self, alternatives: &[Node]) -> Option<Block> {
+    fn else_chain(&mut self, clauses: &[ast::ElifElseClause]) -> Option<Block> {
         let mut branches = Vec::new();
         let mut otherwise = None;
-        for alternative in alternatives {
-            if kind(alternative) == "elif_clause" {
-                let condition = self.expr_field(*alternative, field_id!("condition"));
-                let then_block = self.block_field(*alternative, field_id!("consequence"));
-                branches.push((condition, then_block, span_of(*alternative)));
-            } else {
-                otherwise = Some(self.clause_body(*alternative));
+        for clause in clauses {
+            match &clause.test {
+                Some(test) => {
+                    let condition = self.expr(test);
+                    let then_block = self.block(&clause.body);
+                    let span = self.compound_span(usize::from(clause.start()), clause.range, &[&clause.body]);
+                    branches.push((condition, then_block, span));
+                }
+                None => otherwise = Some(self.block(&clause.body)),
             }
         }
         self.if_chain(branches, otherwise)
@@ -348,119 +470,88 @@ impl<'a> Converter<'a> {
 
     /// `match subject: case p if g: ...`: the subject once, then an `if`/`else` chain
     /// whose conditions hold each case's pattern and guard, so every case body is analysed.
-    fn match_statement(&mut self, node: Node, out: &mut Vec<Stmt>) {
-        let subject = self.expr_field(node, field_id!("subject"));
+    fn match_statement(&mut self, statement: &ast::StmtMatch, out: &mut Vec<Stmt>) {
+        let subject = self.expr(&statement.subject);
         out.push(Stmt { span: subject.span, kind: StmtKind::Other(vec![subject]) });
-        let cases: Vec<Node> = field(node, field_id!("body"))
-            .map(|body| self.named_children(body).into_iter().filter(|child| kind(child) == "case_clause").collect())
-            .unwrap_or_default();
-        let mut branches = Vec::new();
-        for case in cases {
-            let mut condition_parts = Vec::new();
-            for child in self.named_children(case) {
-                if kind(child) != "block" {
-                    condition_parts.push(self.expr(child));
-                }
-            }
-            let then_block = self.block_field(case, field_id!("consequence"));
-            let condition = Expr { span: span_of(case), kind: ExprKind::Other(condition_parts) };
-            branches.push((condition, then_block, span_of(case)));
+        let mut branches = Vec::with_capacity(statement.cases.len());
+        for case in &statement.cases {
+            let mut condition_parts = vec![self.pattern(&case.pattern)];
+            condition_parts.extend(case.guard.as_deref().map(|guard| self.expr(guard)));
+            let then_block = self.block(&case.body);
+            let span = self.compound_span(usize::from(case.start()), case.range, &[&case.body]);
+            branches.push((Expr { span, kind: ExprKind::Other(condition_parts) }, then_block, span));
         }
         if let Some(chain) = self.if_chain(branches, None) {
             out.extend(chain.statements);
         }
     }
 
-    fn try_statement(&mut self, node: Node) -> StmtKind {
-        let body = self.block_field(node, field_id!("body"));
-        let mut handlers = Vec::new();
-        let mut else_block = None;
-        let mut finally_block = None;
-        for child in self.named_children(node) {
-            match kind(child) {
-                "except_clause" => handlers.push(self.handler(child)),
-                "else_clause" => else_block = Some(self.clause_body(child)),
-                "finally_clause" => finally_block = Some(self.block_child(child)),
-                _ => {}
-            }
+    /// A `case` pattern: the names it binds and the values it compares with.
+    fn pattern(&mut self, pattern: &ast::Pattern) -> Expr {
+        let span = self.span(pattern.range());
+        if self.depth > MAX_DEPTH {
+            return Expr { span, kind: ExprKind::Other(Vec::new()) };
         }
-        StmtKind::Try { body, handlers, else_block, finally_block }
+        self.depth += 1;
+        let kind = match pattern {
+            ast::Pattern::MatchValue(value) => self.expr(&value.value).kind,
+            ast::Pattern::MatchSingleton(_) => ExprKind::Constant(self.text_of(pattern.range()).to_string()),
+            ast::Pattern::MatchSequence(sequence) => ExprKind::Sequence(sequence.patterns.iter().map(|part| self.pattern(part)).collect()),
+            ast::Pattern::MatchMapping(mapping) => {
+                let mut parts = self.exprs(&mapping.keys);
+                parts.extend(mapping.patterns.iter().map(|part| self.pattern(part)));
+                parts.extend(mapping.rest.as_ref().map(|rest| self.identifier(rest)));
+                ExprKind::Other(parts)
+            }
+            ast::Pattern::MatchClass(class) => {
+                let mut parts = vec![self.expr(&class.cls)];
+                parts.extend(class.arguments.patterns.iter().map(|part| self.pattern(part)));
+                parts.extend(class.arguments.keywords.iter().map(|keyword| self.pattern(&keyword.pattern)));
+                ExprKind::Other(parts)
+            }
+            ast::Pattern::MatchStar(star) => ExprKind::Other(star.name.iter().map(|name| self.identifier(name)).collect()),
+            ast::Pattern::MatchAs(binding) => {
+                let mut parts: Vec<Expr> = binding.pattern.iter().map(|inner| self.pattern(inner)).collect();
+                parts.extend(binding.name.as_ref().map(|name| self.identifier(name)));
+                ExprKind::Other(parts)
+            }
+            ast::Pattern::MatchOr(alternatives) => ExprKind::Other(alternatives.patterns.iter().map(|part| self.pattern(part)).collect()),
+        };
+        self.depth -= 1;
+        Expr { span, kind }
     }
 
-    fn handler(&mut self, node: Node) -> Handler {
-        let value = field(node, field_id!("value")).or_else(|| self.named_children(node).into_iter().find(|child| kind(child) != "block"));
+    fn handler(&mut self, handler: &ast::ExceptHandler) -> Handler {
+        let ast::ExceptHandler::ExceptHandler(handler) = handler;
         let mut types = Vec::new();
-        let mut name = None;
-        if let Some(value) = value {
-            let type_node = if kind(value) == "as_pattern" {
-                name = field(value, field_id!("alias")).map(|alias| self.text(alias).trim().to_string());
-                self.named_children(value).into_iter().next()
-            } else {
-                Some(value)
-            };
-            if let Some(type_node) = type_node {
-                let type_expr = self.expr(type_node);
-                match &type_expr.kind {
-                    ExprKind::Sequence(parts) => types.extend(parts.iter().map(|part| part.dotted().unwrap_or_else(|| "?".into()))),
-                    _ => types.push(type_expr.dotted().unwrap_or_else(|| "?".into())),
-                }
+        if let Some(type_expr) = handler.type_.as_deref() {
+            let type_expr = self.expr(type_expr);
+            match &type_expr.kind {
+                ExprKind::Sequence(parts) => types.extend(parts.iter().map(|part| part.dotted().unwrap_or_else(|| "?".into()))),
+                _ => types.push(type_expr.dotted().unwrap_or_else(|| "?".into())),
             }
         }
-        let body = self.block_child(node);
-        Handler { types, name, body, span: span_of(node) }
+        let name = handler.name.as_ref().map(|name| name.id.to_string());
+        let span = self.compound_span(usize::from(handler.start()), handler.range, &[&handler.body]);
+        Handler { types, name, body: self.block(&handler.body), span }
     }
 
-    fn with_statement(&mut self, node: Node) -> StmtKind {
-        let is_async = node.child(0).is_some_and(|first| kind(first) == "async");
-        let mut items = Vec::new();
-        for clause in self.named_children(node).into_iter().filter(|child| kind(child) == "with_clause") {
-            for item in self.named_children(clause).into_iter().filter(|child| kind(child) == "with_item") {
-                let Some(value) = field(item, field_id!("value")) else { continue };
-                if kind(value) == "as_pattern" {
-                    let context = self.named_children(value).into_iter().next().map(|context| self.expr(context));
-                    let binding = field(value, field_id!("alias"))
-                        .and_then(|alias| self.named_children(alias).into_iter().next().or(Some(alias)))
-                        .map(|alias| self.expr(alias));
-                    if let Some(context) = context {
-                        items.push(WithItem { context, binding });
-                    }
-                } else {
-                    items.push(WithItem { context: self.expr(value), binding: None });
-                }
-            }
-        }
-        let body = self.block_field(node, field_id!("body"));
-        StmtKind::With { items, body, is_async }
-    }
-
-    fn decorated_definition(&mut self, node: Node) -> StmtKind {
-        let children = self.named_children(node);
-        let mut decorators = Vec::with_capacity(children.len().saturating_sub(1));
-        for child in children.into_iter().filter(|child| kind(child) == "decorator") {
-            if let Some(expression) = self.named_children(child).into_iter().next() {
-                decorators.push(self.expr(expression));
-            }
-        }
-        match field(node, field_id!("definition")) {
-            Some(definition) if kind(definition) == "function_definition" => {
-                StmtKind::FunctionDef(self.function_definition(definition, decorators))
-            }
-            Some(definition) if kind(definition) == "class_definition" => self.class_definition(definition, decorators),
-            _ => StmtKind::Other(decorators),
-        }
-    }
-
-    fn function_definition(&mut self, node: Node, decorators: Vec<Expr>) -> FunctionId {
-        let name_node = field(node, field_id!("name")).unwrap_or(node);
-        let name = self.text(name_node);
-        let is_async = node.child(0).is_some_and(|first| kind(first) == "async");
+    fn function_definition(&mut self, definition: &ast::StmtFunctionDef) -> FunctionId {
+        let decorators: Vec<Expr> = definition.decorator_list.iter().map(|decorator| self.expr(&decorator.expression)).collect();
+        let name_span = self.span(definition.name.range);
+        let start = if definition.decorator_list.is_empty() {
+            usize::from(definition.range.start())
+        } else {
+            self.definition_start(name_span.start_byte, "def", definition.is_async).unwrap_or(usize::from(definition.range.start()))
+        };
+        let span = self.compound_span(start, definition.range, &[&definition.body]);
         let parent = self.function_stack.last().copied().unwrap_or(FunctionId(0));
-        let id = self.reserve_function(name, Some(parent), node, name_node, is_async);
-        let params = field(node, field_id!("parameters")).map(|parameters| self.parameters(parameters)).unwrap_or_default();
+        let id = self.reserve_function(definition.name.id.to_string(), Some(parent), span, name_span, definition.is_async);
+        let params = self.parameters(&definition.parameters);
         // A class's methods belong to it; functions nested in a method do not.
         let class = self.current_class.take();
         self.function_stack.push(id);
-        let body = if self.outline { Block::default() } else { self.block_field(node, field_id!("body")) };
+        let body = if self.outline { Block::default() } else { self.block(&definition.body) };
         self.function_stack.pop();
         self.current_class = class.clone();
         if let Some(function) = self.functions.get_mut(id.0) {
@@ -472,188 +563,143 @@ impl<'a> Converter<'a> {
         id
     }
 
-    fn class_definition(&mut self, node: Node, _decorators: Vec<Expr>) -> StmtKind {
-        let name = field(node, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();
-        let bases = field(node, field_id!("superclasses"))
-            .map(|superclasses| self.named_children(superclasses).into_iter().map(|base| self.expr(base)).collect())
-            .unwrap_or_default();
-        self.classes.push(Class { name: name.clone(), bases, span: span_of(node) });
+    fn class_definition(&mut self, definition: &ast::StmtClassDef) -> StmtKind {
+        let name = definition.name.id.to_string();
+        let bases = definition.arguments.as_deref().map(|arguments| self.arguments_in_order(arguments)).unwrap_or_default();
+        let start = if definition.decorator_list.is_empty() {
+            usize::from(definition.range.start())
+        } else {
+            self.keyword_before(usize::from(definition.name.range.start()), "class").unwrap_or(usize::from(definition.range.start()))
+        };
+        let span = self.compound_span(start, definition.range, &[&definition.body]);
+        self.classes.push(Class { name: name.clone(), bases, span });
         let outer = self.current_class.replace(name.clone());
-        let body = self.block_field(node, field_id!("body"));
+        let body = self.block(&definition.body);
         self.current_class = outer;
         StmtKind::ClassDef { name, body }
     }
 
-    fn parameters(&mut self, node: Node) -> Vec<Param> {
-        let children = self.named_children(node);
-        let mut params = Vec::with_capacity(children.len());
-        for child in children {
-            let span = span_of(child);
-            let (name_node, annotation, default) = match kind(child) {
-                "identifier" => (Some(child), None, None),
-                "typed_parameter" => {
-                    let name = self
-                        .named_children(child)
-                        .into_iter()
-                        .find(|part| matches!(kind(part), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
-                    (name, field(child, field_id!("type")), None)
+    /// Class bases and keywords in source order; a keyword is its name and value together.
+    fn arguments_in_order(&mut self, arguments: &ast::Arguments) -> Vec<Expr> {
+        arguments
+            .iter_source_order()
+            .map(|argument| match argument {
+                ast::ArgOrKeyword::Arg(argument) => self.expr(argument),
+                ast::ArgOrKeyword::Keyword(keyword) => {
+                    let mut parts: Vec<Expr> = keyword.arg.iter().map(|name| self.identifier(name)).collect();
+                    parts.push(self.expr(&keyword.value));
+                    Expr { span: self.span(keyword.range), kind: ExprKind::Other(parts) }
                 }
-                "default_parameter" | "typed_default_parameter" => {
-                    (field(child, field_id!("name")), field(child, field_id!("type")), field(child, field_id!("value")))
+            })
+            .collect()
+    }
+
+    fn parameters(&mut self, parameters: &ast::Parameters) -> Vec<Param> {
+        let mut params = Vec::with_capacity(parameters.len());
+        for parameter in parameters.iter_source_order() {
+            let (parameter, default, range) = match parameter {
+                ast::AnyParameterRef::NonVariadic(with_default) => {
+                    (&with_default.parameter, with_default.default.as_deref(), with_default.range)
                 }
-                "list_splat_pattern" | "dictionary_splat_pattern" => (self.named_children(child).into_iter().next(), None, None),
-                _ => (None, None, None),
+                ast::AnyParameterRef::Variadic(parameter) => {
+                    // `*args` and `**kwargs` start at their stars.
+                    let start = self.text[..usize::from(parameter.range.start())].trim_end_matches('*').len();
+                    (parameter, None, TextRange::new(start.try_into().unwrap_or(parameter.range.start()), parameter.range.end()))
+                }
             };
-            let Some(mut name_node) = name_node else { continue };
-            if matches!(kind(name_node), "list_splat_pattern" | "dictionary_splat_pattern") {
-                match self.named_children(name_node).into_iter().next() {
-                    Some(inner) => name_node = inner,
-                    None => continue,
-                }
-            }
             params.push(Param {
-                name: self.text(name_node),
-                annotation: annotation.map(|annotation| self.text(annotation).split_whitespace().collect()),
+                name: parameter.name.id.to_string(),
+                annotation: parameter.annotation.as_deref().map(|annotation| self.text_of(annotation.range()).split_whitespace().collect()),
                 default: default.map(|default| self.expr(default)),
-                span,
+                span: self.span(range),
             });
         }
         params
     }
 
-    fn import(&mut self, node: Node) {
-        let span = span_of(node);
-        match kind(node) {
-            "import_statement" => {
-                let mut cursor = node.walk();
-                let names: Vec<Node> = fields_of(node, field_id!("name"), &mut cursor);
-                for name in names {
-                    let (module, alias) = self.imported_name(name);
-                    self.imports.push(Import { module: module.clone(), name: None, alias: alias.unwrap_or(module), span });
-                }
-            }
-            "import_from_statement" => {
-                let module = field(node, field_id!("module_name")).map(|module| self.text(module)).unwrap_or_default();
-                let mut cursor = node.walk();
-                let names: Vec<Node> = fields_of(node, field_id!("name"), &mut cursor);
-                if names.is_empty() && self.named_children(node).iter().any(|child| kind(child) == "wildcard_import") {
-                    self.imports.push(Import { module, name: Some("*".into()), alias: "*".into(), span });
-                    return;
-                }
-                for name in names {
-                    let (imported, alias) = self.imported_name(name);
-                    self.imports.push(Import {
-                        module: module.clone(),
-                        name: Some(imported.clone()),
-                        alias: alias.unwrap_or(imported),
-                        span,
-                    });
-                }
-            }
-            _ => {}
+    fn import_from(&mut self, statement: &ast::StmtImportFrom, span: Span) {
+        let name = statement.module.as_ref().map(|module| module.id.as_str()).unwrap_or("");
+        // `from __future__ import ...` is a compiler directive, not an import of a module.
+        if statement.level == 0 && name == "__future__" {
+            return;
+        }
+        let module = format!("{}{name}", ".".repeat(statement.level as usize));
+        for alias in &statement.names {
+            let imported = alias.name.id.to_string();
+            let alias_name = alias.asname.as_ref().map_or_else(|| imported.clone(), |name| name.id.to_string());
+            self.imports.push(Import { module: module.clone(), name: Some(imported), alias: alias_name, span });
         }
     }
+}
 
-    fn imported_name(&self, node: Node) -> (String, Option<String>) {
-        if kind(node) == "aliased_import" {
-            let name = field(node, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();
-            let alias = field(node, field_id!("alias")).map(|alias| self.text(alias));
-            (name, alias)
-        } else {
-            (self.text(node), None)
-        }
+// ----- expressions ----------------------------------------------------------------------
+
+impl<'a> Converter<'a> {
+    fn exprs(&mut self, expressions: &[ast::Expr]) -> Vec<Expr> {
+        expressions.iter().map(|expression| self.expr(expression)).collect()
     }
 
-    // ----- expressions ------------------------------------------------------------------
-
-    fn expr_field(&mut self, node: Node, id: Option<NonZeroU16>) -> Expr {
-        match field(node, id) {
-            Some(child) => self.expr(child),
-            None => Expr { span: span_of(node), kind: ExprKind::Other(Vec::new()) },
-        }
+    fn identifier(&self, identifier: &ast::Identifier) -> Expr {
+        Expr { span: self.span(identifier.range), kind: ExprKind::Name(identifier.id.to_string()) }
     }
 
-    fn child_exprs(&mut self, node: Node) -> Vec<Expr> {
-        let children = self.named_children(node);
-        self.exprs(children)
-    }
-
-    fn exprs(&mut self, nodes: Vec<Node>) -> Vec<Expr> {
-        nodes.into_iter().map(|node| self.expr(node)).collect()
-    }
-
-    fn expr(&mut self, node: Node) -> Expr {
-        // `(x)` is `x`, with the span of `x` (where a finding must point). A loop, not
-        // recursion: a file may nest parentheses a million deep.
-        let mut node = node;
-        while kind(node) == "parenthesized_expression"
-            && let [inner] = self.named_children(node).as_slice()
-        {
-            node = *inner;
-        }
-        let span = span_of(node);
+    fn expr(&mut self, expression: &ast::Expr) -> Expr {
+        let span = self.span(expression.range());
         if self.depth > MAX_DEPTH {
             return Expr { span, kind: ExprKind::Other(Vec::new()) };
         }
         self.depth += 1;
-        let kind = self.expr_kind(node);
+        let kind = self.expr_kind(expression, span);
         self.depth -= 1;
         Expr { span, kind }
     }
 
-    fn expr_kind(&mut self, node: Node) -> ExprKind {
-        match kind(node) {
-            "identifier" | "as_pattern_target" => match self.named_children(node).into_iter().next() {
-                Some(inner) if kind(node) == "as_pattern_target" => self.expr(inner).kind,
-                _ => ExprKind::Name(self.text(node)),
-            },
-            "attribute" => {
-                let object = self.expr_field(node, field_id!("object"));
-                let name = field(node, field_id!("attribute")).map(|attribute| self.text(attribute)).unwrap_or_default();
-                ExprKind::Attribute { object: Box::new(object), name }
+    fn expr_kind(&mut self, expression: &ast::Expr, span: Span) -> ExprKind {
+        match expression {
+            ast::Expr::Name(name) => ExprKind::Name(name.id.to_string()),
+            ast::Expr::Attribute(attribute) => {
+                ExprKind::Attribute { object: Box::new(self.expr(&attribute.value)), name: attribute.attr.id.to_string() }
             }
-            "call" => self.call(node),
-            "await" => match self.named_children(node).into_iter().next() {
-                Some(inner) => ExprKind::Await(Box::new(self.expr(inner))),
-                None => ExprKind::Other(Vec::new()),
-            },
-            "parenthesized_expression" => match self.named_children(node).into_iter().next() {
-                Some(inner) => self.expr(inner).kind,
-                None => ExprKind::Sequence(Vec::new()),
-            },
-            "subscript" => {
-                let object = self.expr_field(node, field_id!("value"));
-                let mut cursor = node.walk();
-                let indices: Vec<Node> = fields_of(node, field_id!("subscript"), &mut cursor);
-                let mut indices = self.exprs(indices);
-                let index =
-                    if indices.len() == 1 { indices.remove(0) } else { Expr { span: span_of(node), kind: ExprKind::Sequence(indices) } };
+            ast::Expr::Call(call) => self.call(call),
+            ast::Expr::Await(inner) => ExprKind::Await(Box::new(self.expr(&inner.value))),
+            ast::Expr::Subscript(subscript) => {
+                let object = self.expr(&subscript.value);
+                let index = match subscript.slice.as_ref() {
+                    // `a[i, j]`: the indices, spanning the subscript.
+                    ast::Expr::Tuple(tuple) if !tuple.parenthesized && tuple.elts.len() > 1 => {
+                        Expr { span, kind: ExprKind::Sequence(self.exprs(&tuple.elts)) }
+                    }
+                    ast::Expr::Tuple(tuple) if !tuple.parenthesized && tuple.elts.len() == 1 => self.expr(&tuple.elts[0]),
+                    index => self.expr(index),
+                };
                 ExprKind::Subscript { object: Box::new(object), index: Box::new(index) }
             }
-            "string" | "concatenated_string" => {
+            ast::Expr::StringLiteral(_) | ast::Expr::BytesLiteral(_) | ast::Expr::FString(_) | ast::Expr::TString(_) => {
                 let mut parts = Vec::new();
-                let text = self.string_content(node, &mut parts);
+                let text = self.string_content(expression, &mut parts);
                 if parts.is_empty() { ExprKind::String(text) } else { ExprKind::Interpolated { text, parts } }
             }
-            "integer" | "float" => ExprKind::Number(self.text(node)),
-            "true" | "false" | "none" | "ellipsis" => ExprKind::Constant(self.text(node)),
-            "comparison_operator" => {
-                let operands = self.child_exprs(node);
-                let mut cursor = node.walk();
-                let operators =
-                    fields_of(node, field_id!("operators"), &mut cursor).into_iter().map(|operator| operator.kind().to_string()).collect();
+            ast::Expr::NumberLiteral(_) => ExprKind::Number(self.text_of(expression.range()).to_string()),
+            ast::Expr::BooleanLiteral(_) | ast::Expr::NoneLiteral(_) | ast::Expr::EllipsisLiteral(_) => {
+                ExprKind::Constant(self.text_of(expression.range()).to_string())
+            }
+            ast::Expr::Compare(compare) => {
+                let mut operands = Vec::with_capacity(compare.comparators.len() + 1);
+                operands.push(self.expr(&compare.left));
+                operands.extend(compare.comparators.iter().map(|comparator| self.expr(comparator)));
+                let operators = compare.ops.iter().map(|operator| operator.as_str().to_string()).collect();
                 ExprKind::Compare { operands, operators }
             }
-            "boolean_operator" => {
-                let operator = match field(node, field_id!("operator")).map(|operator| operator.kind()) {
-                    Some("or") => BoolOp::Or,
-                    _ => BoolOp::And,
+            ast::Expr::BoolOp(boolean) => {
+                let operator = match boolean.op {
+                    ast::BoolOp::Or => BoolOp::Or,
+                    ast::BoolOp::And => BoolOp::And,
                 };
-                let mut operands = Vec::new();
-                for side in [field_id!("left"), field_id!("right")] {
-                    let Some(child) = field(node, side) else { continue };
-                    let operand = self.expr(child);
+                let mut operands = Vec::with_capacity(boolean.values.len());
+                for value in &boolean.values {
+                    let operand = self.expr(value);
                     match operand.kind {
+                        // `a and (b and c)` reads as one chain.
                         ExprKind::Bool { operator: inner_operator, operands: inner } if inner_operator == operator => {
                             operands.extend(inner)
                         }
@@ -662,117 +708,162 @@ impl<'a> Converter<'a> {
                 }
                 ExprKind::Bool { operator, operands }
             }
-            "not_operator" => ExprKind::Not(Box::new(self.expr_field(node, field_id!("argument")))),
-            "conditional_expression" => {
-                let mut parts = self.child_exprs(node);
-                if parts.len() == 3 {
-                    let else_value = parts.pop().map(Box::new);
-                    let condition = parts.pop().map(Box::new);
-                    let then_value = parts.pop().map(Box::new);
-                    if let (Some(then_value), Some(condition), Some(else_value)) = (then_value, condition, else_value) {
-                        return ExprKind::Conditional { condition, then_value, else_value };
-                    }
-                }
-                ExprKind::Other(parts)
+            ast::Expr::UnaryOp(unary) if unary.op == ast::UnaryOp::Not => ExprKind::Not(Box::new(self.expr(&unary.operand))),
+            ast::Expr::UnaryOp(unary) => ExprKind::Other(vec![self.expr(&unary.operand)]),
+            ast::Expr::BinOp(binary) => ExprKind::Other(vec![self.expr(&binary.left), self.expr(&binary.right)]),
+            ast::Expr::If(conditional) => {
+                let then_value = Box::new(self.expr(&conditional.body));
+                let condition = Box::new(self.expr(&conditional.test));
+                let else_value = Box::new(self.expr(&conditional.orelse));
+                ExprKind::Conditional { condition, then_value, else_value }
             }
-            "lambda" => ExprKind::Lambda { body: Box::new(self.expr_field(node, field_id!("body"))) },
-            "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
-                let mut targets = Vec::new();
-                for clause in self.named_children(node).into_iter().filter(|child| kind(child) == "for_in_clause") {
-                    if let Some(left) = field(clause, field_id!("left")) {
-                        targets.push(self.expr(left));
-                    }
-                }
-                ExprKind::Comprehension { parts: self.child_exprs(node), targets }
+            ast::Expr::Lambda(lambda) => ExprKind::Lambda { body: Box::new(self.expr(&lambda.body)) },
+            ast::Expr::ListComp(ast::ExprListComp { elt, generators, .. })
+            | ast::Expr::SetComp(ast::ExprSetComp { elt, generators, .. })
+            | ast::Expr::Generator(ast::ExprGenerator { elt, generators, .. }) => {
+                let body = self.expr(elt);
+                self.comprehension(body, generators)
             }
-            "tuple" | "list" | "set" | "pattern_list" | "expression_list" | "tuple_pattern" | "list_pattern" => {
-                ExprKind::Sequence(self.child_exprs(node))
+            ast::Expr::DictComp(comprehension) => {
+                let mut pair = Vec::with_capacity(2);
+                pair.extend(comprehension.key.as_deref().map(|key| self.expr(key)));
+                pair.push(self.expr(&comprehension.value));
+                let start = pair.first().map_or(span.start_byte, |part| part.span.start_byte);
+                let end = pair.last().map_or(span.end_byte, |part| part.span.end_byte);
+                let body = Expr { span: self.span_between(start, end), kind: ExprKind::Other(pair) };
+                self.comprehension(body, &comprehension.generators)
             }
-            "dictionary" => {
-                let children = self.named_children(node);
-                let mut entries = Vec::with_capacity(children.len());
-                for child in children {
-                    if kind(child) == "pair" {
-                        let key = field(child, field_id!("key")).map(|key| self.expr(key));
-                        let value = self.expr_field(child, field_id!("value"));
-                        entries.push((key, value));
-                    } else {
-                        entries.push((None, self.expr(child)));
+            ast::Expr::Tuple(ast::ExprTuple { elts, .. })
+            | ast::Expr::List(ast::ExprList { elts, .. })
+            | ast::Expr::Set(ast::ExprSet { elts, .. }) => ExprKind::Sequence(self.exprs(elts)),
+            ast::Expr::Dict(dict) => {
+                let mut entries = Vec::with_capacity(dict.items.len());
+                for item in &dict.items {
+                    let value = self.expr(&item.value);
+                    match &item.key {
+                        Some(key) => entries.push((Some(self.expr(key)), value)),
+                        None => {
+                            // `**d`: the splat, from its stars.
+                            let before = self.text[..value.span.start_byte].trim_end();
+                            let start = if before.ends_with("**") { before.len() - 2 } else { value.span.start_byte };
+                            let splat = Expr { span: self.span_between(start, value.span.end_byte), kind: ExprKind::Other(vec![value]) };
+                            entries.push((None, splat));
+                        }
                     }
                 }
                 ExprKind::Dict(entries)
             }
-            _ => ExprKind::Other(self.child_exprs(node)),
+            ast::Expr::Starred(starred) => ExprKind::Other(vec![self.expr(&starred.value)]),
+            ast::Expr::Named(named) => ExprKind::Other(vec![self.expr(&named.target), self.expr(&named.value)]),
+            ast::Expr::Yield(inner) => ExprKind::Other(inner.value.as_deref().map(|value| self.expr(value)).into_iter().collect()),
+            ast::Expr::YieldFrom(inner) => ExprKind::Other(vec![self.expr(&inner.value)]),
+            ast::Expr::Slice(slice) => {
+                let parts = [&slice.lower, &slice.upper, &slice.step];
+                ExprKind::Other(parts.into_iter().filter_map(|part| part.as_deref()).map(|part| self.expr(part)).collect())
+            }
+            ast::Expr::IpyEscapeCommand(_) => ExprKind::Other(Vec::new()),
         }
     }
 
-    fn call(&mut self, node: Node) -> ExprKind {
-        let callee = self.expr_field(node, field_id!("function"));
-        let mut args = Vec::new();
-        let mut keywords = Vec::new();
+    /// A comprehension: its body, then each `for` clause (target and iterable) and `if`
+    /// filter in source order; the `for` targets are the names it binds.
+    fn comprehension(&mut self, body: Expr, generators: &[ast::Comprehension]) -> ExprKind {
+        let mut parts = vec![body];
+        let mut targets = Vec::with_capacity(generators.len());
+        for generator in generators {
+            let target = self.expr(&generator.target);
+            let iter = self.expr(&generator.iter);
+            let clause = self.span_between(usize::from(generator.range.start()), iter.span.end_byte);
+            targets.push(target.clone());
+            parts.push(Expr { span: clause, kind: ExprKind::Other(vec![target, iter]) });
+            for condition in &generator.ifs {
+                let condition = self.expr(condition);
+                let start = self.keyword_before(condition.span.start_byte, "if").unwrap_or(condition.span.start_byte);
+                let clause = self.span_between(start, condition.span.end_byte);
+                parts.push(Expr { span: clause, kind: ExprKind::Other(vec![condition]) });
+            }
+        }
+        ExprKind::Comprehension { parts, targets }
+    }
+
+    fn call(&mut self, call: &ast::ExprCall) -> ExprKind {
+        let callee = self.expr(&call.func);
+        let mut args = Vec::with_capacity(call.arguments.args.len());
+        let mut keywords = Vec::with_capacity(call.arguments.keywords.len());
         let mut has_splat = false;
-        if let Some(arguments) = field(node, field_id!("arguments")) {
-            if kind(arguments) == "generator_expression" {
-                args.push(self.expr(arguments));
-            } else {
-                let arguments = self.named_children(arguments);
-                // Sized up front: a pushed-to vector starts with room for four expressions.
-                let keyword_count = arguments.iter().filter(|argument| kind(*argument) == "keyword_argument").count();
-                args.reserve_exact(arguments.len() - keyword_count);
-                keywords.reserve_exact(keyword_count);
-                for argument in arguments {
-                    match kind(argument) {
-                        "keyword_argument" => {
-                            let name = field(argument, field_id!("name")).map(|name| self.text(name)).unwrap_or_default();
-                            let value = self.expr_field(argument, field_id!("value"));
-                            keywords.push((name, value));
-                        }
-                        "list_splat" | "dictionary_splat" => {
-                            has_splat = true;
-                            args.push(self.expr(argument));
-                        }
-                        _ => args.push(self.expr(argument)),
-                    }
+        for argument in call.arguments.iter_source_order() {
+            match argument {
+                ast::ArgOrKeyword::Arg(argument) => {
+                    has_splat |= argument.is_starred_expr();
+                    args.push(self.expr(argument));
                 }
+                ast::ArgOrKeyword::Keyword(keyword) => match &keyword.arg {
+                    Some(name) => keywords.push((name.id.to_string(), self.expr(&keyword.value))),
+                    None => {
+                        has_splat = true;
+                        let value = self.expr(&keyword.value);
+                        args.push(Expr { span: self.span(keyword.range), kind: ExprKind::Other(vec![value]) });
+                    }
+                },
             }
         }
         ExprKind::Call(Call { callee: Box::new(callee), args, keywords, has_splat })
     }
 
-    /// The text of a string; expressions interpolated in an f-string go to `parts`.
-    fn string_content(&mut self, node: Node, parts: &mut Vec<Expr>) -> String {
+    /// The text of a string as written between its quotes (implicitly concatenated parts
+    /// joined); an f-string's interpolations are kept as `{expression}` and their
+    /// expressions go to `parts`.
+    fn string_content(&mut self, expression: &ast::Expr, parts: &mut Vec<Expr>) -> String {
         let mut content = String::new();
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.children(&mut cursor).collect();
-        for child in children {
-            match kind(child) {
-                "string_content" | "escape_sequence" => content.push_str(&self.text(child)),
-                "string" => content.push_str(&self.string_content(child, parts)),
-                "interpolation" => {
-                    content.push('{');
-                    content.push_str(self.text(child).trim_start_matches('{').trim_end_matches('}'));
-                    content.push('}');
-                    if let Some(expression) = field(child, field_id!("expression")) {
-                        parts.push(self.expr(expression));
+        match expression {
+            ast::Expr::StringLiteral(string) => {
+                for part in string.value.iter() {
+                    content.push_str(self.inner_text(part.range, part.flags));
+                }
+            }
+            ast::Expr::BytesLiteral(bytes) => {
+                for part in bytes.value.iter() {
+                    content.push_str(self.inner_text(part.range, part.flags));
+                }
+            }
+            ast::Expr::FString(string) => {
+                for part in string.value.iter() {
+                    match part {
+                        ast::FStringPart::Literal(literal) => content.push_str(self.inner_text(literal.range, literal.flags)),
+                        ast::FStringPart::FString(interpolated) => self.interpolated(&interpolated.elements, &mut content, parts),
                     }
                 }
-                _ => {}
             }
+            ast::Expr::TString(string) => {
+                for part in string.value.iter() {
+                    self.interpolated(&part.elements, &mut content, parts);
+                }
+            }
+            _ => {}
         }
         content
     }
-}
 
-fn is_expression_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "identifier" | "attribute" | "call" | "await" | "string" | "concatenated_string" | "parenthesized_expression" | "subscript"
-    )
-}
+    fn interpolated(&mut self, elements: &ast::InterpolatedStringElements, content: &mut String, parts: &mut Vec<Expr>) {
+        for element in elements.iter() {
+            match element {
+                ast::InterpolatedStringElement::Literal(literal) => content.push_str(self.text_of(literal.range)),
+                ast::InterpolatedStringElement::Interpolation(interpolation) => {
+                    content.push('{');
+                    content.push_str(self.text_of(interpolation.range).trim_start_matches('{').trim_end_matches('}'));
+                    content.push('}');
+                    parts.push(self.expr(&interpolation.expression));
+                }
+            }
+        }
+    }
 
-/// Parses and discards the tree: the floor the benchmark compares full analysis against.
-pub fn parse_only(text: &str) -> bool {
-    parse(text).is_ok()
+    /// A string part's text between its opening and closing quotes.
+    fn inner_text(&self, range: TextRange, flags: impl StringFlags) -> &'a str {
+        let start = usize::from(range.start() + flags.opener_len());
+        let end = usize::from(range.end()).saturating_sub(usize::from(flags.closer_len())).max(start);
+        self.text.get(start..end).unwrap_or("")
+    }
 }
 
 #[cfg(test)]
@@ -800,23 +891,6 @@ mod tests {
             }
         }
         count
-    }
-
-    #[test]
-    fn every_field_the_converter_reads_is_in_the_grammar() {
-        // A misspelt name would make `field_id!` give `None` and the field look absent.
-        let source = include_str!("python.rs");
-        let language = tree_sitter::Language::from(tree_sitter_python::LANGUAGE);
-        let names: Vec<&str> = source
-            .split(concat!("field_id", "!(\""))
-            .skip(1)
-            .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
-            .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-            .collect();
-        assert!(names.len() > 40, "{} field reads found", names.len());
-        for name in names {
-            assert!(language.field_id_for_name(name).is_some(), "no field `{name}` in tree-sitter-python");
-        }
     }
 
     #[test]
@@ -850,6 +924,47 @@ mod tests {
             block.statements.iter().map(|stmt| 1 + stmt.blocks().map(depth).max().unwrap_or(0)).max().unwrap_or(0)
         }
         assert!(depth(&module.body) <= MAX_DEPTH + 2, "depth {}", depth(&module.body));
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_stack_allows_is_parsed_on_a_thread_with_room() {
+        // A chain of unary minus signs, one byte a level: the parser's syntax tree is as deep
+        // as the file is long, deeper than this thread's stack would hold.
+        let text = format!("x = {}a\nafter = r.json()\n", "-".repeat(400_000));
+        let facts = facts(&text);
+        let module = facts.module().expect("module");
+        assert_eq!(module.body.statements.len(), 2);
+        assert_eq!(count_calls(&module.body, "json"), 1, "the statement after the chain is read");
+    }
+
+    #[test]
+    fn multiline_strings_are_found_whole() {
+        let text = "a = '''x\ny'''\nb = f\"\"\"{a}\n{f'{1}'}\"\"\"\nc = 'one line'\n";
+        let strings = multiline_strings(text).expect("parses");
+        let texts: Vec<&str> = strings.iter().map(|(start, end)| &text[*start..*end]).collect();
+        assert_eq!(texts, vec!["'''x\ny'''", "f\"\"\"{a}\n{f'{1}'}\"\"\""]);
+    }
+
+    #[test]
+    fn blocks_end_with_the_comments_they_keep() {
+        let text = "def f():\n    try:\n        x = 1\n    except E:\n        y = 2  # inline\n        # same\n    # outer\n\n# col0\ndef g(): pass  # c\n    # odd\n";
+        let facts = facts(text);
+        let function = |name: &str| facts.functions.iter().find(|function| function.name == name).expect("function");
+        let f = function("f");
+        assert!(text[f.span.start_byte..f.span.end_byte].ends_with("\n    # outer"));
+        let StmtKind::Try { handlers, .. } = &f.body.statements[0].kind else { panic!("a try") };
+        assert!(text[handlers[0].span.start_byte..handlers[0].span.end_byte].ends_with("y = 2  # inline\n        # same"));
+        let g = function("g");
+        assert_eq!(&text[g.span.start_byte..g.span.end_byte], "def g(): pass  # c");
+    }
+
+    #[test]
+    fn a_decorated_definition_starts_at_its_keyword() {
+        let facts = facts("@router.get(\"/x\")\nasync def handler():\n    pass\n\n@dataclass\nclass Token:\n    value: str\n");
+        let handler = facts.functions.iter().find(|function| function.name == "handler").expect("function");
+        assert_eq!((handler.span.start.line, handler.span.start.column), (1, 0));
+        assert_eq!(handler.decorators.len(), 1);
+        assert_eq!((facts.classes[0].span.start.line, facts.classes[0].span.start.column), (5, 0));
     }
 
     #[test]
