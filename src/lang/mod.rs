@@ -90,6 +90,15 @@ fn typescript_without_path(text: &str, options: ExtractOptions) -> Result<FileFa
     }
 }
 
+/// The byte offset of each line's start (lines end at `\n`), for frontends whose parser
+/// gives byte offsets only.
+fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|newline| newline + 1));
+    starts
+}
+
 /// Nests `branches` as `if a: .. else: if b: .. else: otherwise`, built from the end in a
 /// loop. Past `budget` levels the remaining branches become siblings, so a chain of fifty
 /// thousand `elif`s (or `else if`s, or match arms) stays shallow enough to walk.
@@ -138,7 +147,7 @@ fn error_start(error: tree_sitter::Node) -> tree_sitter::Node {
 
 /// Calls `visit` on `root` and its descendants in document order, iteratively; below a node
 /// only when `visit` returns true for it.
-pub fn walk_nodes<'t>(root: tree_sitter::Node<'t>, mut visit: impl FnMut(tree_sitter::Node<'t>) -> bool) {
+fn walk_nodes<'t>(root: tree_sitter::Node<'t>, mut visit: impl FnMut(tree_sitter::Node<'t>) -> bool) {
     let mut cursor = root.walk();
     loop {
         if visit(cursor.node()) && cursor.goto_first_child() {

@@ -43,10 +43,16 @@ pub fn declare_stack(bytes: usize) {
 
 /// Reads the facts of one Python file.
 pub fn extract(text: &str, options: ExtractOptions) -> Result<FileFacts, FrontendError> {
-    with_stack_for(text, || {
-        let parsed = ruff_python_parser::parse_unchecked_source(text, PySourceType::Python);
-        facts_from_parsed(&parsed, text, options)
-    })
+    with_parsed(text, |parsed| facts_from_parsed(parsed, text, options))
+}
+
+/// Parses `text` and hands the module to `then`, where the stack is deep enough for both
+/// and for dropping the tree (see [`with_stack_for`]).
+fn with_parsed<T: Send>(
+    text: &str,
+    then: impl FnOnce(&ruff_python_parser::Parsed<ast::ModModule>) -> T + Send,
+) -> Result<T, FrontendError> {
+    with_stack_for(text, || then(&ruff_python_parser::parse_unchecked_source(text, PySourceType::Python)))
 }
 
 /// Runs `work` (a parse of `text` and what follows it) where the stack is deep enough for
@@ -79,7 +85,7 @@ fn with_stack_for<T: Send>(text: &str, work: impl FnOnce() -> T + Send) -> Resul
 pub fn facts_from_parsed(parsed: &ruff_python_parser::Parsed<ast::ModModule>, text: &str, options: ExtractOptions) -> FileFacts {
     let mut converter = Converter {
         text,
-        lines: line_starts(text),
+        lines: super::line_starts(text),
         outline: options.outline,
         functions: Vec::new(),
         classes: Vec::new(),
@@ -108,18 +114,9 @@ pub fn facts_from_parsed(parsed: &ruff_python_parser::Parsed<ast::ModModule>, te
     }
 }
 
-/// The byte offset of each line's start (lines end at `\n`).
-fn line_starts(text: &str) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(text.len() / 32 + 1);
-    starts.push(0);
-    starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|newline| newline + 1));
-    starts
-}
-
 /// The byte ranges of the string literals of `text` (f-strings whole) that span lines.
 pub fn multiline_strings(text: &str) -> Result<Vec<(usize, usize)>, FrontendError> {
-    with_stack_for(text, || {
-        let parsed = ruff_python_parser::parse_unchecked_source(text, PySourceType::Python);
+    with_parsed(text, |parsed| {
         let mut strings = Vec::new();
         let mut open = Vec::new();
         for token in parsed.tokens().iter() {
@@ -147,10 +144,7 @@ pub fn multiline_strings(text: &str) -> Result<Vec<(usize, usize)>, FrontendErro
 
 /// Parses and discards the tree: the floor a benchmark compares full analysis against.
 pub fn parse_only(text: &str) -> bool {
-    with_stack_for(text, || {
-        ruff_python_parser::parse_unchecked_source(text, PySourceType::Python);
-    })
-    .is_ok()
+    with_parsed(text, |_| ()).is_ok()
 }
 
 struct Converter<'a> {
@@ -209,7 +203,7 @@ impl<'a> Converter<'a> {
         (self.text.get(start..end) == Some(word)).then_some(start)
     }
 
-    /// The start of a `def` (or `async def`) whose name starts at `name`.
+    /// The start of a `def` (or `async def`) or `class` whose name starts at `name`.
     fn definition_start(&self, name: usize, keyword: &str, is_async: bool) -> Option<usize> {
         let start = self.keyword_before(name, keyword)?;
         if is_async { self.keyword_before(start, "async").or(Some(start)) } else { Some(start) }
@@ -569,7 +563,8 @@ impl<'a> Converter<'a> {
         let start = if definition.decorator_list.is_empty() {
             usize::from(definition.range.start())
         } else {
-            self.keyword_before(usize::from(definition.name.range.start()), "class").unwrap_or(usize::from(definition.range.start()))
+            self.definition_start(usize::from(definition.name.range.start()), "class", false)
+                .unwrap_or(usize::from(definition.range.start()))
         };
         let span = self.compound_span(start, definition.range, &[&definition.body]);
         self.classes.push(Class { name: name.clone(), bases, span });

@@ -321,8 +321,7 @@ const CHECKPOINT: usize = 32;
 
 impl<'t> LineIndex<'t> {
     fn new(text: &'t str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|newline| newline + 1));
+        let starts = super::line_starts(text);
         let mut checkpoints = Vec::with_capacity(starts.len());
         for (line, &start) in starts.iter().enumerate() {
             let end = starts.get(line + 1).copied().unwrap_or(text.len());
